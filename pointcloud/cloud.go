@@ -72,12 +72,12 @@ func (c *Cloud) Validate() error {
 		return fmt.Errorf("%w: %d normal values for %d points", ErrShape, len(c.Normals), c.Len())
 	}
 	for i, v := range c.XYZ {
-		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+		if v-v != 0 { // NaN or ±Inf
 			return fmt.Errorf("%w: point %d has %v", ErrNonFinite, i/3, v)
 		}
 	}
 	for i, v := range c.Normals {
-		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+		if v-v != 0 {
 			return fmt.Errorf("%w: normal of point %d has %v", ErrNonFinite, i/3, v)
 		}
 	}

@@ -102,7 +102,7 @@ def main():
         ]
         for i, (kind, name, data, cmd, refs) in enumerate(cases):
             path = os.path.join(tmp, f"case{i}.npy")
-            np.save(path, data)
+            np.save(path, data.reshape(-1, 3))  # one (B·N, 3) array; pcx splits it by --batch
             # Where Open3D offers two ways, the faster one is the reference.
             t = min(median_time(ref(data), args.repeat) for ref in refs)
             o3d_ms = t * 1e3 / len(data)

@@ -311,3 +311,6 @@ func stepGo(x, y, z, d []float32, cx, cy, cz float32) (float32, int) {
 	}
 	return best, bi
 }
+
+// UsesAVX2 reports whether the vector kernel runs on this CPU.
+func UsesAVX2() bool { return useAVX2 }

@@ -38,7 +38,7 @@ func newGrid(points []float32, k int) *grid {
 	for a := 0; a < 3; a++ {
 		vol *= math.Max(hi[a]-g.lo[a], ext/64)
 	}
-	per := 1
+	per := 2.0
 	g.side = math.Cbrt(vol * per / float64(n))
 	cells := 1
 	for a := 0; a < 3; a++ {

@@ -1,9 +1,6 @@
 package knn
 
-import (
-	"math"
-	"slices"
-)
+import "math"
 
 // A candidate is packed into one uint64: the bits of its squared distance
 // (non-negative float32 bits order like the numbers) above its index, so that
@@ -12,8 +9,11 @@ func key(d float32, i int32) uint64 { return uint64(math.Float32bits(d))<<32 | u
 
 const empty = math.MaxUint64
 
-// heap is a bounded max-heap of packed candidates holding the k best seen so
-// far. It starts full of empty slots, which every real candidate beats.
+// heap holds the k best candidates seen so far, sorted ascending, so that
+// its last element is the one to beat. It starts full of empty slots, which
+// every real candidate beats. (For the k ≤ 64 of point grouping, a sorted
+// array with binary search and one memmove per insertion beats a binary
+// heap; see BenchmarkMethods.)
 type heap struct {
 	k int
 	h []uint64
@@ -28,36 +28,29 @@ func (h *heap) reset() {
 }
 
 // top is the worst held candidate.
-func (h *heap) top() uint64 { return h.h[0] }
+func (h *heap) top() uint64 { return h.h[len(h.h)-1] }
 
 // full reports whether k real candidates are held.
-func (h *heap) full() bool { return h.h[0] != empty }
+func (h *heap) full() bool { return h.top() != empty }
 
-// replaceTop replaces the worst candidate by a better one.
+// replaceTop inserts a candidate better than the worst, which drops out.
 func (h *heap) replaceTop(v uint64) {
 	a := h.h
-	n := len(a)
-	j := 0
-	for {
-		c := 2*j + 1
-		if c >= n {
-			break
+	lo, hi := 0, len(a)-1 // a[hi] > v
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if a[m] > v {
+			hi = m
+		} else {
+			lo = m + 1
 		}
-		if c+1 < n && a[c] < a[c+1] {
-			c++
-		}
-		if v >= a[c] {
-			break
-		}
-		a[j] = a[c]
-		j = c
 	}
-	a[j] = v
+	copy(a[lo+1:], a[lo:len(a)-1])
+	a[lo] = v
 }
 
 // sorted writes the held indices into out, nearest first.
 func (h *heap) sorted(out []int32) {
-	slices.Sort(h.h)
 	for i, v := range h.h {
 		out[i] = int32(uint32(v))
 	}
@@ -66,7 +59,7 @@ func (h *heap) sorted(out []int32) {
 // scan offers points lo..hi-1 of a coordinate array whose original indices
 // are idx (or the positions themselves when idx is nil).
 func (h *heap) scan(xyz []float32, idx []int32, lo, hi int, qx, qy, qz float32) {
-	top := h.h[0]
+	top := h.top()
 	p := xyz[3*lo : 3*hi]
 	for j := 0; j < hi-lo; j++ {
 		d := dist2(p[3*j], p[3*j+1], p[3*j+2], qx, qy, qz)
@@ -78,7 +71,7 @@ func (h *heap) scan(xyz []float32, idx []int32, lo, hi int, qx, qy, qz float32) 
 		}
 		if v := key(d, i); v < top {
 			h.replaceTop(v)
-			top = h.h[0]
+			top = h.top()
 		}
 	}
 }

@@ -6,8 +6,9 @@
 // ((dx·dx + dy·dy) + dz·dz), ordered by ascending distance with ties broken
 // by the lower point index. A centre that is itself a point of the cloud is
 // its own first neighbour, as in Point-MAE's Group. Two searches produce the
-// same result: brute force, fastest for the clouds Point-MAE groups
-// (≤ 8,192 points), and a uniform grid for large clouds; Auto picks one.
+// same result: brute force, for a few centres or neighbourhoods that are a
+// large part of the cloud, and a uniform grid, for everything else; Auto
+// picks one.
 package knn
 
 import (
@@ -60,17 +61,16 @@ func (o Options) workers() int {
 	return runtime.GOMAXPROCS(0)
 }
 
-// gridMinPoints is the cloud size from which Auto uses the grid: below it a
-// brute-force pass over the contiguous points costs less than building and
-// walking a grid (see BenchmarkMethods).
-const gridMinPoints = 4096
-
-// choose resolves Auto for n points and q centres.
-func (o Options) choose(n, q int) Method {
+// choose resolves Auto for n points, q centres and k neighbours. The grid
+// wins as soon as there are a few centres and the neighbourhoods are a small
+// part of the cloud (BenchmarkMethods: 128 centres, k = 32, from 128 points
+// up); brute force wins for a handful of centres, where building the grid
+// does not pay, and when k is a large part of the cloud.
+func (o Options) choose(n, q, k int) Method {
 	if o.Method != Auto {
 		return o.Method
 	}
-	if n >= gridMinPoints && q >= 8 {
+	if q >= 8 && n >= 4*k && n >= 64 {
 		return Grid
 	}
 	return Brute
@@ -113,7 +113,7 @@ func Search(points, queries []float32, k int, opt Options) ([]int32, error) {
 		return out, nil
 	}
 	w := min(opt.workers(), q)
-	method := opt.choose(n, q)
+	method := opt.choose(n, q, k)
 	var g *grid
 	if method == Grid {
 		g = newGrid(points, k)
@@ -201,7 +201,7 @@ func GroupAt(xyz []float32, b, n int, centreIdx []int32, g, k int, opt Options) 
 	}
 	out := &Groups{B: b, G: g, K: k, CentreIdx: centreIdx,
 		Centres: make([]float32, b*g*3), Idx: make([]int32, b*g*k), Neighbourhoods: make([]float32, b*g*k*3)}
-	method := opt.choose(n, g)
+	method := opt.choose(n, g, k)
 	jobs := make(chan int, b)
 	for i := 0; i < b; i++ {
 		jobs <- i

@@ -167,7 +167,7 @@ func benchGroup(b *testing.B, n, g, k int, m Method, workers int) {
 }
 
 func BenchmarkMethods(b *testing.B) {
-	for _, n := range []int{1024, 2048, 4096, 8192} {
+	for _, n := range []int{128, 256, 512, 1024, 2048, 4096, 8192} {
 		for _, m := range []Method{Brute, Grid} {
 			b.Run(fmt.Sprintf("n%d/%v", n, m), func(b *testing.B) { benchGroup(b, n, 128, 32, m, 1) })
 		}

@@ -1,0 +1,91 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/pcx-dev/pcx/datasets"
+	"github.com/urfave/cli/v2"
+)
+
+// datasetFlags are the loading choices shared by the commands that open a
+// data set.
+func datasetFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "variant", Usage: "ScanObjectNN: objbg, objonly or hardest; synth: clean, bg or hardest"},
+		&cli.IntFlag{Name: "points", Usage: "points per sample (0: the data set's default)"},
+		&cli.Uint64Flag{Name: "seed", Usage: "seed for mesh sampling, subsets and synth generation"},
+		&cli.BoolFlag{Name: "normals", Usage: "keep normals where the data has them"},
+		&cli.StringFlag{Name: "layout", Usage: "force a ModelNet40 layout: dat, txt or mesh"},
+	}
+}
+
+func datasetOptions(c *cli.Context) datasets.Options {
+	return datasets.Options{Variant: c.String("variant"), Points: c.Int("points"), Seed: c.Uint64("seed"),
+		Normals: c.Bool("normals"), Layout: c.String("layout")}
+}
+
+func dataCommand() *cli.Command {
+	kinds := strings.Join(datasets.Kinds(), ", ")
+	return &cli.Command{
+		Name:  "data",
+		Usage: "inspect and export data sets",
+		Description: `A data set is "synth" (the built-in procedural set), "synth:VARIANT", KIND:PATH
+with KIND one of ` + kinds + `, or a folder whose layout pcx detects.`,
+		Subcommands: []*cli.Command{
+			{
+				Name:      "info",
+				Usage:     "samples, classes, points per sample and per-class counts",
+				ArgsUsage: "PATH|synth",
+				Description: `Examples:
+   pcx data info synth
+   pcx data info ~/data/ScanObjectNN/h5_files --variant hardest --json
+   pcx data info modelnet40:~/data/modelnet40_normal_resampled`,
+				Flags: append(datasetFlags(), &cli.BoolFlag{Name: "json", Usage: "machine-readable output"}),
+				Action: func(c *cli.Context) error {
+					if c.NArg() != 1 {
+						return errors.New("data info: give one data set")
+					}
+					d, err := datasets.Open(c.Args().First(), datasetOptions(c))
+					if err != nil {
+						return err
+					}
+					if c.Bool("json") {
+						return writeJSON(os.Stdout, d.Info())
+					}
+					fmt.Print(d.Info().String())
+					return nil
+				},
+			},
+			{
+				Name:      "export",
+				Usage:     "write a data set as h5 (ScanObjectNN layout), npy or a folder of PLY files",
+				ArgsUsage: "PATH|synth",
+				Description: `Examples:
+   pcx data export synth --format h5 --out synth-h5
+   pcx data export synth:hardest --format ply --out synth-ply`,
+				Flags: append(datasetFlags(),
+					&cli.StringFlag{Name: "format", Value: "h5", Usage: "h5, npy or ply"},
+					&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Required: true, Usage: "output folder"}),
+				Action: func(c *cli.Context) error {
+					if c.NArg() != 1 {
+						return errors.New("data export: give one data set")
+					}
+					d, err := datasets.Open(c.Args().First(), datasetOptions(c))
+					if err != nil {
+						return err
+					}
+					if err := datasets.Export(d, c.String("out"), c.String("format")); err != nil {
+						return err
+					}
+					in := d.Info()
+					fmt.Printf("wrote %s (%d train, %d test samples, %d classes) to %s as %s\n",
+						in.Name, in.Train.Samples, in.Test.Samples, len(in.Classes), c.String("out"), c.String("format"))
+					return nil
+				},
+			},
+		},
+	}
+}

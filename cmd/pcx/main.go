@@ -1,0 +1,55 @@
+// Command pcx fine-tunes point-cloud transformers with parameter-efficient
+// methods and provides the point-cloud tools around them: data set
+// inspection and export, mesh sampling, farthest-point sampling, kNN
+// grouping and benchmarks.
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/urfave/cli/v2"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "0.1.0-dev"
+
+func main() {
+	app := newApp()
+	if err := app.Run(interspersed(app, os.Args)); err != nil {
+		fmt.Fprintln(os.Stderr, "pcx:", err)
+		os.Exit(1)
+	}
+}
+
+func newApp() *cli.App {
+	return &cli.App{
+		Name:    "pcx",
+		Usage:   "parameter-efficient fine-tuning of point-cloud transformers, and the point-cloud tools around it",
+		Version: version,
+		Description: `Examples:
+   pcx data info synth                  # the built-in procedural data set
+   pcx sample bunny.off --points 2048 --out bunny.ply
+   pcx fps scan.ply --n 1024 --out centres.xyz
+   pcx group scan.ply --groups 128 --k 32 --json
+   pcx bench fps --json`,
+		HideVersion: false,
+		Commands: []*cli.Command{
+			dataCommand(),
+			sampleCommand(),
+			fpsCommand(),
+			groupCommand(),
+			benchCommand(),
+			versionCommand(),
+		},
+	}
+}
+
+// writeJSON prints v as indented JSON.
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}

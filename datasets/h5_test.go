@@ -1,0 +1,281 @@
+package datasets
+
+import (
+	"encoding/binary"
+	"errors"
+	"math"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+func TestReadH5MatchesNumpy(t *testing.T) {
+	exp := loadExpected(t)
+	if len(exp.H5) == 0 {
+		t.Fatal("expected.json lists no h5 files")
+	}
+	for rel, want := range exp.H5 {
+		t.Run(rel, func(t *testing.T) {
+			pts, labels, err := ReadH5(td(rel))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(pts) != want.Shape[0] || len(pts[0]) != 3*want.Shape[1] {
+				t.Fatalf("got %d samples of %d values, want shape %v", len(pts), len(pts[0]), want.Shape)
+			}
+			if !equalInts(labels, want.Labels) {
+				t.Fatalf("labels %v, want %v", labels, want.Labels)
+			}
+			if got := sumAll(pts); !near(got, want.Sum, 1e-9) {
+				t.Fatalf("sum %v, want %v", got, want.Sum)
+			}
+			last := pts[len(pts)-1]
+			for k := 0; k < 3; k++ {
+				if float64(last[len(last)-3+k]) != want.Last[k] {
+					t.Fatalf("last point %v, want %v", last[len(last)-3:], want.Last)
+				}
+			}
+		})
+	}
+}
+
+func TestReadH5Bad(t *testing.T) {
+	dir := t.TempDir()
+	cases := []struct {
+		file  string
+		parts []string
+	}{
+		{"h5/bad_nodata.h5", []string{"bad_nodata.h5: no dataset 'data' (found: label, points)"}},
+		{"h5/bad_nolabel.h5", []string{"bad_nolabel.h5: no dataset 'label' (found: data)"}},
+		{"h5/bad_count.h5", []string{"bad_count.h5: 5 labels for 6 samples"}},
+		{"h5/bad_rank.h5", []string{"bad_rank.h5: dataset 'data' has shape (6, 192), want (samples, points, 3)"}},
+		{"h5/bad_width.h5", []string{"bad_width.h5: dataset 'data' has shape (6, 96, 2)"}},
+		{"h5/bad_dtype.h5", []string{"bad_dtype.h5: dataset 'data' holds integer of 4 bytes values, want float32 or float64"}},
+		{"h5/bad_label_negative.h5", []string{"bad_label_negative.h5: sample 2 has label -1"}},
+		{"h5/bad_label_float.h5", []string{"bad_label_float.h5: sample 2 has label 2.5"}},
+		{"h5/bad_nan.h5", []string{"bad_nan.h5: sample 4 has NaN coordinates"}},
+		{"h5/bad_truncated.h5", []string{"bad_truncated.h5: not a readable HDF5 file"}},
+		{"h5/bad_empty.h5", []string{"bad_empty.h5: empty file"}},
+		{"h5/bad_chunk_size.h5", []string{"bad_chunk_size.h5: reading dataset 'data'", "exceeds maximum"}},
+		{"h5/bad_heap.h5", []string{"bad_heap.h5: malformed HDF5 file: the local heap at offset 680 claims 17179869184 bytes"}},
+		{"h5/bad_text.h5", []string{"bad_text.h5: not a readable HDF5 file"}},
+		{"h5/latest_chunked.h5", []string{"latest_chunked.h5: dataset 'data' is stored chunked in the HDF5 1.10+ format", "libver='latest'", "h5repack"}},
+		{"h5/missing.h5", []string{"missing.h5", "no such file"}},
+		{"h5", []string{"is a folder"}},
+	}
+	for _, c := range cases {
+		t.Run(c.file, func(t *testing.T) {
+			_, _, err := ReadH5(td(c.file))
+			wantErr(t, err, c.parts...)
+		})
+	}
+	_, _, err := ReadH5(td("h5/latest_chunked.h5"))
+	if !errors.Is(err, ErrH5Layout) {
+		t.Errorf("libver=latest error %v does not wrap ErrH5Layout", err)
+	}
+	// A copy of a good file cut at every eighth byte: errors, never panics.
+	good, err := os.ReadFile(td("h5/gzip.h5"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for n := 0; n < len(good); n += len(good) / 8 {
+		p := filepath.Join(dir, "cut.h5")
+		if err := os.WriteFile(p, good[:n], 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := ReadH5(p); err == nil {
+			t.Errorf("file cut to %d of %d bytes read without error", n, len(good))
+		}
+	}
+}
+
+func TestLoadScanObjectNN(t *testing.T) {
+	exp := loadExpected(t)
+	root := td("scanobjectnn")
+	cases := []struct {
+		root, variant, name string
+		train, test         string
+	}{
+		{root, "", "scanobjectnn-hardest", "main_split/training_objectdataset_augmentedrot_scale75.h5", "main_split/test_objectdataset_augmentedrot_scale75.h5"},
+		{root, "hardest", "scanobjectnn-hardest", "main_split/training_objectdataset_augmentedrot_scale75.h5", "main_split/test_objectdataset_augmentedrot_scale75.h5"},
+		{root, "PB_T50_RS", "scanobjectnn-hardest", "main_split/training_objectdataset_augmentedrot_scale75.h5", "main_split/test_objectdataset_augmentedrot_scale75.h5"},
+		{root, "objbg", "scanobjectnn-objbg", "main_split/training_objectdataset.h5", "main_split/test_objectdataset.h5"},
+		{root, "OBJ_BG", "scanobjectnn-objbg", "main_split/training_objectdataset.h5", "main_split/test_objectdataset.h5"},
+		{root, "objonly", "scanobjectnn-objonly", "main_split_nobg/training_objectdataset.h5", "main_split_nobg/test_objectdataset.h5"},
+		{root, "obj_only", "scanobjectnn-objonly", "main_split_nobg/training_objectdataset.h5", "main_split_nobg/test_objectdataset.h5"},
+		{filepath.Join(root, "main_split"), "objbg", "scanobjectnn-objbg", "main_split/training_objectdataset.h5", "main_split/test_objectdataset.h5"},
+		{filepath.Join(root, "main_split"), "", "scanobjectnn-hardest", "main_split/training_objectdataset_augmentedrot_scale75.h5", "main_split/test_objectdataset_augmentedrot_scale75.h5"},
+		{filepath.Join(root, "main_split_nobg"), "", "scanobjectnn-objonly", "main_split_nobg/training_objectdataset.h5", "main_split_nobg/test_objectdataset.h5"},
+	}
+	for _, c := range cases {
+		t.Run(c.root+"/"+c.variant, func(t *testing.T) {
+			d, err := LoadScanObjectNN(c.root, c.variant)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d.Name != c.name {
+				t.Errorf("name %q, want %q", d.Name, c.name)
+			}
+			if len(d.Classes) != 15 || d.Classes[0] != "bag" || d.Classes[14] != "toilet" {
+				t.Errorf("classes %v", d.Classes)
+			}
+			if err := d.Validate(); err != nil {
+				t.Fatal(err)
+			}
+			for _, sp := range []struct {
+				s   *Split
+				rel string
+			}{{d.Train, c.train}, {d.Test, c.test}} {
+				want := exp.H5["scanobjectnn/"+sp.rel]
+				if !equalInts(sp.s.Labels, want.Labels) || !near(sumAll(sp.s.Points), want.Sum, 1e-9) {
+					t.Errorf("%s: labels %v sum %v, want %v %v", sp.rel, sp.s.Labels, sumAll(sp.s.Points), want.Labels, want.Sum)
+				}
+				if sp.s.Normals != nil {
+					t.Errorf("ScanObjectNN has no normals")
+				}
+			}
+		})
+	}
+
+	bad := []struct {
+		root, variant string
+		parts         []string
+	}{
+		{root, "nope", []string{`unknown ScanObjectNN variant "nope"`}},
+		{filepath.Join(root, "main_split_nobg"), "objbg", []string{"variant objbg lives in main_split/, not main_split_nobg/"}},
+		{filepath.Join(root, "main_split"), "objonly", []string{"variant objonly lives in main_split_nobg/"}},
+		{td("nowhere"), "", []string{"nowhere: no such folder"}},
+		{td("h5"), "objbg", []string{"h5: no ScanObjectNN objbg files", "training_objectdataset.h5"}},
+	}
+	for _, c := range bad {
+		t.Run("bad/"+c.variant, func(t *testing.T) {
+			_, err := LoadScanObjectNN(c.root, c.variant)
+			wantErr(t, err, c.parts...)
+		})
+	}
+}
+
+func TestLoadScanObjectNNLabelRange(t *testing.T) {
+	dir := t.TempDir()
+	copyFile(t, td("h5/bad_label_range.h5"), filepath.Join(dir, "training_objectdataset.h5"))
+	copyFile(t, td("scanobjectnn/main_split/test_objectdataset.h5"), filepath.Join(dir, "test_objectdataset.h5"))
+	_, err := LoadScanObjectNN(dir, "")
+	wantErr(t, err, "training_objectdataset.h5: sample 3 has label 15, outside the 15 classes [0,15)")
+
+	// A bad test file is reported too, with its own name.
+	dir2 := t.TempDir()
+	copyFile(t, td("scanobjectnn/main_split/training_objectdataset.h5"), filepath.Join(dir2, "training_objectdataset.h5"))
+	copyFile(t, td("h5/bad_nodata.h5"), filepath.Join(dir2, "test_objectdataset.h5"))
+	_, err = LoadScanObjectNN(dir2, "objbg")
+	wantErr(t, err, "test_objectdataset.h5: no dataset 'data'")
+
+	// Missing test file.
+	dir3 := t.TempDir()
+	copyFile(t, td("scanobjectnn/main_split/training_objectdataset.h5"), filepath.Join(dir3, "training_objectdataset.h5"))
+	_, err = LoadScanObjectNN(dir3, "objbg")
+	wantErr(t, err, "no ScanObjectNN objbg test file", "test_objectdataset.h5")
+}
+
+func copyFile(t testing.TB, from, to string) {
+	t.Helper()
+	data, err := os.ReadFile(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(to, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestParseH5Info(t *testing.T) {
+	cases := []struct {
+		in     string
+		class  string
+		size   int
+		dims   []uint64
+		layout string
+	}{
+		{"Dataset: float (size=4 bytes), 3D array [6 64 3], contiguous (address=0x800, size=4608)", "float", 4, []uint64{6, 64, 3}, "contiguous"},
+		{"Dataset: integer (size=8 bytes), 2D array [6 x 1], chunked (chunks=[2 1 8])", "integer", 8, []uint64{6, 1}, "chunked"},
+		{"Dataset: integer (size=8 bytes), 1D array [6], compact (size=48)", "integer", 8, []uint64{6}, "compact"},
+		{"Dataset: float (size=8 bytes), scalar, contiguous (address=0x1, size=8)", "float", 8, []uint64{}, "contiguous"},
+	}
+	for _, c := range cases {
+		m, err := parseH5Info(c.in)
+		if err != nil {
+			t.Fatalf("%q: %v", c.in, err)
+		}
+		if m.class != c.class || m.size != c.size || m.layout != c.layout || len(m.dims) != len(c.dims) {
+			t.Fatalf("%q: got %+v", c.in, m)
+		}
+		for i := range m.dims {
+			if m.dims[i] != c.dims[i] {
+				t.Fatalf("%q: dims %v", c.in, m.dims)
+			}
+		}
+	}
+	if _, err := parseH5Info("something else"); err == nil {
+		t.Fatal("no error for an unknown description")
+	}
+	huge := &h5Meta{size: 4, dims: []uint64{1 << 40, 1 << 30, 3}, layout: "contiguous"}
+	if huge.plausible(1 << 20) {
+		t.Fatal("overflowing shape called plausible")
+	}
+}
+
+// FuzzReadH5 feeds arbitrary bytes, as a file, to ReadH5: it must return
+// data or an error, never panic or hang.
+func FuzzReadH5(f *testing.F) {
+	for _, dir := range []string{td("h5"), td("scanobjectnn", "main_split")} {
+		files, _ := filepath.Glob(filepath.Join(dir, "*.h5"))
+		for _, p := range files {
+			if data, err := os.ReadFile(p); err == nil {
+				f.Add(data)
+			}
+		}
+	}
+	dir := f.TempDir()
+	f.Fuzz(func(t *testing.T, data []byte) {
+		p := filepath.Join(dir, "fuzz.h5")
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		pts, labels, err := ReadH5(p)
+		if err != nil {
+			return
+		}
+		if len(pts) != len(labels) {
+			t.Fatalf("%d samples, %d labels", len(pts), len(labels))
+		}
+		for i, s := range pts {
+			if err := checkSample(s); err != nil {
+				t.Fatalf("sample %d %v", i, err)
+			}
+			if labels[i] < 0 {
+				t.Fatalf("negative label")
+			}
+		}
+	})
+}
+
+// Point data that happens to spell a local heap header with a huge size is
+// not mistaken for one: nothing in the file points at it.
+func TestH5PrecheckIgnoresData(t *testing.T) {
+	data, err := os.ReadFile(td("scanobjectnn/main_split/training_objectdataset.h5"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := 0x800 + 4*7 // inside dataset 'data' (contiguous from 0x800)
+	copy(data[at:], "HEAP\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f")
+	p := filepath.Join(t.TempDir(), "x.h5")
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	pts, _, err := ReadH5(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := pts[0][7], math.Float32frombits(binary.LittleEndian.Uint32([]byte("HEAP"))); got != want {
+		t.Fatalf("value %v, want %v", got, want)
+	}
+}

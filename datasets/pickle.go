@@ -1,0 +1,732 @@
+package datasets
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"math/bits"
+	"os"
+	"unicode/utf8"
+
+	"github.com/nlpodyssey/gopickle/pickle"
+	"github.com/nlpodyssey/gopickle/types"
+)
+
+// Point-MAE caches ModelNet40 as pickle.dump([list_of_points,
+// list_of_labels], f): numpy arrays, which pickle as calls to numpy
+// functions. A pickle is a small program; this file never runs it as one. It
+// checks the opcode stream first (every length fits in the file, so nothing
+// is allocated beyond the file's size), then lets gopickle's stack machine
+// build values, answering its class look-ups with inert Go stand-ins for the
+// few numpy names that arrays, dtypes and scalars use and refusing all
+// others.
+
+// npDtype is a numpy dtype of a plain number type.
+type npDtype struct {
+	kind byte // 'f' float, 'i' signed, 'u' unsigned, 'b' bool
+	size int
+	big  bool // big-endian
+}
+
+func (d *npDtype) String() string {
+	switch d.kind {
+	case 'f':
+		return fmt.Sprintf("float%d", 8*d.size)
+	case 'i':
+		return fmt.Sprintf("int%d", 8*d.size)
+	case 'u':
+		return fmt.Sprintf("uint%d", 8*d.size)
+	}
+	return "bool"
+}
+
+// parseDtype reads numpy's short type codes: f4, <f8, i8, u1, b1, ?...
+func parseDtype(s string) (*npDtype, error) {
+	d := &npDtype{}
+	if len(s) > 0 && (s[0] == '<' || s[0] == '>' || s[0] == '|' || s[0] == '=') {
+		d.big = s[0] == '>'
+		s = s[1:]
+	}
+	if s == "?" {
+		s = "b1"
+	}
+	if len(s) != 2 || s[1] < '1' || s[1] > '8' {
+		return nil, fmt.Errorf("unsupported numpy dtype %q", s)
+	}
+	d.kind, d.size = s[0], int(s[1]-'0')
+	ok := false
+	switch d.kind {
+	case 'f':
+		ok = d.size == 4 || d.size == 8
+	case 'i', 'u':
+		ok = d.size == 1 || d.size == 2 || d.size == 4 || d.size == 8
+	case 'b':
+		ok = d.size == 1
+	}
+	if !ok {
+		return nil, fmt.Errorf("unsupported numpy dtype %q", s)
+	}
+	return d, nil
+}
+
+// PySetState takes numpy's dtype state (version, byteorder, subarray,
+// names, fields, elsize, alignment, flags[, metadata]).
+func (d *npDtype) PySetState(state interface{}) error {
+	t, ok := state.(*types.Tuple)
+	if !ok || t.Len() < 2 {
+		return errors.New("malformed numpy dtype state")
+	}
+	switch o := t.Get(1).(type) {
+	case string:
+		switch o {
+		case ">":
+			d.big = true
+		case "<", "|", "=":
+			d.big = false
+		default:
+			return fmt.Errorf("unknown numpy byte order %q", o)
+		}
+	default:
+		return errors.New("malformed numpy dtype byte order")
+	}
+	for i := 2; i <= 4 && i < t.Len(); i++ {
+		if t.Get(i) != nil {
+			return errors.New("structured or sub-array numpy dtypes are not supported")
+		}
+	}
+	return nil
+}
+
+// dtypeClass stands in for numpy.dtype: dtype("f4", align, copy).
+type dtypeClass struct{}
+
+func (dtypeClass) Call(args ...interface{}) (interface{}, error) {
+	if len(args) < 1 {
+		return nil, errors.New("numpy.dtype called without a type")
+	}
+	s, ok := args[0].(string)
+	if !ok {
+		return nil, errors.New("numpy.dtype called with a non-string type")
+	}
+	return parseDtype(s)
+}
+
+// npArray is a decoded numpy array (a numpy scalar is one of no dimensions).
+type npArray struct {
+	shape   []int
+	dtype   *npDtype
+	fortran bool
+	data    []byte
+}
+
+func (a *npArray) shapeString() string {
+	s := "("
+	for i, d := range a.shape {
+		if i > 0 {
+			s += ", "
+		}
+		s += fmt.Sprint(d)
+	}
+	if len(a.shape) == 1 {
+		s += ","
+	}
+	return s + ")"
+}
+
+// setData checks that data holds exactly the array's elements.
+func (a *npArray) setData(data []byte) error {
+	if a.dtype == nil {
+		return errors.New("numpy array without a dtype")
+	}
+	n := uint64(1)
+	for _, d := range a.shape {
+		if d < 0 {
+			return errors.New("numpy array with a negative dimension")
+		}
+		hi, lo := bits.Mul64(n, uint64(d))
+		if hi != 0 {
+			return errors.New("numpy array shape overflows")
+		}
+		n = lo
+	}
+	hi, want := bits.Mul64(n, uint64(a.dtype.size))
+	if hi != 0 || want != uint64(len(data)) {
+		return fmt.Errorf("numpy array of shape %s and dtype %s holds %d bytes, want %d", a.shapeString(), a.dtype, len(data), want)
+	}
+	a.data = data
+	return nil
+}
+
+func (a *npArray) len() int { return len(a.data) / a.dtype.size }
+
+// float returns element i (in storage order) as float64.
+func (a *npArray) float(i int) float64 {
+	b := a.data[i*a.dtype.size:]
+	var order binary.ByteOrder = binary.LittleEndian
+	if a.dtype.big {
+		order = binary.BigEndian
+	}
+	switch a.dtype.kind {
+	case 'f':
+		if a.dtype.size == 4 {
+			return float64(math.Float32frombits(order.Uint32(b)))
+		}
+		return math.Float64frombits(order.Uint64(b))
+	case 'b':
+		if b[0] != 0 {
+			return 1
+		}
+		return 0
+	}
+	var u uint64
+	switch a.dtype.size {
+	case 1:
+		u = uint64(b[0])
+	case 2:
+		u = uint64(order.Uint16(b))
+	case 4:
+		u = uint64(order.Uint32(b))
+	case 8:
+		u = order.Uint64(b)
+	}
+	if a.dtype.kind == 'i' {
+		shift := 64 - 8*uint(a.dtype.size)
+		return float64(int64(u<<shift) >> shift)
+	}
+	return float64(u)
+}
+
+// columns splits a rows×cols float array (cols 3 or 6) into xyz and, for 6
+// columns, normals.
+func (a *npArray) columns(cols int) (xyz, nrm []float32) {
+	rows := a.shape[0]
+	xyz = make([]float32, 3*rows)
+	if cols == 6 {
+		nrm = make([]float32, 3*rows)
+	}
+	if a.dtype.size == 4 && !a.dtype.big && !a.fortran {
+		// The common case, float32 little-endian in C order.
+		d := a.data
+		for r := 0; r < rows; r++ {
+			row := d[4*cols*r:]
+			for c := 0; c < 3; c++ {
+				xyz[3*r+c] = math.Float32frombits(binary.LittleEndian.Uint32(row[4*c:]))
+			}
+			if nrm != nil {
+				for c := 0; c < 3; c++ {
+					nrm[3*r+c] = math.Float32frombits(binary.LittleEndian.Uint32(row[12+4*c:]))
+				}
+			}
+		}
+		return xyz, nrm
+	}
+	at := func(r, c int) float32 {
+		if a.fortran {
+			return float32(a.float(c*rows + r))
+		}
+		return float32(a.float(r*cols + c))
+	}
+	for r := 0; r < rows; r++ {
+		for c := 0; c < 3; c++ {
+			xyz[3*r+c] = at(r, c)
+			if nrm != nil {
+				nrm[3*r+c] = at(r, 3+c)
+			}
+		}
+	}
+	return xyz, nrm
+}
+
+// PySetState takes ndarray's state: (version, shape, dtype, is_fortran,
+// data), or the same without the version.
+func (a *npArray) PySetState(state interface{}) error {
+	t, ok := state.(*types.Tuple)
+	if !ok || (t.Len() != 4 && t.Len() != 5) {
+		return errors.New("malformed numpy array state")
+	}
+	s := []interface{}(*t)
+	if len(s) == 5 {
+		s = s[1:]
+	}
+	shape, err := toShape(s[0])
+	if err != nil {
+		return err
+	}
+	dt, ok := s[1].(*npDtype)
+	if !ok {
+		return errors.New("numpy array state without a dtype")
+	}
+	switch f := s[2].(type) {
+	case bool:
+		a.fortran = f
+	case int:
+		a.fortran = f != 0
+	default:
+		return errors.New("malformed numpy array order flag")
+	}
+	a.shape, a.dtype = shape, dt
+	data, err := toBytes(s[3])
+	if err != nil {
+		return err
+	}
+	return a.setData(data)
+}
+
+func toShape(v interface{}) ([]int, error) {
+	var items []interface{}
+	switch t := v.(type) {
+	case *types.Tuple:
+		items = *t
+	case *types.List:
+		items = *t
+	case int:
+		items = []interface{}{t}
+	default:
+		return nil, errors.New("malformed numpy array shape")
+	}
+	if len(items) > 32 {
+		return nil, errors.New("numpy array of more than 32 dimensions")
+	}
+	shape := make([]int, len(items))
+	for i, it := range items {
+		d, ok := it.(int)
+		if !ok || d < 0 {
+			return nil, errors.New("malformed numpy array shape")
+		}
+		shape[i] = d
+	}
+	return shape, nil
+}
+
+func toBytes(v interface{}) ([]byte, error) {
+	switch b := v.(type) {
+	case []byte:
+		return b, nil
+	case *types.ByteArray:
+		return []byte(*b), nil
+	case string:
+		// Protocol 0 and 1 strings: bytes as they are.
+		return []byte(b), nil
+	}
+	return nil, errors.New("numpy array data is not bytes")
+}
+
+// reconstructFunc stands in for numpy.core.multiarray._reconstruct(ndarray,
+// (0,), b"b"): an empty array that BUILD then fills.
+type reconstructFunc struct{}
+
+// ndarrayClass stands in for numpy.ndarray; it is only ever an argument.
+type ndarrayClass struct{}
+
+func (reconstructFunc) Call(args ...interface{}) (interface{}, error) {
+	if len(args) != 3 {
+		return nil, errors.New("numpy _reconstruct called with the wrong arguments")
+	}
+	if _, ok := args[0].(ndarrayClass); !ok {
+		return nil, errors.New("numpy _reconstruct of something other than numpy.ndarray")
+	}
+	return &npArray{}, nil
+}
+
+// frombufferFunc stands in for numpy.core.numeric._frombuffer(buf, dtype,
+// shape, order), which protocol 5 pickles use.
+type frombufferFunc struct{}
+
+func (frombufferFunc) Call(args ...interface{}) (interface{}, error) {
+	if len(args) != 4 {
+		return nil, errors.New("numpy _frombuffer called with the wrong arguments")
+	}
+	data, err := toBytes(args[0])
+	if err != nil {
+		return nil, err
+	}
+	dt, ok := args[1].(*npDtype)
+	if !ok {
+		return nil, errors.New("numpy _frombuffer without a dtype")
+	}
+	shape, err := toShape(args[2])
+	if err != nil {
+		return nil, err
+	}
+	order, _ := args[3].(string)
+	if order != "C" && order != "F" {
+		return nil, errors.New("numpy _frombuffer with an unknown order")
+	}
+	a := &npArray{shape: shape, dtype: dt, fortran: order == "F"}
+	return a, a.setData(data)
+}
+
+// scalarFunc stands in for numpy.core.multiarray.scalar(dtype, bytes).
+type scalarFunc struct{}
+
+func (scalarFunc) Call(args ...interface{}) (interface{}, error) {
+	if len(args) != 2 {
+		return nil, errors.New("numpy scalar called with the wrong arguments")
+	}
+	dt, ok := args[0].(*npDtype)
+	if !ok {
+		return nil, errors.New("numpy scalar without a dtype")
+	}
+	data, err := toBytes(args[1])
+	if err != nil {
+		return nil, err
+	}
+	a := &npArray{shape: []int{}, dtype: dt}
+	return a, a.setData(data)
+}
+
+// codecsEncode stands in for _codecs.encode(text, "latin1"), which protocol 2
+// pickles use to carry bytes.
+type codecsEncode struct{}
+
+func (codecsEncode) Call(args ...interface{}) (interface{}, error) {
+	if len(args) != 2 {
+		return nil, errors.New("_codecs.encode called with the wrong arguments")
+	}
+	s, ok1 := args[0].(string)
+	enc, ok2 := args[1].(string)
+	if !ok1 || !ok2 || (enc != "latin1" && enc != "latin-1" && enc != "iso-8859-1") {
+		return nil, errors.New("_codecs.encode other than text to latin1")
+	}
+	out := make([]byte, 0, len(s))
+	for _, r := range s {
+		if r > 0xff || r == utf8.RuneError {
+			return nil, errors.New("_codecs.encode of text outside latin1")
+		}
+		out = append(out, byte(r))
+	}
+	return out, nil
+}
+
+// errRefused marks a class look-up the reader refuses.
+type errRefused struct{ module, name string }
+
+func (e *errRefused) Error() string {
+	return fmt.Sprintf("refusing to load %s.%s: a ModelNet .dat file may only hold numpy arrays, lists and numbers (nothing in it is ever run)", e.module, e.name)
+}
+
+func findNumpyClass(module, name string) (interface{}, error) {
+	switch module + "." + name {
+	case "numpy.core.multiarray._reconstruct", "numpy._core.multiarray._reconstruct":
+		return reconstructFunc{}, nil
+	case "numpy.core.multiarray.scalar", "numpy._core.multiarray.scalar":
+		return scalarFunc{}, nil
+	case "numpy.core.numeric._frombuffer", "numpy._core.numeric._frombuffer":
+		return frombufferFunc{}, nil
+	case "numpy.ndarray":
+		return ndarrayClass{}, nil
+	case "numpy.dtype":
+		return dtypeClass{}, nil
+	case "_codecs.encode":
+		return codecsEncode{}, nil
+	}
+	return nil, &errRefused{module, name}
+}
+
+// Pickle opcode argument kinds, for the pre-scan.
+const (
+	argNone   = iota
+	argFixed  // n bytes
+	argLine   // up to '\n'
+	argLine2  // two lines
+	argLen1   // 1-byte length, then data
+	argLen4   // 4-byte length, then data
+	argLen8   // 8-byte length, then data
+	argFrame8 // 8-byte frame length
+)
+
+type pickleOp struct {
+	kind, n int
+}
+
+var pickleOps = func() [256]*pickleOp {
+	var t [256]*pickleOp
+	set := func(kind, n int, codes ...byte) {
+		for _, c := range codes {
+			t[c] = &pickleOp{kind, n}
+		}
+	}
+	set(argNone, 0, '(', '.', '0', '1', '2', 'N', 'Q', 'R', 'a', 'b', 'd', '}', 'e', 'l', ']', 'o', 's',
+		't', ')', 'u', 0x81, 0x85, 0x86, 0x87, 0x88, 0x89, 0x8f, 0x90, 0x91, 0x92, 0x93, 0x94, 0x97, 0x98)
+	set(argFixed, 1, 'K', 'h', 'q', 0x80, 0x82)
+	set(argFixed, 2, 'M', 0x83)
+	set(argFixed, 4, 'J', 'j', 'r', 0x84)
+	set(argFixed, 8, 'G')
+	set(argLine, 0, 'F', 'I', 'L', 'P', 'S', 'V', 'g', 'p')
+	set(argLine2, 0, 'c', 'i')
+	set(argLen1, 0, 'U', 'C', 0x8a, 0x8c)
+	set(argLen4, 0, 'T', 'X', 'B', 0x8b)
+	set(argLen8, 0, 0x8d, 0x8e, 0x96)
+	set(argFrame8, 0, 0x95)
+	return t
+}()
+
+// prescanPickle walks the opcode stream up to STOP and checks that every
+// opcode is known and every argument lies inside the data, so that the
+// unpickler never allocates for a length the file cannot back.
+func prescanPickle(r *bufio.Reader, size int64) error {
+	var off int64
+	skip := func(n int64, what string, at int64) error {
+		if n < 0 || n > size-off {
+			return fmt.Errorf("truncated or malformed pickle: %s at offset %d needs %d bytes, %d left", what, at, n, size-off)
+		}
+		if _, err := r.Discard(int(n)); err != nil {
+			return fmt.Errorf("truncated pickle at offset %d: %v", off, err)
+		}
+		off += n
+		return nil
+	}
+	readN := func(n int, at int64) ([]byte, error) {
+		b := make([]byte, n)
+		if _, err := io.ReadFull(r, b); err != nil {
+			return nil, fmt.Errorf("truncated pickle: opcode at offset %d lacks its argument", at)
+		}
+		off += int64(n)
+		return b, nil
+	}
+	line := func(at int64) error {
+		for {
+			chunk, err := r.ReadSlice('\n')
+			off += int64(len(chunk))
+			if err == nil {
+				return nil
+			}
+			if err != bufio.ErrBufferFull {
+				return fmt.Errorf("truncated pickle: opcode at offset %d lacks its line argument", at)
+			}
+		}
+	}
+	for {
+		at := off
+		c, err := r.ReadByte()
+		if err != nil {
+			if at == 0 {
+				return errors.New("empty file")
+			}
+			return fmt.Errorf("truncated pickle: ends at offset %d without a STOP opcode", at)
+		}
+		off++
+		if c == '.' {
+			return nil
+		}
+		op := pickleOps[c]
+		if op == nil {
+			return fmt.Errorf("not a pickle, or a malformed one: unknown opcode 0x%02x at offset %d", c, at)
+		}
+		switch op.kind {
+		case argFixed:
+			if err := skip(int64(op.n), "opcode", at); err != nil {
+				return err
+			}
+		case argLine:
+			if err := line(at); err != nil {
+				return err
+			}
+		case argLine2:
+			if err := line(at); err != nil {
+				return err
+			}
+			if err := line(at); err != nil {
+				return err
+			}
+		case argLen1:
+			b, err := readN(1, at)
+			if err != nil {
+				return err
+			}
+			if err := skip(int64(b[0]), "opcode", at); err != nil {
+				return err
+			}
+		case argLen4:
+			b, err := readN(4, at)
+			if err != nil {
+				return err
+			}
+			if err := skip(int64(int32(binary.LittleEndian.Uint32(b))), "opcode", at); err != nil {
+				return err
+			}
+		case argLen8, argFrame8:
+			b, err := readN(8, at)
+			if err != nil {
+				return err
+			}
+			n := binary.LittleEndian.Uint64(b)
+			if n > uint64(size-off) {
+				return fmt.Errorf("truncated or malformed pickle: opcode at offset %d needs %d bytes, %d left", at, n, size-off)
+			}
+			if op.kind == argLen8 {
+				if err := skip(int64(n), "opcode", at); err != nil {
+					return err
+				}
+			}
+		}
+	}
+}
+
+// unpickle decodes a pickle stream with only numpy's inert stand-ins.
+func unpickle(open func() (io.ReadCloser, error), size int64) (v interface{}, err error) {
+	rc, err := open()
+	if err != nil {
+		return nil, err
+	}
+	err = prescanPickle(bufio.NewReaderSize(rc, 1<<16), size)
+	rc.Close()
+	if err != nil {
+		return nil, err
+	}
+	rc, err = open()
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	defer func() {
+		if r := recover(); r != nil {
+			v, err = nil, fmt.Errorf("malformed pickle (the decoder failed: %v)", r)
+		}
+	}()
+	u := pickle.NewUnpickler(bufio.NewReaderSize(rc, 1<<16))
+	u.FindClass = findNumpyClass
+	v, err = u.Load()
+	if err != nil {
+		var ref *errRefused
+		if errors.As(err, &ref) {
+			return nil, ref
+		}
+		return nil, fmt.Errorf("malformed pickle: %v", err)
+	}
+	return v, nil
+}
+
+func seqItems(v interface{}) ([]interface{}, bool) {
+	switch t := v.(type) {
+	case *types.List:
+		return *t, true
+	case *types.Tuple:
+		return *t, true
+	}
+	return nil, false
+}
+
+// ReadModelNetDat reads one of Point-MAE's ModelNet cache files
+// (modelnet40_{train,test}_8192pts_fps.dat): a pickle of a list or tuple
+// [points, labels], where points is a list of float32 (or float64) numpy
+// arrays of shape P×6 (xyz, normals) or P×3 and labels a list of integer
+// numpy arrays of one element, numpy integer scalars or ints. Pickles of
+// protocols 2 to 5 and numpy 1 or 2 are read. The result has Normals when
+// the arrays have 6 columns. Errors name the file and the problem; classes
+// other than numpy's array machinery are refused and nothing is executed.
+func ReadModelNetDat(path string) (*Split, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if st.IsDir() {
+		return nil, fmt.Errorf("%s: is a folder, not a .dat file", path)
+	}
+	open := func() (io.ReadCloser, error) { return os.Open(path) }
+	return readModelNetDat(path, open, st.Size())
+}
+
+// readModelNetDatBytes is ReadModelNetDat on data in memory.
+func readModelNetDatBytes(name string, data []byte) (*Split, error) {
+	open := func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }
+	return readModelNetDat(name, open, int64(len(data)))
+}
+
+func readModelNetDat(name string, open func() (io.ReadCloser, error), size int64) (*Split, error) {
+	v, err := unpickle(open, size)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", name, err)
+	}
+	top, ok := seqItems(v)
+	if !ok || len(top) != 2 {
+		return nil, fmt.Errorf("%s: want a pickled pair [points, labels]", name)
+	}
+	pts, ok1 := seqItems(top[0])
+	labs, ok2 := seqItems(top[1])
+	if !ok1 || !ok2 {
+		return nil, fmt.Errorf("%s: want a pickled pair of lists [points, labels]", name)
+	}
+	if len(pts) != len(labs) {
+		return nil, fmt.Errorf("%s: %d point arrays but %d labels", name, len(pts), len(labs))
+	}
+	if len(pts) == 0 {
+		return nil, fmt.Errorf("%s: no samples", name)
+	}
+	s := &Split{Points: make([][]float32, len(pts)), Labels: make([]int, len(pts))}
+	arrays := make([]*npArray, len(pts))
+	cols := 0
+	for i, p := range pts {
+		a, ok := p.(*npArray)
+		if !ok || a.dtype == nil {
+			return nil, fmt.Errorf("%s: sample %d is not a numpy array", name, i)
+		}
+		if a.dtype.kind != 'f' || len(a.shape) != 2 || (a.shape[1] != 3 && a.shape[1] != 6) || a.shape[0] == 0 {
+			return nil, fmt.Errorf("%s: sample %d is a %s array of shape %s, want float32 of shape (points, 6) or (points, 3)", name, i, a.dtype, a.shapeString())
+		}
+		if i == 0 {
+			cols = a.shape[1]
+			if cols == 6 {
+				s.Normals = make([][]float32, len(pts))
+			}
+		} else if a.shape[1] != cols {
+			return nil, fmt.Errorf("%s: sample %d has %d columns, sample 0 has %d", name, i, a.shape[1], cols)
+		}
+		arrays[i] = a
+	}
+	err = forEach(len(arrays), 0, func(i int) error {
+		a := arrays[i]
+		xyz, nrm := a.columns(cols)
+		if bad := nonFinite(xyz); bad != "" {
+			return fmt.Errorf("%s: sample %d has %s coordinates", name, i, bad)
+		}
+		if bad := nonFinite(nrm); bad != "" {
+			return fmt.Errorf("%s: sample %d has %s normals", name, i, bad)
+		}
+		s.Points[i] = xyz
+		if nrm != nil {
+			s.Normals[i] = nrm
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	for i, l := range labs {
+		v, err := labelValue(l)
+		if err != nil {
+			return nil, fmt.Errorf("%s: label %d: %v", name, i, err)
+		}
+		s.Labels[i] = v
+	}
+	return s, nil
+}
+
+// labelValue reads one label: an int, or a numpy integer array or scalar of
+// exactly one element.
+func labelValue(v interface{}) (int, error) {
+	switch t := v.(type) {
+	case int:
+		if t < 0 || t > math.MaxInt32 {
+			return 0, fmt.Errorf("value %d out of range", t)
+		}
+		return t, nil
+	case *npArray:
+		if t.dtype == nil || t.dtype.kind == 'f' {
+			return 0, errors.New("want an integer, got a float array")
+		}
+		if t.len() != 1 {
+			return 0, fmt.Errorf("want one integer, got an array of shape %s", t.shapeString())
+		}
+		f := t.float(0)
+		if f < 0 || f > math.MaxInt32 {
+			return 0, fmt.Errorf("value %v out of range", f)
+		}
+		return int(f), nil
+	}
+	return 0, errors.New("want an integer or a numpy integer array of one element")
+}

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# pcx's test suite: formatting, vet, module tidiness, the unit, golden and
+# gradient tests, and a short run of every fuzz test.
+#   bash scripts/test.sh            # FUZZTIME=5s per fuzz test by default
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$PATH:/usr/local/go/bin"
+
+echo "== gofmt"
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
+if [ -n "$unformatted" ]; then echo "not gofmt'ed:"; echo "$unformatted"; exit 1; fi
+echo "== go vet"
+go vet ./...
+echo "== go mod tidy"
+go mod tidy -diff
+echo "== go test"
+go test -count=1 ./...
+echo "== fuzz (${FUZZTIME:=5s} each)"
+for pkg in $(go list ./...); do
+  for f in $(go test -list '^Fuzz' "$pkg" | grep '^Fuzz' || true); do
+    echo "-- $pkg $f"
+    go test "$pkg" -run '^$' -fuzz "^$f\$" -fuzztime "$FUZZTIME" >/tmp/pcx-fuzz.log 2>&1 || { cat /tmp/pcx-fuzz.log; exit 1; }
+  done
+done
+echo "all tests passed"

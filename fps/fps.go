@@ -22,6 +22,7 @@ import (
 	"math"
 	"runtime"
 	"sync"
+	"sync/atomic"
 )
 
 // Mode selects the sampling semantics.
@@ -207,7 +208,10 @@ func (s *sampler) run(out []int32, start int, mode Mode) {
 }
 
 // runSplit performs FPS with the points divided into w contiguous chunks,
-// each updated by its own goroutine at every iteration.
+// each updated by its own goroutine at every iteration. An iteration is a few
+// microseconds of work, so the goroutines meet at a spinning barrier (atomic
+// counters; they yield to the scheduler when a wait grows long) rather than
+// over channels.
 func (s *sampler) runSplit(out []int32, start int, mode Mode, w int) {
 	n := len(s.d)
 	chunk := (n + w - 1) / w
@@ -215,23 +219,33 @@ func (s *sampler) runSplit(out []int32, start int, mode Mode, w int) {
 	type result struct {
 		best float32
 		idx  int
+		_    [48]byte // keep each worker's result on its own cache line
 	}
 	res := make([]result, w)
 	var cx, cy, cz float32
+	var gen atomic.Uint64 // bumped by the leader to start an iteration
+	var done atomic.Int32 // workers finished with the current iteration
+	var quit atomic.Bool
 	var wg sync.WaitGroup
-	go1 := make([]chan struct{}, w)
-	quit := false
 	for k := 1; k < w; k++ {
-		go1[k] = make(chan struct{})
+		wg.Add(1)
 		go func(k int) {
+			defer wg.Done()
 			lo, hi := min(k*chunk, n), min((k+1)*chunk, n)
-			for range go1[k] {
-				if quit {
+			seen := uint64(0)
+			for {
+				for spin := 0; gen.Load() == seen; spin++ {
+					if spin > 64 {
+						runtime.Gosched()
+					}
+				}
+				seen++
+				if quit.Load() {
 					return
 				}
 				b, i := step(s.x[lo:hi], s.y[lo:hi], s.z[lo:hi], s.d[lo:hi], cx, cy, cz)
-				res[k] = result{b, lo + i}
-				wg.Done()
+				res[k].best, res[k].idx = b, lo+i
+				done.Add(1)
 			}
 		}(k)
 	}
@@ -246,13 +260,15 @@ func (s *sampler) runSplit(out []int32, start int, mode Mode, w int) {
 			break
 		}
 		cx, cy, cz = s.x[cur], s.y[cur], s.z[cur]
-		wg.Add(w - 1)
-		for k := 1; k < w; k++ {
-			go1[k] <- struct{}{}
-		}
+		done.Store(0)
+		gen.Add(1)
 		b, i := step(s.x[:hi0], s.y[:hi0], s.z[:hi0], s.d[:hi0], cx, cy, cz)
-		res[0] = result{b, i}
-		wg.Wait()
+		res[0].best, res[0].idx = b, i
+		for spin := 0; done.Load() != int32(w-1); spin++ {
+			if spin > 64 {
+				runtime.Gosched()
+			}
+		}
 		best := res[0]
 		for k := 1; k < w; k++ {
 			if res[k].best > best.best { // chunks ascend, so ties keep the lower index
@@ -264,10 +280,9 @@ func (s *sampler) runSplit(out []int32, start int, mode Mode, w int) {
 		}
 		cur = best.idx
 	}
-	quit = true
-	for k := 1; k < w; k++ {
-		close(go1[k])
-	}
+	quit.Store(true)
+	gen.Add(1)
+	wg.Wait()
 }
 
 // step updates the running distances against the centre (cx, cy, cz) and

@@ -222,7 +222,7 @@ func BenchmarkBatch32x8192to1024(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N*bs), "ms/cloud")
+	b.ReportMetric(b.Elapsed().Seconds()*1e3/float64(b.N*bs), "ms/cloud")
 }
 
 func BenchmarkLarge100000to4096(b *testing.B) {

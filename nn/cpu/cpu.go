@@ -1,0 +1,41 @@
+// Package cpu holds the CPU kernels of pcx's engine: plain loops over
+// row-major float32 slices, parallel across rows where the work is large
+// enough. Package nn decides what to compute and records the backward pass;
+// the kernels here only compute. Backward kernels accumulate (+=) into the
+// gradients they are given.
+package cpu
+
+import (
+	"runtime"
+	"sync"
+)
+
+// ParallelRows runs f over [0, rows) split across GOMAXPROCS goroutines,
+// each range at least grain rows.
+func ParallelRows(rows, grain int, f func(lo, hi int)) {
+	w := runtime.GOMAXPROCS(0)
+	if grain < 1 {
+		grain = 1
+	}
+	if m := (rows + grain - 1) / grain; m < w {
+		w = m
+	}
+	if w <= 1 {
+		f(0, rows)
+		return
+	}
+	per := (rows + w - 1) / w
+	var wg sync.WaitGroup
+	for lo := 0; lo < rows; lo += per {
+		hi := min(lo+per, rows)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			f(lo, hi)
+		}()
+	}
+	wg.Wait()
+}
+
+// grainFor returns a row grain so that each goroutine gets about 32k values.
+func grainFor(cols int) int { return max(1, 32768/max(cols, 1)) }

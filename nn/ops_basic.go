@@ -1,0 +1,187 @@
+package nn
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/pcx-dev/pcx/nn/cpu"
+)
+
+// LayerNorm normalises over the last axis with PyTorch's LayerNorm
+// semantics (biased variance, eps inside the square root). w and b may be
+// nil.
+func LayerNorm(tp *Tape, x *Tensor, w, b *Param, eps float32) *Tensor {
+	c := x.Dim(-1)
+	rows := x.Len() / c
+	wt, bt := paramT(w), paramT(b)
+	out := tp.newOut(x.Shape, x, wt, bt)
+	mean, rstd := make([]float32, rows), make([]float32, rows)
+	cpu.LayerNormForward(out.Data, mean, rstd, x.Data, data(wt), data(bt), rows, c, eps)
+	tp.record(out, func() {
+		cpu.LayerNormBackward(gradIf(x), gradIf(wt), gradIf(bt), out.Grad, x.Data, data(wt), mean, rstd, rows, c)
+	})
+	return out
+}
+
+// GELU applies the exact (erf) GELU, or its tanh approximation.
+func GELU(tp *Tape, x *Tensor, tanh bool) *Tensor {
+	out := tp.newOut(x.Shape, x)
+	cpu.GELUForward(out.Data, x.Data, tanh)
+	tp.record(out, func() { cpu.GELUBackward(x.grad(), out.Grad, x.Data, tanh) })
+	return out
+}
+
+// ReLU applies max(x, 0).
+func ReLU(tp *Tape, x *Tensor) *Tensor {
+	out := tp.newOut(x.Shape, x)
+	cpu.ReLUForward(out.Data, x.Data)
+	tp.record(out, func() { cpu.ReLUBackward(x.grad(), out.Grad, out.Data) })
+	return out
+}
+
+// Softmax takes the softmax over the last axis.
+func Softmax(tp *Tape, x *Tensor) *Tensor {
+	c := x.Dim(-1)
+	out := tp.newOut(x.Shape, x)
+	cpu.SoftmaxRows(out.Data, x.Data, x.Len()/c, c)
+	tp.record(out, func() { cpu.SoftmaxRowsBackward(x.grad(), out.Grad, out.Data, x.Len()/c, c) })
+	return out
+}
+
+// Add returns a + b for tensors of one shape.
+func Add(tp *Tape, a, b *Tensor) *Tensor {
+	mustSameShape("Add", a, b)
+	out := tp.newOut(a.Shape, a, b)
+	for i, v := range a.Data {
+		out.Data[i] = v + b.Data[i]
+	}
+	tp.record(out, func() {
+		for _, t := range []*Tensor{a, b} {
+			if t.needGrad {
+				g := t.grad()
+				for i, d := range out.Grad {
+					g[i] += d
+				}
+			}
+		}
+	})
+	return out
+}
+
+// CrossEntropy is the mean over rows of -log softmax(logits)[label], with
+// optional label smoothing s (the target puts 1-s on the label and s/C on
+// every class, as PyTorch's label_smoothing). logits is N×C.
+func CrossEntropy(tp *Tape, logits *Tensor, labels []int, smoothing float32) *Tensor {
+	c := logits.Dim(-1)
+	n := logits.Len() / c
+	if len(labels) != n {
+		panic(fmt.Sprintf("nn: CrossEntropy has %d labels for %d rows", len(labels), n))
+	}
+	prob := make([]float32, logits.Len())
+	cpu.SoftmaxRows(prob, logits.Data, n, c)
+	out := tp.newOut([]int{1}, logits)
+	var loss float64
+	for r := 0; r < n; r++ {
+		l := labels[r]
+		if l < 0 || l >= c {
+			panic(fmt.Sprintf("nn: label %d outside %d classes", l, c))
+		}
+		// log p computed stably from the logits.
+		lr := logits.Data[r*c : (r+1)*c]
+		m := float64(lr[0])
+		for _, v := range lr {
+			m = math.Max(m, float64(v))
+		}
+		var s float64
+		for _, v := range lr {
+			s += math.Exp(float64(v) - m)
+		}
+		lse := m + math.Log(s)
+		var row float64
+		for i, v := range lr {
+			t := float64(smoothing) / float64(c)
+			if i == l {
+				t += 1 - float64(smoothing)
+			}
+			if t != 0 {
+				row -= t * (float64(v) - lse)
+			}
+		}
+		loss += row
+	}
+	out.Data[0] = float32(loss / float64(n))
+	tp.record(out, func() {
+		g := logits.grad()
+		scale := out.Grad[0] / float32(n)
+		for r := 0; r < n; r++ {
+			for i := 0; i < c; i++ {
+				t := smoothing / float32(c)
+				if i == labels[r] {
+					t += 1 - smoothing
+				}
+				g[r*c+i] += scale * (prob[r*c+i] - t)
+			}
+		}
+	})
+	return out
+}
+
+// MeanTokens averages B×T×C over T, giving B×C.
+func MeanTokens(tp *Tape, x *Tensor) *Tensor {
+	b, t, c := x.Dim(0), x.Dim(1), x.Dim(2)
+	out := tp.newOut([]int{b, c}, x)
+	inv := 1 / float32(t)
+	for i := 0; i < b; i++ {
+		o := out.Data[i*c : (i+1)*c]
+		for j := 0; j < t; j++ {
+			row := x.Data[(i*t+j)*c : (i*t+j+1)*c]
+			for k, v := range row {
+				o[k] += v
+			}
+		}
+		for k := range o {
+			o[k] *= inv
+		}
+	}
+	tp.record(out, func() {
+		g := x.grad()
+		for i := 0; i < b; i++ {
+			d := out.Grad[i*c : (i+1)*c]
+			for j := 0; j < t; j++ {
+				row := g[(i*t+j)*c : (i*t+j+1)*c]
+				for k, v := range d {
+					row[k] += v * inv
+				}
+			}
+		}
+	})
+	return out
+}
+
+func paramT(p *Param) *Tensor {
+	if p == nil {
+		return nil
+	}
+	return p.T()
+}
+
+func data(t *Tensor) []float32 {
+	if t == nil {
+		return nil
+	}
+	return t.Data
+}
+
+// gradIf returns t's gradient buffer when t needs one, else nil.
+func gradIf(t *Tensor) []float32 {
+	if t == nil || !t.needGrad {
+		return nil
+	}
+	return t.grad()
+}
+
+func mustSameShape(op string, a, b *Tensor) {
+	if len(a.Data) != len(b.Data) {
+		panic(fmt.Sprintf("nn: %s of %v and %v", op, a.Shape, b.Shape))
+	}
+}

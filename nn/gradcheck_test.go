@@ -52,7 +52,7 @@ func checkGrad(t *testing.T, name string, wrt []*Tensor, f func(tp *Tape) *Tenso
 	for i := len(tp.ops) - 1; i >= 0; i-- {
 		tp.ops[i]()
 	}
-	loss := func() float64 { return weightedSum(f(NoGrad()), w) }
+	loss := func() float64 { return weightedSum(f(&Tape{Train: true, noGrad: true}), w) }
 	for k, x := range wrt {
 		if x.Grad == nil {
 			t.Errorf("%s: input %d got no gradient", name, k)
@@ -124,5 +124,82 @@ func TestFrozenParamPassesDataGradient(t *testing.T) {
 	}
 	if ps.Unfreeze("*weight") != 1 || !w.Trainable || b.Trainable {
 		t.Error("Unfreeze by pattern")
+	}
+}
+
+func TestGradShapeOps(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	x := randT(r, 3, 4, 5)
+	y := randT(r, 3, 2, 5)
+	checkGrad(t, "MaxMiddle", []*Tensor{x}, func(tp *Tape) *Tensor { return MaxMiddle(tp, x, 3, 4, 5) })
+	checkGrad(t, "ConcatTokens", []*Tensor{x, y}, func(tp *Tape) *Tensor { return ConcatTokens(tp, y, x, y) })
+	checkGrad(t, "SliceTokens", []*Tensor{x}, func(tp *Tape) *Tensor { return SliceTokens(tp, x, 1, 3) })
+	g, b := randP(r, "g", 5), randP(r, "b", 5)
+	checkGrad(t, "ScaleShift", []*Tensor{x, g.Tensor, b.Tensor}, func(tp *Tape) *Tensor { return ScaleShift(tp, x, g, b) })
+	s := randT(r, 3, 4, 1)
+	checkGrad(t, "RowScale", []*Tensor{x, s}, func(tp *Tape) *Tensor { return RowScale(tp, x, s) })
+	checkGrad(t, "L2Normalize", []*Tensor{x}, func(tp *Tape) *Tensor { return L2Normalize(tp, x, 1e-12) })
+	checkGrad(t, "Dropout", []*Tensor{x}, func(tp *Tape) *Tensor {
+		return Dropout(tp, x, 0.3, rand.New(rand.NewPCG(7, 7)))
+	})
+	checkGrad(t, "DropPath", []*Tensor{x}, func(tp *Tape) *Tensor {
+		return DropPath(tp, x, 0.5, rand.New(rand.NewPCG(8, 8)))
+	})
+}
+
+func TestDropoutStatistics(t *testing.T) {
+	x := New(10000)
+	for i := range x.Data {
+		x.Data[i] = 1
+	}
+	out := Dropout(NewTape(true), x, 0.25, rand.New(rand.NewPCG(1, 1)))
+	var s float64
+	zeros := 0
+	for _, v := range out.Data {
+		s += float64(v)
+		if v == 0 {
+			zeros++
+		}
+	}
+	if math.Abs(s/10000-1) > 0.03 || math.Abs(float64(zeros)/10000-0.25) > 0.02 {
+		t.Errorf("dropout mean %v, zero share %v", s/10000, float64(zeros)/10000)
+	}
+	if Dropout(NewTape(false), x, 0.25, nil) != x {
+		t.Error("dropout not identity in evaluation")
+	}
+}
+
+func TestGradBatchNorm(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 9))
+	x := randT(r, 6, 4)
+	bn := NewBatchNorm("bn", 4)
+	for i := range bn.Weight.Data {
+		bn.Weight.Data[i] = float32(1 + 0.3*r.NormFloat64())
+		bn.Bias.Data[i] = float32(0.3 * r.NormFloat64())
+	}
+	checkGrad(t, "BatchNorm train", []*Tensor{x, bn.Weight.Tensor, bn.Bias.Tensor}, func(tp *Tape) *Tensor { return bn.Forward(tp, x) })
+	evalTape := func(tp *Tape) *Tensor { tp.Train = false; return bn.Forward(tp, x) }
+	checkGrad(t, "BatchNorm eval", []*Tensor{x, bn.Weight.Tensor}, evalTape)
+}
+
+func TestBatchNormRunningStatsWhenFrozen(t *testing.T) {
+	bn := NewBatchNorm("bn", 2)
+	bn.Params().Freeze()
+	x := FromData([]float32{1, 10, 3, 20, 5, 30}, 3, 2)
+	bn.Forward(NewTape(true), x)
+	// mean (3, 20), unbiased var (4, 100); momentum 0.1 from (0, 1).
+	want := []float32{0.3, 2, 0.9 + 0.4, 0.9 + 10}
+	got := []float32{bn.RunningMean.Data[0], bn.RunningMean.Data[1], bn.RunningVar.Data[0], bn.RunningVar.Data[1]}
+	for i := range want {
+		if math.Abs(float64(got[i]-want[i])) > 1e-5 {
+			t.Fatalf("running stats %v, want %v", got, want)
+		}
+	}
+	if bn.NumBatchesTracked.Data[0] != 1 {
+		t.Error("num_batches_tracked not counted")
+	}
+	bn.Forward(NewTape(false), x)
+	if bn.NumBatchesTracked.Data[0] != 1 {
+		t.Error("evaluation changed the running statistics")
 	}
 }

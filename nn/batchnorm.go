@@ -1,0 +1,134 @@
+package nn
+
+import (
+	"fmt"
+	"math"
+)
+
+// BatchNorm is PyTorch's BatchNorm1d over the channel (last) axis of a
+// rows×C input: B×C for a head, (B·N)×C for a point-wise Conv1d's output.
+type BatchNorm struct {
+	Weight, Bias            *Param // affine; may be frozen
+	RunningMean, RunningVar *Param // buffers
+	NumBatchesTracked       *Param // buffer, one element
+	Eps, Momentum           float32
+}
+
+// NewBatchNorm returns a BatchNorm over c channels with PyTorch's defaults
+// (weight 1, bias 0, running mean 0, running variance 1, eps 1e-5,
+// momentum 0.1), its parameters named prefix+".weight" and so on.
+func NewBatchNorm(prefix string, c int) *BatchNorm {
+	bn := &BatchNorm{
+		Weight: NewParam(prefix+".weight", c), Bias: NewParam(prefix+".bias", c),
+		RunningMean:       &Param{Tensor: New(c), Name: prefix + ".running_mean", Buffer: true},
+		RunningVar:        &Param{Tensor: New(c), Name: prefix + ".running_var", Buffer: true},
+		NumBatchesTracked: &Param{Tensor: New(1), Name: prefix + ".num_batches_tracked", Buffer: true},
+		Eps:               1e-5, Momentum: 0.1,
+	}
+	for i := 0; i < c; i++ {
+		bn.Weight.Data[i] = 1
+		bn.RunningVar.Data[i] = 1
+	}
+	return bn
+}
+
+// Params lists the parameters and buffers in state-dict order.
+func (bn *BatchNorm) Params() Params {
+	return Params{bn.Weight, bn.Bias, bn.RunningMean, bn.RunningVar, bn.NumBatchesTracked}
+}
+
+// Forward normalises x. In training it uses the batch statistics (biased
+// variance) and updates the running statistics with the unbiased variance,
+// whether or not the affine parameters are trainable (DAPT relies on this);
+// in evaluation it uses the running statistics.
+func (bn *BatchNorm) Forward(tp *Tape, x *Tensor) *Tensor {
+	c := x.Dim(-1)
+	rows := x.Len() / c
+	if c != bn.Weight.Len() {
+		panic(fmt.Sprintf("nn: BatchNorm of %d channels on %v", bn.Weight.Len(), x.Shape))
+	}
+	w, b := bn.Weight.T(), bn.Bias.T()
+	out := tp.newOut(x.Shape, x, w, b)
+	mean, rstd := make([]float32, c), make([]float32, c)
+	train := tp.training()
+	if train {
+		if rows < 2 {
+			panic("nn: BatchNorm in training needs more than one value per channel")
+		}
+		sum, sq := make([]float64, c), make([]float64, c)
+		for r := 0; r < rows; r++ {
+			for k, v := range x.Data[r*c : (r+1)*c] {
+				sum[k] += float64(v)
+			}
+		}
+		for k := range sum {
+			sum[k] /= float64(rows)
+		}
+		for r := 0; r < rows; r++ {
+			for k, v := range x.Data[r*c : (r+1)*c] {
+				d := float64(v) - sum[k]
+				sq[k] += d * d
+			}
+		}
+		m := float64(bn.Momentum)
+		for k := 0; k < c; k++ {
+			v := sq[k] / float64(rows)
+			mean[k], rstd[k] = float32(sum[k]), float32(1/math.Sqrt(v+float64(bn.Eps)))
+			unbiased := sq[k] / float64(rows-1)
+			bn.RunningMean.Data[k] = float32((1-m)*float64(bn.RunningMean.Data[k]) + m*sum[k])
+			bn.RunningVar.Data[k] = float32((1-m)*float64(bn.RunningVar.Data[k]) + m*unbiased)
+		}
+		bn.NumBatchesTracked.Data[0]++
+	} else {
+		for k := 0; k < c; k++ {
+			mean[k] = bn.RunningMean.Data[k]
+			rstd[k] = float32(1 / math.Sqrt(float64(bn.RunningVar.Data[k])+float64(bn.Eps)))
+		}
+	}
+	parallelFor(rows, max(1, 16384/c), func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			xr, or := x.Data[r*c:(r+1)*c], out.Data[r*c:(r+1)*c]
+			for k, v := range xr {
+				or[k] = (v-mean[k])*rstd[k]*w.Data[k] + b.Data[k]
+			}
+		}
+	})
+	tp.record(out, func() {
+		dw, db, dx := gradIf(w), gradIf(b), gradIf(x)
+		sumD, sumDX := make([]float64, c), make([]float64, c)
+		for r := 0; r < rows; r++ {
+			for k, d := range out.Grad[r*c : (r+1)*c] {
+				xh := (x.Data[r*c+k] - mean[k]) * rstd[k]
+				sumD[k] += float64(d)
+				sumDX[k] += float64(d * xh)
+			}
+		}
+		for k := 0; k < c; k++ {
+			if dw != nil {
+				dw[k] += float32(sumDX[k])
+			}
+			if db != nil {
+				db[k] += float32(sumD[k])
+			}
+		}
+		if dx == nil {
+			return
+		}
+		n := float32(rows)
+		parallelFor(rows, max(1, 16384/c), func(lo, hi int) {
+			for r := lo; r < hi; r++ {
+				for k := 0; k < c; k++ {
+					d := out.Grad[r*c+k]
+					g := w.Data[k] * rstd[k]
+					if !train {
+						dx[r*c+k] += d * g
+						continue
+					}
+					xh := (x.Data[r*c+k] - mean[k]) * rstd[k]
+					dx[r*c+k] += g * (d - float32(sumD[k])/n - xh*float32(sumDX[k])/n)
+				}
+			}
+		})
+	})
+	return out
+}

@@ -19,7 +19,7 @@ echo "== fuzz (${FUZZTIME:=5s} each)"
 for pkg in $(go list ./...); do
   for f in $(go test -list '^Fuzz' "$pkg" | grep '^Fuzz' || true); do
     echo "-- $pkg $f"
-    go test "$pkg" -run '^$' -fuzz "^$f\$" -fuzztime "$FUZZTIME" >/tmp/pcx-fuzz.log 2>&1 || { cat /tmp/pcx-fuzz.log; exit 1; }
+    go test "$pkg" -run "^$" -fuzz "^$f\$" -fuzztime "$FUZZTIME" -fuzzminimizetime 2s >/tmp/pcx-fuzz.log 2>&1 || { cat /tmp/pcx-fuzz.log; exit 1; }
   done
 done
 echo "all tests passed"

@@ -1,0 +1,191 @@
+// Package optim holds pcx's optimisers (AdamW, SGD with momentum), global
+// gradient-norm clipping and learning-rate schedules, with PyTorch's and
+// timm's semantics.
+package optim
+
+import (
+	"math"
+	"strings"
+
+	"github.com/pcx-dev/pcx/nn"
+)
+
+// Optimizer updates trainable parameters from their gradients.
+type Optimizer interface {
+	// Step applies one update with learning rate lr.
+	Step(lr float64)
+	// State returns the optimiser's buffers by name, for checkpoints.
+	State() map[string][]float32
+	// Steps is the number of updates taken.
+	Steps() int
+	// SetSteps restores the update count when resuming.
+	SetSteps(n int)
+}
+
+// NoDecay reports whether Point-MAE's rule exempts a parameter from weight
+// decay: 1-D parameters, biases and names containing "token".
+func NoDecay(p *nn.Param) bool {
+	return len(p.Shape) == 1 || strings.HasSuffix(p.Name, ".bias") || strings.Contains(p.Name, "token")
+}
+
+// AdamW is torch.optim.AdamW with decoupled weight decay, applied only to the
+// parameters for which Decays returns true (by default !NoDecay).
+type AdamW struct {
+	Params                         nn.Params
+	Beta1, Beta2, Eps, WeightDecay float64
+	// Decays selects the parameters that get weight decay.
+	Decays func(*nn.Param) bool
+	m, v   map[*nn.Param][]float32
+	t      int
+}
+
+// NewAdamW returns AdamW over the trainable parameters of ps with betas
+// (0.9, 0.999), eps 1e-8 and the given weight decay.
+func NewAdamW(ps nn.Params, weightDecay float64) *AdamW {
+	return &AdamW{Params: ps.Trainable(), Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, WeightDecay: weightDecay,
+		Decays: func(p *nn.Param) bool { return !NoDecay(p) },
+		m:      map[*nn.Param][]float32{}, v: map[*nn.Param][]float32{}}
+}
+
+// Step implements Optimizer.
+func (o *AdamW) Step(lr float64) {
+	o.t++
+	bc1 := 1 - math.Pow(o.Beta1, float64(o.t))
+	bc2 := 1 - math.Pow(o.Beta2, float64(o.t))
+	for _, p := range o.Params {
+		if p.Grad == nil {
+			continue
+		}
+		m, v := o.m[p], o.v[p]
+		if m == nil {
+			m, v = make([]float32, p.Len()), make([]float32, p.Len())
+			o.m[p], o.v[p] = m, v
+		}
+		decay := 1.0
+		if o.Decays(p) {
+			decay = 1 - lr*o.WeightDecay
+		}
+		b1, b2 := float32(o.Beta1), float32(o.Beta2)
+		step := lr / bc1
+		sbc2 := math.Sqrt(bc2)
+		for i, g := range p.Grad {
+			m[i] = b1*m[i] + (1-b1)*g
+			v[i] = b2*v[i] + (1-b2)*g*g
+			denom := math.Sqrt(float64(v[i]))/sbc2 + o.Eps
+			p.Data[i] = float32(float64(p.Data[i])*decay - step*float64(m[i])/denom)
+		}
+	}
+}
+
+// State implements Optimizer: "<param>.exp_avg" and "<param>.exp_avg_sq".
+func (o *AdamW) State() map[string][]float32 {
+	s := map[string][]float32{}
+	for _, p := range o.Params {
+		if o.m[p] != nil {
+			s[p.Name+".exp_avg"], s[p.Name+".exp_avg_sq"] = o.m[p], o.v[p]
+		}
+	}
+	return s
+}
+
+// Load restores buffers saved by State.
+func (o *AdamW) Load(s map[string][]float32) {
+	for _, p := range o.Params {
+		if m, ok := s[p.Name+".exp_avg"]; ok && len(m) == p.Len() {
+			o.m[p] = append([]float32(nil), m...)
+			o.v[p] = append([]float32(nil), s[p.Name+".exp_avg_sq"]...)
+		}
+	}
+}
+
+// Steps implements Optimizer.
+func (o *AdamW) Steps() int { return o.t }
+
+// SetSteps implements Optimizer.
+func (o *AdamW) SetSteps(n int) { o.t = n }
+
+// SGD is torch.optim.SGD with momentum (dampening 0), optional Nesterov
+// momentum and L2 weight decay added to the gradient.
+type SGD struct {
+	Params                nn.Params
+	Momentum, WeightDecay float64
+	Nesterov              bool
+	buf                   map[*nn.Param][]float32
+	t                     int
+}
+
+// NewSGD returns SGD over the trainable parameters of ps.
+func NewSGD(ps nn.Params, momentum, weightDecay float64) *SGD {
+	return &SGD{Params: ps.Trainable(), Momentum: momentum, WeightDecay: weightDecay, buf: map[*nn.Param][]float32{}}
+}
+
+// Step implements Optimizer.
+func (o *SGD) Step(lr float64) {
+	o.t++
+	mu, wd := float32(o.Momentum), float32(o.WeightDecay)
+	for _, p := range o.Params {
+		if p.Grad == nil {
+			continue
+		}
+		b := o.buf[p]
+		first := b == nil
+		if first && mu != 0 {
+			b = make([]float32, p.Len())
+			o.buf[p] = b
+		}
+		for i, g := range p.Grad {
+			d := g + wd*p.Data[i]
+			if mu != 0 {
+				if first {
+					b[i] = d
+				} else {
+					b[i] = mu*b[i] + d
+				}
+				if o.Nesterov {
+					d += mu * b[i]
+				} else {
+					d = b[i]
+				}
+			}
+			p.Data[i] -= float32(lr) * d
+		}
+	}
+}
+
+// State implements Optimizer: "<param>.momentum_buffer".
+func (o *SGD) State() map[string][]float32 {
+	s := map[string][]float32{}
+	for _, p := range o.Params {
+		if o.buf[p] != nil {
+			s[p.Name+".momentum_buffer"] = o.buf[p]
+		}
+	}
+	return s
+}
+
+// Steps implements Optimizer.
+func (o *SGD) Steps() int { return o.t }
+
+// SetSteps implements Optimizer.
+func (o *SGD) SetSteps(n int) { o.t = n }
+
+// ClipGradNorm scales the gradients of ps so that their global L2 norm is at
+// most maxNorm (torch.nn.utils.clip_grad_norm_: factor maxNorm/(norm+1e-6)
+// when below 1) and returns the norm before clipping.
+func ClipGradNorm(ps nn.Params, maxNorm float64) float64 {
+	var s float64
+	for _, p := range ps {
+		for _, g := range p.Grad {
+			s += float64(g) * float64(g)
+		}
+	}
+	norm := math.Sqrt(s)
+	if c := maxNorm / (norm + 1e-6); c < 1 {
+		for _, p := range ps {
+			for i := range p.Grad {
+				p.Grad[i] *= float32(c)
+			}
+		}
+	}
+	return norm
+}

@@ -203,3 +203,14 @@ func TestBatchNormRunningStatsWhenFrozen(t *testing.T) {
 		t.Error("evaluation changed the running statistics")
 	}
 }
+
+func TestGradLinearAttention(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	x := randT(r, 2, 5, 6)
+	w, b := randP(r, "w", 4, 6), randP(r, "b", 4)
+	checkGrad(t, "Linear", []*Tensor{x, w.Tensor, b.Tensor}, func(tp *Tape) *Tensor { return Linear(tp, x, w, b) })
+	checkGrad(t, "Linear no bias", []*Tensor{x, w.Tensor}, func(tp *Tape) *Tensor { return Linear(tp, x, w, nil) })
+	qkv := randT(r, 2, 5, 3*8)
+	checkGrad(t, "Attention", []*Tensor{qkv}, func(tp *Tape) *Tensor { return Attention(tp, qkv, 2, 0) })
+	checkGrad(t, "Attention scaled", []*Tensor{qkv}, func(tp *Tape) *Tensor { return Attention(tp, qkv, 4, 0.3) })
+}

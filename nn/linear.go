@@ -1,0 +1,49 @@
+package nn
+
+import (
+	"fmt"
+
+	"github.com/pcx-dev/pcx/nn/blas"
+)
+
+// Linear computes x·Wᵀ + b over the last axis of x: W is out×in (PyTorch's
+// layout), b has out elements or is nil. A point-wise Conv1d (kernel 1) on
+// channel-last points is the same operation with W reshaped from out×in×1.
+func Linear(tp *Tape, x *Tensor, w, b *Param) *Tensor {
+	in := x.Dim(-1)
+	out := w.Dim(0)
+	if w.Len() != out*in {
+		panic(fmt.Sprintf("nn: Linear weight %v on input %v", w.Shape, x.Shape))
+	}
+	rows := x.Len() / in
+	shape := append(append([]int(nil), x.Shape[:len(x.Shape)-1]...), out)
+	wt, bt := w.T(), paramT(b)
+	y := tp.newOut(shape, x, wt, bt)
+	if bt != nil {
+		for r := 0; r < rows; r++ {
+			copy(y.Data[r*out:(r+1)*out], bt.Data)
+		}
+	}
+	beta := float32(0)
+	if bt != nil {
+		beta = 1
+	}
+	blas.Sgemm(false, true, rows, out, in, 1, x.Data, in, wt.Data, in, beta, y.Data, out)
+	tp.record(y, func() {
+		if x.needGrad { // dx += dy·W
+			blas.Sgemm(false, false, rows, in, out, 1, y.Grad, out, wt.Data, in, 1, x.grad(), in)
+		}
+		if wt.needGrad { // dW += dyᵀ·x
+			blas.Sgemm(true, false, out, in, rows, 1, y.Grad, out, x.Data, in, 1, wt.grad(), in)
+		}
+		if bt != nil && bt.needGrad {
+			db := bt.grad()
+			for r := 0; r < rows; r++ {
+				for k, v := range y.Grad[r*out : (r+1)*out] {
+					db[k] += v
+				}
+			}
+		}
+	})
+	return y
+}

@@ -24,7 +24,7 @@ func Attention(tp *Tape, qkv *Tensor, heads int, scale float32) *Tensor {
 		scale = float32(1 / math.Sqrt(float64(d)))
 	}
 	out := tp.newOut([]int{b, t, c}, qkv)
-	probs := make([]float32, b*heads*t*t) // kept for backward
+	probs := tp.alloc(b * heads * t * t) // kept for backward
 	parallelFor(b*heads, 1, func(lo, hi int) {
 		for bh := lo; bh < hi; bh++ {
 			i, h := bh/heads, bh%heads

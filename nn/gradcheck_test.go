@@ -214,3 +214,34 @@ func TestGradLinearAttention(t *testing.T) {
 	checkGrad(t, "Attention", []*Tensor{qkv}, func(tp *Tape) *Tensor { return Attention(tp, qkv, 2, 0) })
 	checkGrad(t, "Attention scaled", []*Tensor{qkv}, func(tp *Tape) *Tensor { return Attention(tp, qkv, 4, 0.3) })
 }
+
+func TestPoolReusesBuffers(t *testing.T) {
+	r := rand.New(rand.NewPCG(13, 14))
+	x := randT(r, 2, 5, 6)
+	w, b := randP(r, "w", 6, 6), randP(r, "b", 6)
+	pool := NewPool()
+	step := func() float32 {
+		tp := NewTapePool(true, pool)
+		loss := CrossEntropy(tp, MeanTokens(tp, GELU(tp, Linear(tp, x, w, b), false)), []int{1, 2}, 0)
+		tp.Backward(loss)
+		v := loss.Data[0]
+		tp.Release()
+		return v
+	}
+	w.ZeroGrad()
+	l1 := step()
+	g1 := append([]float32(nil), w.Grad...)
+	n := pool.Allocated
+	w.ZeroGrad()
+	if l2 := step(); l2 != l1 {
+		t.Errorf("loss changed with recycled buffers: %v vs %v", l2, l1)
+	}
+	for i := range g1 {
+		if w.Grad[i] != g1[i] {
+			t.Fatal("gradient changed with recycled buffers")
+		}
+	}
+	if pool.Allocated != n {
+		t.Errorf("second step allocated %d new buffers", pool.Allocated-n)
+	}
+}

@@ -15,7 +15,7 @@ func LayerNorm(tp *Tape, x *Tensor, w, b *Param, eps float32) *Tensor {
 	rows := x.Len() / c
 	wt, bt := paramT(w), paramT(b)
 	out := tp.newOut(x.Shape, x, wt, bt)
-	mean, rstd := make([]float32, rows), make([]float32, rows)
+	mean, rstd := tp.alloc(rows), tp.alloc(rows)
 	cpu.LayerNormForward(out.Data, mean, rstd, x.Data, data(wt), data(bt), rows, c, eps)
 	tp.record(out, func() {
 		cpu.LayerNormBackward(gradIf(x), gradIf(wt), gradIf(bt), out.Grad, x.Data, data(wt), mean, rstd, rows, c)
@@ -77,7 +77,7 @@ func CrossEntropy(tp *Tape, logits *Tensor, labels []int, smoothing float32) *Te
 	if len(labels) != n {
 		panic(fmt.Sprintf("nn: CrossEntropy has %d labels for %d rows", len(labels), n))
 	}
-	prob := make([]float32, logits.Len())
+	prob := tp.alloc(logits.Len())
 	cpu.SoftmaxRows(prob, logits.Data, n, c)
 	out := tp.newOut([]int{1}, logits)
 	var loss float64

@@ -9,7 +9,7 @@ func Dropout(tp *Tape, x *Tensor, p float32, r *rand.Rand) *Tensor {
 		return x
 	}
 	out := tp.newOut(x.Shape, x)
-	mask := make([]float32, x.Len())
+	mask := tp.alloc(x.Len())
 	scale := 1 / (1 - p)
 	for i := range mask {
 		if r.Float32() >= p {

@@ -1,5 +1,7 @@
 package nn
 
+import "sync"
+
 // Tape records, during a forward pass, the backward function of every
 // operation whose output needs a gradient; Backward replays them in reverse.
 // A nil *Tape (or one with Grad false) records nothing: inference.
@@ -10,6 +12,40 @@ type Tape struct {
 	Train bool
 	// noGrad disables recording.
 	noGrad bool
+	// pool, when set, provides output and gradient buffers; owned lists
+	// the buffers handed out, returned by Release.
+	pool  *Pool
+	owned [][]float32
+	mu    sync.Mutex
+}
+
+// NewTapePool returns a tape whose outputs and their gradients come from
+// pool. After the step, Release gives them back: every tensor the tape
+// produced is invalid from then on, so copy out what must outlive the step.
+func NewTapePool(train bool, pool *Pool) *Tape { return &Tape{Train: train, pool: pool} }
+
+// Release returns the buffers of the tape's tensors to its pool.
+func (tp *Tape) Release() {
+	if tp == nil || tp.pool == nil {
+		return
+	}
+	for _, b := range tp.owned {
+		tp.pool.put(b)
+	}
+	tp.owned = tp.owned[:0]
+	tp.ops = tp.ops[:0]
+}
+
+// alloc returns a zeroed buffer, from the pool when the tape has one.
+func (tp *Tape) alloc(n int) []float32 {
+	if tp == nil || tp.pool == nil {
+		return make([]float32, n)
+	}
+	b := tp.pool.get(n)
+	tp.mu.Lock()
+	tp.owned = append(tp.owned, b)
+	tp.mu.Unlock()
+	return b
 }
 
 // NewTape returns a tape for a training (train true) or evaluation step.
@@ -61,7 +97,10 @@ func (tp *Tape) Len() int { return len(tp.ops) }
 
 // newOut returns an output tensor that needs a gradient when any input does.
 func (tp *Tape) newOut(shape []int, ins ...*Tensor) *Tensor {
-	t := New(shape...)
+	t := &Tensor{Shape: append([]int(nil), shape...), Data: tp.alloc(numel(shape))}
 	t.needGrad = tp.needs(ins...)
+	if tp != nil && tp.pool != nil {
+		t.tape = tp
+	}
 	return t
 }

@@ -29,6 +29,8 @@ type Tensor struct {
 	Grad []float32
 	// needGrad marks a tensor whose gradient backward must compute.
 	needGrad bool
+	// tape, when set, owns the tensor's buffers (see NewTapePool).
+	tape *Tape
 }
 
 // New returns a zeroed tensor of the given shape.
@@ -72,7 +74,7 @@ func (t *Tensor) SetRequiresGrad(v bool) { t.needGrad = v }
 // grad returns the gradient buffer, allocating it zeroed on first use.
 func (t *Tensor) grad() []float32 {
 	if t.Grad == nil {
-		t.Grad = make([]float32, len(t.Data))
+		t.Grad = t.tape.alloc(len(t.Data))
 	}
 	return t.Grad
 }
@@ -87,7 +89,7 @@ func (t *Tensor) Reshape(shape ...int) *Tensor {
 	if numel(shape) != len(t.Data) {
 		panic(fmt.Sprintf("nn: cannot reshape %v to %v", t.Shape, shape))
 	}
-	return &Tensor{Shape: append([]int(nil), shape...), Data: t.Data, Grad: t.grad0(), needGrad: t.needGrad}
+	return &Tensor{Shape: append([]int(nil), shape...), Data: t.Data, Grad: t.grad0(), needGrad: t.needGrad, tape: t.tape}
 }
 
 func (t *Tensor) grad0() []float32 {

@@ -62,6 +62,23 @@ Example:
 				},
 			},
 			{
+				Name:  "engine",
+				Usage: "the training engine's reference step: a frozen transformer block with an adapter, forward and backward",
+				Description: `B=32, T=65, D=384, 6 heads, MLP 1536, a 16-wide adapter parallel to the MLP, mean-pool,
+40-way classifier, cross-entropy; forward and backward including the gradient w.r.t. the
+block input (15.5 GFLOP). scripts/bench_engine.py runs PyTorch on the same model in the
+same run and prints the ratio.
+
+Example:
+   pcx bench engine --blas go --json`,
+				Flags: []cli.Flag{
+					&cli.IntFlag{Name: "repeat", Value: 5, Usage: "timed steps (the median is reported) after one warm-up"},
+					&cli.StringFlag{Name: "blas", Value: "auto", Usage: "matrix products: auto, openblas or go"},
+					&cli.BoolFlag{Name: "json", Usage: "machine-readable output"},
+				},
+				Action: runEngineBench,
+			},
+			{
 				Name:  "knn",
 				Usage: "kNN grouping around given centres (every points/centres-th point)",
 				Flags: append(flags(2048, 128, 32),

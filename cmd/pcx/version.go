@@ -6,6 +6,7 @@ import (
 	"runtime"
 
 	"github.com/pcx-dev/pcx/fps"
+	"github.com/pcx-dev/pcx/nn/blas"
 	"github.com/urfave/cli/v2"
 )
 
@@ -18,6 +19,7 @@ type versionReport struct {
 	Arch    string `json:"arch"`
 	Cores   int    `json:"cores"`
 	FPS     string `json:"fps_kernel"`
+	BLAS    string `json:"blas"`
 }
 
 func versionCommand() *cli.Command {
@@ -29,14 +31,17 @@ func versionCommand() *cli.Command {
 		Flags: []cli.Flag{&cli.BoolFlag{Name: "json", Usage: "machine-readable output"}},
 		Action: func(c *cli.Context) error {
 			r := versionReport{Version: version, Go: runtime.Version(), OS: runtime.GOOS, Arch: runtime.GOARCH,
-				Cores: runtime.GOMAXPROCS(0), FPS: "scalar"}
+				Cores: runtime.GOMAXPROCS(0), FPS: "scalar", BLAS: blas.Backend()}
 			if fps.UsesAVX2() {
 				r.FPS = "avx2"
 			}
 			if c.Bool("json") {
 				return writeJSON(os.Stdout, r)
 			}
-			fmt.Printf("pcx %s (%s, %s/%s, %d cores)\nFPS kernel: %s\n", r.Version, r.Go, r.OS, r.Arch, r.Cores, r.FPS)
+			fmt.Printf("pcx %s (%s, %s/%s, %d cores)\nFPS kernel: %s\nBLAS: %s\n", r.Version, r.Go, r.OS, r.Arch, r.Cores, r.FPS, r.BLAS)
+			if err := blas.EnvError(); err != nil {
+				fmt.Println(err)
+			}
 			return nil
 		},
 	}

@@ -1,0 +1,70 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"math"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/pcx-dev/pcx/nn/blas"
+	"github.com/pcx-dev/pcx/nn/enginebench"
+	"github.com/urfave/cli/v2"
+)
+
+type engineReport struct {
+	BLAS   string  `json:"blas"`
+	MS     float64 `json:"ms"`
+	GFLOPS float64 `json:"gflops"`
+	GFLOP  float64 `json:"gflop_per_step"`
+	PeakMB int     `json:"peak_mb"`
+	Repeat int     `json:"repeat"`
+	Loss   float32 `json:"loss"`
+}
+
+func runEngineBench(c *cli.Context) error {
+	if err := blas.Use(c.String("blas")); err != nil {
+		return err
+	}
+	cfg := enginebench.Default()
+	m := enginebench.New(cfg, 1)
+	x, y := m.Input(2)
+	var loss float32
+	d, err := medianTime(func() error {
+		loss = m.Step(x, y)
+		if math.IsNaN(float64(loss)) {
+			return fmt.Errorf("engine bench: loss is NaN")
+		}
+		return nil
+	}, c.Int("repeat"))
+	if err != nil {
+		return err
+	}
+	ms := d.Seconds() * 1e3
+	r := engineReport{BLAS: blas.Backend(), MS: round4(ms), GFLOP: round4(cfg.FLOPs() / 1e9),
+		GFLOPS: round4(cfg.FLOPs() / d.Seconds() / 1e9), PeakMB: peakRSSMB(), Repeat: c.Int("repeat"), Loss: loss}
+	if c.Bool("json") {
+		return writeJSON(os.Stdout, r)
+	}
+	fmt.Printf("engine step (%s): %.1f ms, %.1f GFLOP/s, peak RSS %d MB\n", r.BLAS, r.MS, r.GFLOPS, r.PeakMB)
+	return nil
+}
+
+// peakRSSMB reads the process's peak resident set size (VmHWM) on Linux; 0
+// elsewhere.
+func peakRSSMB() int {
+	f, err := os.Open("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
+			kb, _ := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")))
+			return kb / 1024
+		}
+	}
+	return 0
+}

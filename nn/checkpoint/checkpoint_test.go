@@ -1,0 +1,109 @@
+package checkpoint
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/pcx-dev/pcx/nn"
+	"github.com/pcx-dev/pcx/nn/layers"
+	"github.com/pcx-dev/pcx/nn/optim"
+	"github.com/pcx-dev/pcx/pointcloud"
+)
+
+func model(seed uint64) nn.Params {
+	r := pointcloud.NewRand(seed)
+	b := layers.NewBlock("blocks.blocks.0", layers.BlockConfig{Dim: 8, Heads: 2, Hidden: 16, Eps: 1e-5}, r)
+	bn := nn.NewBatchNorm("encoder.first_conv.1", 8)
+	return append(b.Params(), bn.Params()...)
+}
+
+func TestSaveLoadRoundTrip(t *testing.T) {
+	ps := model(1)
+	ps[len(ps)-1].Data[0] = 7 // num_batches_tracked
+	for _, p := range ps {
+		p.Grad = make([]float32, p.Len())
+		for i := range p.Grad {
+			p.Grad[i] = 0.1
+		}
+	}
+	opt := optim.NewAdamW(ps, 0.05)
+	opt.Step(1e-3)
+	path := filepath.Join(t.TempDir(), "ck.safetensors")
+	if err := Save(path, ps, opt.State(), map[string]string{"epoch": "3"}); err != nil {
+		t.Fatal(err)
+	}
+	back := model(2)
+	rep, ost, meta, err := Load(path, back)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Missing)+len(rep.Unexpected) != 0 {
+		t.Errorf("report: %s", rep)
+	}
+	for i, p := range ps {
+		for j := range p.Data {
+			if back[i].Data[j] != p.Data[j] {
+				t.Fatalf("%s[%d] = %v, want %v", p.Name, j, back[i].Data[j], p.Data[j])
+			}
+		}
+	}
+	if meta["epoch"] != "3" || len(ost) != len(opt.State()) {
+		t.Errorf("meta %v, %d optimiser buffers", meta, len(ost))
+	}
+	if _, err := os.Stat(path + ".tmp"); err == nil {
+		t.Error("temporary file left behind")
+	}
+}
+
+func TestLoadRefusesShapeMismatch(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ck.safetensors")
+	if err := Save(path, model(1), nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	r := pointcloud.NewRand(3)
+	wide := layers.NewBlock("blocks.blocks.0", layers.BlockConfig{Dim: 12, Heads: 2, Hidden: 16, Eps: 1e-5}, r).Params()
+	_, _, _, err := Load(path, wide)
+	if err == nil || !strings.Contains(err.Error(), "blocks.blocks.0.norm1.weight") || !strings.Contains(err.Error(), path) {
+		t.Errorf("shape mismatch: %v", err)
+	}
+}
+
+func TestLoadPTHPointMAE(t *testing.T) {
+	// The fixture is shaped like Point-MAE's pretrain.pth (written by torch).
+	ps := nn.Params{
+		nn.NewParam("blocks.blocks.0.attn.qkv.weight", 6, 4),
+		nn.NewParam("blocks.blocks.0.attn.qkv.bias", 6),
+		nn.NewParam("norm.weight", 4),
+		nn.NewParam("cls_pos", 1, 1, 4),
+		{Tensor: nn.New(1), Name: "encoder.first_conv.1.num_batches_tracked", Buffer: true},
+	}
+	rep, err := LoadPTH("../../testdata/state/pointmae.pth", "base_model", ps, "MAE_encoder.")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Missing) != 1 || rep.Missing[0] != "cls_pos" {
+		t.Errorf("missing %v, want [cls_pos]", rep.Missing)
+	}
+	found := false
+	for _, k := range rep.Unexpected {
+		found = found || k == "cls_head_finetune.0.weight"
+		if strings.HasPrefix(k, "module.") || strings.HasPrefix(k, "MAE_encoder.") {
+			t.Errorf("prefix not stripped: %s", k)
+		}
+	}
+	if !found {
+		t.Errorf("unexpected keys %v lack the head", rep.Unexpected)
+	}
+	nonzero := false
+	for _, v := range ps[0].Data {
+		nonzero = nonzero || v != 0
+	}
+	if !nonzero {
+		t.Error("qkv weight not loaded")
+	}
+	if _, err := LoadPTH("../../testdata/state/malicious.pth", "", ps); err == nil {
+		t.Error("malicious pickle loaded")
+	}
+}

@@ -1,0 +1,112 @@
+#!/usr/bin/python3
+"""Time pcx's engine workload against PyTorch on the CPU, in one run.
+
+    /usr/bin/python3 scripts/bench_engine.py [--pcx ./pcx] [--repeat 5] [--threads 2] [--json]
+
+The workload (package nn/enginebench): one frozen pre-LN transformer block
+(B=32, T=65, D=384, 6 heads, MLP 1536, qkv without bias, exact GELU), a
+trainable 16-wide bottleneck adapter parallel to the MLP fed the LN2 output,
+mean-pool over tokens, a 40-way linear classifier and cross-entropy, forward
+and backward including the gradient with respect to the block input. Times
+are medians after one warm-up; peak memory is the process's maximum RSS.
+"""
+import argparse
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+B, T, D, H, HID, A, K = 32, 65, 384, 6, 1536, 16, 40
+
+
+class Model(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.norm1, self.norm2 = nn.LayerNorm(D), nn.LayerNorm(D)
+        self.qkv, self.proj = nn.Linear(D, 3 * D, bias=False), nn.Linear(D, D)
+        self.fc1, self.fc2 = nn.Linear(D, HID), nn.Linear(HID, D)
+        self.down, self.up = nn.Linear(D, A), nn.Linear(A, D)
+        self.head = nn.Linear(D, K)
+        for m in (self.norm1, self.norm2, self.qkv, self.proj, self.fc1, self.fc2):
+            for p in m.parameters():
+                p.requires_grad_(False)
+
+    def forward(self, x):
+        b, t, _ = x.shape
+        q, k, v = self.qkv(self.norm1(x)).reshape(b, t, 3, H, D // H).permute(2, 0, 3, 1, 4)
+        a = ((q @ k.transpose(-2, -1)) * (D // H) ** -0.5).softmax(-1)
+        x = x + self.proj((a @ v).transpose(1, 2).reshape(b, t, D))
+        u = self.norm2(x)
+        x = x + self.fc2(F.gelu(self.fc1(u))) + self.up(F.gelu(self.down(u)))
+        return self.head(x.mean(1))
+
+
+def flops():
+    m = B * T
+    linear = 2 * m * D * (3 * D + D + 2 * HID)
+    attn = 2 * 2 * B * T * T * D
+    adapter = 2 * m * D * A * 2
+    head = 2 * B * D * K
+    return (linear + attn + adapter + head) + (linear + 2 * attn + 2 * adapter + 2 * head)
+
+
+def torch_ms(repeat, threads):
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    model = Model()
+    x = torch.randn(B, T, D, requires_grad=True)
+    y = torch.randint(0, K, (B,))
+
+    def step():
+        model.zero_grad(set_to_none=False)
+        x.grad = None
+        F.cross_entropy(model(x), y).backward()
+    step()
+    ts = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        step()
+        ts.append(time.perf_counter() - t0)
+    return statistics.median(ts) * 1e3
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--pcx", default="./pcx")
+    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--threads", type=int, default=2, help="PyTorch CPU threads (pcx uses GOMAXPROCS)")
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args()
+    ref = torch_ms(args.repeat, args.threads)
+    ref_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    rows = [{"engine": f"PyTorch {torch.__version__} CPU ({args.threads} threads)", "ms": round(ref, 1),
+             "gflops": round(flops() / ref / 1e6, 1), "peak_mb": round(ref_mb), "speedup": 1.0}]
+    for blas in ("openblas", "go"):
+        out = subprocess.run([args.pcx, "bench", "engine", "--json", "--repeat", str(args.repeat), "--blas", blas],
+                             capture_output=True, text=True)
+        if out.returncode != 0:
+            rows.append({"engine": f"pcx ({blas})", "error": out.stderr.strip()})
+            continue
+        r = json.loads(out.stdout)
+        rows.append({"engine": f"pcx ({r['blas']})", "ms": r["ms"], "gflops": r["gflops"], "peak_mb": r["peak_mb"],
+                     "speedup": round(ref / r["ms"], 2)})
+    if args.json:
+        print(json.dumps({"gflop_per_step": flops() / 1e9, "rows": rows}, indent=1))
+        return
+    print(f"engine workload: {flops() / 1e9:.2f} GFLOP per step, median of {args.repeat}")
+    print(f"{'engine':48s} {'ms/step':>9s} {'GFLOP/s':>8s} {'peak MB':>8s} {'vs PyTorch':>10s}")
+    for r in rows:
+        if "error" in r:
+            print(f"{r['engine']:48s} error: {r['error']}")
+        else:
+            print(f"{r['engine']:48s} {r['ms']:9.1f} {r['gflops']:8.1f} {r['peak_mb']:8d} {r['speedup']:9.2f}x")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

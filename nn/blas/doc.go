@@ -1,0 +1,82 @@
+// Package blas provides the single-precision matrix products of pcx's
+// training engine: [Sgemm] (row-major C = alpha·op(A)·op(B) + beta·C) and
+// [SgemmBatched] (the same over a strided batch, as in attention).
+//
+// # Backends
+//
+// Two implementations stand behind the same calls:
+//
+//   - "openblas": cblas_sgemm of a system OpenBLAS, loaded at run time with
+//     dlopen through github.com/ebitengine/purego, so it needs no cgo and
+//     works in CGO_ENABLED=0 binaries. The library is looked up as
+//     libopenblas.so.0, libopenblas.so, libopenblasp.so.0 (Fedora) through
+//     dlopen's own search, then in the usual Debian/Ubuntu/Fedora directories
+//     (including versioned names such as libopenblasp-r0.3.21.so); the
+//     environment variable PCX_OPENBLAS names the file to use instead. A
+//     missing library is not an error until the "openblas" backend is asked
+//     for explicitly.
+//
+//   - "go": pure Go (plus Go assembly), no library needed. It follows the
+//     GotoBLAS/BLIS scheme: op(B) is packed into kc×nr panels shared by all
+//     threads, op(A) into mr×kc panels per thread (transposes and alpha are
+//     handled by the packing, with SIMD 4×4/4×8 transposes), and an
+//     assembly micro-kernel accumulates an mr×nr tile of C in registers:
+//     13×32 with 26 ZMM accumulators on CPUs with AVX-512, 6×16 with 12 YMM
+//     accumulators with AVX2+FMA, and a 4×4 pure Go kernel elsewhere
+//     (detected with golang.org/x/sys/cpu; the purego build tag forces the
+//     pure Go code). Blocks of rows of C (or, for short wide products, of
+//     columns) are handed out to runtime.GOMAXPROCS goroutines. Batches of
+//     small products are spread across the batch instead, one product per
+//     goroutine.
+//
+// # Selection
+//
+// The backend is chosen at the first product from the environment variable
+// PCX_BLAS: "auto" (the default: OpenBLAS when it loads, else Go), "openblas"
+// (falls back to Go when it does not load, see [EnvError]) or "go"; "go:avx512",
+// "go:avx2" and "go:generic" pin a kernel of the Go backend. [Use] overrides
+// the choice at any time, and returns an error, saying where it looked, when
+// OpenBLAS is asked for but cannot be loaded. [Backend] describes the choice,
+// e.g. "go (avx512, 2 threads)". [SetThreads] sets the number of threads of
+// both backends.
+//
+// Under the "openblas" backend, batches of small products (m·n·k ≤ 2²²)
+// also run on the Go kernels: OpenBLAS 0.3.21 has no batched call, and one
+// cblas_sgemm call per 65×64 product reaches only 5-11 GFLOP/s.
+//
+// # Performance
+//
+// GFLOP/s (2·m·n·k per product) on the development machine: a 2-core AMD EPYC
+// VM (Zen 5, AVX-512, shared with other work, so the best of 20 runs is
+// given), Go 1.26, Debian's OpenBLAS 0.3.21 (which runs its Haswell AVX2
+// kernels on this CPU), 2 threads, measured with
+//
+//	PCX_BLAS_MEASURE=1 go test ./nn/blas -run TestMeasure -v
+//
+// Shapes are m×k·k×n (op(A) m×k, op(B) k×n); T marks a transposed operand.
+//
+//	product                                openblas  go:avx512  go:avx2+fma  go:generic
+//	X·W      2080×384 · 384×1152                191        389          204           8
+//	X·W      2080×384 · 384×1536                190        374          199           8
+//	H·W      2080×1536 · 1536×384               193        345          187           8
+//	dY·Wᵀ    2080×1536 · (384×1536)ᵀ            193        349          188           8
+//	Xᵀ·dY    (2080×384)ᵀ · 2080×1536            197        334          181           8
+//	Hᵀ·dY    (2080×1536)ᵀ · 2080×384            194        321          177           7
+//	dY·Wᵀ    2080×1152 · (384×1152)ᵀ            192        353          190           7
+//	square   512×512 · 512×512                  203        358          192           8
+//	Q·Kᵀ     192 × 65×64 · (65×64)ᵀ              38*       196          130           6
+//	P·V      192 × 65×65 · 65×64                 42*       253          153           7
+//	dO·Vᵀ    192 × 65×64 · (65×64)ᵀ              40*       199          129           7
+//	Pᵀ·dO    192 × (65×65)ᵀ · 65×64              42*       236          126           7
+//
+// (*) one cblas_sgemm per product; the "openblas" backend hands such batches
+// to the Go kernels instead, and gets the go column. On one thread the
+// avx512 kernel reaches 167-188, avx2+fma 90-98 and OpenBLAS 92-98 on the
+// large shapes; the micro-kernels alone run at about 200 (avx512) and 100
+// (avx2+fma) GFLOP/s, the peak of one core's two FMA pipes.
+//
+// So on CPUs with AVX-512 the Go backend is the faster one (PCX_BLAS=go).
+// With the AVX2 kernels (forced here with go:avx2, and OpenBLAS's own are
+// AVX2 too) the two are on a par for large products; the Go kernels win for
+// the batched attention products either way.
+package blas

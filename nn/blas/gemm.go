@@ -1,0 +1,482 @@
+package blas
+
+import (
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"unsafe"
+)
+
+// kernel is a register-blocked micro-kernel and the cache blocking that suits
+// it.
+type kernel struct {
+	name   string
+	mr, nr int // tile computed by full
+	// mc×kc is the largest block of A packed at once (kept in L2), kc×nr a
+	// panel of packed B (kept in L1), kc×nc the block of packed B shared by
+	// the threads.
+	mc, kc, nc int
+	// full computes the mr×nr tile C = [C +] Ap·Bp over kc; half, when not
+	// nil, the mr×(nr/2) tile for a narrow last panel of B.
+	full func(kc int, a, b, c *float32, ldc int, acc bool)
+	half func(kc int, a, b, c *float32, ldc int, acc bool)
+}
+
+// goBackend is the pure-Go SGEMM: GotoBLAS/BLIS-style packing and cache
+// blocking around an assembly micro-kernel, parallel over blocks of C.
+type goBackend struct {
+	kern atomic.Pointer[kernel] // nil: best for this CPU
+}
+
+func (g *goBackend) kernel() *kernel {
+	if k := g.kern.Load(); k != nil {
+		return k
+	}
+	return kernels()[0]
+}
+
+func (g *goBackend) name() string {
+	return fmt.Sprintf("go (%s, %d threads)", g.kernel().name, g.threads())
+}
+
+// setThreads: the Go backend reads the setting of SetThreads at each call.
+func (g *goBackend) setThreads(int) {}
+
+func (g *goBackend) threads() int { return numThreads() }
+
+// useKernel selects a kernel by name ("" for the best); for tests and
+// benchmarks, and for Use("go:avx2") and the like.
+func (g *goBackend) useKernel(name string) error {
+	if name == "" {
+		g.kern.Store(nil)
+		return nil
+	}
+	var names []string
+	for _, k := range kernels() {
+		if k.name == name || (name == "avx2" && k.name == "avx2+fma") {
+			g.kern.Store(k)
+			return nil
+		}
+		names = append(names, k.name)
+	}
+	return fmt.Errorf("blas: kernel %q not available on this CPU (have %v)", name, names)
+}
+
+// problem is one product with its operands.
+type problem struct {
+	tA, tB      bool
+	m, n, k     int
+	alpha, beta float32
+	a           []float32
+	lda         int
+	b           []float32
+	ldb         int
+	c           []float32
+	ldc         int
+}
+
+// Work sizes, in multiply-adds (m·n·k, summed over a batch), that decide
+// how the threads are used. Waking a goroutine on an idle core took 10-20 µs
+// on the 2-core VM this was tuned on, so a call is split only when each
+// thread gets several times that in work (2²² multiply-adds are about 40 µs
+// on one core). Variables so that tests can force the parallel paths.
+var (
+	parallelMin = 1 << 22 // less work than this runs on the calling goroutine
+	smallMax    = 1 << 22 // batched products this small run one per thread
+)
+
+// perProduct reports whether a batch of such products is best spread over nt
+// threads one product each, rather than each product split across them.
+func perProduct(m, n, k, batch, nt int) bool {
+	size := m * n * k
+	return size < parallelMin || (size <= smallMax && batch >= 2*nt)
+}
+
+func (g *goBackend) sgemm(tA, tB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	p := problem{tA, tB, m, n, k, alpha, beta, a, lda, b, ldb, c, ldc}
+	nt := g.threads()
+	if m*n*k < parallelMin {
+		nt = 1
+	}
+	gemm(g.kernel(), &p, nt)
+}
+
+func (g *goBackend) batched(tA, tB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, batch, sA, sB, sC int) {
+	if k == 0 || alpha == 0 {
+		// A and B are not read (and may be empty).
+		for i := range batch {
+			scaleC(m, n, beta, c[i*sC:], ldc)
+		}
+		return
+	}
+	kern := g.kernel()
+	at := func(i int) problem {
+		return problem{tA, tB, m, n, k, alpha, beta, a[i*sA:], lda, b[i*sB:], ldb, c[i*sC:], ldc}
+	}
+	nt := min(g.threads(), batch)
+	if m*n*k*batch < parallelMin {
+		nt = 1
+	}
+	if nt <= 1 || !perProduct(m, n, k, batch, nt) {
+		for i := range batch {
+			p := at(i)
+			t := g.threads()
+			if m*n*k < parallelMin {
+				t = 1
+			}
+			gemm(kern, &p, t)
+		}
+		return
+	}
+	var next atomic.Int64
+	parallel(nt, func(int) {
+		ws := getWorkspace(kern)
+		defer putWorkspace(ws)
+		for {
+			i := int(next.Add(1) - 1)
+			if i >= batch {
+				return
+			}
+			p := at(i)
+			gemmSerial(kern, &p, ws)
+		}
+	})
+}
+
+// parallel runs f(0), …, f(n-1) at the same time, f(0) on the calling
+// goroutine (which saves waking one), and returns when all have.
+func parallel(n int, f func(w int)) {
+	var wg sync.WaitGroup
+	wg.Add(n - 1)
+	for w := 1; w < n; w++ {
+		go func() {
+			defer wg.Done()
+			f(w)
+		}()
+	}
+	f(0)
+	wg.Wait()
+}
+
+// scaleC sets C = beta·C (C = 0 when beta == 0, without reading C).
+func scaleC(m, n int, beta float32, c []float32, ldc int) {
+	if beta == 1 {
+		return
+	}
+	for i := range m {
+		row := c[i*ldc : i*ldc+n]
+		if beta == 0 {
+			clear(row)
+			continue
+		}
+		for j := range row {
+			row[j] *= beta
+		}
+	}
+}
+
+// workspace holds one thread's packing buffers.
+type workspace struct {
+	a   []float32 // packed block of A, mc×kc
+	b   []float32 // packed block of B (serial runs only), kc×nc
+	tmp []float32 // one mr×nr tile, for the edges
+	kn  *kernel
+}
+
+var wsPool sync.Pool
+
+func getWorkspace(kn *kernel) *workspace {
+	if ws, ok := wsPool.Get().(*workspace); ok && ws.kn == kn {
+		return ws
+	}
+	return &workspace{
+		a:   alignedFloats(kn.mc * kn.kc),
+		tmp: alignedFloats(kn.mr * kn.nr),
+		kn:  kn,
+	}
+}
+
+func putWorkspace(ws *workspace) { wsPool.Put(ws) }
+
+// alignedFloats returns n zeroed floats starting on a 64-byte boundary.
+func alignedFloats(n int) []float32 {
+	s := make([]float32, n+16)
+	off := (64 - int(uintptr(unsafe.Pointer(&s[0]))%64)) % 64 / 4
+	return s[off : off+n : off+n]
+}
+
+// split divides n items into parts near-equal runs; it returns the start of
+// run i (i = 0..parts).
+func split(n, parts, i int) int { return n * i / parts }
+
+// gemm runs one product on nt threads.
+func gemm(kn *kernel, p *problem, nt int) {
+	if p.k == 0 || p.alpha == 0 {
+		scaleC(p.m, p.n, p.beta, p.c, p.ldc)
+		return
+	}
+	if nt <= 1 {
+		ws := getWorkspace(kn)
+		gemmSerial(kn, p, ws)
+		putWorkspace(ws)
+		return
+	}
+	gemmParallel(kn, p, nt)
+}
+
+// kBlocks returns the number of blocks along k and the size of the largest.
+func kBlocks(kn *kernel, k int) (int, int) {
+	nb := (k + kn.kc - 1) / kn.kc
+	return nb, (k + nb - 1) / nb
+}
+
+// firstAcc prepares C for the first k block (scaling it by beta) and says
+// whether the kernel adds to C there rather than overwriting it.
+func firstAcc(p *problem) bool {
+	switch p.beta {
+	case 0:
+		return false
+	case 1:
+		return true
+	}
+	scaleC(p.m, p.n, p.beta, p.c, p.ldc)
+	return true
+}
+
+// gemmSerial runs one product on the calling goroutine.
+func gemmSerial(kn *kernel, p *problem, ws *workspace) {
+	if p.k == 0 || p.alpha == 0 {
+		scaleC(p.m, p.n, p.beta, p.c, p.ldc)
+		return
+	}
+	acc0 := firstAcc(p)
+	nkb, kcMax := kBlocks(kn, p.k)
+	ncMax := min(kn.nc, roundUp(p.n, kn.nr))
+	if need := kcMax * roundUp(ncMax, kn.nr); len(ws.b) < need {
+		ws.b = alignedFloats(need)
+	}
+	mPanels := (p.m + kn.mr - 1) / kn.mr
+	mcPanels := kn.mc / kn.mr
+	for jc := 0; jc < p.n; jc += ncMax {
+		nc := min(ncMax, p.n-jc)
+		for kb := range nkb {
+			pc := split(p.k, nkb, kb)
+			kc := split(p.k, nkb, kb+1) - pc
+			acc := acc0 || kb > 0
+			packB(kn, p, pc, kc, jc, nc, ws.b, 0, (nc+kn.nr-1)/kn.nr)
+			for ip := 0; ip < mPanels; ip += mcPanels {
+				ic := ip * kn.mr
+				mc := min(mcPanels*kn.mr, p.m-ic)
+				packA(kn, p, ic, mc, pc, kc, ws.a)
+				macro(kn, p, ws, ic, mc, jc, nc, 0, (nc+kn.nr-1)/kn.nr, kc, ws.b, acc)
+			}
+		}
+	}
+}
+
+// gemmParallel runs one product on nt goroutines: for each block of packed B
+// (shared, packed by all of them), the blocks of C rows — or, when there are
+// too few, blocks of rows × runs of B panels — are handed out dynamically.
+func gemmParallel(kn *kernel, p *problem, nt int) {
+	acc0 := firstAcc(p)
+	nkb, kcMax := kBlocks(kn, p.k)
+	ncMax := min(kn.nc, roundUp(p.n, kn.nr))
+	bbuf := getBBuf(kcMax * roundUp(ncMax, kn.nr))
+	defer putBBuf(bbuf)
+	mPanels := (p.m + kn.mr - 1) / kn.mr
+	mcPanels := kn.mc / kn.mr
+	// Blocks of rows: of near-equal sizes, a multiple of the number of
+	// threads when there are rows enough, so that they share out evenly.
+	icBlocks := min(mPanels, roundUp((mPanels+mcPanels-1)/mcPanels, nt))
+	wss := make([]*workspace, nt)
+	for i := range wss {
+		wss[i] = getWorkspace(kn)
+	}
+	defer func() {
+		for _, ws := range wss {
+			putWorkspace(ws)
+		}
+	}()
+	for jc := 0; jc < p.n; jc += ncMax {
+		nc := min(ncMax, p.n-jc)
+		nPanels := (nc + kn.nr - 1) / kn.nr
+		jChunks := 1
+		if icBlocks < nt {
+			jChunks = min(nPanels, (nt+icBlocks-1)/icBlocks)
+		}
+		for kb := range nkb {
+			pc := split(p.k, nkb, kb)
+			kc := split(p.k, nkb, kb+1) - pc
+			acc := acc0 || kb > 0
+			// Pack B, the panels shared out among the threads.
+			parts := min(nt, nPanels)
+			parallel(parts, func(w int) {
+				packB(kn, p, pc, kc, jc, nc, bbuf.s, split(nPanels, parts, w), split(nPanels, parts, w+1))
+			})
+			// Multiply.
+			var next atomic.Int64
+			tasks := icBlocks * jChunks
+			parallel(min(nt, tasks), func(w int) {
+				ws := wss[w]
+				packed := -1
+				for {
+					t := int(next.Add(1) - 1)
+					if t >= tasks {
+						return
+					}
+					ib, jb := t/jChunks, t%jChunks
+					ic := split(mPanels, icBlocks, ib) * kn.mr
+					mc := min(split(mPanels, icBlocks, ib+1)*kn.mr, p.m) - ic
+					if packed != ib {
+						packA(kn, p, ic, mc, pc, kc, ws.a)
+						packed = ib
+					}
+					macro(kn, p, ws, ic, mc, jc, nc, split(nPanels, jChunks, jb), split(nPanels, jChunks, jb+1), kc, bbuf.s, acc)
+				}
+			})
+		}
+	}
+}
+
+// bBuf is a shared buffer of packed B.
+type bBuf struct{ s []float32 }
+
+var bPool sync.Pool
+
+func getBBuf(n int) *bBuf {
+	if b, ok := bPool.Get().(*bBuf); ok && len(b.s) >= n {
+		return b
+	}
+	return &bBuf{alignedFloats(n)}
+}
+
+func putBBuf(b *bBuf) { bPool.Put(b) }
+
+func roundUp(n, m int) int { return (n + m - 1) / m * m }
+
+// panelWidth is the width packB gives to panel jp of a block of nc columns:
+// nr, or nr/2 for a narrow last panel when the kernel has a half variant.
+func panelWidth(kn *kernel, nc, jp int) (w, cols int) {
+	cols = min(kn.nr, nc-jp*kn.nr)
+	if cols <= kn.nr/2 && kn.half != nil {
+		return kn.nr / 2, cols
+	}
+	return kn.nr, cols
+}
+
+// packB packs panels [jp0, jp1) of the kc×nc block of op(B) at (pc, jc) into
+// dst: panel jp starts at dst[jp*nr*kc] and holds kc rows of w values
+// (w = panelWidth), zero-padded past the last column.
+func packB(kn *kernel, p *problem, pc, kc, jc, nc int, dst []float32, jp0, jp1 int) {
+	for jp := jp0; jp < jp1; jp++ {
+		w, cols := panelWidth(kn, nc, jp)
+		d := dst[jp*kn.nr*kc : jp*kn.nr*kc+w*kc]
+		j0 := jc + jp*kn.nr
+		if !p.tB {
+			// Row i of the panel is b[(pc+i)*ldb + j0 : +cols].
+			packCopy(d, w, p.b[pc*p.ldb+j0:], p.ldb, cols, kc, 1)
+		} else {
+			// Column j of the panel is b[(j0+j)*ldb + pc : +kc].
+			packGather(d, w, p.b[j0*p.ldb+pc:], p.ldb, cols, kc, 1)
+		}
+	}
+}
+
+// packA packs the mc×kc block of alpha·op(A) at (ic, pc) into dst: panels of
+// mr rows, panel ip at dst[ip*mr*kc] holding kc columns of mr values,
+// zero-padded past the last row.
+func packA(kn *kernel, p *problem, ic, mc, pc, kc int, dst []float32) {
+	mr := kn.mr
+	for ip := 0; ip*mr < mc; ip++ {
+		rows := min(mr, mc-ip*mr)
+		d := dst[ip*mr*kc : (ip+1)*mr*kc]
+		i0 := ic + ip*mr
+		if !p.tA {
+			// Row r of the panel is a[(i0+r)*lda + pc : +kc].
+			packGather(d, mr, p.a[i0*p.lda+pc:], p.lda, rows, kc, p.alpha)
+		} else {
+			// Column i of the panel is a[(pc+i)*lda + i0 : +rows].
+			packCopy(d, mr, p.a[pc*p.lda+i0:], p.lda, rows, kc, p.alpha)
+		}
+	}
+}
+
+// packCopy sets d[i*w+j] = alpha·src[i*ld+j] for i < kc, j < cols, and
+// d[i*w+j] = 0 for cols <= j < w.
+func packCopy(d []float32, w int, src []float32, ld, cols, kc int, alpha float32) {
+	d = d[:w*kc]
+	copyRows(d, w, src, ld, cols, kc, alpha)
+	if cols < w {
+		for i := range kc {
+			clear(d[i*w+cols : i*w+w])
+		}
+	}
+}
+
+// packGather sets d[i*w+r] = alpha·src[r*ld+i] for i < kc, r < rows, and
+// d[i*w+r] = 0 for rows <= r < w: it turns rows of src into columns of d,
+// four rows at a time.
+func packGather(d []float32, w int, src []float32, ld, rows, kc int, alpha float32) {
+	d = d[:w*kc]
+	r := 0
+	for ; r+4 <= rows; r += 4 {
+		gather4(d[r:], w, src[r*ld:], ld, kc, alpha)
+	}
+	if r < rows && rows >= 4 {
+		// The last rows as a block of four overlapping the previous one.
+		r = rows - 4
+		gather4(d[r:], w, src[r*ld:], ld, kc, alpha)
+		r = rows
+	}
+	for ; r < rows; r++ {
+		s := src[r*ld : r*ld+kc]
+		for i, v := range s {
+			d[i*w+r] = alpha * v
+		}
+	}
+	if rows < w {
+		for i := range kc {
+			clear(d[i*w+rows : i*w+w])
+		}
+	}
+}
+
+// macro multiplies the packed mc×kc block of A by panels [jp0, jp1) of the
+// packed block of B into C at (ic, jc).
+func macro(kn *kernel, p *problem, ws *workspace, ic, mc, jc, nc, jp0, jp1, kc int, bp []float32, acc bool) {
+	mr, nr, ldc := kn.mr, kn.nr, p.ldc
+	c := p.c
+	for jp := jp0; jp < jp1; jp++ {
+		w, cols := panelWidth(kn, nc, jp)
+		fn := kn.full
+		if w < nr {
+			fn = kn.half
+		}
+		bPanel := &bp[jp*nr*kc]
+		j := jc + jp*nr
+		for ip := 0; ip*mr < mc; ip++ {
+			rows := min(mr, mc-ip*mr)
+			aPanel := &ws.a[ip*mr*kc]
+			i := ic + ip*mr
+			if rows == mr && cols == w {
+				// Bounds: C[i+mr-1][j+w-1] is inside c (checked by checkArgs).
+				_ = c[(i+mr-1)*ldc+j+w-1]
+				fn(kc, aPanel, bPanel, &c[i*ldc+j], ldc, acc)
+				continue
+			}
+			t := ws.tmp[:mr*w]
+			fn(kc, aPanel, bPanel, &t[0], w, false)
+			for r := range rows {
+				dst := c[(i+r)*ldc+j : (i+r)*ldc+j+cols]
+				src := t[r*w : r*w+cols]
+				if acc {
+					for x, v := range src {
+						dst[x] += v
+					}
+				} else {
+					copy(dst, src)
+				}
+			}
+		}
+	}
+}

@@ -1,0 +1,44 @@
+//go:build amd64 && !purego
+
+package blas
+
+import "golang.org/x/sys/cpu"
+
+// The assembly micro-kernels of kernel_amd64.s (see gen_amd64.go).
+//
+//go:generate go run gen_amd64.go
+
+//go:noescape
+func kernAVX2x6x16(kc int, a, b, c *float32, ldc int, acc bool)
+
+//go:noescape
+func kernAVX2x6x8(kc int, a, b, c *float32, ldc int, acc bool)
+
+//go:noescape
+func kernAVX512x13x32(kc int, a, b, c *float32, ldc int, acc bool)
+
+//go:noescape
+func kernAVX512x13x16(kc int, a, b, c *float32, ldc int, acc bool)
+
+var (
+	kernelAVX2 = &kernel{
+		name: "avx2+fma", mr: 6, nr: 16, mc: 144, kc: 256, nc: 3072,
+		full: kernAVX2x6x16, half: kernAVX2x6x8,
+	}
+	kernelAVX512 = &kernel{
+		name: "avx512", mr: 13, nr: 32, mc: 195, kc: 256, nc: 3072,
+		full: kernAVX512x13x32, half: kernAVX512x13x16,
+	}
+)
+
+// kernels lists the kernels this CPU can run, best first.
+func kernels() []*kernel {
+	var ks []*kernel
+	if cpu.X86.HasAVX512F && cpu.X86.HasAVX2 && cpu.X86.HasFMA {
+		ks = append(ks, kernelAVX512)
+	}
+	if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
+		ks = append(ks, kernelAVX2)
+	}
+	return append(ks, kernelGeneric)
+}

@@ -6,7 +6,8 @@ import "sync"
 // operation whose output needs a gradient; Backward replays them in reverse.
 // A nil *Tape (or one with Grad false) records nothing: inference.
 type Tape struct {
-	ops []func()
+	ops  []func()
+	outs []*Tensor // the output of each recorded operation
 	// Train selects training behaviour (dropout, drop-path, BatchNorm batch
 	// statistics); false is evaluation.
 	Train bool
@@ -34,6 +35,16 @@ func (tp *Tape) Release() {
 	}
 	tp.owned = tp.owned[:0]
 	tp.ops = tp.ops[:0]
+	tp.outs = tp.outs[:0]
+}
+
+// gradBuf returns a zeroed gradient buffer for a tensor of the tape; it is
+// not owned by the tape but given back by Backward once consumed.
+func (tp *Tape) gradBuf(n int) []float32 {
+	if tp == nil || tp.pool == nil {
+		return make([]float32, n)
+	}
+	return tp.pool.get(n)
 }
 
 // alloc returns a zeroed buffer, from the pool when the tape has one.
@@ -60,6 +71,7 @@ func (tp *Tape) record(out *Tensor, back func()) {
 		return
 	}
 	tp.ops = append(tp.ops, back)
+	tp.outs = append(tp.outs, out)
 }
 
 // needs reports whether an output computed from ins needs a gradient.
@@ -88,8 +100,17 @@ func (tp *Tape) Backward(loss *Tensor) {
 	for i := len(tp.ops) - 1; i >= 0; i-- {
 		tp.ops[i]()
 		tp.ops[i] = nil
+		// The output's gradient has reached the op's inputs and is never
+		// read again: give its buffer back at once, so that backward holds
+		// only the gradients still in flight.
+		if out := tp.outs[i]; out.tape == tp && out.Grad != nil && tp.pool != nil {
+			tp.pool.put(out.Grad)
+			out.Grad = nil
+		}
+		tp.outs[i] = nil
 	}
 	tp.ops = tp.ops[:0]
+	tp.outs = tp.outs[:0]
 }
 
 // Len is the number of recorded operations.

@@ -74,7 +74,7 @@ func (t *Tensor) SetRequiresGrad(v bool) { t.needGrad = v }
 // grad returns the gradient buffer, allocating it zeroed on first use.
 func (t *Tensor) grad() []float32 {
 	if t.Grad == nil {
-		t.Grad = t.tape.alloc(len(t.Data))
+		t.Grad = t.tape.gradBuf(len(t.Data))
 	}
 	return t.Grad
 }

@@ -22,17 +22,16 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-B, T, D, H, HID, A, K = 32, 65, 384, 6, 1536, 16, 40
+B, D, H, HID, A, K = 32, 384, 6, 1536, 16, 40
 
 
-class Model(nn.Module):
+class Block(nn.Module):
     def __init__(self):
         super().__init__()
         self.norm1, self.norm2 = nn.LayerNorm(D), nn.LayerNorm(D)
         self.qkv, self.proj = nn.Linear(D, 3 * D, bias=False), nn.Linear(D, D)
         self.fc1, self.fc2 = nn.Linear(D, HID), nn.Linear(HID, D)
         self.down, self.up = nn.Linear(D, A), nn.Linear(A, D)
-        self.head = nn.Linear(D, K)
         for m in (self.norm1, self.norm2, self.qkv, self.proj, self.fc1, self.fc2):
             for p in m.parameters():
                 p.requires_grad_(False)
@@ -43,23 +42,34 @@ class Model(nn.Module):
         a = ((q @ k.transpose(-2, -1)) * (D // H) ** -0.5).softmax(-1)
         x = x + self.proj((a @ v).transpose(1, 2).reshape(b, t, D))
         u = self.norm2(x)
-        x = x + self.fc2(F.gelu(self.fc1(u))) + self.up(F.gelu(self.down(u)))
+        return x + self.fc2(F.gelu(self.fc1(u))) + self.up(F.gelu(self.down(u)))
+
+
+class Model(nn.Module):
+    def __init__(self, blocks):
+        super().__init__()
+        self.blocks = nn.ModuleList([Block() for _ in range(blocks)])
+        self.head = nn.Linear(D, K)
+
+    def forward(self, x):
+        for b in self.blocks:
+            x = b(x)
         return self.head(x.mean(1))
 
 
-def flops():
+def flops(blocks=1, T=65):
     m = B * T
     linear = 2 * m * D * (3 * D + D + 2 * HID)
     attn = 2 * 2 * B * T * T * D
     adapter = 2 * m * D * A * 2
     head = 2 * B * D * K
-    return (linear + attn + adapter + head) + (linear + 2 * attn + 2 * adapter + 2 * head)
+    return blocks * (linear + attn + adapter) + head + blocks * (linear + 2 * attn + 2 * adapter) + 2 * head
 
 
-def torch_ms(repeat, threads):
+def torch_ms(repeat, threads, blocks, T):
     torch.set_num_threads(threads)
     torch.manual_seed(0)
-    model = Model()
+    model = Model(blocks)
     x = torch.randn(B, T, D, requires_grad=True)
     y = torch.randint(0, K, (B,))
 
@@ -81,14 +91,18 @@ def main():
     ap.add_argument("--pcx", default="./pcx")
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--threads", type=int, default=2, help="PyTorch CPU threads (pcx uses GOMAXPROCS)")
+    ap.add_argument("--blocks", type=int, default=1, help="frozen blocks with adapters (12: a whole encoder)")
+    ap.add_argument("--tokens", type=int, default=65)
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
-    ref = torch_ms(args.repeat, args.threads)
+    ref = torch_ms(args.repeat, args.threads, args.blocks, args.tokens)
+    fl = flops(args.blocks, args.tokens)
     ref_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     rows = [{"engine": f"PyTorch {torch.__version__} CPU ({args.threads} threads)", "ms": round(ref, 1),
-             "gflops": round(flops() / ref / 1e6, 1), "peak_mb": round(ref_mb), "speedup": 1.0}]
+             "gflops": round(fl / ref / 1e6, 1), "peak_mb": round(ref_mb), "speedup": 1.0}]
     for blas in ("openblas", "go"):
-        out = subprocess.run([args.pcx, "bench", "engine", "--json", "--repeat", str(args.repeat), "--blas", blas],
+        out = subprocess.run([args.pcx, "bench", "engine", "--json", "--repeat", str(args.repeat), "--blas", blas,
+                              "--blocks", str(args.blocks), "--tokens", str(args.tokens)],
                              capture_output=True, text=True)
         if out.returncode != 0:
             rows.append({"engine": f"pcx ({blas})", "error": out.stderr.strip()})
@@ -97,9 +111,9 @@ def main():
         rows.append({"engine": f"pcx ({r['blas']})", "ms": r["ms"], "gflops": r["gflops"], "peak_mb": r["peak_mb"],
                      "speedup": round(ref / r["ms"], 2)})
     if args.json:
-        print(json.dumps({"gflop_per_step": flops() / 1e9, "rows": rows}, indent=1))
+        print(json.dumps({"gflop_per_step": fl / 1e9, "blocks": args.blocks, "tokens": args.tokens, "rows": rows}, indent=1))
         return
-    print(f"engine workload: {flops() / 1e9:.2f} GFLOP per step, median of {args.repeat}")
+    print(f"engine workload: {args.blocks} block(s), {args.tokens} tokens, {fl / 1e9:.2f} GFLOP per step, median of {args.repeat}")
     print(f"{'engine':48s} {'ms/step':>9s} {'GFLOP/s':>8s} {'peak MB':>8s} {'vs PyTorch':>10s}")
     for r in rows:
         if "error" in r:

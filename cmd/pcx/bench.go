@@ -74,6 +74,8 @@ Example:
 				Flags: []cli.Flag{
 					&cli.IntFlag{Name: "repeat", Value: 5, Usage: "timed steps (the median is reported) after one warm-up"},
 					&cli.StringFlag{Name: "blas", Value: "auto", Usage: "matrix products: auto, openblas or go"},
+					&cli.IntFlag{Name: "blocks", Value: 1, Usage: "frozen blocks, each with its own adapter (12 for a whole Point-MAE encoder)"},
+					&cli.IntFlag{Name: "tokens", Value: 65, Usage: "tokens per sample (129: 128 groups and cls)"},
 					&cli.BoolFlag{Name: "json", Usage: "machine-readable output"},
 				},
 				Action: runEngineBench,

@@ -15,6 +15,8 @@ import (
 
 type engineReport struct {
 	BLAS   string  `json:"blas"`
+	Blocks int     `json:"blocks"`
+	Tokens int     `json:"tokens"`
 	MS     float64 `json:"ms"`
 	GFLOPS float64 `json:"gflops"`
 	GFLOP  float64 `json:"gflop_per_step"`
@@ -28,6 +30,7 @@ func runEngineBench(c *cli.Context) error {
 		return err
 	}
 	cfg := enginebench.Default()
+	cfg.Blocks, cfg.Tokens = c.Int("blocks"), c.Int("tokens")
 	m := enginebench.New(cfg, 1)
 	x, y := m.Input(2)
 	var loss float32
@@ -42,12 +45,13 @@ func runEngineBench(c *cli.Context) error {
 		return err
 	}
 	ms := d.Seconds() * 1e3
-	r := engineReport{BLAS: blas.Backend(), MS: round4(ms), GFLOP: round4(cfg.FLOPs() / 1e9),
+	r := engineReport{BLAS: blas.Backend(), Blocks: cfg.Blocks, Tokens: cfg.Tokens, MS: round4(ms), GFLOP: round4(cfg.FLOPs() / 1e9),
 		GFLOPS: round4(cfg.FLOPs() / d.Seconds() / 1e9), PeakMB: peakRSSMB(), Repeat: c.Int("repeat"), Loss: loss}
 	if c.Bool("json") {
 		return writeJSON(os.Stdout, r)
 	}
-	fmt.Printf("engine step (%s): %.1f ms, %.1f GFLOP/s, peak RSS %d MB\n", r.BLAS, r.MS, r.GFLOPS, r.PeakMB)
+	fmt.Printf("engine step, %d block(s), %d tokens (%s): %.1f ms, %.1f GFLOP/s, peak RSS %d MB\n",
+		r.Blocks, r.Tokens, r.BLAS, r.MS, r.GFLOPS, r.PeakMB)
 	return nil
 }
 

@@ -15,6 +15,8 @@ var benchShapes = []struct {
 	m, n, k int
 }{
 	{"2080x384x1152", false, false, 2080, 1152, 384},
+	{"XWt_2080x384x1152T", false, true, 2080, 1152, 384}, // X·Wᵀ, W stored out×in as in nn.Linear
+	{"XWt_2080x384x1536T", false, true, 2080, 1536, 384},
 	{"2080x384x1536", false, false, 2080, 1536, 384},
 	{"2080x1536x384", false, false, 2080, 384, 1536},
 	{"dX_2080x1536x384T", false, true, 2080, 384, 1536}, // dY(2080×1536)·W(384×1536)ᵀ

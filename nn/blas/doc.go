@@ -42,7 +42,19 @@
 //
 // Under the "openblas" backend, batches of small products (m·n·k ≤ 2²²)
 // also run on the Go kernels: OpenBLAS 0.3.21 has no batched call, and one
-// cblas_sgemm call per 65×64 product reaches only 5-11 GFLOP/s.
+// cblas_sgemm call per 65×64 product reaches only 40 GFLOP/s. OpenBLAS is
+// loaded with OPENBLAS_THREAD_TIMEOUT=18 unless the environment sets it: its
+// default keeps a worker thread spinning for about 0.1 s after every call,
+// which halved the speed of the Go code running next to it on 2 cores.
+//
+// # Threads
+//
+// A call is split across threads only when it holds at least 2²²
+// multiply-adds (m·n·k, summed over a batch; about 40 µs on one core): waking
+// a goroutine on an idle core took 10-20 µs on the VM this was tuned on. A
+// batched call of 6 attention heads (6×65×65×64) therefore runs on the
+// calling goroutine; callers with many such calls (one per sample) get the
+// cores busy by issuing them from several goroutines at once, which is safe.
 //
 // # Performance
 //

@@ -7,6 +7,8 @@
 package enginebench
 
 import (
+	"fmt"
+
 	"github.com/pcx-dev/pcx/nn"
 	"github.com/pcx-dev/pcx/nn/layers"
 	"github.com/pcx-dev/pcx/pointcloud"
@@ -15,7 +17,12 @@ import (
 // Config sizes the workload.
 type Config struct {
 	Batch, Tokens, Dim, Heads, Hidden, Adapter, Classes int
+	// Blocks is the number of frozen blocks, each with its own adapter
+	// (0 means 1).
+	Blocks int
 }
+
+func (c Config) blocks() int { return max(1, c.Blocks) }
 
 // Default is the workload of the engine's design measurements: B=32, T=65,
 // D=384, 6 heads, MLP 1536, a 16-wide adapter, 40 classes.
@@ -34,34 +41,40 @@ func (c Config) FLOPs() float64 {
 	attn := 2 * 2 * float64(c.Batch*c.Tokens*c.Tokens) * d
 	adapter := 2 * m * d * a * 2
 	head := 2 * float64(c.Batch) * d * float64(c.Classes)
-	fwd := linear + attn + adapter + head
-	bwd := linear + 2*attn + 2*adapter + 2*head
+	nb := float64(c.blocks())
+	fwd := nb*(linear+attn+adapter) + head
+	bwd := nb*(linear+2*attn+2*adapter) + 2*head
 	return fwd + bwd
 }
 
 // Model is the workload's model.
 type Model struct {
-	Cfg     Config
-	Block   *layers.Block
-	Adapter *layers.Adapter
-	Head    *layers.Linear
-	Params  nn.Params
+	Cfg      Config
+	Blocks   []*layers.Block
+	Adapters []*layers.Adapter
+	Head     *layers.Linear
+	Params   nn.Params
+	pool     *nn.Pool
 }
 
-// New builds the model with seeded random weights; the block is frozen.
+// New builds the model with seeded random weights; the blocks are frozen.
 func New(cfg Config, seed uint64) *Model {
 	r := pointcloud.NewRand(seed)
-	m := &Model{Cfg: cfg,
-		Block: layers.NewBlock("block", layers.BlockConfig{Dim: cfg.Dim, Heads: cfg.Heads, Hidden: cfg.Hidden, Eps: 1e-5}, r),
-		Head:  layers.NewLinear("head", cfg.Dim, cfg.Classes, true, r)}
-	m.Adapter = layers.NewAdapter("adapter", cfg.Dim, cfg.Adapter, r)
-	// A zero up-projection would make the adapter's weight gradients
-	// degenerate; give it small weights as after some training.
-	for i := range m.Adapter.Up.Weight.Data {
-		m.Adapter.Up.Weight.Data[i] = float32(0.01 * r.NormFloat64())
+	m := &Model{Cfg: cfg, pool: nn.NewPool()}
+	for i := 0; i < cfg.blocks(); i++ {
+		b := layers.NewBlock(fmt.Sprintf("blocks.%d", i), layers.BlockConfig{Dim: cfg.Dim, Heads: cfg.Heads, Hidden: cfg.Hidden, Eps: 1e-5}, r)
+		b.Params().Freeze()
+		a := layers.NewAdapter(fmt.Sprintf("adapters.%d", i), cfg.Dim, cfg.Adapter, r)
+		// A zero up-projection would make the adapter's weight gradients
+		// degenerate; give it small weights as after some training.
+		for j := range a.Up.Weight.Data {
+			a.Up.Weight.Data[j] = float32(0.01 * r.NormFloat64())
+		}
+		m.Blocks, m.Adapters = append(m.Blocks, b), append(m.Adapters, a)
+		m.Params = append(append(m.Params, b.Params()...), a.Params()...)
 	}
-	m.Block.Params().Freeze()
-	m.Params = append(append(append(nn.Params{}, m.Block.Params()...), m.Adapter.Params()...), m.Head.Params()...)
+	m.Head = layers.NewLinear("head", cfg.Dim, cfg.Classes, true, r)
+	m.Params = append(m.Params, m.Head.Params()...)
 	return m
 }
 
@@ -86,8 +99,13 @@ func (m *Model) Step(x *nn.Tensor, labels []int) float32 {
 	m.Params.ZeroGrad()
 	x.ZeroGrad()
 	x.SetRequiresGrad(true)
-	tp := nn.NewTape(true)
-	h := m.Block.Forward(tp, x, nil, func(u *nn.Tensor) *nn.Tensor { return m.Adapter.Forward(tp, u) })
+	tp := nn.NewTapePool(true, m.pool)
+	defer tp.Release()
+	h := x
+	for i, b := range m.Blocks {
+		a := m.Adapters[i]
+		h = b.Forward(tp, h, nil, func(u *nn.Tensor) *nn.Tensor { return a.Forward(tp, u) })
+	}
 	logits := m.Head.Forward(tp, nn.MeanTokens(tp, h))
 	loss := nn.CrossEntropy(tp, logits, labels, 0)
 	tp.Backward(loss)

@@ -14,12 +14,12 @@ func TestStepGradients(t *testing.T) {
 	if !(loss > 0) {
 		t.Fatalf("loss %v", loss)
 	}
-	for _, p := range m.Block.Params() {
+	for _, p := range m.Blocks[0].Params() {
 		if p.Grad != nil {
 			t.Errorf("frozen %s got a gradient", p.Name)
 		}
 	}
-	for _, p := range append(m.Adapter.Params(), m.Head.Params()...) {
+	for _, p := range append(m.Adapters[0].Params(), m.Head.Params()...) {
 		if p.Grad == nil {
 			t.Errorf("trainable %s got no gradient", p.Name)
 		}

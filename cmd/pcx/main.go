@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 
+	"github.com/pcx-dev/pcx/nn/blas"
 	"github.com/urfave/cli/v2"
 )
 
@@ -35,7 +36,16 @@ func newApp() *cli.App {
    pcx fps scan.ply --n 1024 --out centres.xyz
    pcx group scan.ply --groups 128 --k 32 --json
    pcx bench fps --json`,
-		HideVersion: false,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "blas", EnvVars: []string{"PCX_BLAS"}, Value: "auto",
+				Usage: "matrix products: auto (OpenBLAS when it loads, else pure Go), openblas or go"},
+		},
+		Before: func(c *cli.Context) error {
+			if b := c.String("blas"); b != "auto" {
+				return blas.Use(b)
+			}
+			return nil
+		},
 		Commands: []*cli.Command{
 			dataCommand(),
 			sampleCommand(),

@@ -20,6 +20,8 @@ type Optimizer interface {
 	Steps() int
 	// SetSteps restores the update count when resuming.
 	SetSteps(n int)
+	// Load restores buffers saved by State.
+	Load(map[string][]float32)
 }
 
 // NoDecay reports whether Point-MAE's rule exempts a parameter from weight
@@ -161,6 +163,15 @@ func (o *SGD) State() map[string][]float32 {
 		}
 	}
 	return s
+}
+
+// Load restores buffers saved by State.
+func (o *SGD) Load(s map[string][]float32) {
+	for _, p := range o.Params {
+		if b, ok := s[p.Name+".momentum_buffer"]; ok && len(b) == p.Len() {
+			o.buf[p] = append([]float32(nil), b...)
+		}
+	}
 }
 
 // Steps implements Optimizer.

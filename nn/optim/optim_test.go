@@ -96,3 +96,28 @@ func TestCosine(t *testing.T) {
 		}
 	}
 }
+
+// TestResumeIsExact checks that an optimiser rebuilt from State, Steps and
+// the weights continues exactly as the original.
+func TestResumeIsExact(t *testing.T) {
+	for _, mk := range []func(nn.Params) Optimizer{
+		func(ps nn.Params) Optimizer { return NewAdamW(ps, 0.05) },
+		func(ps nn.Params) Optimizer { return NewSGD(ps, 0.9, 1e-4) },
+	} {
+		w := param("w", []float32{1, 2, 3}, []float32{0.3, -0.1, 0.2}, 3)
+		a := mk(nn.Params{w})
+		a.Step(0.01)
+		a.Step(0.01)
+		w2 := param("w", append([]float32(nil), w.Data...), append([]float32(nil), w.Grad...), 3)
+		b := mk(nn.Params{w2})
+		b.Load(a.State())
+		b.SetSteps(a.Steps())
+		a.Step(0.01)
+		b.Step(0.01)
+		for i := range w.Data {
+			if w.Data[i] != w2.Data[i] {
+				t.Fatalf("%T: resumed weight %v, original %v", a, w2.Data, w.Data)
+			}
+		}
+	}
+}

@@ -27,41 +27,55 @@ func Attention(tp *Tape, qkv *Tensor, heads int, scale float32) *Tensor {
 	probs := tp.alloc(b * heads * t * t) // kept for backward
 	tt := t * t
 	// Per sample, one strided batch over the heads: head h's q, k and v
-	// start h·d into their third of each token row.
-	for i := 0; i < b; i++ {
-		base := i * t * c3
-		q, k, v := qkv.Data[base:], qkv.Data[base+c:], qkv.Data[base+2*c:]
-		p := probs[i*heads*tt : (i+1)*heads*tt]
-		blas.SgemmBatched(false, true, t, t, d, scale, q, c3, k, c3, 0, p, t, heads, d, d, tt)
-		cpu.SoftmaxRows(p, p, heads*t, t)
-		blas.SgemmBatched(false, false, t, d, t, 1, p, t, v, c3, 0, out.Data[i*t*c:], c, heads, tt, d, d)
-	}
-	tp.record(out, func() {
-		g := qkv.grad()
-		dp := tp.alloc(heads * tt)
-		for i := 0; i < b; i++ {
+	// start h·d into their third of each token row. Such a batch is too
+	// small for blas to split across cores, so the samples are spread over
+	// goroutines instead.
+	parallelFor(b, 1, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
 			base := i * t * c3
 			q, k, v := qkv.Data[base:], qkv.Data[base+c:], qkv.Data[base+2*c:]
-			dq, dk, dv := g[base:], g[base+c:], g[base+2*c:]
-			do := out.Grad[i*t*c:]
 			p := probs[i*heads*tt : (i+1)*heads*tt]
-			blas.SgemmBatched(false, true, t, t, d, 1, do, c, v, c3, 0, dp, t, heads, d, d, tt) // dP = dO·Vᵀ
-			blas.SgemmBatched(true, false, t, d, t, 1, p, t, do, c, 1, dv, c3, heads, tt, d, d) // dV += Pᵀ·dO
-			cpu.ParallelRows(heads*t, 64, func(lo, hi int) {                                    // dS = P⊙(dP - Σ dP⊙P)
-				for r := lo; r < hi; r++ {
-					pr, dr := p[r*t:(r+1)*t], dp[r*t:(r+1)*t]
-					var dot float32
-					for j, pv := range pr {
-						dot += pv * dr[j]
-					}
-					for j, pv := range pr {
-						dr[j] = pv * (dr[j] - dot)
-					}
-				}
-			})
-			blas.SgemmBatched(false, false, t, d, t, scale, dp, t, k, c3, 1, dq, c3, heads, tt, d, d) // dQ += s·dS·K
-			blas.SgemmBatched(true, false, t, d, t, scale, dp, t, q, c3, 1, dk, c3, heads, tt, d, d)  // dK += s·dSᵀ·Q
+			blas.SgemmBatched(false, true, t, t, d, scale, q, c3, k, c3, 0, p, t, heads, d, d, tt)
+			softmaxRows(p, heads*t, t)
+			blas.SgemmBatched(false, false, t, d, t, 1, p, t, v, c3, 0, out.Data[i*t*c:], c, heads, tt, d, d)
 		}
 	})
+	tp.record(out, func() {
+		g := qkv.grad()
+		parallelFor(b, 1, func(lo, hi int) {
+			dp := make([]float32, heads*tt)
+			for i := lo; i < hi; i++ {
+				base := i * t * c3
+				q, k, v := qkv.Data[base:], qkv.Data[base+c:], qkv.Data[base+2*c:]
+				dq, dk, dv := g[base:], g[base+c:], g[base+2*c:]
+				do := out.Grad[i*t*c:]
+				p := probs[i*heads*tt : (i+1)*heads*tt]
+				blas.SgemmBatched(false, true, t, t, d, 1, do, c, v, c3, 0, dp, t, heads, d, d, tt) // dP = dO·Vᵀ
+				blas.SgemmBatched(true, false, t, d, t, 1, p, t, do, c, 1, dv, c3, heads, tt, d, d) // dV += Pᵀ·dO
+				cpu.ParallelRows(heads*t, 64, func(lo, hi int) {                                    // dS = P⊙(dP - Σ dP⊙P)
+					for r := lo; r < hi; r++ {
+						pr, dr := p[r*t:(r+1)*t], dp[r*t:(r+1)*t]
+						var dot float32
+						for j, pv := range pr {
+							dot += pv * dr[j]
+						}
+						for j, pv := range pr {
+							dr[j] = pv * (dr[j] - dot)
+						}
+					}
+				})
+				blas.SgemmBatched(false, false, t, d, t, scale, dp, t, k, c3, 1, dq, c3, heads, tt, d, d) // dQ += s·dS·K
+				blas.SgemmBatched(true, false, t, d, t, scale, dp, t, q, c3, 1, dk, c3, heads, tt, d, d)  // dK += s·dSᵀ·Q
+			}
+		})
+	})
 	return out
+}
+
+// softmaxRows is an in-place row softmax on one goroutine (the caller
+// already runs in parallel).
+func softmaxRows(x []float32, rows, c int) {
+	for r := 0; r < rows; r++ {
+		cpu.SoftmaxRows(x[r*c:(r+1)*c], x[r*c:(r+1)*c], 1, c)
+	}
 }

@@ -38,7 +38,7 @@ func newApp() *cli.App {
    pcx bench fps --json`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "blas", EnvVars: []string{"PCX_BLAS"}, Value: "auto",
-				Usage: "matrix products: auto (OpenBLAS when it loads, else pure Go), openblas or go"},
+				Usage: "matrix products: auto (pure Go with its SIMD kernels; OpenBLAS on CPUs without them), openblas or go"},
 		},
 		Before: func(c *cli.Context) error {
 			if b := c.String("blas"); b != "auto" {

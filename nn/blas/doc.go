@@ -32,7 +32,9 @@
 // # Selection
 //
 // The backend is chosen at the first product from the environment variable
-// PCX_BLAS: "auto" (the default: OpenBLAS when it loads, else Go), "openblas"
+// PCX_BLAS: "auto" (the default: the Go backend where it has an AVX-512 or
+// AVX2 kernel, which beats OpenBLAS over a whole training step, see blas.go;
+// else OpenBLAS when it loads, else Go), "openblas"
 // (falls back to Go when it does not load, see [EnvError]) or "go"; "go:avx512",
 // "go:avx2" and "go:generic" pin a kernel of the Go backend. [Use] overrides
 // the choice at any time, and returns an error, saying where it looked, when
@@ -59,22 +61,24 @@
 // # Performance
 //
 // GFLOP/s (2·m·n·k per product) on the development machine: a 2-core AMD EPYC
-// VM (Zen 5, AVX-512, shared with other work, so the best of 20 runs is
-// given), Go 1.26, Debian's OpenBLAS 0.3.21 (which runs its Haswell AVX2
-// kernels on this CPU), 2 threads, measured with
+// VM (Zen 5, AVX-512, shared with other work, so the best of 40 runs in two
+// quiet spells is given), Go 1.26, Debian's OpenBLAS 0.3.21 (which runs its
+// Haswell AVX2 kernels on this CPU), 2 threads, measured with
 //
 //	PCX_BLAS_MEASURE=1 go test ./nn/blas -run TestMeasure -v
 //
 // Shapes are m×k·k×n (op(A) m×k, op(B) k×n); T marks a transposed operand.
 //
 //	product                                openblas  go:avx512  go:avx2+fma  go:generic
-//	X·W      2080×384 · 384×1152                191        389          204           8
-//	X·W      2080×384 · 384×1536                190        374          199           8
-//	H·W      2080×1536 · 1536×384               193        345          187           8
-//	dY·Wᵀ    2080×1536 · (384×1536)ᵀ            193        349          188           8
+//	X·W      2080×384 · 384×1152                193        389          204           8
+//	X·Wᵀ     2080×384 · (1152×384)ᵀ             188        367          200           7
+//	X·Wᵀ     2080×384 · (1536×384)ᵀ             189        360          192           8
+//	X·W      2080×384 · 384×1536                193        374          199           8
+//	H·W      2080×1536 · 1536×384               194        345          187           8
+//	dY·Wᵀ    2080×1536 · (384×1536)ᵀ            196        349          188           8
 //	Xᵀ·dY    (2080×384)ᵀ · 2080×1536            197        334          181           8
-//	Hᵀ·dY    (2080×1536)ᵀ · 2080×384            194        321          177           7
-//	dY·Wᵀ    2080×1152 · (384×1152)ᵀ            192        353          190           7
+//	Hᵀ·dY    (2080×1536)ᵀ · 2080×384            194        321          177           8
+//	dY·Wᵀ    2080×1152 · (384×1152)ᵀ            192        353          190           8
 //	square   512×512 · 512×512                  203        358          192           8
 //	Q·Kᵀ     192 × 65×64 · (65×64)ᵀ              38*       196          130           6
 //	P·V      192 × 65×65 · 65×64                 42*       253          153           7
@@ -82,7 +86,9 @@
 //	Pᵀ·dO    192 × (65×65)ᵀ · 65×64              42*       236          126           7
 //
 // (*) one cblas_sgemm per product; the "openblas" backend hands such batches
-// to the Go kernels instead, and gets the go column. On one thread the
+// to the Go kernels instead, and gets the go column. Issued as nn.Attention
+// issues them (32 calls of 6 heads read in place from the fused qkv rows,
+// BenchmarkAttention), each call runs on one thread: 86-119 GFLOP/s. On one thread the
 // avx512 kernel reaches 167-188, avx2+fma 90-98 and OpenBLAS 92-98 on the
 // large shapes; the micro-kernels alone run at about 200 (avx512) and 100
 // (avx2+fma) GFLOP/s, the peak of one core's two FMA pipes.

@@ -186,7 +186,7 @@ type workspace struct {
 var wsPool sync.Pool
 
 func getWorkspace(kn *kernel) *workspace {
-	if ws, ok := wsPool.Get().(*workspace); ok && ws.kn == kn {
+	if ws, ok := wsPool.Get().(*workspace); ok && ws.kn == kn && len(ws.a) >= kn.mc*kn.kc {
 		return ws
 	}
 	return &workspace{

@@ -26,13 +26,15 @@ var (
 		full: kernAVX2x6x16, half: kernAVX2x6x8,
 	}
 	kernelAVX512 = &kernel{
-		name: "avx512", mr: 13, nr: 32, mc: 195, kc: 256, nc: 3072,
+		name: "avx512", mr: 13, nr: 32, mc: 195, kc: 384, nc: 3072,
 		full: kernAVX512x13x32, half: kernAVX512x13x16,
 	}
 )
 
 // kernels lists the kernels this CPU can run, best first.
-func kernels() []*kernel {
+func kernels() []*kernel { return kernelList }
+
+var kernelList = func() []*kernel {
 	var ks []*kernel
 	if cpu.X86.HasAVX512F && cpu.X86.HasAVX2 && cpu.X86.HasFMA {
 		ks = append(ks, kernelAVX512)
@@ -41,4 +43,4 @@ func kernels() []*kernel {
 		ks = append(ks, kernelAVX2)
 	}
 	return append(ks, kernelGeneric)
-}
+}()

@@ -210,6 +210,8 @@ func TestGradLinearAttention(t *testing.T) {
 	w, b := randP(r, "w", 4, 6), randP(r, "b", 4)
 	checkGrad(t, "Linear", []*Tensor{x, w.Tensor, b.Tensor}, func(tp *Tape) *Tensor { return Linear(tp, x, w, b) })
 	checkGrad(t, "Linear no bias", []*Tensor{x, w.Tensor}, func(tp *Tape) *Tensor { return Linear(tp, x, w, nil) })
+	cw := &Param{Tensor: FromData(append([]float32(nil), w.Data...), 4, 6, 1), Name: "conv.weight", Trainable: true}
+	checkGrad(t, "Conv1d k=1", []*Tensor{x, cw.Tensor, b.Tensor}, func(tp *Tape) *Tensor { return Conv1d(tp, x, cw, b) })
 	qkv := randT(r, 2, 5, 3*8)
 	checkGrad(t, "Attention", []*Tensor{qkv}, func(tp *Tape) *Tensor { return Attention(tp, qkv, 2, 0) })
 	checkGrad(t, "Attention scaled", []*Tensor{qkv}, func(tp *Tape) *Tensor { return Attention(tp, qkv, 4, 0.3) })

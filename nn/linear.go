@@ -47,3 +47,8 @@ func Linear(tp *Tape, x *Tensor, w, b *Param) *Tensor {
 	})
 	return y
 }
+
+// Conv1d is PyTorch's Conv1d with kernel size 1 (the point-wise convolution
+// of PointNet encoders) on channel-last input: each point's in channels map
+// to out channels. The weight may keep PyTorch's out×in×1 shape.
+func Conv1d(tp *Tape, x *Tensor, w, b *Param) *Tensor { return Linear(tp, x, w, b) }

@@ -247,3 +247,11 @@ func TestPoolReusesBuffers(t *testing.T) {
 		t.Errorf("second step allocated %d new buffers", pool.Allocated-n)
 	}
 }
+
+func TestGradBroadcastOps(t *testing.T) {
+	r := rand.New(rand.NewPCG(15, 16))
+	x := randT(r, 3, 4)
+	y := randT(r, 3, 2)
+	checkGrad(t, "RepeatRows", []*Tensor{x}, func(tp *Tape) *Tensor { return RepeatRows(tp, x, 5) })
+	checkGrad(t, "ConcatLast", []*Tensor{x, y}, func(tp *Tape) *Tensor { return ConcatLast(tp, y, x, y) })
+}

@@ -1,0 +1,245 @@
+// Package backbone holds the transformer backbones pcx fine-tunes. PointMAE
+// is Point-MAE's classification model (Pang et al., ECCV 2022, the
+// PointTransformer of models/Point_MAE.py): FPS + kNN grouping, a mini-PointNet
+// patch embedding, a positional MLP on the group centres, a cls token, pre-LN
+// transformer blocks, a final LayerNorm and an MLP head on [cls, max over
+// tokens]. Parameter names are Point-MAE's state-dict keys, so its
+// checkpoints load directly.
+//
+// Activations are channel-last: the encoder's Conv1d layers (kernel 1) act
+// on (B·G·M)×channels rows; BatchNorm statistics are taken over all B·G·M
+// points per channel, as PyTorch's BatchNorm1d over B·G×C×M.
+package backbone
+
+import (
+	"fmt"
+	"math/rand/v2"
+
+	"github.com/pcx-dev/pcx/knn"
+	"github.com/pcx-dev/pcx/nn"
+	"github.com/pcx-dev/pcx/nn/layers"
+)
+
+// Config sizes a PointMAE model.
+type Config struct {
+	TransDim  int // token width (Point-MAE: 384); also encoder_dims
+	Depth     int // transformer blocks (12)
+	Heads     int // attention heads (6)
+	Classes   int // cls_dim
+	NumGroup  int // G, centres per cloud (64 or 128)
+	GroupSize int // M, points per group (32)
+	NPoints   int // points per cloud fed to the model (1024, 2048, 8192)
+	DropPath  float32
+	// HeadDropout is the dropout of the classification head (0.5).
+	HeadDropout float32
+	// PosEveryBlock adds the positional embedding before every block, as
+	// Point-MAE fine-tuning does; DAPT and DAPT-X add it once.
+	PosEveryBlock bool
+}
+
+// PointMAEConfig returns Point-MAE's fine-tuning configuration for the
+// given sizes (384 wide, 12 blocks, 6 heads, head dropout 0.5, position
+// added before every block).
+func PointMAEConfig(classes, groups, groupSize, points int, dropPath float32) Config {
+	return Config{TransDim: 384, Depth: 12, Heads: 6, Classes: classes, NumGroup: groups, GroupSize: groupSize,
+		NPoints: points, DropPath: dropPath, HeadDropout: 0.5, PosEveryBlock: true}
+}
+
+// Encoder is Point-MAE's mini-PointNet patch embedding.
+type Encoder struct {
+	Conv1, Conv2, Conv3, Conv4 *layers.Linear // first_conv.0, .3, second_conv.0, .3
+	BN1, BN2                   *nn.BatchNorm  // first_conv.1, second_conv.1
+}
+
+// Head is the classification MLP cls_head_finetune.
+type Head struct {
+	FC0, FC4, FC8 *layers.Linear
+	BN1, BN5      *nn.BatchNorm
+	Dropout       float32
+}
+
+// PointMAE is the classification model.
+type PointMAE struct {
+	Cfg       Config
+	Encoder   *Encoder
+	Pos0      *layers.Linear // pos_embed.0 (3→128)
+	Pos2      *layers.Linear // pos_embed.2 (128→C)
+	ClsToken  *nn.Param
+	ClsPos    *nn.Param
+	Blocks    []*layers.Block
+	Norm      *layers.LayerNorm
+	Head      *Head
+	HeadInput int // width of the head's input (2C for Point-MAE)
+}
+
+// NewPointMAE builds the model with PyTorch-style random initialisation from
+// r (the weights are normally replaced by a checkpoint).
+func NewPointMAE(cfg Config, r *rand.Rand) (*PointMAE, error) {
+	if cfg.TransDim <= 0 || cfg.Depth <= 0 || cfg.Heads <= 0 || cfg.TransDim%cfg.Heads != 0 {
+		return nil, fmt.Errorf("backbone: %d-wide tokens cannot split into %d heads", cfg.TransDim, cfg.Heads)
+	}
+	if cfg.Classes <= 0 || cfg.NumGroup <= 0 || cfg.GroupSize <= 0 {
+		return nil, fmt.Errorf("backbone: classes, groups and group size must be positive (%d, %d, %d)", cfg.Classes, cfg.NumGroup, cfg.GroupSize)
+	}
+	c := cfg.TransDim
+	m := &PointMAE{Cfg: cfg, HeadInput: 2 * c}
+	m.Encoder = &Encoder{
+		Conv1: layers.NewLinear("encoder.first_conv.0", 3, 128, true, r),
+		BN1:   nn.NewBatchNorm("encoder.first_conv.1", 128),
+		Conv2: layers.NewLinear("encoder.first_conv.3", 128, 256, true, r),
+		Conv3: layers.NewLinear("encoder.second_conv.0", 512, 512, true, r),
+		BN2:   nn.NewBatchNorm("encoder.second_conv.1", 512),
+		Conv4: layers.NewLinear("encoder.second_conv.3", 512, c, true, r),
+	}
+	m.Pos0 = layers.NewLinear("pos_embed.0", 3, 128, true, r)
+	m.Pos2 = layers.NewLinear("pos_embed.2", 128, c, true, r)
+	m.ClsToken = nn.NewParam("cls_token", 1, 1, c)
+	for i := range m.ClsToken.Data {
+		m.ClsToken.Data[i] = float32(0.02 * r.NormFloat64())
+	}
+	m.ClsPos = nn.NewParam("cls_pos", 1, 1, c)
+	for i := range m.ClsPos.Data {
+		m.ClsPos.Data[i] = float32(0.02 * r.NormFloat64())
+	}
+	for i := 0; i < cfg.Depth; i++ {
+		dp := float32(0)
+		if cfg.Depth > 1 {
+			dp = cfg.DropPath * float32(i) / float32(cfg.Depth-1) // linspace(0, rate, depth)
+		}
+		m.Blocks = append(m.Blocks, layers.NewBlock(fmt.Sprintf("blocks.blocks.%d", i),
+			layers.BlockConfig{Dim: c, Heads: cfg.Heads, Hidden: 4 * c, Eps: 1e-5, DropPath: dp}, r))
+	}
+	m.Norm = layers.NewLayerNorm("norm", c, 1e-5)
+	m.Head = NewHead("cls_head_finetune", m.HeadInput, cfg.Classes, cfg.HeadDropout, r)
+	return m, nil
+}
+
+// NewHead returns Point-MAE's classification head: Linear(in→256), BN, ReLU,
+// dropout, Linear(256→256), BN, ReLU, dropout, Linear(256→classes).
+func NewHead(prefix string, in, classes int, dropout float32, r *rand.Rand) *Head {
+	return &Head{
+		FC0: layers.NewLinear(prefix+".0", in, 256, true, r), BN1: nn.NewBatchNorm(prefix+".1", 256),
+		FC4: layers.NewLinear(prefix+".4", 256, 256, true, r), BN5: nn.NewBatchNorm(prefix+".5", 256),
+		FC8: layers.NewLinear(prefix+".8", 256, classes, true, r), Dropout: dropout,
+	}
+}
+
+// Params lists the head's parameters and buffers.
+func (h *Head) Params() nn.Params {
+	ps := append(nn.Params{}, h.FC0.Params()...)
+	ps = append(ps, h.BN1.Params()...)
+	ps = append(ps, h.FC4.Params()...)
+	ps = append(ps, h.BN5.Params()...)
+	return append(ps, h.FC8.Params()...)
+}
+
+// Forward maps B×in features to B×classes logits.
+func (h *Head) Forward(tp *nn.Tape, x *nn.Tensor, r *rand.Rand) *nn.Tensor {
+	x = nn.Dropout(tp, nn.ReLU(tp, h.BN1.Forward(tp, h.FC0.Forward(tp, x))), h.Dropout, r)
+	x = nn.Dropout(tp, nn.ReLU(tp, h.BN5.Forward(tp, h.FC4.Forward(tp, x))), h.Dropout, r)
+	return h.FC8.Forward(tp, x)
+}
+
+// Params lists the encoder's parameters and buffers in state-dict order.
+func (e *Encoder) Params() nn.Params {
+	ps := append(nn.Params{}, e.Conv1.Params()...)
+	ps = append(ps, e.BN1.Params()...)
+	ps = append(ps, e.Conv2.Params()...)
+	ps = append(ps, e.Conv3.Params()...)
+	ps = append(ps, e.BN2.Params()...)
+	return append(ps, e.Conv4.Params()...)
+}
+
+// Forward embeds groups: neighbourhoods is (B·G)×M×3 (relative to their
+// centres); the result is (B·G)×C.
+func (e *Encoder) Forward(tp *nn.Tape, nb *nn.Tensor, groups, m int) *nn.Tensor {
+	f := e.Conv2.Forward(tp, nn.ReLU(tp, e.BN1.Forward(tp, e.Conv1.Forward(tp, nb)))) // (B·G)×M×256
+	global := nn.MaxMiddle(tp, f, groups, m, 256)                                     // (B·G)×256
+	f = nn.ConcatLast(tp, nn.RepeatRows(tp, global, m), f)                            // [global, local]
+	f = e.Conv4.Forward(tp, nn.ReLU(tp, e.BN2.Forward(tp, e.Conv3.Forward(tp, f))))
+	c := e.Conv4.Weight.Dim(0)
+	return nn.MaxMiddle(tp, f, groups, m, c)
+}
+
+// Params lists every parameter and buffer in Point-MAE's state-dict order.
+func (m *PointMAE) Params() nn.Params {
+	ps := append(nn.Params{m.ClsToken, m.ClsPos}, m.Encoder.Params()...)
+	ps = append(append(ps, m.Pos0.Params()...), m.Pos2.Params()...)
+	for _, b := range m.Blocks {
+		ps = append(ps, b.Params()...)
+	}
+	ps = append(ps, m.Norm.Params()...)
+	return append(ps, m.Head.Params()...)
+}
+
+// Groups is the input of the network proper: B clouds' centres (B×G×3) and
+// neighbourhoods relative to them (B×G×M×3).
+type Groups struct {
+	B, G, M        int
+	Centres        []float32
+	Neighbourhoods []float32
+}
+
+// Group runs Point-MAE's Group (pointnet2 FPS, then kNN) on b clouds of n
+// points (xyz is b×n×3).
+func (m *PointMAE) Group(xyz []float32, b, n int) (*Groups, error) {
+	g, err := knn.Group(xyz, b, n, m.Cfg.NumGroup, m.Cfg.GroupSize, knn.Options{})
+	if err != nil {
+		return nil, err
+	}
+	return &Groups{B: b, G: g.G, M: g.K, Centres: g.Centres, Neighbourhoods: g.Neighbourhoods}, nil
+}
+
+// GroupAt gathers groups from given centre and neighbour indices (b×g and
+// b×g×k into each cloud), as a reference implementation with fixed
+// indices does.
+func GroupAt(xyz []float32, b, n int, centreIdx, nbIdx []int32, g, k int) *Groups {
+	out := &Groups{B: b, G: g, M: k, Centres: make([]float32, b*g*3), Neighbourhoods: make([]float32, b*g*k*3)}
+	for i := 0; i < b; i++ {
+		cloud := xyz[i*n*3 : (i+1)*n*3]
+		for j := 0; j < g; j++ {
+			c := centreIdx[i*g+j]
+			copy(out.Centres[(i*g+j)*3:(i*g+j)*3+3], cloud[3*c:3*c+3])
+			for q := 0; q < k; q++ {
+				p := nbIdx[(i*g+j)*k+q]
+				for a := 0; a < 3; a++ {
+					out.Neighbourhoods[((i*g+j)*k+q)*3+a] = cloud[3*int(p)+a] - cloud[3*int(c)+a]
+				}
+			}
+		}
+	}
+	return out
+}
+
+// Tokens embeds groups into the token sequence [cls, patches] (B×(G+1)×C)
+// and its positional embedding [cls_pos, pos(centres)].
+func (m *PointMAE) Tokens(tp *nn.Tape, g *Groups) (x, pos *nn.Tensor) {
+	c := m.Cfg.TransDim
+	nb := nn.FromData(g.Neighbourhoods, g.B*g.G, g.M, 3)
+	tok := m.Encoder.Forward(tp, nb, g.B*g.G, g.M).Reshape(g.B, g.G, c)
+	p := m.Pos2.Forward(tp, nn.GELU(tp, m.Pos0.Forward(tp, nn.FromData(g.Centres, g.B, g.G, 3)), false))
+	cls := nn.RepeatRows(tp, m.ClsToken.T(), g.B).Reshape(g.B, 1, c)
+	clsPos := nn.RepeatRows(tp, m.ClsPos.T(), g.B).Reshape(g.B, 1, c)
+	return nn.ConcatTokens(tp, cls, tok), nn.ConcatTokens(tp, clsPos, p)
+}
+
+// Forward returns the logits (B×classes) of grouped clouds. r drives dropout
+// and drop-path in training.
+func (m *PointMAE) Forward(tp *nn.Tape, g *Groups, r *rand.Rand) *nn.Tensor {
+	x, pos := m.Tokens(tp, g)
+	if !m.Cfg.PosEveryBlock {
+		x = nn.Add(tp, x, pos)
+	}
+	for _, b := range m.Blocks {
+		if m.Cfg.PosEveryBlock {
+			x = nn.Add(tp, x, pos)
+		}
+		x = b.Forward(tp, x, r, nil)
+	}
+	x = m.Norm.Forward(tp, x)
+	t := x.Dim(1)
+	c := m.Cfg.TransDim
+	cls := nn.SliceTokens(tp, x, 0, 1).Reshape(g.B, c)
+	mx := nn.MaxMiddle(tp, nn.SliceTokens(tp, x, 1, t), g.B, t-1, c)
+	return m.Head.Forward(tp, nn.ConcatLast(tp, cls, mx), r)
+}

@@ -1,0 +1,69 @@
+package nn
+
+import "fmt"
+
+// RepeatRows tiles each row of an A×C tensor m times, giving A×m×C: the
+// global feature of a point group broadcast to its points, or a 1×C token
+// broadcast over a batch. Backward sums the copies.
+func RepeatRows(tp *Tape, x *Tensor, m int) *Tensor {
+	c := x.Dim(-1)
+	a := x.Len() / c
+	out := tp.newOut([]int{a, m, c}, x)
+	for i := 0; i < a; i++ {
+		row := x.Data[i*c : (i+1)*c]
+		for j := 0; j < m; j++ {
+			copy(out.Data[(i*m+j)*c:(i*m+j+1)*c], row)
+		}
+	}
+	tp.record(out, func() {
+		g := x.grad()
+		for i := 0; i < a; i++ {
+			gr := g[i*c : (i+1)*c]
+			for j := 0; j < m; j++ {
+				for k, v := range out.Grad[(i*m+j)*c : (i*m+j+1)*c] {
+					gr[k] += v
+				}
+			}
+		}
+	})
+	return out
+}
+
+// ConcatLast joins tensors with the same leading shape along the last
+// (channel) axis; the result has the first tensor's leading shape.
+func ConcatLast(tp *Tape, xs ...*Tensor) *Tensor {
+	rows := xs[0].Len() / xs[0].Dim(-1)
+	total := 0
+	for _, x := range xs {
+		if x.Len()/x.Dim(-1) != rows {
+			panic(fmt.Sprintf("nn: ConcatLast of %v and %v", xs[0].Shape, x.Shape))
+		}
+		total += x.Dim(-1)
+	}
+	shape := append(append([]int(nil), xs[0].Shape[:len(xs[0].Shape)-1]...), total)
+	out := tp.newOut(shape, xs...)
+	off := 0
+	for _, x := range xs {
+		c := x.Dim(-1)
+		for r := 0; r < rows; r++ {
+			copy(out.Data[r*total+off:r*total+off+c], x.Data[r*c:(r+1)*c])
+		}
+		off += c
+	}
+	tp.record(out, func() {
+		off := 0
+		for _, x := range xs {
+			c := x.Dim(-1)
+			if x.needGrad {
+				g := x.grad()
+				for r := 0; r < rows; r++ {
+					for k, v := range out.Grad[r*total+off : r*total+off+c] {
+						g[r*c+k] += v
+					}
+				}
+			}
+			off += c
+		}
+	})
+	return out
+}

@@ -86,3 +86,27 @@ func TestPointMAEForwardShapes(t *testing.T) {
 		t.Error("10-wide tokens split into 3 heads accepted")
 	}
 }
+
+func TestLoadPointMAEShapedCheckpoint(t *testing.T) {
+	// testdata/state/pointmae.pth is a torch.save of a Point-MAE-shaped
+	// pretraining checkpoint with small shapes; a model with matching small
+	// shapes loads what it shares and reports the rest.
+	ps := nn.Params{
+		nn.NewParam("blocks.blocks.0.attn.qkv.weight", 6, 4),
+		nn.NewParam("norm.weight", 4),
+		nn.NewParam("norm.bias", 4),
+		nn.NewParam("cls_pos", 1, 1, 4),
+	}
+	rep, err := LoadWeights("../testdata/state/pointmae.pth", ps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(rep.Missing, ",") != "cls_pos" {
+		t.Errorf("missing %v", rep.Missing)
+	}
+	for _, want := range []string{"cls_head_finetune.0.weight", "reduce_dim.weight", "mask_ratio"} {
+		if !strings.Contains(strings.Join(rep.Unexpected, ","), want) {
+			t.Errorf("unexpected keys %v lack %s", rep.Unexpected, want)
+		}
+	}
+}

@@ -135,3 +135,37 @@ func TestPresets(t *testing.T) {
 		t.Error("unknown preset accepted")
 	}
 }
+
+func TestMethodsAndCounts(t *testing.T) {
+	p, _ := LookupPreset("scan_objbg")
+	m, err := NewPointMAE(p.Config(), pointcloud.NewRand(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		method  string
+		tunable int
+	}{
+		{"full", 22093327},
+		{"linear", 267535},
+	} {
+		if err := ApplyMethod(m, tc.method); err != nil {
+			t.Fatal(err)
+		}
+		r := CountParams(m.Params())
+		if r.Total != 22093327 || r.Tunable != tc.tunable {
+			t.Errorf("%s: %d of %d tunable, want %d", tc.method, r.Tunable, r.Total, tc.tunable)
+		}
+	}
+	if err := ApplyMethod(m, "lora"); err == nil {
+		t.Error("unknown method accepted")
+	}
+	r := CountParams(m.Params())
+	mods := map[string]int{}
+	for _, mc := range r.Modules {
+		mods[mc.Module] = mc.Total
+	}
+	if mods["encoder"] != 494464 || mods["blocks"] != 12*1773312 || mods["cls_head_finetune"] != 267535 {
+		t.Errorf("per-module counts %v", mods)
+	}
+}

@@ -52,6 +52,7 @@ func newApp() *cli.App {
 			fpsCommand(),
 			groupCommand(),
 			benchCommand(),
+			paramsCommand(),
 			versionCommand(),
 		},
 	}

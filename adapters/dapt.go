@@ -1,0 +1,274 @@
+// Package adapters holds the parameter-efficient fine-tuning methods pcx
+// puts on a frozen backbone. DAPT (Zhou et al., CVPR 2024, LMD0311/DAPT
+// models/DAPT.py) is implemented exactly, with its state-dict keys:
+//
+//   - SSF ("tfts"): learnable per-channel γ (init N(1, .02)) and β (init
+//     N(0, .02)) applied as x·γ+β after the encoder tokens, after qkv and
+//     proj, after fc1 and fc2, after LN1 and LN2 in each block, on each
+//     block's prompt, and after the final LayerNorm.
+//   - The dynamic adapter (Adapter_MLP), parallel to the MLP and fed the
+//     SSF'd LN2 output: its own LayerNorm, a per-token scale
+//     s = ReLU(Linear(C→1)), down (C→r) → GELU → dropout → up (r→C), times s.
+//   - Internal prompts: each block appends after cls the token mean of
+//     GELU(adapter output), SSF'd, so the sequence grows by one per block.
+//   - Positions are added once, at the input.
+//   - The head reads cls, the mean over the prompts and the max over the
+//     patches, as the preset chooses.
+//   - Tunable: names containing "cls", "tfts" or "Adapter". The frozen
+//     encoder's BatchNorm still updates its running statistics in training.
+package adapters
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"strings"
+
+	"github.com/pcx-dev/pcx/backbone"
+	"github.com/pcx-dev/pcx/nn"
+	"github.com/pcx-dev/pcx/nn/layers"
+)
+
+// SSF is DAPT's scale-and-shift ("tfts") pair.
+type SSF struct{ Gamma, Beta *nn.Param }
+
+// NewSSF returns γ ~ N(1, .02), β ~ N(0, .02) named prefix+"tfts_gamma_"+n
+// and prefix+"tfts_beta_"+n.
+func NewSSF(prefix string, n, dim int, r *rand.Rand) *SSF {
+	s := &SSF{Gamma: nn.NewParam(fmt.Sprintf("%stfts_gamma_%d", prefix, n), dim),
+		Beta: nn.NewParam(fmt.Sprintf("%stfts_beta_%d", prefix, n), dim)}
+	for i := 0; i < dim; i++ {
+		s.Gamma.Data[i] = float32(1 + 0.02*r.NormFloat64())
+		s.Beta.Data[i] = float32(0.02 * r.NormFloat64())
+	}
+	return s
+}
+
+// Forward applies x·γ+β over the last axis.
+func (s *SSF) Forward(tp *nn.Tape, x *nn.Tensor) *nn.Tensor {
+	return nn.ScaleShift(tp, x, s.Gamma, s.Beta)
+}
+
+// Params lists γ then β.
+func (s *SSF) Params() nn.Params { return nn.Params{s.Gamma, s.Beta} }
+
+// DynamicAdapter is DAPT's Adapter_MLP.
+type DynamicAdapter struct {
+	Norm            *layers.LayerNorm
+	Scale, Down, Up *layers.Linear
+	Dropout         float32
+}
+
+// NewDynamicAdapter initialises as DAPT does: down and scale weights
+// Kaiming-uniform(a=√5), up weight zero, biases zero.
+func NewDynamicAdapter(prefix string, dim, rank int, dropout float32, r *rand.Rand) *DynamicAdapter {
+	a := &DynamicAdapter{
+		Norm:    layers.NewLayerNorm(prefix+".adapter_layer_norm_before", dim, 1e-5),
+		Scale:   layers.NewLinear(prefix+".scale", dim, 1, true, r),
+		Down:    layers.NewLinear(prefix+".down_proj", dim, rank, true, r),
+		Up:      layers.NewLinear(prefix+".up_proj", rank, dim, true, r),
+		Dropout: dropout,
+	}
+	clear(a.Scale.Bias.Data)
+	clear(a.Down.Bias.Data)
+	clear(a.Up.Weight.Data)
+	clear(a.Up.Bias.Data)
+	return a
+}
+
+// Params lists the adapter's parameters in state-dict order.
+func (a *DynamicAdapter) Params() nn.Params {
+	ps := append(nn.Params{}, a.Norm.Params()...)
+	ps = append(ps, a.Scale.Params()...)
+	ps = append(ps, a.Down.Params()...)
+	return append(ps, a.Up.Params()...)
+}
+
+// Forward returns up(dropout(GELU(down(LN u)))) · ReLU(scale(LN u)).
+func (a *DynamicAdapter) Forward(tp *nn.Tape, u *nn.Tensor, r *rand.Rand) *nn.Tensor {
+	v := a.Norm.Forward(tp, u)
+	s := nn.ReLU(tp, a.Scale.Forward(tp, v))
+	up := a.Up.Forward(tp, nn.Dropout(tp, nn.GELU(tp, a.Down.Forward(tp, v), false), a.Dropout, r))
+	return nn.RowScale(tp, up, s)
+}
+
+// DAPTBlock is a frozen Point-MAE block with DAPT's SSFs, adapter and
+// prompt.
+type DAPTBlock struct {
+	*layers.Block
+	AttnSSF1, AttnSSF2 *SSF // after qkv (3C), after proj
+	MLPSSF1, MLPSSF2   *SSF // after fc1 (hidden), after fc2
+	SSF1, SSF2, SSF3   *SSF // after LN1, after LN2, on the prompt
+	Adapter            *DynamicAdapter
+}
+
+// Params lists the block's parameters.
+func (b *DAPTBlock) Params() nn.Params {
+	ps := append(nn.Params{}, b.Block.Params()...)
+	for _, s := range []*SSF{b.AttnSSF1, b.AttnSSF2, b.MLPSSF1, b.MLPSSF2, b.SSF1, b.SSF2, b.SSF3} {
+		ps = append(ps, s.Params()...)
+	}
+	return append(ps, b.Adapter.Params()...)
+}
+
+// Forward runs the block on B×T×C and returns B×(T+1)×C, the prompt
+// inserted after cls.
+func (b *DAPTBlock) Forward(tp *nn.Tape, x *nn.Tensor, r *rand.Rand) *nn.Tensor {
+	at := b.Block.Attn
+	h := b.SSF1.Forward(tp, b.Block.Norm1.Forward(tp, x))
+	qkv := b.AttnSSF1.Forward(tp, at.QKV.Forward(tp, h))
+	a := b.AttnSSF2.Forward(tp, at.Proj.Forward(tp, nn.Attention(tp, qkv, at.Heads, 0)))
+	x = nn.Add(tp, x, nn.DropPath(tp, a, b.Block.DropPath, r))
+	u := b.SSF2.Forward(tp, b.Block.Norm2.Forward(tp, x))
+	ad := b.Adapter.Forward(tp, u, r)
+	mlp := b.Block.MLP
+	m := b.MLPSSF2.Forward(tp, mlp.FC2.Forward(tp, nn.GELU(tp, b.MLPSSF1.Forward(tp, mlp.FC1.Forward(tp, u)), false)))
+	x = nn.Add(tp, x, nn.DropPath(tp, nn.Add(tp, m, ad), b.Block.DropPath, r))
+	bs, t, c := x.Dim(0), x.Dim(1), x.Dim(2)
+	p := b.SSF3.Forward(tp, nn.MeanTokens(tp, nn.GELU(tp, ad, false))).Reshape(bs, 1, c)
+	return nn.ConcatTokens(tp, nn.SliceTokens(tp, x, 0, 1), p, nn.SliceTokens(tp, x, 1, t))
+}
+
+// HeadTokens chooses what DAPT's head reads.
+type HeadTokens struct {
+	Cls    bool
+	Prompt string // "mean", "max" or "" (none)
+	Patch  string // "max", "mean" or ""
+}
+
+// Count is the number of C-wide pieces the head reads.
+func (h HeadTokens) Count() int {
+	n := 0
+	if h.Cls {
+		n++
+	}
+	if h.Prompt != "" {
+		n++
+	}
+	if h.Patch != "" {
+		n++
+	}
+	return n
+}
+
+// DAPTConfig sizes DAPT on a Point-MAE backbone.
+type DAPTConfig struct {
+	backbone.Config
+	Rank           int
+	AdapterDropout float32
+	Head           HeadTokens
+}
+
+// DAPTPreset returns DAPT's configuration for a Point-MAE preset
+// (cfgs/finetune_*_dapt.yaml).
+func DAPTPreset(name string) (DAPTConfig, error) {
+	p, err := backbone.LookupPreset(name)
+	if err != nil {
+		return DAPTConfig{}, err
+	}
+	c := DAPTConfig{Config: p.Config(), Rank: 64}
+	c.PosEveryBlock = false
+	switch name {
+	case "scan_objbg":
+		c.DropPath, c.AdapterDropout, c.Head = 0.3, 0.5, HeadTokens{true, "mean", "max"}
+	case "scan_hardest":
+		c.DropPath, c.AdapterDropout, c.Head = 0.3, 0.2, HeadTokens{true, "mean", "max"}
+	case "scan_objonly":
+		c.DropPath, c.Head = 0.1, HeadTokens{true, "mean", ""}
+	default: // modelnet, modelnet_8k
+		c.DropPath, c.Rank, c.Head = 0.1, 72, HeadTokens{true, "", "max"}
+	}
+	return c, nil
+}
+
+// DAPT is a Point-MAE classifier with DAPT.
+type DAPT struct {
+	Cfg DAPTConfig
+	*backbone.PointMAE
+	TokSSF  *SSF // tfts_*_1 after the encoder
+	NormSSF *SSF // tfts_*_2 after the final norm
+	DBlocks []*DAPTBlock
+}
+
+// NewDAPT builds the model and sets DAPT's tunable parameters.
+func NewDAPT(cfg DAPTConfig, r *rand.Rand) (*DAPT, error) {
+	if cfg.Head.Count() == 0 {
+		return nil, fmt.Errorf("adapters: DAPT's head reads nothing (no cls, prompt or patch token)")
+	}
+	base := cfg.Config
+	base.PosEveryBlock = false
+	pm, err := backbone.NewPointMAE(base, r)
+	if err != nil {
+		return nil, err
+	}
+	c := base.TransDim
+	pm.HeadInput = cfg.Head.Count() * c
+	pm.Head = backbone.NewHead("cls_head_finetune", pm.HeadInput, base.Classes, base.HeadDropout, r)
+	d := &DAPT{Cfg: cfg, PointMAE: pm, TokSSF: NewSSF("", 1, c, r), NormSSF: NewSSF("", 2, c, r)}
+	for i, b := range pm.Blocks {
+		pre := fmt.Sprintf("blocks.blocks.%d.", i)
+		hidden := b.MLP.FC1.Weight.Dim(0)
+		d.DBlocks = append(d.DBlocks, &DAPTBlock{Block: b,
+			AttnSSF1: NewSSF(pre+"attn.", 1, 3*c, r), AttnSSF2: NewSSF(pre+"attn.", 2, c, r),
+			MLPSSF1: NewSSF(pre+"mlp.", 1, hidden, r), MLPSSF2: NewSSF(pre+"mlp.", 2, c, r),
+			SSF1: NewSSF(pre, 1, c, r), SSF2: NewSSF(pre, 2, c, r), SSF3: NewSSF(pre, 3, c, r),
+			Adapter: NewDynamicAdapter(pre+"Adapter_MLP", c, cfg.Rank, cfg.AdapterDropout, r)})
+	}
+	d.SetTunable()
+	return d, nil
+}
+
+// SetTunable makes DAPT's parameters trainable and freezes the rest: names
+// containing "cls", "tfts" or "Adapter" (DAPT's optimizer part "dapt").
+func (d *DAPT) SetTunable() {
+	for _, p := range d.Params() {
+		p.Trainable = !p.Buffer && (strings.Contains(p.Name, "cls") || strings.Contains(p.Name, "tfts") || strings.Contains(p.Name, "Adapter"))
+	}
+}
+
+// Params lists every parameter and buffer.
+func (d *DAPT) Params() nn.Params {
+	ps := append(nn.Params{d.ClsToken, d.ClsPos}, d.Encoder.Params()...)
+	ps = append(append(ps, d.Pos0.Params()...), d.Pos2.Params()...)
+	for _, b := range d.DBlocks {
+		ps = append(ps, b.Params()...)
+	}
+	ps = append(ps, d.Norm.Params()...)
+	ps = append(ps, d.TokSSF.Params()...)
+	ps = append(ps, d.NormSSF.Params()...)
+	return append(ps, d.Head.Params()...)
+}
+
+// Forward returns the logits of grouped clouds.
+func (d *DAPT) Forward(tp *nn.Tape, g *backbone.Groups, r *rand.Rand) *nn.Tensor {
+	c := d.Cfg.TransDim
+	nb := nn.FromData(g.Neighbourhoods, g.B*g.G, g.M, 3)
+	tok := d.TokSSF.Forward(tp, d.Encoder.Forward(tp, nb, g.B*g.G, g.M).Reshape(g.B, g.G, c))
+	pos := d.Pos2.Forward(tp, nn.GELU(tp, d.Pos0.Forward(tp, nn.FromData(g.Centres, g.B, g.G, 3)), false))
+	cls := nn.RepeatRows(tp, d.ClsToken.T(), g.B).Reshape(g.B, 1, c)
+	clsPos := nn.RepeatRows(tp, d.ClsPos.T(), g.B).Reshape(g.B, 1, c)
+	x := nn.Add(tp, nn.ConcatTokens(tp, cls, tok), nn.ConcatTokens(tp, clsPos, pos))
+	for _, b := range d.DBlocks {
+		x = b.Forward(tp, x, r)
+	}
+	x = d.NormSSF.Forward(tp, d.Norm.Forward(tp, x))
+	t := x.Dim(1)
+	var parts []*nn.Tensor
+	h := d.Cfg.Head
+	if h.Cls {
+		parts = append(parts, nn.SliceTokens(tp, x, 0, 1).Reshape(g.B, c))
+	}
+	pool := func(kind string, lo, hi int) *nn.Tensor {
+		s := nn.SliceTokens(tp, x, lo, hi)
+		if kind == "max" {
+			return nn.MaxMiddle(tp, s, g.B, hi-lo, c)
+		}
+		return nn.MeanTokens(tp, s)
+	}
+	if h.Prompt != "" {
+		parts = append(parts, pool(h.Prompt, 1, t-g.G))
+	}
+	if h.Patch != "" {
+		parts = append(parts, pool(h.Patch, t-g.G, t))
+	}
+	return d.Head.Forward(tp, nn.ConcatLast(tp, parts...), r)
+}

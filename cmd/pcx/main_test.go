@@ -142,3 +142,22 @@ func TestBenchJSON(t *testing.T) {
 		t.Fatalf("bench --json: %v %s", err, js)
 	}
 }
+
+func TestParamsCommand(t *testing.T) {
+	for _, tc := range []struct {
+		method  string
+		tunable int
+	}{{"full", 22093327}, {"linear", 267535}, {"dapt", 1087771}} {
+		js, err := run(t, "params", "--preset", "scan_objbg", "--method", tc.method, "--json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var r struct{ Tunable int }
+		if err := json.Unmarshal([]byte(js), &r); err != nil || r.Tunable != tc.tunable {
+			t.Errorf("%s: tunable %d (%v), want %d", tc.method, r.Tunable, err, tc.tunable)
+		}
+	}
+	if _, err := run(t, "params", "--method", "lora"); err == nil {
+		t.Error("unknown method accepted")
+	}
+}

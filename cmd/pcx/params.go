@@ -3,9 +3,12 @@ package main
 import (
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 
+	"github.com/pcx-dev/pcx/adapters"
 	"github.com/pcx-dev/pcx/backbone"
+	"github.com/pcx-dev/pcx/nn"
 	"github.com/pcx-dev/pcx/pointcloud"
 	"github.com/urfave/cli/v2"
 )
@@ -15,7 +18,7 @@ func paramsCommand() *cli.Command {
 		Name:  "params",
 		Usage: "tunable and total parameters of a preset and fine-tuning method, per module",
 		Description: `Presets: ` + strings.Join(backbone.Presets(), ", ") + `
-Methods: ` + strings.Join(backbone.Methods(), ", ") + `
+Methods: ` + strings.Join(backbone.Methods(), ", ") + `, dapt
 
 Example:
    pcx params --preset scan_objbg --method linear --json`,
@@ -29,14 +32,32 @@ Example:
 			if err != nil {
 				return err
 			}
-			m, err := backbone.NewPointMAE(p.Config(), pointcloud.NewRand(0))
-			if err != nil {
-				return err
+			methods := append(backbone.Methods(), "dapt")
+			if !slices.Contains(methods, c.String("method")) {
+				return fmt.Errorf("unknown method %q (have %s)", c.String("method"), strings.Join(methods, ", "))
 			}
-			if err := backbone.ApplyMethod(m, c.String("method")); err != nil {
-				return err
+			var ps nn.Params
+			if c.String("method") == "dapt" {
+				cfg, err := adapters.DAPTPreset(p.Name)
+				if err != nil {
+					return err
+				}
+				d, err := adapters.NewDAPT(cfg, pointcloud.NewRand(0))
+				if err != nil {
+					return err
+				}
+				ps = d.Params()
+			} else {
+				m, err := backbone.NewPointMAE(p.Config(), pointcloud.NewRand(0))
+				if err != nil {
+					return err
+				}
+				if err := backbone.ApplyMethod(m, c.String("method")); err != nil {
+					return err
+				}
+				ps = m.Params()
 			}
-			r := backbone.CountParams(m.Params())
+			r := backbone.CountParams(ps)
 			if c.Bool("json") {
 				return writeJSON(os.Stdout, struct {
 					Preset string `json:"preset"`

@@ -49,7 +49,11 @@ func (bn *BatchNorm) Forward(tp *Tape, x *Tensor) *Tensor {
 	}
 	w, b := bn.Weight.T(), bn.Bias.T()
 	out := tp.newOut(x.Shape, x, w, b)
-	mean, rstd := make([]float32, c), make([]float32, c)
+	// Statistics and the per-element arithmetic are float64: a small batch
+	// (the head's B rows) makes BatchNorm's backward a difference of nearly
+	// equal terms, and float32 there loses digits PyTorch's float64
+	// reference keeps.
+	mean, rstd := make([]float64, c), make([]float64, c)
 	train := tp.training()
 	if train {
 		if rows < 2 {
@@ -73,7 +77,7 @@ func (bn *BatchNorm) Forward(tp *Tape, x *Tensor) *Tensor {
 		m := float64(bn.Momentum)
 		for k := 0; k < c; k++ {
 			v := sq[k] / float64(rows)
-			mean[k], rstd[k] = float32(sum[k]), float32(1/math.Sqrt(v+float64(bn.Eps)))
+			mean[k], rstd[k] = sum[k], 1/math.Sqrt(v+float64(bn.Eps))
 			unbiased := sq[k] / float64(rows-1)
 			bn.RunningMean.Data[k] = float32((1-m)*float64(bn.RunningMean.Data[k]) + m*sum[k])
 			bn.RunningVar.Data[k] = float32((1-m)*float64(bn.RunningVar.Data[k]) + m*unbiased)
@@ -81,15 +85,15 @@ func (bn *BatchNorm) Forward(tp *Tape, x *Tensor) *Tensor {
 		bn.NumBatchesTracked.Data[0]++
 	} else {
 		for k := 0; k < c; k++ {
-			mean[k] = bn.RunningMean.Data[k]
-			rstd[k] = float32(1 / math.Sqrt(float64(bn.RunningVar.Data[k])+float64(bn.Eps)))
+			mean[k] = float64(bn.RunningMean.Data[k])
+			rstd[k] = 1 / math.Sqrt(float64(bn.RunningVar.Data[k])+float64(bn.Eps))
 		}
 	}
 	parallelFor(rows, max(1, 16384/c), func(lo, hi int) {
 		for r := lo; r < hi; r++ {
 			xr, or := x.Data[r*c:(r+1)*c], out.Data[r*c:(r+1)*c]
 			for k, v := range xr {
-				or[k] = (v-mean[k])*rstd[k]*w.Data[k] + b.Data[k]
+				or[k] = float32((float64(v)-mean[k])*rstd[k]*float64(w.Data[k]) + float64(b.Data[k]))
 			}
 		}
 	})
@@ -98,9 +102,9 @@ func (bn *BatchNorm) Forward(tp *Tape, x *Tensor) *Tensor {
 		sumD, sumDX := make([]float64, c), make([]float64, c)
 		for r := 0; r < rows; r++ {
 			for k, d := range out.Grad[r*c : (r+1)*c] {
-				xh := (x.Data[r*c+k] - mean[k]) * rstd[k]
+				xh := (float64(x.Data[r*c+k]) - mean[k]) * rstd[k]
 				sumD[k] += float64(d)
-				sumDX[k] += float64(d * xh)
+				sumDX[k] += float64(d) * xh
 			}
 		}
 		for k := 0; k < c; k++ {
@@ -114,18 +118,18 @@ func (bn *BatchNorm) Forward(tp *Tape, x *Tensor) *Tensor {
 		if dx == nil {
 			return
 		}
-		n := float32(rows)
+		n := float64(rows)
 		parallelFor(rows, max(1, 16384/c), func(lo, hi int) {
 			for r := lo; r < hi; r++ {
 				for k := 0; k < c; k++ {
-					d := out.Grad[r*c+k]
-					g := w.Data[k] * rstd[k]
+					d := float64(out.Grad[r*c+k])
+					g := float64(w.Data[k]) * rstd[k]
 					if !train {
-						dx[r*c+k] += d * g
+						dx[r*c+k] += float32(d * g)
 						continue
 					}
-					xh := (x.Data[r*c+k] - mean[k]) * rstd[k]
-					dx[r*c+k] += g * (d - float32(sumD[k])/n - xh*float32(sumDX[k])/n)
+					xh := (float64(x.Data[r*c+k]) - mean[k]) * rstd[k]
+					dx[r*c+k] += float32(g * (d - sumD[k]/n - xh*sumDX[k]/n))
 				}
 			}
 		})

@@ -1,0 +1,510 @@
+#!/usr/bin/python3
+"""Write PyTorch golden fixtures for pcx's DAPT classifier (PointTransformer_DAPT).
+
+    /usr/bin/python3 scripts/golden_dapt.py      # Debian python3-torch 1.13
+
+A small float64 re-implementation of DAPT's fine-tuning model (LMD0311/DAPT,
+models/DAPT.py: PointTransformer_DAPT, Block with Adapter_MLP and dynamic
+prompt token, TFTS scale/shift everywhere) with state-dict keys identical to
+DAPT's (including their order). FPS and kNN are replaced by GIVEN indices
+exactly as in scripts/golden_pointmae.py. Output: testdata/golden/dapt.json.
+
+Helpers (model pieces Encoder, the splitmix stream, kNN, tensor encoders,
+tensor_summary, param_checks) are taken from scripts/golden_pointmae.py by
+executing its source up to its "# cases" marker; that file is not modified.
+
+Forward (C = trans_dim, G groups, apply_tfts(x, g, b) = x * g + b over the last axis):
+    tokens = Encoder(neigh)                                   B x G x C   (Point-MAE Encoder)
+    tokens = apply_tfts(tokens, tfts_gamma_1, tfts_beta_1)
+    x = cat(cls_token, tokens) + cat(cls_pos, pos_embed(center))   (pos added ONCE)
+    for each block i (keys blocks.blocks.{i}.*):
+        x = x + attn(tfts1(norm1(x)))
+            attn: qkv = tfts(attn.qkv(x), attn.tfts_gamma_1, attn.tfts_beta_1)  (3C, no qkv bias)
+                  ... softmax attention ..., out = tfts(attn.proj(y), attn.tfts_gamma_2, attn.tfts_beta_2)
+        h = x; u = tfts2(norm2(x))
+        a = Adapter_MLP(u):  v = adapter_layer_norm_before(u); s = relu(scale(v))  (B x T x 1)
+                             a = up_proj(GELU(down_proj(v))) * s      (adapter dropout 0)
+        mlp(u) = tfts(fc2(GELU(tfts(fc1(u), mlp.tfts_gamma_1, mlp.tfts_beta_1))), mlp.tfts_gamma_2, mlp.tfts_beta_2)
+        x = h + (mlp(u) + a)
+        p = tfts3(GELU(a).mean(dim=1, keepdim=True))                  B x 1 x C
+        x = cat([x[:, :1], p, x[:, 1:]], dim=1)                       (one more token per block)
+    x = apply_tfts(norm(x), tfts_gamma_2, tfts_beta_2)            B x (1 + depth + G) x C
+    concat_f = cat of the used ones, in this order:
+        cls    = x[:, 0]                      (class_token "use")
+        prompt = x[:, 1:-G].mean(1)           (prompt_token "mean")
+        patch  = x[:, -G:].max(1)[0]          (patch_token "max")
+    logits = cls_head_finetune(concat_f)   (Linear(k*C,256) BN ReLU Dropout(0) Linear(256,256) BN ReLU Dropout(0) Linear(256,cls_dim))
+    loss = CrossEntropyLoss (mean)
+GELU is the exact erf GELU. All GELUs (pos_embed, mlp, adapter, prompt) are nn.GELU().
+
+TRAINABLE parameters (DAPT optimizer part "dapt", tools/builder.py): every
+parameter whose name contains "cls" (cls_token, cls_pos, cls_head_finetune.*),
+"tfts" or "Adapter". All other parameters are frozen (requires_grad False, no
+gradient). BatchNorm layers (encoder and head) are NOT special: in train mode
+they still use batch statistics and update running_mean / running_var /
+num_batches_tracked (momentum 0.1, unbiased variance for the running update).
+"grads" holds summaries (tensor_summary, see golden_pointmae.py) of every
+trainable parameter only; the JSON also lists "trainable_keys".
+
+INIT "splitmix": exactly as documented at the top of scripts/golden_pointmae.py
+(FNV-1a key hash, splitmix64 stream per key, value = float32(a + b*r_i)),
+with these additions, checked BEFORE the Point-MAE rules:
+    key contains "tfts_gamma":   a = 1,  b = 0.2
+    key contains "tfts_beta":    a = 0,  b = 0.1
+The Adapter LayerNorm weight (blocks.blocks.{i}.Adapter_MLP.adapter_layer_norm_before.weight)
+is a LayerNorm weight, listed in "norm_weight_keys" (a = 1, b = 0.2); its bias
+is a bias. Every other weight with dim >= 2, including Adapter_MLP.scale.weight
+(1 x C, fan_in C), Adapter_MLP.down_proj.weight (r x C) and
+Adapter_MLP.up_proj.weight (C x r, fan_in r), uses the Linear rule
+a = 0, b = sqrt(3 / fan_in) -- so, unlike DAPT's own init, nothing is zero.
+
+CASES
+    tiny_train:          trans_dim 32, depth 2, heads 4, cls_dim 5, rank 8, B 8, N 64, G 8, M 8,
+                         class_token "use", prompt_token "mean", patch_token "max" (HEAD_CHANEL 3),
+                         drop_path 0, adapter dropout 0, head dropout 0; model.train().
+    tiny_eval:           same weights (pre-forward buffers) and inputs, model.eval().
+    tiny_objonly_train:  same, but patch_token "None" (HEAD_CHANEL 2): cls_head_finetune.0.weight
+                         is 256 x 64 (its own splitmix values, b = sqrt(3/64)); every other entry
+                         is identical to tiny_train. model.train().
+Inputs (points, center_idx, knn_idx, labels) are drawn the way pointmae.json's
+tiny_train draws them (torch.manual_seed(0), the tiny Point-MAE model built
+first), but for B = 8 clouds instead of 3: with 3 the head's train-mode
+BatchNorm is so ill-conditioned that PyTorch's own float32 gradients differ from
+this float64 reference by up to 1.9e-4 relative.
+"""
+import json
+import math
+import os
+import time
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+PM_SRC = os.path.join(HERE, "golden_pointmae.py")
+PM_JSON = os.path.join(HERE, "..", "testdata", "golden", "pointmae.json")
+OUT = os.path.join(HERE, "..", "testdata", "golden", "dapt.json")
+
+# Import golden_pointmae's helpers without running its cases (the module has no main guard).
+_src = open(PM_SRC).read()
+_marker = "\n# cases"
+assert _marker in _src
+pm = {"__file__": PM_SRC, "__name__": "golden_pointmae_helpers"}
+exec(compile(_src[:_src.index(_marker)], PM_SRC, "exec"), pm)  # also: manual_seed(0), default dtype float64
+
+Encoder = pm["Encoder"]
+splitmix_uniform = pm["splitmix_uniform"]
+knn_indices = pm["knn_indices"]
+enc_exact, enc_int, enc_res, r12 = pm["enc_exact"], pm["enc_int"], pm["enc_res"], pm["r12"]
+tensor_summary, param_checks = pm["tensor_summary"], pm["param_checks"]
+FULL_LIMIT = pm["FULL_LIMIT"]
+assert torch.get_default_dtype() == torch.float64
+
+
+# ----------------------------------------------------------------------------
+# model (module/parameter registration order mirrors models/DAPT.py so that
+# state_dict() order matches DAPT's)
+
+
+def init_tfts(dim):
+    return nn.Parameter(torch.ones(dim)), nn.Parameter(torch.zeros(dim))
+
+
+def apply_tfts(x, g, b):
+    assert x.shape[-1] == g.shape[0] == b.shape[0]
+    return x * g + b
+
+
+class Mlp(nn.Module):
+    def __init__(self, c, hidden):
+        super().__init__()
+        self.fc1 = nn.Linear(c, hidden)
+        self.act = nn.GELU()
+        self.fc2 = nn.Linear(hidden, c)
+        self.tfts_gamma_1, self.tfts_beta_1 = init_tfts(hidden)
+        self.tfts_gamma_2, self.tfts_beta_2 = init_tfts(c)
+
+    def forward(self, x):
+        x = apply_tfts(self.fc1(x), self.tfts_gamma_1, self.tfts_beta_1)
+        x = self.act(x)
+        return apply_tfts(self.fc2(x), self.tfts_gamma_2, self.tfts_beta_2)
+
+
+class Attention(nn.Module):
+    def __init__(self, c, h):
+        super().__init__()
+        self.h = h
+        self.scale = (c // h) ** -0.5
+        self.qkv = nn.Linear(c, 3 * c, bias=False)
+        self.proj = nn.Linear(c, c)
+        self.tfts_gamma_1, self.tfts_beta_1 = init_tfts(3 * c)
+        self.tfts_gamma_2, self.tfts_beta_2 = init_tfts(c)
+
+    def forward(self, x):
+        b, n, c = x.shape
+        qkv = apply_tfts(self.qkv(x), self.tfts_gamma_1, self.tfts_beta_1)
+        qkv = qkv.reshape(b, n, 3, self.h, c // self.h).permute(2, 0, 3, 1, 4)
+        q, k, v = qkv[0], qkv[1], qkv[2]
+        a = ((q @ k.transpose(-2, -1)) * self.scale).softmax(dim=-1)
+        y = (a @ v).transpose(1, 2).reshape(b, n, c)
+        return apply_tfts(self.proj(y), self.tfts_gamma_2, self.tfts_beta_2)
+
+
+class Adapter(nn.Module):
+    def __init__(self, c, r, dropout=0.0):
+        super().__init__()
+        self.adapter_layer_norm_before = nn.LayerNorm(c)
+        self.scale = nn.Linear(c, 1)
+        self.down_proj = nn.Linear(c, r)
+        self.non_linear_func = nn.GELU()
+        self.up_proj = nn.Linear(r, c)
+        self.dropout = dropout
+
+    def forward(self, x):
+        x = self.adapter_layer_norm_before(x)
+        s = torch.relu(self.scale(x))
+        down = self.non_linear_func(self.down_proj(x))
+        down = nn.functional.dropout(down, p=self.dropout, training=self.training)
+        return self.up_proj(down) * s
+
+
+class Block(nn.Module):
+    def __init__(self, c, h, r):
+        super().__init__()
+        self.norm1 = nn.LayerNorm(c)
+        self.norm2 = nn.LayerNorm(c)
+        self.mlp = Mlp(c, 4 * c)
+        self.attn = Attention(c, h)
+        self.Adapter_MLP = Adapter(c, r)
+        self.non_linear_func = nn.GELU()
+        self.tfts_gamma_1, self.tfts_beta_1 = init_tfts(c)
+        self.tfts_gamma_2, self.tfts_beta_2 = init_tfts(c)
+        self.tfts_gamma_3, self.tfts_beta_3 = init_tfts(c)
+
+    def forward(self, x):
+        x = x + self.attn(apply_tfts(self.norm1(x), self.tfts_gamma_1, self.tfts_beta_1))
+        h = x
+        u = apply_tfts(self.norm2(x), self.tfts_gamma_2, self.tfts_beta_2)
+        a = self.Adapter_MLP(u)
+        x = h + (self.mlp(u) + a)
+        p = apply_tfts(self.non_linear_func(a).mean(dim=1, keepdim=True), self.tfts_gamma_3, self.tfts_beta_3)
+        return torch.cat([x[:, 0:1, :], p, x[:, 1:, :]], dim=1)
+
+
+class TransformerEncoder(nn.Module):
+    def __init__(self, c, depth, h, r):
+        super().__init__()
+        self.blocks = nn.ModuleList([Block(c, h, r) for _ in range(depth)])
+
+    def forward(self, x):
+        for blk in self.blocks:
+            x = blk(x)
+        return x
+
+
+class PointTransformerDAPT(nn.Module):
+    def __init__(self, trans_dim, depth, heads, cls_dim, rank, num_group, class_token, prompt_token, patch_token):
+        super().__init__()
+        c = trans_dim
+        self.num_group = num_group
+        self.encoder = Encoder(c)
+        self.cls_token = nn.Parameter(torch.zeros(1, 1, c))
+        self.cls_pos = nn.Parameter(torch.zeros(1, 1, c))
+        self.pos_embed = nn.Sequential(nn.Linear(3, 128), nn.GELU(), nn.Linear(128, c))
+        self.blocks = TransformerEncoder(c, depth, heads, rank)
+        self.class_token, self.prompt_token, self.patch_token = class_token, prompt_token, patch_token
+        assert prompt_token in ("None", "mean", "max") and patch_token in ("None", "max", "mean")
+        k = sum(t != "None" for t in (class_token, prompt_token, patch_token))
+        assert k > 0
+        self.norm = nn.LayerNorm(c)
+        self.cls_head_finetune = nn.Sequential(
+            nn.Linear(k * c, 256), nn.BatchNorm1d(256), nn.ReLU(), nn.Dropout(0.0),
+            nn.Linear(256, 256), nn.BatchNorm1d(256), nn.ReLU(), nn.Dropout(0.0),
+            nn.Linear(256, cls_dim))
+        self.tfts_gamma_1, self.tfts_beta_1 = init_tfts(c)
+        self.tfts_gamma_2, self.tfts_beta_2 = init_tfts(c)
+        self.inter = {}
+
+    def forward(self, points, center_idx, knn_idx):
+        b = points.shape[0]
+        g = self.num_group
+        bi = torch.arange(b)
+        center = points[bi[:, None], center_idx]  # B G 3
+        neigh = points[bi[:, None, None], knn_idx] - center[:, :, None, :]  # B G M 3
+        enc = self.encoder(neigh)
+        tokens = apply_tfts(enc, self.tfts_gamma_1, self.tfts_beta_1)
+        x = torch.cat([self.cls_token.expand(b, -1, -1), tokens], dim=1)
+        pos = torch.cat([self.cls_pos.expand(b, -1, -1), self.pos_embed(center)], dim=1)
+        x = self.blocks(x + pos)
+        x = apply_tfts(self.norm(x), self.tfts_gamma_2, self.tfts_beta_2)
+        feats = []
+        if self.class_token != "None":
+            feats.append(x[:, 0])
+        if self.prompt_token == "mean":
+            feats.append(x[:, 1:-g].mean(dim=1))
+        elif self.prompt_token == "max":
+            feats.append(x[:, 1:-g].max(dim=1)[0])
+        if self.patch_token == "max":
+            feats.append(x[:, -g:].max(dim=1)[0])
+        elif self.patch_token == "mean":
+            feats.append(x[:, -g:].mean(dim=1))
+        concat_f = torch.cat(feats, dim=-1)
+        self.inter = {"encoder_out": enc, "tokens": tokens, "final_x": x, "concat_f": concat_f}
+        return self.cls_head_finetune(concat_f)
+
+
+def norm_weight_keys(model):
+    return [name + ".weight" for name, mod in model.named_modules() if isinstance(mod, (nn.LayerNorm, nn.BatchNorm1d))]
+
+
+def is_trainable(name):
+    return ("cls" in name) or ("tfts" in name) or ("Adapter" in name)
+
+
+def freeze(model):
+    for name, p in model.named_parameters():
+        p.requires_grad_(is_trainable(name))
+
+
+# ----------------------------------------------------------------------------
+# splitmix init (golden_pointmae.py rules + tfts rules)
+
+
+def kind_of(key, nwk):
+    if "tfts_gamma" in key:
+        return "tfts_gamma"
+    if "tfts_beta" in key:
+        return "tfts_beta"
+    return pm["kind_of"](key, nwk)
+
+
+AB = {"bias": (0.0, 0.1), "norm_weight": (1.0, 0.2), "running_mean": (0.0, 0.1), "running_var": (1.0, 0.5),
+      "cls": (0.0, 0.5), "tfts_gamma": (1.0, 0.2), "tfts_beta": (0.0, 0.1)}
+
+
+def init_splitmix(model):
+    nwk = set(norm_weight_keys(model))
+    new = {}
+    for k, t in model.state_dict().items():
+        kind = kind_of(k, nwk)
+        if kind == "count":
+            new[k] = torch.zeros_like(t)
+            continue
+        if kind == "weight":
+            assert t.dim() >= 2, k
+            a, b = 0.0, math.sqrt(3.0 / int(np.prod(t.shape[1:])))
+        else:
+            a, b = AB[kind]
+        r = splitmix_uniform(k, t.numel())
+        v = (a + (b * r)).astype(np.float32).astype(np.float64)
+        new[k] = torch.from_numpy(v).reshape(t.shape)
+    model.load_state_dict(new)
+
+
+def grads_of(model, full_limit):
+    out = {}
+    for k, p in model.named_parameters():
+        if not p.requires_grad:
+            assert p.grad is None, "frozen parameter has a gradient: " + k
+            continue
+        assert p.grad is not None, "trainable parameter without gradient: " + k
+        s = tensor_summary(p.grad, full_limit)
+        s["shape"] = list(p.shape)
+        out[k] = s
+    return out
+
+
+def roundoff_zero_grads(model):
+    """Trainable keys whose gradient is analytically zero (only float64 round-off, |g| < 1e-12), e.g. any
+    bias/shift applied uniformly in front of a train-mode BatchNorm. Compare those with an absolute tolerance."""
+    return [k for k, p in model.named_parameters() if p.grad is not None and p.grad.abs().max().item() < 1e-12]
+
+
+def buffers_of(model, keys):
+    sd = model.state_dict()
+    out = {}
+    for k in keys:
+        if k.endswith("num_batches_tracked"):
+            out[k] = enc_int(sd[k].reshape(()))
+        else:
+            out[k] = enc_res(sd[k])
+    return out
+
+
+def fd_check(model, points, center_idx, knn_idx, labels, keys, state, train, eps=1e-6, per_key=3):
+    """Central finite differences in float64 on a few elements of a few trainable parameters.
+    The model is reset to `state` before every evaluation (train-mode forwards update BN buffers;
+    the buffers do not affect a train-mode forward, but keep it clean)."""
+    ce = nn.CrossEntropyLoss()
+    params = dict(model.named_parameters())
+    worst = 0.0
+    for k in keys:
+        p = params[k]
+        n = p.numel()
+        for j in [0, n // 2, n - 1][:per_key]:
+            model.load_state_dict(state)
+            model.train(train)
+            model.zero_grad()
+            ce(model(points, center_idx, knn_idx), labels).backward()
+            g = p.grad.reshape(-1)[j].item()
+            vals = []
+            for s in (+1, -1):
+                model.load_state_dict(state)
+                model.train(train)
+                with torch.no_grad():
+                    p.view(-1)[j] += s * eps
+                    vals.append(ce(model(points, center_idx, knn_idx), labels).item())
+            fd = (vals[0] - vals[1]) / (2 * eps)
+            # floor 1e-3: some gradients are analytically zero (a shift in front of a
+            # train-mode BatchNorm) and both sides are round-off there
+            err = abs(fd - g) / max(abs(fd) + abs(g), 1e-3)
+            worst = max(worst, err)
+            print("  fd %-55s [%4d] autograd % .10e  fd % .10e  rel %.2e" % (k, j, g, fd, err))
+    model.load_state_dict(state)
+    return worst
+
+
+# ----------------------------------------------------------------------------
+# cases
+
+t0 = time.time()
+cases = {}
+ce = nn.CrossEntropyLoss()
+
+TINY = dict(trans_dim=32, depth=2, num_heads=4, cls_dim=5, encoder_dims=32, rank=8, B=8, N=64, num_group=8,
+            group_size=8, drop_path_rate=0.0, drop_adapter_rate=0.0, dropout=0.0,
+            class_token="use", prompt_token="mean", patch_token="max")
+B, N, G, M = TINY["B"], TINY["N"], TINY["num_group"], TINY["group_size"]
+
+# Replay golden_pointmae.py's RNG sequence: seed 0 (set by the exec above), build its tiny model, draw inputs.
+torch.manual_seed(0)
+_ = pm["PointTransformer"](TINY["trans_dim"], TINY["depth"], TINY["num_heads"], TINY["cls_dim"])
+points = torch.randn(B, N, 3).float().double()
+center_idx = torch.stack([torch.randperm(N)[:G] for _ in range(B)])
+knn_idx = torch.from_numpy(np.stack([knn_indices(points[b].numpy(), center_idx[b].numpy(), M) for b in range(B)]))
+labels = torch.randint(0, TINY["cls_dim"], (B,))
+inputs = {"points": enc_exact(points), "center_idx": enc_int(center_idx), "knn_idx": enc_int(knn_idx),
+          "labels": [int(v) for v in labels.tolist()]}
+# B = 8, not pointmae.json's 3: with 3 samples the head's train-mode
+# BatchNorm makes the gradients so ill-conditioned that PyTorch's own
+# float32 result differs from this float64 reference by up to 1.9e-4
+# relative; with 8 the float32 round-off stays well under 1e-4.
+
+
+def build(cfg):
+    m = PointTransformerDAPT(cfg["trans_dim"], cfg["depth"], cfg["num_heads"], cfg["cls_dim"], cfg["rank"],
+                             cfg["num_group"], cfg["class_token"], cfg["prompt_token"], cfg["patch_token"])
+    init_splitmix(m)
+    freeze(m)
+    return m
+
+
+def run_train(model, state0):
+    model.load_state_dict(state0)
+    model.train()
+    model.zero_grad()
+    logits = model(points, center_idx, knn_idx)
+    loss = ce(logits, labels)
+    loss.backward()
+    return logits, loss
+
+
+# tiny_train ------------------------------------------------------------------
+model = build(TINY)
+state0 = {k: v.clone() for k, v in model.state_dict().items()}
+trainable = [k for k, p in model.named_parameters() if p.requires_grad]
+frozen = [k for k, p in model.named_parameters() if not p.requires_grad]
+bn_keys = [k for k in state0 if "running_" in k or "num_batches_tracked" in k]
+
+logits, loss = run_train(model, state0)
+cases["tiny_train"] = {
+    "config": TINY,
+    "mode": "train",
+    "init": "splitmix",
+    "norm_weight_keys": norm_weight_keys(model),
+    "trainable_keys": trainable,
+    "param_checks": None,  # filled below (pre-forward state)
+    "inputs": inputs,
+    "logits": enc_res(logits),
+    "loss": r12(loss.item()),
+    "intermediates": {"tokens": enc_res(model.inter["tokens"]), "concat_f": enc_res(model.inter["concat_f"]),
+                      "final_x_shape": list(model.inter["final_x"].shape)},
+    "grads": grads_of(model, FULL_LIMIT),
+    "roundoff_zero_grads": roundoff_zero_grads(model),
+    "buffers_after": buffers_of(model, bn_keys),
+}
+model.load_state_dict(state0)
+cases["tiny_train"]["param_checks"] = param_checks(model)
+
+# tiny_eval -------------------------------------------------------------------
+model.load_state_dict(state0)
+model.eval()
+model.zero_grad()
+logits_e = model(points, center_idx, knn_idx)
+loss_e = ce(logits_e, labels)
+loss_e.backward()
+cases["tiny_eval"] = {
+    "params_from": "tiny_train",
+    "inputs_from": "tiny_train",
+    "mode": "eval",
+    "logits": enc_res(logits_e),
+    "loss": r12(loss_e.item()),
+    "intermediates": {"concat_f": enc_res(model.inter["concat_f"])},
+    "grads": grads_of(model, 0),  # summaries only
+    "roundoff_zero_grads": roundoff_zero_grads(model),
+}
+
+# tiny_objonly_train ------------------------------------------------------------
+OBJ = dict(TINY, patch_token="None")
+omodel = build(OBJ)
+ostate0 = {k: v.clone() for k, v in omodel.state_dict().items()}
+for k in ostate0:  # same key + same shape => identical values
+    if k != "cls_head_finetune.0.weight":
+        assert torch.equal(ostate0[k], state0[k]), k
+logits_o, loss_o = run_train(omodel, ostate0)
+head_bn = [k for k in bn_keys if k.startswith("cls_head_finetune.")]
+cases["tiny_objonly_train"] = {
+    "config": OBJ,
+    "mode": "train",
+    "init": "splitmix",
+    "inputs_from": "tiny_train",
+    "params_note": "every state-dict entry equals tiny_train's except cls_head_finetune.0.weight (256 x 64)",
+    "param_checks": {"cls_head_finetune.0.weight": param_checks(omodel)["cls_head_finetune.0.weight"]},
+    "logits": enc_res(logits_o),
+    "loss": r12(loss_o.item()),
+    "intermediates": {"concat_f": enc_res(omodel.inter["concat_f"])},
+    "grads": grads_of(omodel, 0),  # summaries only
+    "roundoff_zero_grads": roundoff_zero_grads(omodel),
+    "buffers_after": buffers_of(omodel, head_bn),  # encoder BN buffers equal tiny_train's
+}
+
+# ----------------------------------------------------------------------------
+# self-checks: finite differences, frozen parameters without gradients
+
+fd_keys = ["cls_token", "tfts_gamma_1", "blocks.blocks.0.attn.tfts_gamma_1", "blocks.blocks.0.Adapter_MLP.up_proj.weight",
+           "blocks.blocks.0.Adapter_MLP.scale.weight", "blocks.blocks.1.tfts_beta_3",
+           "blocks.blocks.1.mlp.tfts_gamma_1", "blocks.blocks.1.Adapter_MLP.adapter_layer_norm_before.weight",
+           "tfts_beta_2", "cls_head_finetune.0.weight", "cls_head_finetune.4.bias"]
+print("finite differences, tiny_train (train mode):")
+w1 = fd_check(model, points, center_idx, knn_idx, labels, fd_keys, state0, True)
+print("finite differences, tiny_eval (eval mode):")
+w2 = fd_check(model, points, center_idx, knn_idx, labels, fd_keys[:6], state0, False)
+print("finite differences, tiny_objonly_train:")
+w3 = fd_check(omodel, points, center_idx, knn_idx, labels, ["cls_pos", "blocks.blocks.1.tfts_gamma_3",
+                                                            "cls_head_finetune.0.weight"], ostate0, True)
+worst = max(w1, w2, w3)
+print("worst relative FD error %.2e" % worst)
+assert worst < 1e-5
+# frozen: requires_grad False and grad None after backward (grads_of asserts it); double-check here
+run_train(model, state0)
+assert all(dict(model.named_parameters())[k].grad is None for k in frozen)
+assert all(dict(model.named_parameters())[k].grad is not None for k in trainable)
+print("%d trainable / %d frozen parameter tensors; frozen have no grad" % (len(trainable), len(frozen)))
+
+doc = {"torch": torch.__version__, "generator": "scripts/golden_dapt.py", "cases": cases}
+os.makedirs(os.path.dirname(OUT), exist_ok=True)
+with open(OUT, "w") as f:
+    json.dump(doc, f, separators=(",", ":"))
+print("wrote", os.path.normpath(OUT), os.path.getsize(OUT), "bytes in %.1fs" % (time.time() - t0))
+print("tiny_train loss", loss.item(), "tiny_eval loss", loss_e.item(), "tiny_objonly_train loss", loss_o.item())

@@ -251,24 +251,5 @@ func (d *DAPT) Forward(tp *nn.Tape, g *backbone.Groups, r *rand.Rand) *nn.Tensor
 		x = b.Forward(tp, x, r)
 	}
 	x = d.NormSSF.Forward(tp, d.Norm.Forward(tp, x))
-	t := x.Dim(1)
-	var parts []*nn.Tensor
-	h := d.Cfg.Head
-	if h.Cls {
-		parts = append(parts, nn.SliceTokens(tp, x, 0, 1).Reshape(g.B, c))
-	}
-	pool := func(kind string, lo, hi int) *nn.Tensor {
-		s := nn.SliceTokens(tp, x, lo, hi)
-		if kind == "max" {
-			return nn.MaxMiddle(tp, s, g.B, hi-lo, c)
-		}
-		return nn.MeanTokens(tp, s)
-	}
-	if h.Prompt != "" {
-		parts = append(parts, pool(h.Prompt, 1, t-g.G))
-	}
-	if h.Patch != "" {
-		parts = append(parts, pool(h.Patch, t-g.G, t))
-	}
-	return d.Head.Forward(tp, nn.ConcatLast(tp, parts...), r)
+	return d.Head.Forward(tp, headFeatures(tp, x, d.Cfg.Head, g.B, g.G, c), r)
 }

@@ -255,3 +255,22 @@ func TestGradBroadcastOps(t *testing.T) {
 	checkGrad(t, "RepeatRows", []*Tensor{x}, func(tp *Tape) *Tensor { return RepeatRows(tp, x, 5) })
 	checkGrad(t, "ConcatLast", []*Tensor{x, y}, func(tp *Tape) *Tensor { return ConcatLast(tp, y, x, y) })
 }
+
+func TestGradMoEOps(t *testing.T) {
+	r := rand.New(rand.NewPCG(17, 18))
+	x := randT(r, 6, 4)
+	w := randT(r, 3, 4)
+	checkGrad(t, "Column", []*Tensor{x}, func(tp *Tape) *Tensor { return Column(tp, x, 2) })
+	checkGrad(t, "Top1", []*Tensor{x}, func(tp *Tape) *Tensor { return Top1(tp, x) })
+	c := make([]float32, x.Len())
+	for i := range c {
+		c[i] = float32(r.NormFloat64())
+	}
+	checkGrad(t, "DotConst", []*Tensor{x}, func(tp *Tape) *Tensor { return DotConst(tp, x, c) })
+	checkGrad(t, "Scale", []*Tensor{x}, func(tp *Tape) *Tensor { return Scale(tp, x, -0.7) })
+	checkGrad(t, "MatMulT", []*Tensor{x, w}, func(tp *Tape) *Tensor { return MatMulT(tp, x, w) })
+	got := ArgmaxRows([]float32{1, 3, 3, 0, -1, -2}, 2, 3)
+	if got[0] != 1 || got[1] != 0 {
+		t.Errorf("ArgmaxRows = %v", got)
+	}
+}

@@ -147,7 +147,7 @@ func TestParamsCommand(t *testing.T) {
 	for _, tc := range []struct {
 		method  string
 		tunable int
-	}{{"full", 22093327}, {"linear", 267535}, {"dapt", 1087771}} {
+	}{{"full", 22093327}, {"linear", 267535}, {"dapt", 1087771}, {"dapt-x", 422671}} {
 		js, err := run(t, "params", "--preset", "scan_objbg", "--method", tc.method, "--json")
 		if err != nil {
 			t.Fatal(err)

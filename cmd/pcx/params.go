@@ -18,7 +18,7 @@ func paramsCommand() *cli.Command {
 		Name:  "params",
 		Usage: "tunable and total parameters of a preset and fine-tuning method, per module",
 		Description: `Presets: ` + strings.Join(backbone.Presets(), ", ") + `
-Methods: ` + strings.Join(backbone.Methods(), ", ") + `, dapt
+Methods: ` + strings.Join(backbone.Methods(), ", ") + `, dapt, dapt-x
 
 Example:
    pcx params --preset scan_objbg --method linear --json`,
@@ -32,7 +32,7 @@ Example:
 			if err != nil {
 				return err
 			}
-			methods := append(backbone.Methods(), "dapt")
+			methods := append(backbone.Methods(), "dapt", "dapt-x")
 			if !slices.Contains(methods, c.String("method")) {
 				return fmt.Errorf("unknown method %q (have %s)", c.String("method"), strings.Join(methods, ", "))
 			}
@@ -43,6 +43,16 @@ Example:
 					return err
 				}
 				d, err := adapters.NewDAPT(cfg, pointcloud.NewRand(0))
+				if err != nil {
+					return err
+				}
+				ps = d.Params()
+			} else if c.String("method") == "dapt-x" {
+				cfg, err := adapters.DAPTXPreset(p.Name)
+				if err != nil {
+					return err
+				}
+				d, err := adapters.NewDAPTX(cfg, pointcloud.NewRand(0))
 				if err != nil {
 					return err
 				}

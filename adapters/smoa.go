@@ -1,0 +1,159 @@
+package adapters
+
+import (
+	"fmt"
+	"math/rand/v2"
+
+	"github.com/pcx-dev/pcx/nn"
+	"github.com/pcx-dev/pcx/nn/layers"
+)
+
+// SMoA is Adapter-X's Sharing Mixture of Adapters: one library of adapter
+// experts and one router, shared by every block that calls it.
+//
+// A B×T×C input is split into h sub-tokens per token (consecutive channel
+// chunks of C/h, Algorithm 1's view(-1, d/h)); a linear projection without
+// bias ("switch_reduction") maps each sub-token to the expert-embedding
+// space, whose dimension is the adapters' rank; the routing scores are its
+// dot products with the L2-normalised expert embeddings; a softmax over the
+// experts gives the gates. The output mixes the experts' outputs with the
+// gates (Dense, Algorithm 1) or keeps only the top expert scaled by its gate
+// (Top1, the paper's figure and X-MoE). Each expert is a bottleneck adapter
+// C/h → rank → C/h with exact GELU.
+type SMoA struct {
+	Heads      int
+	Reduction  *nn.Param // rank × C/h
+	Embeddings *nn.Param // experts × rank
+	Experts    []*layers.Adapter
+	Top1       bool
+	// Stats, when not nil, receives every call's routing.
+	Stats *RoutingStats
+}
+
+// NewSMoA builds an SMoA named prefix.* for tokens of width dim.
+func NewSMoA(prefix string, dim, heads, experts, rank int, r *rand.Rand) (*SMoA, error) {
+	if heads <= 0 || dim%heads != 0 || experts <= 0 || rank <= 0 {
+		return nil, fmt.Errorf("adapters: SMoA cannot split %d channels into %d heads with %d experts of rank %d", dim, heads, experts, rank)
+	}
+	ds := dim / heads
+	s := &SMoA{Heads: heads, Reduction: layers.NewLinear(prefix+".reduction", ds, rank, false, r).Weight,
+		Embeddings: nn.NewParam(prefix+".expert_embeddings", experts, rank)}
+	for i := range s.Embeddings.Data {
+		s.Embeddings.Data[i] = float32(r.NormFloat64()) // torch.randn, as Algorithm 1's switch
+	}
+	for i := 0; i < experts; i++ {
+		a := layers.NewAdapter(fmt.Sprintf("%s.experts.%d", prefix, i), ds, rank, r)
+		s.Experts = append(s.Experts, a)
+	}
+	return s, nil
+}
+
+// Params lists the shared parameters.
+func (s *SMoA) Params() nn.Params {
+	ps := nn.Params{s.Reduction, s.Embeddings}
+	for _, e := range s.Experts {
+		ps = append(ps, e.Params()...)
+	}
+	return ps
+}
+
+// Forward routes u (B×T×C) for one block and returns the mixed expert
+// output (B×T×C) and the block's load-balancing loss E·Σ_p f_p·P_p (Eq. 6:
+// f_p the share of sub-tokens whose top expert is p, P_p the mean gate).
+func (s *SMoA) Forward(tp *nn.Tape, u *nn.Tensor, block int) (*nn.Tensor, *nn.Tensor) {
+	b, t, c := u.Dim(0), u.Dim(1), u.Dim(2)
+	ds := c / s.Heads
+	n := b * t * s.Heads
+	e := len(s.Experts)
+	sub := u.Reshape(n, ds)
+	z := nn.Linear(tp, sub, s.Reduction, nil)
+	en := nn.L2Normalize(tp, s.Embeddings.T(), 1e-12)
+	probs := nn.Softmax(tp, nn.MatMulT(tp, z, en)) // n × E
+	gates := probs
+	if s.Top1 {
+		gates = nn.Top1(tp, probs)
+	}
+	var out *nn.Tensor
+	for i, ex := range s.Experts {
+		y := nn.RowScale(tp, ex.Forward(tp, sub), nn.Column(tp, gates, i))
+		if out == nil {
+			out = y
+		} else {
+			out = nn.Add(tp, out, y)
+		}
+	}
+	arg := nn.ArgmaxRows(probs.Data, n, e)
+	counts := make([]int, e)
+	for _, j := range arg {
+		counts[j]++
+	}
+	// L = E·Σ_p f_p·mean_x probs[x,p] = Σ_{x,p} probs[x,p]·E·f_p/n.
+	w := make([]float32, n*e)
+	for x := 0; x < n; x++ {
+		for p := 0; p < e; p++ {
+			w[x*e+p] = float32(float64(e) * float64(counts[p]) / float64(n) / float64(n))
+		}
+	}
+	loss := nn.DotConst(tp, probs, w)
+	if s.Stats != nil {
+		s.Stats.record(block, counts, probs.Data, s.Heads, t, e)
+	}
+	return out.Reshape(b, t, c), loss
+}
+
+// RoutingStats accumulates, per block, how many sub-tokens each expert
+// receives (their top expert) and, for chosen tokens, their gate
+// probabilities: the data of the paper's Fig. 4.
+type RoutingStats struct {
+	// Counts[block][expert] sums sub-tokens routed over all calls.
+	Counts [][]int
+	// Track lists (sample, token) pairs of the first batch whose gates are
+	// kept; Gates[block][k] holds, per sub-token head, the E gates of
+	// Track[k].
+	Track [][2]int
+	Gates [][][][]float32
+}
+
+func (rs *RoutingStats) record(block int, counts []int, probs []float32, heads, t, e int) {
+	for len(rs.Counts) <= block {
+		rs.Counts = append(rs.Counts, make([]int, e))
+		rs.Gates = append(rs.Gates, nil)
+	}
+	for p, c := range counts {
+		rs.Counts[block][p] += c
+	}
+	if rs.Gates[block] != nil || len(rs.Track) == 0 {
+		return
+	}
+	for _, st := range rs.Track {
+		var g [][]float32
+		tok := st[1]
+		if tok >= t { // the sequence grows with prompts; clamp to the last
+			tok = t - 1
+		}
+		for h := 0; h < heads; h++ {
+			row := ((st[0]*t+tok)*heads + h) * e
+			g = append(g, append([]float32(nil), probs[row:row+e]...))
+		}
+		rs.Gates[block] = append(rs.Gates[block], g)
+	}
+}
+
+// Shares returns, per block, the fraction of sub-tokens each expert
+// received.
+func (rs *RoutingStats) Shares() [][]float64 {
+	out := make([][]float64, len(rs.Counts))
+	for b, cs := range rs.Counts {
+		total := 0
+		for _, c := range cs {
+			total += c
+		}
+		out[b] = make([]float64, len(cs))
+		for p, c := range cs {
+			if total > 0 {
+				out[b][p] = float64(c) / float64(total)
+			}
+		}
+	}
+	return out
+}

@@ -43,6 +43,12 @@ func SplitmixInit(ps nn.Params, normWeights map[string]bool) {
 		}
 		a, b := 0.0, 0.0
 		switch {
+		case strings.HasSuffix(p.Name, "smoa.expert_embeddings"):
+			b = 1
+		case strings.HasSuffix(p.Name, ".pg_gamma"):
+			a, b = 1, 0.2
+		case strings.HasSuffix(p.Name, ".pg_beta"):
+			b = 0.1
 		case strings.Contains(p.Name, "tfts_gamma"):
 			a, b = 1, 0.2
 		case strings.Contains(p.Name, "tfts_beta"):

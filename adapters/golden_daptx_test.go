@@ -1,0 +1,142 @@
+package adapters
+
+import (
+	"encoding/json"
+	"math"
+	"os"
+	"testing"
+
+	"github.com/pcx-dev/pcx/backbone"
+	"github.com/pcx-dev/pcx/internal/goldentest"
+	"github.com/pcx-dev/pcx/nn"
+	"github.com/pcx-dev/pcx/pointcloud"
+)
+
+// Golden fixtures from scripts/golden_daptx.py: a PyTorch DAPT-X written
+// from the semantics in daptx.go, weights from the shared splitmix formula.
+
+type daptxCase struct {
+	daptCase
+	Config struct {
+		TransDim  int `json:"trans_dim"`
+		Depth     int `json:"depth"`
+		Heads     int `json:"num_heads"`
+		Classes   int `json:"cls_dim"`
+		B         int `json:"B"`
+		N         int `json:"N"`
+		NumGroup  int `json:"num_group"`
+		GroupSize int `json:"group_size"`
+		Rank      int `json:"rank"`
+		SMoAHeads int `json:"smoa_heads"`
+		Experts   int `json:"num_experts"`
+	} `json:"config"`
+	CELoss       float64 `json:"ce_loss"`
+	BalanceLoss  float64 `json:"balance_loss"`
+	ExpertCounts [][]int `json:"expert_counts"`
+}
+
+func TestGoldenDAPTX(t *testing.T) {
+	b, err := os.ReadFile("../testdata/golden/daptx.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f struct {
+		Cases map[string]json.RawMessage `json:"cases"`
+	}
+	if err := json.Unmarshal(b, &f); err != nil {
+		t.Fatal(err)
+	}
+	parse := func(name string) daptxCase {
+		var c daptxCase
+		if err := json.Unmarshal(f.Cases[name], &c.daptCase); err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(f.Cases[name], &c); err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	base := parse("tiny_train")
+	for _, tc := range []struct {
+		name  string
+		train bool
+	}{{"tiny_train", true}, {"tiny_eval", false}} {
+		c := parse(tc.name)
+		bc := base.Config
+		experts := bc.Experts
+		if experts == 0 {
+			experts = 4
+		}
+		cfg := DAPTXConfig{DAPTConfig: DAPTConfig{Config: backbone.Config{TransDim: bc.TransDim, Depth: bc.Depth, Heads: bc.Heads,
+			Classes: bc.Classes, NumGroup: bc.NumGroup, GroupSize: bc.GroupSize}, Rank: bc.Rank, Head: HeadTokens{true, "mean", "max"}},
+			SMoAHeads: bc.SMoAHeads, Experts: experts, Alpha: 0.01}
+		d, err := NewDAPTX(cfg, pointcloud.NewRand(0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		norm := map[string]bool{}
+		for _, k := range base.NormWeightKeys {
+			norm[k] = true
+		}
+		goldentest.SplitmixInit(d.Params(), norm)
+		byName := map[string]*nn.Param{}
+		for _, p := range d.Params() {
+			byName[p.Name] = p
+		}
+		for k, pc := range base.ParamChecks {
+			p := byName[k]
+			if p == nil {
+				t.Errorf("%s: the fixture has %s, the model does not", tc.name, k)
+				continue
+			}
+			for i, v := range pc.First {
+				if math.Abs(float64(p.Data[i])-v) > 1e-6*math.Max(1, math.Abs(v)) {
+					t.Fatalf("%s: %s[%d] = %v, fixture %v", tc.name, k, i, p.Data[i], v)
+				}
+			}
+		}
+		if len(byName) != len(base.ParamChecks) {
+			t.Errorf("%s: model has %d state entries, fixture %d", tc.name, len(byName), len(base.ParamChecks))
+		}
+		for _, k := range base.TrainableKeys {
+			if p := byName[k]; p == nil || !p.Trainable {
+				t.Errorf("%s: %s should be tunable", tc.name, k)
+			}
+		}
+		in := base.Inputs
+		g := backbone.GroupAt(goldentest.F32(in.Points.Data), bc.B, bc.N, goldentest.I32(in.CenterIdx.Data),
+			goldentest.I32(in.KnnIdx.Data), bc.NumGroup, bc.GroupSize)
+		d.SMoA.Stats = &RoutingStats{}
+		tp := nn.NewTape(tc.train)
+		logits := d.Forward(tp, g, pointcloud.NewRand(1))
+		goldentest.CloseTo(t, tc.name+" logits", logits.Data, c.Logits, 1e-4)
+		if c.BalanceLoss != 0 && math.Abs(float64(d.BalanceLoss.Data[0])-c.BalanceLoss) > 1e-4*math.Max(1, c.BalanceLoss) {
+			t.Errorf("%s: balance loss %v, want %v", tc.name, d.BalanceLoss.Data[0], c.BalanceLoss)
+		}
+		loss := d.Loss(tp, logits, in.Labels)
+		if math.Abs(float64(loss.Data[0])-c.Loss) > 1e-4*math.Max(1, c.Loss) {
+			t.Errorf("%s: loss %v, want %v", tc.name, loss.Data[0], c.Loss)
+		}
+		for blk, want := range c.ExpertCounts {
+			for p, n := range want {
+				if got := d.SMoA.Stats.Counts[blk][p]; got != n {
+					t.Errorf("%s: block %d expert %d received %d sub-tokens, want %d", tc.name, blk, p, got, n)
+				}
+			}
+		}
+		tp.Backward(loss)
+		for k, want := range c.Grads {
+			p := byName[k]
+			if p == nil || p.Grad == nil {
+				t.Errorf("%s: no gradient for %s", tc.name, k)
+				continue
+			}
+			goldentest.CloseTo(t, tc.name+" grad "+k, p.Grad, want, 1e-4)
+		}
+		for _, p := range d.Params() {
+			if !p.Trainable && p.Grad != nil {
+				t.Errorf("%s: frozen %s got a gradient", tc.name, p.Name)
+			}
+		}
+	}
+}

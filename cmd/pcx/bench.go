@@ -53,6 +53,7 @@ on the same clouds and prints the ratios.
 Example:
    pcx bench fps --points 8192 --centres 1024 --batch 32 --json`,
 		Subcommands: []*cli.Command{
+			stepCommand(),
 			{
 				Name:  "fps",
 				Usage: "farthest-point sampling (pointnet2_ops semantics)",

@@ -241,12 +241,12 @@ func (d *DAPT) Params() nn.Params {
 // Forward returns the logits of grouped clouds.
 func (d *DAPT) Forward(tp *nn.Tape, g *backbone.Groups, r *rand.Rand) *nn.Tensor {
 	c := d.Cfg.TransDim
-	nb := nn.FromData(g.Neighbourhoods, g.B*g.G, g.M, 3)
-	tok := d.TokSSF.Forward(tp, d.Encoder.Forward(tp, nb, g.B*g.G, g.M).Reshape(g.B, g.G, c))
-	pos := d.Pos2.Forward(tp, nn.GELU(tp, d.Pos0.Forward(tp, nn.FromData(g.Centres, g.B, g.G, 3)), false))
-	cls := nn.RepeatRows(tp, d.ClsToken.T(), g.B).Reshape(g.B, 1, c)
-	clsPos := nn.RepeatRows(tp, d.ClsPos.T(), g.B).Reshape(g.B, 1, c)
-	x := nn.Add(tp, nn.ConcatTokens(tp, cls, tok), nn.ConcatTokens(tp, clsPos, pos))
+	// Tokens is Point-MAE's embedding; DAPT scales and shifts the patch
+	// tokens (not cls) before adding the positions.
+	x0, pos := d.Tokens(tp, g)
+	t0 := x0.Dim(1)
+	tok := d.TokSSF.Forward(tp, nn.SliceTokens(tp, x0, 1, t0))
+	x := nn.Add(tp, nn.ConcatTokens(tp, nn.SliceTokens(tp, x0, 0, 1), tok), pos)
 	for _, b := range d.DBlocks {
 		x = b.Forward(tp, x, r)
 	}

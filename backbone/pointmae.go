@@ -216,7 +216,16 @@ func GroupAt(xyz []float32, b, n int, centreIdx, nbIdx []int32, g, k int) *Group
 func (m *PointMAE) Tokens(tp *nn.Tape, g *Groups) (x, pos *nn.Tensor) {
 	c := m.Cfg.TransDim
 	nb := nn.FromData(g.Neighbourhoods, g.B*g.G, g.M, 3)
-	tok := m.Encoder.Forward(tp, nb, g.B*g.G, g.M).Reshape(g.B, g.G, c)
+	var tok *nn.Tensor
+	if m.Encoder.Params().Trainable() == nil {
+		// A frozen encoder needs no backward: run it on its own scope and
+		// free its large per-point activations before the blocks run.
+		sc := tp.Scope()
+		tok = nn.Copy(tp, m.Encoder.Forward(sc, nb, g.B*g.G, g.M)).Reshape(g.B, g.G, c)
+		sc.Release()
+	} else {
+		tok = m.Encoder.Forward(tp, nb, g.B*g.G, g.M).Reshape(g.B, g.G, c)
+	}
 	p := m.Pos2.Forward(tp, nn.GELU(tp, m.Pos0.Forward(tp, nn.FromData(g.Centres, g.B, g.G, 3)), false))
 	cls := nn.RepeatRows(tp, m.ClsToken.T(), g.B).Reshape(g.B, 1, c)
 	clsPos := nn.RepeatRows(tp, m.ClsPos.T(), g.B).Reshape(g.B, 1, c)

@@ -125,3 +125,24 @@ func (tp *Tape) newOut(shape []int, ins ...*Tensor) *Tensor {
 	}
 	return t
 }
+
+// Scope returns a tape for a sub-computation that needs no gradient (a
+// frozen encoder run on data): same mode and pool, nothing recorded. Release
+// it as soon as its result has been copied out (Copy), so that its
+// intermediate buffers do not live until the end of the step.
+func (tp *Tape) Scope() *Tape {
+	if tp == nil {
+		return &Tape{noGrad: true}
+	}
+	return &Tape{Train: tp.Train, noGrad: true, pool: tp.pool}
+}
+
+// Copy returns a copy of x's values owned by tp, without gradient.
+func Copy(tp *Tape, x *Tensor) *Tensor {
+	out := &Tensor{Shape: append([]int(nil), x.Shape...), Data: tp.alloc(x.Len())}
+	if tp != nil && tp.pool != nil {
+		out.tape = tp
+	}
+	copy(out.Data, x.Data)
+	return out
+}

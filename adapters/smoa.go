@@ -26,6 +26,9 @@ type SMoA struct {
 	Embeddings *nn.Param // experts × rank
 	Experts    []*layers.Adapter
 	Top1       bool
+	// Routers, when set (UsePerBlockRouters), replaces Reduction with one
+	// projection per block.
+	Routers []*nn.Param
 	// Stats, when not nil, receives every call's routing.
 	Stats *RoutingStats
 }
@@ -51,6 +54,10 @@ func NewSMoA(prefix string, dim, heads, experts, rank int, r *rand.Rand) (*SMoA,
 // Params lists the shared parameters.
 func (s *SMoA) Params() nn.Params {
 	ps := nn.Params{s.Reduction, s.Embeddings}
+	if s.Routers != nil {
+		ps = append(nn.Params{}, s.Routers...)
+		ps = append(ps, s.Embeddings)
+	}
 	for _, e := range s.Experts {
 		ps = append(ps, e.Params()...)
 	}
@@ -66,7 +73,11 @@ func (s *SMoA) Forward(tp *nn.Tape, u *nn.Tensor, block int) (*nn.Tensor, *nn.Te
 	n := b * t * s.Heads
 	e := len(s.Experts)
 	sub := u.Reshape(n, ds)
-	z := nn.Linear(tp, sub, s.Reduction, nil)
+	red := s.Reduction
+	if s.Routers != nil {
+		red = s.Routers[block]
+	}
+	z := nn.Linear(tp, sub, red, nil)
 	en := nn.L2Normalize(tp, s.Embeddings.T(), 1e-12)
 	probs := nn.Softmax(tp, nn.MatMulT(tp, z, en)) // n × E
 	gates := probs

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/pcx-dev/pcx/internal/atomicfile"
 	"io"
 	"math"
 	"os"
@@ -47,7 +48,7 @@ func WriteSafetensors(path string, d *Dict) error {
 	if err := d.Validate(); err != nil { // before creating any file
 		return fmt.Errorf("state: %s: %w", path, err)
 	}
-	if err := writeFileAtomic(path, func(w io.Writer) error { return EncodeSafetensors(w, d) }); err != nil {
+	if err := atomicfile.Write(path, func(w io.Writer) error { return EncodeSafetensors(w, d) }); err != nil {
 		return fmt.Errorf("state: %s: %w", path, err)
 	}
 	return nil

@@ -1,4 +1,6 @@
-package state
+// Package atomicfile writes files so that readers see either the old file
+// or the whole new one: checkpoints, exports and converted clouds.
+package atomicfile
 
 import (
 	"bufio"
@@ -7,11 +9,12 @@ import (
 	"path/filepath"
 )
 
-// writeFileAtomic writes path so that readers see the old file or the whole
-// new one, never a part: write fills a temporary file in the same directory,
-// which is flushed, synced and renamed over path. On any failure the
-// temporary file is removed and path is left untouched.
-func writeFileAtomic(path string, write func(io.Writer) error) (err error) {
+// Write writes a file so that readers see either the old file or
+// the whole new one, never a part: write fills a temporary file in the same
+// directory through a buffer, which is then flushed, synced to disk and
+// renamed over path. If anything fails the temporary file is removed and
+// path is left as it was. The new file has mode 0644.
+func Write(path string, write func(io.Writer) error) (err error) {
 	dir, base := filepath.Split(path)
 	if dir == "" {
 		dir = "."
@@ -26,7 +29,7 @@ func writeFileAtomic(path string, write func(io.Writer) error) (err error) {
 			os.Remove(tmp.Name())
 		}
 	}()
-	bw := bufio.NewWriterSize(tmp, 1<<20)
+	bw := bufio.NewWriterSize(tmp, 256<<10)
 	if err = write(bw); err != nil {
 		return err
 	}
@@ -45,7 +48,7 @@ func writeFileAtomic(path string, write func(io.Writer) error) (err error) {
 	if err = os.Rename(tmp.Name(), path); err != nil {
 		return err
 	}
-	// Make the rename durable where the system allows syncing a directory.
+	// Make the rename itself durable; not every system can sync a directory.
 	if d, derr := os.Open(dir); derr == nil {
 		d.Sync()
 		d.Close()

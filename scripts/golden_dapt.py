@@ -66,7 +66,28 @@ CASES
     tiny_objonly_train:  same, but patch_token "None" (HEAD_CHANEL 2): cls_head_finetune.0.weight
                          is 256 x 64 (its own splitmix values, b = sqrt(3/64)); every other entry
                          is identical to tiny_train. model.train().
-Inputs (points, center_idx, knn_idx, labels) are drawn the way pointmae.json's
+    full_eval:           the real scan_objbg configuration: trans_dim 384, depth 12, heads 6, cls_dim 15,
+                         rank 64, cls + prompt mean + patch max, all dropout / drop-path 0; B 1, N 1024,
+                         G 64, M 32; model.eval(); INIT "sin" (below); inputs EXACTLY pointmae.json
+                         full_eval's (not stored again: "inputs_from"). Stores logits,
+                         logits_minus_head_bias (logits - cls_head_finetune.8.bias), norm_weight_keys,
+                         param_checks (shape, numel, sum, first 4 values, as in pointmae.json) for every
+                         state-dict key outside blocks.blocks and for blocks 0, 1, 10 and 11, and, to
+                         stay under the size budget, "param_sums" (key -> sum only) for blocks 2..9
+                         (their keys differ from block 1's only in the index digit).
+
+INIT "sin" (case full_eval): golden_pointmae.py's "sin" formula applied to every
+state-dict key k (h_k = (sum of UTF-8 bytes of k) % 97, s_i = sin(float64(i)*0.37 + float64(h_k)),
+i the flattened row-major index, each value computed in float64 and rounded to float32):
+    BatchNorm running_var:                           1 + 0.5*|sin(float64(i) + float64(h_k))|
+    BatchNorm / LayerNorm weight (incl. the Adapter LayerNorm
+        blocks.blocks.{i}.Adapter_MLP.adapter_layer_norm_before.weight):   1 + 0.02*s_i
+    key contains "tfts_gamma":                       1 + 0.02*s_i
+    key contains "tfts_beta":                        0.02*s_i
+    everything else (Linear/Conv weights, all biases, running_mean, cls_token, cls_pos): 0.02*s_i
+    num_batches_tracked:                             0
+
+Inputs (points, center_idx, knn_idx, labels) of the tiny cases are drawn the way pointmae.json's
 tiny_train draws them (torch.manual_seed(0), the tiny Point-MAE model built
 first), but for B = 8 clouds instead of 3: with 3 the head's train-mode
 BatchNorm is so ill-conditioned that PyTorch's own float32 gradients differ from
@@ -366,6 +387,56 @@ def fd_check(model, points, center_idx, knn_idx, labels, keys, state, train, eps
 
 
 # ----------------------------------------------------------------------------
+# "sin" init and full_eval inputs (see the docstring)
+
+SIN_DOC = ("sin: h_k = (sum of UTF-8 bytes of key k) % 97; i = flattened row-major index; "
+           "s_i = sin(float64(i)*0.37 + float64(h_k)); BatchNorm running_var = 1 + 0.5*|sin(float64(i) + float64(h_k))|; "
+           "BatchNorm and LayerNorm weight (incl. Adapter_MLP.adapter_layer_norm_before.weight) = 1 + 0.02*s_i; "
+           "key contains tfts_gamma = 1 + 0.02*s_i; key contains tfts_beta = 0.02*s_i; every other float entry "
+           "(Linear/Conv weights, all biases, running_mean, cls_token, cls_pos) = 0.02*s_i; num_batches_tracked = 0; "
+           "all rounded to float32. Inputs: exactly pointmae.json full_eval's (points, center_idx, knn_idx).")
+
+
+def sin_values(key, t, kind):
+    """golden_pointmae.py's "sin" formula; kind from kind_of (tfts kinds included)."""
+    if kind == "count":
+        return torch.zeros_like(t)
+    hk = float(sum(key.encode("utf-8")) % 97)
+    i = np.arange(t.numel(), dtype=np.float64)
+    if kind == "running_var":
+        v = 1.0 + 0.5 * np.abs(np.sin(i + hk))
+    elif kind in ("norm_weight", "tfts_gamma", "pg_gamma"):
+        v = 1.0 + 0.02 * np.sin(i * 0.37 + hk)
+    elif kind == "expert_embeddings":
+        v = np.sin(i * 0.37 + hk)
+    else:
+        v = 0.02 * np.sin(i * 0.37 + hk)
+    return torch.from_numpy(v.astype(np.float32).astype(np.float64)).reshape(t.shape)
+
+
+def init_sin(model, kind_fn=None):
+    kind_fn = kind_fn or kind_of
+    nwk = set(norm_weight_keys(model))
+    model.load_state_dict({k: sin_values(k, t, kind_fn(k, nwk)) for k, t in model.state_dict().items()})
+
+
+def full_inputs(cfg):
+    """pointmae.json full_eval's inputs (B = 1), recomputed the same way and checked against that file."""
+    n, g, m = cfg["N"], cfg["num_group"], cfg["group_size"]
+    j = np.arange(n, dtype=np.float64)
+    p = np.stack([np.sin(j * 0.1), np.cos(j * 0.23), np.sin(j * 0.07 + 1.0)], axis=1).astype(np.float32).astype(np.float64)
+    c = np.arange(g) * (n // g) + 7
+    k = knn_indices(p, c, m)
+    pts, cen, knn = torch.from_numpy(p)[None], torch.from_numpy(c)[None], torch.from_numpy(k)[None]
+    if os.path.exists(PM_JSON):
+        ref = json.load(open(PM_JSON))["cases"]["full_eval"]["inputs"]
+        assert ref == {"points": enc_exact(pts), "center_idx": enc_int(cen), "knn_idx": enc_int(knn)}, \
+            "full_eval inputs differ from pointmae.json's"
+        print("full_eval inputs identical to pointmae.json full_eval")
+    return pts, cen, knn
+
+
+# ----------------------------------------------------------------------------
 # cases
 
 t0 = time.time()
@@ -501,6 +572,43 @@ run_train(model, state0)
 assert all(dict(model.named_parameters())[k].grad is None for k in frozen)
 assert all(dict(model.named_parameters())[k].grad is not None for k in trainable)
 print("%d trainable / %d frozen parameter tensors; frozen have no grad" % (len(trainable), len(frozen)))
+
+# full_eval ---------------------------------------------------------------------
+# The real scan_objbg configuration, "sin" weights, pointmae.json full_eval's inputs. Built after every
+# other case so that constructing it cannot disturb their RNG sequence (the sin init itself uses no RNG).
+FULL = dict(trans_dim=384, depth=12, num_heads=6, cls_dim=15, encoder_dims=384, rank=64, B=1, N=1024,
+            num_group=64, group_size=32, drop_path_rate=0.0, drop_adapter_rate=0.0, dropout=0.0,
+            class_token="use", prompt_token="mean", patch_token="max")
+FULL_CHECK_BLOCKS = (0, 1, 10, 11)
+fpts, fcenter, fknn = full_inputs(FULL)
+fmodel = PointTransformerDAPT(FULL["trans_dim"], FULL["depth"], FULL["num_heads"], FULL["cls_dim"], FULL["rank"],
+                              FULL["num_group"], FULL["class_token"], FULL["prompt_token"], FULL["patch_token"])
+init_sin(fmodel)
+fmodel.eval()
+with torch.no_grad():
+    flog = fmodel(fpts, fcenter, fknn)
+fhead_bias = fmodel.state_dict()["cls_head_finetune.8.bias"]
+cases["full_eval"] = {
+    "config": FULL,
+    "mode": "eval",
+    "init": SIN_DOC,
+    "inputs_from": "pointmae.json:full_eval",
+    "norm_weight_keys": norm_weight_keys(fmodel),
+    "param_checks": None,  # filled below
+    "param_sums": None,
+    "logits": enc_res(flog),
+    "logits_minus_head_bias": enc_res(flog - fhead_bias),
+    "intermediates": {"concat_f": tensor_summary(fmodel.inter["concat_f"], 0),
+                      "final_x_shape": list(fmodel.inter["final_x"].shape)},
+}
+# Size budget (dapt.json < 450 KB): full param_checks for every key outside blocks.blocks and for blocks
+# FULL_CHECK_BLOCKS (single- and double-digit indices, first and last); only the sum for the other blocks.
+_pc = param_checks(fmodel)
+_full_key = lambda k: not k.startswith("blocks.blocks.") or int(k.split(".")[2]) in FULL_CHECK_BLOCKS
+cases["full_eval"]["param_checks"] = {k: v for k, v in _pc.items() if _full_key(k)}
+cases["full_eval"]["param_sums"] = {k: v["sum"] for k, v in _pc.items() if not _full_key(k)}
+cases["full_eval"]["intermediates"]["concat_f"]["shape"] = list(fmodel.inter["concat_f"].shape)
+print("full_eval logits", flog.tolist())
 
 doc = {"torch": torch.__version__, "generator": "scripts/golden_dapt.py", "cases": cases}
 os.makedirs(os.path.dirname(OUT), exist_ok=True)

@@ -78,7 +78,26 @@ CASES
     tiny_train:  trans_dim 32, depth 2, heads 4, cls_dim 5, smoa_heads 2 (d_s 16), experts 4, rank 8,
                  B 8, N 64, G 8, M 8, head cls + prompt mean + patch max, all dropouts 0; model.train().
     tiny_eval:   same weights (pre-forward buffers) and inputs, model.eval() (loss = CE + 0.01 balance too).
-Inputs (points, center_idx, knn_idx, labels) are drawn exactly as golden_dapt.py
+    full_eval:   the real scan_objbg DAPT-X configuration: trans_dim 384, depth 12, heads 6, cls_dim 15,
+                 smoa_heads 3 (d_s 128), experts 4, rank 32, cls + prompt mean + patch max, all dropouts 0;
+                 B 1, N 1024, G 64, M 32; model.eval(); INIT "sin" (below); inputs EXACTLY
+                 pointmae.json full_eval's (not stored again: "inputs_from"). Stores logits,
+                 logits_minus_head_bias (logits - cls_head_finetune.8.bias), balance_loss,
+                 balance_losses, expert_counts (per block), routing_min_margin, param_checks (shape,
+                 numel, sum, first 4 values per state-dict key, as in pointmae.json), norm_weight_keys.
+
+INIT "sin" (case full_eval): golden_pointmae.py's "sin" formula applied to every
+state-dict key k (h_k = (sum of UTF-8 bytes of k) % 97, s_i = sin(float64(i)*0.37 + float64(h_k)),
+i the flattened row-major index, each value computed in float64 and rounded to float32):
+    BatchNorm running_var:                           1 + 0.5*|sin(float64(i) + float64(h_k))|
+    BatchNorm / LayerNorm weight (incl. blocks.blocks.{i}.norm2.weight):   1 + 0.02*s_i
+    key ends with ".pg_gamma":                       1 + 0.02*s_i
+    key ends with ".pg_beta":                        0.02*s_i
+    key ends with "smoa.expert_embeddings":          s_i   (scale 1, not 0.02, so routing is not uniform)
+    everything else (Linear/Conv weights, all biases, running_mean, cls_token, cls_pos): 0.02*s_i
+    num_batches_tracked:                             0
+
+Inputs (points, center_idx, knn_idx, labels) of the tiny cases are drawn exactly as golden_dapt.py
 draws them (torch.manual_seed(0), the tiny Point-MAE model built first, B = 8);
 they are asserted equal to testdata/golden/dapt.json's tiny_train inputs when that file exists.
 """
@@ -282,6 +301,15 @@ def init_splitmix(model):
     model.load_state_dict(new)
 
 
+SIN_DOC = ("sin: h_k = (sum of UTF-8 bytes of key k) % 97; i = flattened row-major index; "
+           "s_i = sin(float64(i)*0.37 + float64(h_k)); BatchNorm running_var = 1 + 0.5*|sin(float64(i) + float64(h_k))|; "
+           "BatchNorm and LayerNorm weight (incl. blocks.blocks.{i}.norm2.weight) = 1 + 0.02*s_i; "
+           "key ends with .pg_gamma = 1 + 0.02*s_i; key ends with .pg_beta = 0.02*s_i; "
+           "key ends with smoa.expert_embeddings = s_i (scale 1); every other float entry "
+           "(Linear/Conv weights, all biases, running_mean, cls_token, cls_pos) = 0.02*s_i; num_batches_tracked = 0; "
+           "all rounded to float32. Inputs: exactly pointmae.json full_eval's (points, center_idx, knn_idx).")
+
+
 def total_loss(model):
     logits, bal = model(points, center_idx, knn_idx)
     ce_l = ce(logits, labels)
@@ -430,6 +458,41 @@ total_loss(model)[1].backward()
 assert all(dict(model.named_parameters())[k].grad is None for k in frozen)
 assert all(dict(model.named_parameters())[k].grad is not None for k in trainable)
 print("%d trainable / %d frozen parameter tensors; frozen have no grad" % (len(trainable), len(frozen)))
+
+# full_eval ---------------------------------------------------------------------
+# The real scan_objbg DAPT-X configuration, "sin" weights, pointmae.json full_eval's inputs. Built after
+# every other case so that constructing it cannot disturb their RNG sequence (the sin init uses no RNG).
+FULL = dict(trans_dim=384, depth=12, num_heads=6, cls_dim=15, encoder_dims=384, smoa_heads=3, num_experts=4,
+            rank=32, B=1, N=1024, num_group=64, group_size=32, drop_path_rate=0.0, dropout=0.0,
+            class_token="use", prompt_token="mean", patch_token="max", balance_coef=BALANCE_COEF)
+fpts, fcenter, fknn = dp["full_inputs"](FULL)
+fmodel = PointTransformerDAPTX(FULL["trans_dim"], FULL["depth"], FULL["num_heads"], FULL["cls_dim"],
+                               FULL["num_group"], FULL["smoa_heads"], FULL["num_experts"], FULL["rank"])
+dp["init_sin"](fmodel, kind_of)
+fmodel.eval()
+with torch.no_grad():
+    flog, fbal = fmodel(fpts, fcenter, fknn)
+fhead_bias = fmodel.state_dict()["cls_head_finetune.8.bias"]
+for i, cnt in enumerate(fmodel.inter["expert_counts"]):
+    assert sum(cnt) == (1 + i + FULL["num_group"]) * FULL["smoa_heads"]
+cases["full_eval"] = dict({
+    "config": FULL,
+    "mode": "eval",
+    "init": SIN_DOC,
+    "inputs_from": "pointmae.json:full_eval",
+    "norm_weight_keys": norm_weight_keys(fmodel),
+    "param_checks": param_checks(fmodel),
+    "logits": enc_res(flog),
+    "logits_minus_head_bias": enc_res(flog - fhead_bias),
+    "balance_loss": r12(fbal.item()),
+}, **routing(fmodel), **{
+    "intermediates": {"concat_f": tensor_summary(fmodel.inter["concat_f"], 0),
+                      "final_x_shape": list(fmodel.inter["final_x"].shape)},
+})
+cases["full_eval"]["intermediates"]["concat_f"]["shape"] = list(fmodel.inter["concat_f"].shape)
+print("full_eval logits", flog.tolist())
+print("full_eval balance", fbal.item(), "counts", fmodel.inter["expert_counts"],
+      "min margin", fmodel.inter["routing_min_margin"])
 
 doc = {"torch": torch.__version__, "generator": "scripts/golden_daptx.py", "cases": cases}
 os.makedirs(os.path.dirname(OUT), exist_ok=True)

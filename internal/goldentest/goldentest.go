@@ -91,7 +91,9 @@ func SinInit(ps nn.Params, normWeights map[string]bool) {
 				p.Data[i] = 0
 			case strings.HasSuffix(p.Name, "running_var"):
 				p.Data[i] = float32(1 + 0.5*math.Abs(math.Sin(float64(i)+float64(hk))))
-			case normWeights[p.Name]:
+			case strings.HasSuffix(p.Name, "smoa.expert_embeddings"):
+				p.Data[i] = float32(s)
+			case normWeights[p.Name] || strings.Contains(p.Name, "tfts_gamma") || strings.HasSuffix(p.Name, ".pg_gamma"):
 				p.Data[i] = float32(1 + 0.02*s)
 			default:
 				p.Data[i] = float32(0.02 * s)

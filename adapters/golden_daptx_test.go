@@ -79,22 +79,8 @@ func TestGoldenDAPTX(t *testing.T) {
 			norm[k] = true
 		}
 		goldentest.SplitmixInit(d.Params(), norm)
-		byName := map[string]*nn.Param{}
-		for _, p := range d.Params() {
-			byName[p.Name] = p
-		}
-		for k, pc := range base.ParamChecks {
-			p := byName[k]
-			if p == nil {
-				t.Errorf("%s: the fixture has %s, the model does not", tc.name, k)
-				continue
-			}
-			for i, v := range pc.First {
-				if math.Abs(float64(p.Data[i])-v) > 1e-6*math.Max(1, math.Abs(v)) {
-					t.Fatalf("%s: %s[%d] = %v, fixture %v", tc.name, k, i, p.Data[i], v)
-				}
-			}
-		}
+		byName := goldentest.ByName(d.Params())
+		goldentest.CheckFirst(t, tc.name, byName, base.ParamChecks, nil)
 		if len(byName) != len(base.ParamChecks) {
 			t.Errorf("%s: model has %d state entries, fixture %d", tc.name, len(byName), len(base.ParamChecks))
 		}

@@ -68,22 +68,8 @@ func loadFull(t *testing.T, file string) (fullCase, *backbone.Groups) {
 
 func checkFull(t *testing.T, name string, c fullCase, ps nn.Params, logits *nn.Tensor, headBias *nn.Param) {
 	t.Helper()
-	byName := map[string]*nn.Param{}
-	for _, p := range ps {
-		byName[p.Name] = p
-	}
-	for k, pc := range c.ParamChecks {
-		p := byName[k]
-		if p == nil {
-			t.Errorf("%s: the fixture has %s, the model does not", name, k)
-			continue
-		}
-		for i, v := range pc.First {
-			if math.Abs(float64(p.Data[i])-v) > 1e-6*math.Max(1, math.Abs(v)) {
-				t.Fatalf("%s: %s[%d] = %v, fixture %v", name, k, i, p.Data[i], v)
-			}
-		}
-	}
+	byName := goldentest.ByName(ps)
+	goldentest.CheckFirst(t, name, byName, c.ParamChecks, nil)
 	for k, want := range c.ParamSums {
 		p := byName[k]
 		if p == nil {

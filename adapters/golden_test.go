@@ -86,27 +86,12 @@ func runDAPTCase(t *testing.T, name string, c, base daptCase, train bool) {
 		norm[k] = true
 	}
 	goldentest.SplitmixInit(d.Params(), norm)
-	byName := map[string]*nn.Param{}
-	for _, p := range d.Params() {
-		byName[p.Name] = p
-	}
-	for ci, checks := range []map[string]goldentest.Tensor{base.ParamChecks, c.ParamChecks} {
-		for k, pc := range checks {
-			if _, own := c.ParamChecks[k]; ci == 0 && own && c.Config.TransDim != 0 {
-				continue // the case's own shape and values for this key
-			}
-			p, ok := byName[k]
-			if !ok {
-				t.Errorf("%s: the fixture has %s, the model does not", name, k)
-				continue
-			}
-			for i, v := range pc.First {
-				if math.Abs(float64(p.Data[i])-v) > 1e-6*math.Max(1, math.Abs(v)) {
-					t.Fatalf("%s: %s[%d] = %v, fixture %v", name, k, i, p.Data[i], v)
-				}
-			}
-		}
-	}
+	byName := goldentest.ByName(d.Params())
+	goldentest.CheckFirst(t, name, byName, base.ParamChecks, func(k string) bool {
+		_, own := c.ParamChecks[k]
+		return own && c.Config.TransDim != 0 // the case's own shape and values for this key
+	})
+	goldentest.CheckFirst(t, name, byName, c.ParamChecks, nil)
 	if len(byName) != len(base.ParamChecks) {
 		t.Errorf("%s: model has %d state entries, fixture %d", name, len(byName), len(base.ParamChecks))
 	}

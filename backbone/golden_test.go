@@ -74,17 +74,8 @@ func buildGolden(t *testing.T, c gCase, init string) (*PointMAE, map[string]*nn.
 	} else {
 		goldentest.SplitmixInit(m.Params(), norm)
 	}
-	byName := map[string]*nn.Param{}
-	for _, p := range m.Params() {
-		byName[p.Name] = p
-		if pc, ok := c.ParamChecks[p.Name]; ok && len(pc.First) > 0 {
-			for i, v := range pc.First {
-				if math.Abs(float64(p.Data[i])-v) > 1e-6*math.Max(1, math.Abs(v)) {
-					t.Fatalf("%s init: value %d is %v, fixture %v", p.Name, i, p.Data[i], v)
-				}
-			}
-		}
-	}
+	byName := goldentest.ByName(m.Params())
+	goldentest.CheckFirst(t, "init", byName, c.ParamChecks, nil)
 	if len(byName) != len(c.ParamChecks) && len(c.ParamChecks) > 0 {
 		t.Errorf("model has %d state entries, fixture %d", len(byName), len(c.ParamChecks))
 	}

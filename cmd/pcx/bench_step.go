@@ -91,11 +91,7 @@ Example:
 			}
 			rep := stepReport{Preset: c.String("preset"), Method: "dapt-x", Batch: b, Points: n, BLAS: blas.Backend(),
 				MS: round4(dt.Seconds() * 1e3), GroupMS: round4(groupTime.Seconds() * 1e3), PeakMB: peakRSSMB(),
-				Repeat: c.Int("repeat"), Loss: loss, Tunable: len(opt.Params)}
-			rep.Tunable = 0
-			for _, p := range opt.Params {
-				rep.Tunable += p.Len()
-			}
+				Repeat: c.Int("repeat"), Loss: loss, Tunable: opt.Params.Count()}
 			if c.Bool("json") {
 				return writeJSON(os.Stdout, rep)
 			}

@@ -172,3 +172,34 @@ func CloseTo(t *testing.T, what string, got []float32, want Tensor, tol float64)
 		t.Errorf("%s: relative difference %.3g", what, worst)
 	}
 }
+
+// ByName indexes parameters by their state-dict key.
+func ByName(ps nn.Params) map[string]*nn.Param {
+	m := make(map[string]*nn.Param, len(ps))
+	for _, p := range ps {
+		m[p.Name] = p
+	}
+	return m
+}
+
+// CheckFirst compares, for every fixture key except those in skip, the
+// first values the fixture recorded with the model's (its initialisation
+// formula reproduced): a fixture key the model lacks is an error.
+func CheckFirst(t *testing.T, name string, byName map[string]*nn.Param, checks map[string]Tensor, skip func(string) bool) {
+	t.Helper()
+	for k, pc := range checks {
+		if skip != nil && skip(k) {
+			continue
+		}
+		p, ok := byName[k]
+		if !ok {
+			t.Errorf("%s: the fixture has %s, the model does not", name, k)
+			continue
+		}
+		for i, v := range pc.First {
+			if math.Abs(float64(p.Data[i])-v) > 1e-6*math.Max(1, math.Abs(v)) {
+				t.Fatalf("%s: %s[%d] = %v, fixture %v", name, k, i, p.Data[i], v)
+			}
+		}
+	}
+}

@@ -1,0 +1,340 @@
+package train
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/pcx-dev/pcx/nn"
+	"github.com/pcx-dev/pcx/nn/checkpoint"
+	"github.com/pcx-dev/pcx/nn/layers"
+)
+
+// blobs is a toy task: Gaussian clusters in d dimensions classified by a
+// two-layer MLP with dropout; batches add noise (augmentation).
+type blobs struct {
+	x       [2][][]float32
+	y       [2][]int
+	fc1     *layers.Linear
+	fc2     *layers.Linear
+	nanAt   int // the Logits call at which the output turns NaN (0: never)
+	calls   int
+	classes int
+}
+
+type blobBatch struct {
+	x      []float32
+	labels []int
+}
+
+func (b *blobBatch) Labels() []int { return b.labels }
+
+func newBlobs(seed uint64) *blobs {
+	const d, classes = 6, 3
+	r := rand.New(rand.NewPCG(seed, 1))
+	t := &blobs{classes: classes}
+	centres := make([][]float32, classes)
+	for c := range centres {
+		for j := 0; j < d; j++ {
+			centres[c] = append(centres[c], float32(2*r.NormFloat64()))
+		}
+	}
+	for s, n := range []int{96, 48} {
+		for i := 0; i < n; i++ {
+			c := i % classes
+			var v []float32
+			for j := 0; j < d; j++ {
+				v = append(v, centres[c][j]+float32(r.NormFloat64()))
+			}
+			t.x[s] = append(t.x[s], v)
+			t.y[s] = append(t.y[s], c)
+		}
+	}
+	t.fc1 = layers.NewLinear("fc1", d, 16, true, r)
+	t.fc2 = layers.NewLinear("fc2", 16, classes, true, r)
+	return t
+}
+
+func (t *blobs) Params() nn.Params { return append(t.fc1.Params(), t.fc2.Params()...) }
+func (t *blobs) Len(s Split) int   { return len(t.y[s]) }
+
+func (t *blobs) Batch(s Split, idx []int, r *rand.Rand) (Batch, error) {
+	b := &blobBatch{}
+	for _, i := range idx {
+		for _, v := range t.x[s][i] {
+			b.x = append(b.x, v+float32(0.1*r.NormFloat64()))
+		}
+		b.labels = append(b.labels, t.y[s][i])
+	}
+	return b, nil
+}
+
+func (t *blobs) Logits(tp *nn.Tape, b Batch, r *rand.Rand) *nn.Tensor {
+	bb := b.(*blobBatch)
+	x := nn.FromData(bb.x, len(bb.labels), len(bb.x)/len(bb.labels))
+	h := nn.Dropout(tp, nn.GELU(tp, t.fc1.Forward(tp, x), false), 0.1, r)
+	out := t.fc2.Forward(tp, h)
+	if tp.Train {
+		t.calls++
+		if t.nanAt > 0 && t.calls >= t.nanAt {
+			out.Data[0] = float32(math.NaN())
+		}
+	}
+	return out
+}
+
+func (t *blobs) Loss(tp *nn.Tape, logits *nn.Tensor, b Batch) *nn.Tensor {
+	return nn.CrossEntropy(tp, logits, b.Labels(), 0)
+}
+
+func testConfig() Config {
+	c := PointMAE()
+	c.Epochs, c.BatchSize, c.LR, c.WarmupEpochs, c.Seed = 6, 16, 1e-2, 1, 7
+	return c
+}
+
+// strip zeroes the timing fields, which differ between runs.
+func strip(ms []EpochMetrics) []EpochMetrics {
+	out := append([]EpochMetrics(nil), ms...)
+	for i := range out {
+		out[i].Seconds, out[i].TrainSeconds, out[i].SamplesPerSec, out[i].DataWait, out[i].PeakMB = 0, 0, 0, 0, 0
+	}
+	return out
+}
+
+func paramsOf(t *testing.T, path string) []float32 {
+	t.Helper()
+	task := newBlobs(1)
+	if _, _, _, err := checkpoint.Load(path, task.Params()); err != nil {
+		t.Fatal(err)
+	}
+	var out []float32
+	for _, p := range task.Params() {
+		out = append(out, p.Data...)
+	}
+	return out
+}
+
+func TestRunLearnsAndRepeats(t *testing.T) {
+	var runs [2]*Result
+	var dirs [2]string
+	for i := range runs {
+		dirs[i] = t.TempDir()
+		res, err := Run(context.Background(), newBlobs(1), testConfig(), Options{Dir: dirs[i]})
+		if err != nil {
+			t.Fatal(err)
+		}
+		runs[i] = res
+	}
+	if runs[0].BestAcc < 0.9 {
+		t.Errorf("best accuracy %.3f on separable blobs, want ≥ 0.9", runs[0].BestAcc)
+	}
+	if len(runs[0].Epochs) != 6 || runs[0].Epochs[5].Epoch != 6 {
+		t.Fatalf("epochs %+v", runs[0].Epochs)
+	}
+	if first, last := runs[0].Epochs[0].TrainLoss, runs[0].Epochs[5].TrainLoss; !(last < first) {
+		t.Errorf("training loss did not fall: %.4f → %.4f", first, last)
+	}
+	a, b := strip(runs[0].Epochs), strip(runs[1].Epochs)
+	for i := range a {
+		if a[i] != b[i] {
+			t.Fatalf("same seed, epoch %d differs:\n%+v\n%+v", i+1, a[i], b[i])
+		}
+	}
+	pa, pb := paramsOf(t, filepath.Join(dirs[0], LastFile)), paramsOf(t, filepath.Join(dirs[1], LastFile))
+	for i := range pa {
+		if pa[i] != pb[i] {
+			t.Fatalf("same seed, parameter %d differs: %v vs %v", i, pa[i], pb[i])
+		}
+	}
+	ms, err := ReadMetrics(filepath.Join(dirs[0], MetricsJSONL))
+	if err != nil || len(ms) != 6 {
+		t.Fatalf("metrics.jsonl: %d rows, %v", len(ms), err)
+	}
+	csv, err := os.ReadFile(filepath.Join(dirs[0], MetricsCSV))
+	if err != nil || bytes.Count(csv, []byte("\n")) != 7 {
+		t.Fatalf("metrics.csv: %q, %v", csv, err)
+	}
+	if _, err := os.Stat(filepath.Join(dirs[0], BestFile)); err != nil {
+		t.Error(err)
+	}
+	// Another seed gives another run.
+	c := testConfig()
+	c.Seed = 8
+	res, err := Run(context.Background(), newBlobs(1), c, Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strip(res.Epochs)[0] == a[0] {
+		t.Error("seeds 7 and 8 gave the same first epoch")
+	}
+}
+
+// TestResume interrupts runs at several steps (mid-epoch and at epoch
+// ends) and checks that the resumed run ends exactly as an uninterrupted
+// one.
+func TestResume(t *testing.T) {
+	ref := t.TempDir()
+	want, err := Run(context.Background(), newBlobs(1), testConfig(), Options{Dir: ref})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantParams := paramsOf(t, filepath.Join(ref, LastFile))
+	for _, stopAt := range [][2]int{{0, 2}, {2, 5}, {3, 0}} {
+		dir := t.TempDir()
+		ctx, cancel := context.WithCancel(context.Background())
+		_, err := Run(ctx, newBlobs(1), testConfig(), Options{Dir: dir, AfterStep: func(e, b int) {
+			if e == stopAt[0] && b == stopAt[1] {
+				cancel()
+			}
+		}})
+		cancel()
+		if !errors.Is(err, ErrInterrupted) {
+			t.Fatalf("stop at %v: err %v, want ErrInterrupted", stopAt, err)
+		}
+		got, err := Run(context.Background(), newBlobs(1), testConfig(), Options{Dir: dir, Resume: true})
+		if err != nil {
+			t.Fatalf("resume after %v: %v", stopAt, err)
+		}
+		a, b := strip(want.Epochs), strip(got.Epochs)
+		if len(a) != len(b) {
+			t.Fatalf("resume after %v: %d epochs, want %d", stopAt, len(b), len(a))
+		}
+		for i := range a {
+			if a[i] != b[i] {
+				t.Fatalf("resume after %v, epoch %d:\n%+v\nwant\n%+v", stopAt, i+1, b[i], a[i])
+			}
+		}
+		p := paramsOf(t, filepath.Join(dir, LastFile))
+		for i := range p {
+			if p[i] != wantParams[i] {
+				t.Fatalf("resume after %v: parameter %d is %v, want %v", stopAt, i, p[i], wantParams[i])
+			}
+		}
+	}
+}
+
+// TestResumeAfterKill replays a kill after epoch 2's checkpoint: the run
+// directory holds that checkpoint and metrics of later epochs; resuming
+// drops them, reruns and ends as the uninterrupted run.
+func TestResumeAfterKill(t *testing.T) {
+	dir := t.TempDir()
+	var saved []byte
+	want, err := Run(context.Background(), newBlobs(1), testConfig(), Options{Dir: dir, OnEpoch: func(m EpochMetrics) {
+		if m.Epoch == 2 {
+			saved, _ = os.ReadFile(filepath.Join(dir, LastFile))
+		}
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, LastFile), saved, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got, err := Run(context.Background(), newBlobs(1), testConfig(), Options{Dir: dir, Resume: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := strip(want.Epochs), strip(got.Epochs)
+	for i := range a {
+		if a[i] != b[i] {
+			t.Fatalf("epoch %d after resume:\n%+v\nwant\n%+v", i+1, b[i], a[i])
+		}
+	}
+}
+
+func TestNonFiniteStops(t *testing.T) {
+	dir := t.TempDir()
+	task := newBlobs(1)
+	task.nanAt = 14 // epoch 3 (6 steps per epoch)
+	_, err := Run(context.Background(), task, testConfig(), Options{Dir: dir})
+	if !errors.Is(err, ErrNonFinite) {
+		t.Fatalf("err %v, want ErrNonFinite", err)
+	}
+	ms, _ := ReadMetrics(filepath.Join(dir, MetricsJSONL))
+	if len(ms) != 2 {
+		t.Fatalf("%d epochs of metrics, want 2", len(ms))
+	}
+	for _, v := range paramsOf(t, filepath.Join(dir, LastFile)) {
+		if math.IsNaN(float64(v)) {
+			t.Fatal("the checkpoint left behind holds NaN")
+		}
+	}
+	// A NaN in the first step still leaves a usable checkpoint.
+	dir = t.TempDir()
+	task = newBlobs(1)
+	task.nanAt = 1
+	if _, err := Run(context.Background(), task, testConfig(), Options{Dir: dir}); !errors.Is(err, ErrNonFinite) {
+		t.Fatalf("err %v", err)
+	}
+	paramsOf(t, filepath.Join(dir, LastFile))
+}
+
+func TestRunRejects(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		cfg  func(*Config)
+	}{
+		{"epochs", func(c *Config) { c.Epochs = 0 }},
+		{"batch", func(c *Config) { c.BatchSize = -1 }},
+		{"lr", func(c *Config) { c.LR = math.NaN() }},
+		{"batch larger than the data", func(c *Config) { c.BatchSize = 1000 }},
+	} {
+		c := testConfig()
+		tc.cfg(&c)
+		if _, err := Run(context.Background(), newBlobs(1), c, Options{Dir: t.TempDir()}); err == nil {
+			t.Errorf("%s: no error", tc.name)
+		}
+	}
+	if _, err := Run(context.Background(), newBlobs(1), testConfig(), Options{Dir: t.TempDir(), Resume: true}); err == nil {
+		t.Error("resume without a checkpoint: no error")
+	}
+	// Resuming with other settings is refused.
+	dir := t.TempDir()
+	if _, err := Run(context.Background(), newBlobs(1), testConfig(), Options{Dir: dir}); err != nil {
+		t.Fatal(err)
+	}
+	c := testConfig()
+	c.LR *= 2
+	if _, err := Run(context.Background(), newBlobs(1), c, Options{Dir: dir, Resume: true}); err == nil {
+		t.Error("resume with another learning rate: no error")
+	}
+}
+
+func TestSchedule(t *testing.T) {
+	c := PointMAE()
+	// Epochs 0 and 1 both train with the warm-up start; epoch 11 with the
+	// full rate (the cosine barely started), the last with nearly the minimum.
+	if c.Schedule(0) != 1e-6 || c.Schedule(1) != 1e-6 {
+		t.Errorf("epochs 0, 1: %g %g", c.Schedule(0), c.Schedule(1))
+	}
+	if got := c.Schedule(11); math.Abs(got-5e-4) > 5e-6 {
+		t.Errorf("epoch 11: %g", got)
+	}
+	if got := c.Schedule(299); got > 1e-5 {
+		t.Errorf("epoch 299: %g", got)
+	}
+}
+
+func TestStreamsIndependent(t *testing.T) {
+	seen := map[uint64]bool{}
+	for _, k := range []uint64{StreamOrder, StreamData, StreamModel, StreamEval} {
+		for e := 0; e < 3; e++ {
+			for b := 0; b < 3; b++ {
+				v := Stream(1, k, e, b).Uint64()
+				if seen[v] {
+					t.Fatalf("stream %d/%d/%d repeats another", k, e, b)
+				}
+				seen[v] = true
+			}
+		}
+	}
+	if Stream(1, StreamData, 2, 3).Uint64() != Stream(1, StreamData, 2, 3).Uint64() {
+		t.Error("a stream is not reproducible")
+	}
+}

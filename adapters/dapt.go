@@ -43,13 +43,22 @@ func NewSSF(prefix string, n, dim int, r *rand.Rand) *SSF {
 	return s
 }
 
-// Forward applies x·γ+β over the last axis.
+// Forward applies x·γ+β over the last axis. A nil SSF is the identity (a
+// site DAPT-X leaves without SSF).
 func (s *SSF) Forward(tp *nn.Tape, x *nn.Tensor) *nn.Tensor {
+	if s == nil {
+		return x
+	}
 	return nn.ScaleShift(tp, x, s.Gamma, s.Beta)
 }
 
-// Params lists γ then β.
-func (s *SSF) Params() nn.Params { return nn.Params{s.Gamma, s.Beta} }
+// Params lists γ then β (nothing for a nil SSF).
+func (s *SSF) Params() nn.Params {
+	if s == nil {
+		return nil
+	}
+	return nn.Params{s.Gamma, s.Beta}
+}
 
 // DynamicAdapter is DAPT's Adapter_MLP.
 type DynamicAdapter struct {
@@ -92,7 +101,8 @@ func (a *DynamicAdapter) Forward(tp *nn.Tape, u *nn.Tensor, r *rand.Rand) *nn.Te
 }
 
 // DAPTBlock is a frozen Point-MAE block with DAPT's SSFs, adapter and
-// prompt.
+// prompt. In DAPT every piece is set; DAPT-X uses the same block with the
+// SSFs and the adapter nil unless DAPTXConfig.KeepDAPT.
 type DAPTBlock struct {
 	*layers.Block
 	AttnSSF1, AttnSSF2 *SSF // after qkv (3C), after proj
@@ -101,31 +111,85 @@ type DAPTBlock struct {
 	Adapter            *DynamicAdapter
 }
 
-// Params lists the block's parameters.
+// newDAPTBlock gives the frozen block b (number i) DAPT's SSFs and dynamic
+// adapter of the given rank, named as in DAPT.
+func newDAPTBlock(b *layers.Block, i, rank int, dropout float32, r *rand.Rand) *DAPTBlock {
+	pre := fmt.Sprintf("blocks.blocks.%d.", i)
+	c := b.Norm1.Weight.Len()
+	hidden := b.MLP.FC1.Weight.Dim(0)
+	return &DAPTBlock{Block: b,
+		AttnSSF1: NewSSF(pre+"attn.", 1, 3*c, r), AttnSSF2: NewSSF(pre+"attn.", 2, c, r),
+		MLPSSF1: NewSSF(pre+"mlp.", 1, hidden, r), MLPSSF2: NewSSF(pre+"mlp.", 2, c, r),
+		SSF1: NewSSF(pre, 1, c, r), SSF2: NewSSF(pre, 2, c, r), SSF3: NewSSF(pre, 3, c, r),
+		Adapter: NewDynamicAdapter(pre+"Adapter_MLP", c, rank, dropout, r)}
+}
+
+// Params lists the block's parameters (its nil pieces contribute nothing).
 func (b *DAPTBlock) Params() nn.Params {
 	ps := append(nn.Params{}, b.Block.Params()...)
 	for _, s := range []*SSF{b.AttnSSF1, b.AttnSSF2, b.MLPSSF1, b.MLPSSF2, b.SSF1, b.SSF2, b.SSF3} {
 		ps = append(ps, s.Params()...)
 	}
-	return append(ps, b.Adapter.Params()...)
+	if b.Adapter != nil {
+		ps = append(ps, b.Adapter.Params()...)
+	}
+	return ps
 }
 
 // Forward runs the block on B×T×C and returns B×(T+1)×C, the prompt
 // inserted after cls.
 func (b *DAPTBlock) Forward(tp *nn.Tape, x *nn.Tensor, r *rand.Rand) *nn.Tensor {
+	y, _ := b.forward(tp, x, nil, r)
+	return y
+}
+
+// blockX is what Adapter-X adds to a block: a call of the shared SMoA for
+// block Index and the block's Prompt Generator (scale Gamma, shift Beta).
+type blockX struct {
+	SMoA        *SMoA
+	Index       int
+	Gamma, Beta *nn.Param
+}
+
+// forward is the one block forward of DAPT (bx nil) and DAPT-X (bx set). The
+// FFN's side branch, fed the SSF'd LN2 output u, is the sum of the dynamic
+// adapter's output (when b has one) and the SMoA's (DAPT-X); the block adds
+// MLP(u) + side to the residual. The prompt is SSF3 of the token mean of
+// GELU(side) (DAPT) or of the token mean of side scaled and shifted by the
+// Prompt Generator (DAPT-X). It returns B×(T+1)×C and the SMoA's balance
+// loss for the block (nil in DAPT).
+func (b *DAPTBlock) forward(tp *nn.Tape, x *nn.Tensor, bx *blockX, r *rand.Rand) (*nn.Tensor, *nn.Tensor) {
 	at := b.Block.Attn
 	h := b.SSF1.Forward(tp, b.Block.Norm1.Forward(tp, x))
 	qkv := b.AttnSSF1.Forward(tp, at.QKV.Forward(tp, h))
 	a := b.AttnSSF2.Forward(tp, at.Proj.Forward(tp, nn.Attention(tp, qkv, at.Heads, 0)))
 	x = nn.Add(tp, x, nn.DropPath(tp, a, b.Block.DropPath, r))
 	u := b.SSF2.Forward(tp, b.Block.Norm2.Forward(tp, x))
-	ad := b.Adapter.Forward(tp, u, r)
+	var side, balance *nn.Tensor
+	if b.Adapter != nil {
+		side = b.Adapter.Forward(tp, u, r)
+	}
+	if bx != nil {
+		var s *nn.Tensor
+		s, balance = bx.SMoA.Forward(tp, u, bx.Index)
+		if side == nil {
+			side = s
+		} else {
+			side = nn.Add(tp, side, s)
+		}
+	}
 	mlp := b.Block.MLP
 	m := b.MLPSSF2.Forward(tp, mlp.FC2.Forward(tp, nn.GELU(tp, b.MLPSSF1.Forward(tp, mlp.FC1.Forward(tp, u)), false)))
-	x = nn.Add(tp, x, nn.DropPath(tp, nn.Add(tp, m, ad), b.Block.DropPath, r))
+	x = nn.Add(tp, x, nn.DropPath(tp, nn.Add(tp, m, side), b.Block.DropPath, r))
 	bs, t, c := x.Dim(0), x.Dim(1), x.Dim(2)
-	p := b.SSF3.Forward(tp, nn.MeanTokens(tp, nn.GELU(tp, ad, false))).Reshape(bs, 1, c)
-	return nn.ConcatTokens(tp, nn.SliceTokens(tp, x, 0, 1), p, nn.SliceTokens(tp, x, 1, t))
+	var p *nn.Tensor
+	if bx == nil {
+		p = nn.MeanTokens(tp, nn.GELU(tp, side, false))
+	} else {
+		p = nn.ScaleShift(tp, nn.MeanTokens(tp, side), bx.Gamma, bx.Beta)
+	}
+	p = b.SSF3.Forward(tp, p).Reshape(bs, 1, c)
+	return nn.ConcatTokens(tp, nn.SliceTokens(tp, x, 0, 1), p, nn.SliceTokens(tp, x, 1, t)), balance
 }
 
 // HeadTokens chooses what DAPT's head reads.
@@ -205,13 +269,7 @@ func NewDAPT(cfg DAPTConfig, r *rand.Rand) (*DAPT, error) {
 	pm.Head = backbone.NewHead("cls_head_finetune", pm.HeadInput, base.Classes, base.HeadDropout, r)
 	d := &DAPT{Cfg: cfg, PointMAE: pm, TokSSF: NewSSF("", 1, c, r), NormSSF: NewSSF("", 2, c, r)}
 	for i, b := range pm.Blocks {
-		pre := fmt.Sprintf("blocks.blocks.%d.", i)
-		hidden := b.MLP.FC1.Weight.Dim(0)
-		d.DBlocks = append(d.DBlocks, &DAPTBlock{Block: b,
-			AttnSSF1: NewSSF(pre+"attn.", 1, 3*c, r), AttnSSF2: NewSSF(pre+"attn.", 2, c, r),
-			MLPSSF1: NewSSF(pre+"mlp.", 1, hidden, r), MLPSSF2: NewSSF(pre+"mlp.", 2, c, r),
-			SSF1: NewSSF(pre, 1, c, r), SSF2: NewSSF(pre, 2, c, r), SSF3: NewSSF(pre, 3, c, r),
-			Adapter: NewDynamicAdapter(pre+"Adapter_MLP", c, cfg.Rank, cfg.AdapterDropout, r)})
+		d.DBlocks = append(d.DBlocks, newDAPTBlock(b, i, cfg.Rank, cfg.AdapterDropout, r))
 	}
 	d.SetTunable()
 	return d, nil
@@ -241,15 +299,22 @@ func (d *DAPT) Params() nn.Params {
 // Forward returns the logits of grouped clouds.
 func (d *DAPT) Forward(tp *nn.Tape, g *backbone.Groups, r *rand.Rand) *nn.Tensor {
 	c := d.Cfg.TransDim
-	// Tokens is Point-MAE's embedding; DAPT scales and shifts the patch
-	// tokens (not cls) before adding the positions.
-	x0, pos := d.Tokens(tp, g)
-	t0 := x0.Dim(1)
-	tok := d.TokSSF.Forward(tp, nn.SliceTokens(tp, x0, 1, t0))
-	x := nn.Add(tp, nn.ConcatTokens(tp, nn.SliceTokens(tp, x0, 0, 1), tok), pos)
+	x := embed(tp, d.PointMAE, d.TokSSF, g)
 	for _, b := range d.DBlocks {
 		x = b.Forward(tp, x, r)
 	}
 	x = d.NormSSF.Forward(tp, d.Norm.Forward(tp, x))
 	return d.Head.Forward(tp, headFeatures(tp, x, d.Cfg.Head, g.B, g.G, c), r)
+}
+
+// embed returns the blocks' input: Point-MAE's cls and patch tokens, the
+// patch tokens (not cls) scaled and shifted by tok (DAPT's tfts_*_1; nil:
+// none), plus the positions, added once.
+func embed(tp *nn.Tape, pm *backbone.PointMAE, tok *SSF, g *backbone.Groups) *nn.Tensor {
+	x, pos := pm.Tokens(tp, g)
+	if tok != nil {
+		t := x.Dim(1)
+		x = nn.ConcatTokens(tp, nn.SliceTokens(tp, x, 0, 1), tok.Forward(tp, nn.SliceTokens(tp, x, 1, t)))
+	}
+	return nn.Add(tp, x, pos)
 }

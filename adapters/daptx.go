@@ -26,7 +26,9 @@ import (
 //     and shifts it per block, and inserts it after cls (the figure's P_l;
 //     DAPT's internal prompt without its GELU).
 //   - DAPT's per-block adapters and SSF are dropped: with them the tunable
-//     count would be ≥ 1.1M, far above the paper's 0.42M.
+//     count would be ≥ 1.1M, far above the paper's 0.42M. KeepDAPT (off by
+//     default) keeps them, for the reading of the paper in which DAPT-X is
+//     DAPT plus Adapter-X.
 //   - The head reads cls, the prompt mean and the patch max, as DAPT does on
 //     ScanObjectNN (per preset, as DAPTPreset chooses).
 //   - The loss is cross-entropy plus α = 0.01 times the mean over blocks of
@@ -34,12 +36,29 @@ import (
 //
 // With these defaults scan_objbg has 422,671 tunable parameters (the paper:
 // 0.42M, 1.88%).
+//
+// With KeepDAPT, DAPT's pieces stay, with DAPT's keys and initialisation:
+// every SSF ("tfts": after the encoder's patch tokens, after the final norm,
+// and per block after qkv, proj, fc1, fc2, LN1 and LN2 and on the prompt)
+// and, per block, DAPT's dynamic adapter (rank AdapterRank) parallel to the
+// SMoA. The FFN's side branch is then DynamicAdapter(u) + SMoA(u), u the
+// SSF'd LN2 output, added to MLP(u); the Prompt Generator scales and shifts
+// the token mean of that sum, and SSF3 follows. norm2 stays tunable, and so
+// does every name containing "tfts" or "Adapter". On scan_objbg (adapter
+// rank 64, as DAPT) this gives 1,143,835 tunable parameters: DAPT-X's
+// 422,671 plus 12 × (9,216 SSF + 50,753 adapter) + 1,536 model-level SSF.
 type DAPTX struct {
 	Cfg DAPTXConfig
 	*backbone.PointMAE
-	SMoA   *SMoA
-	PGamma []*nn.Param // blocks.blocks.i.pg_gamma
-	PBeta  []*nn.Param // blocks.blocks.i.pg_beta
+	SMoA *SMoA
+	// DBlocks wraps every Point-MAE block; its SSFs and dynamic adapter are
+	// nil unless KeepDAPT.
+	DBlocks []*DAPTBlock
+	PGamma  []*nn.Param // blocks.blocks.i.pg_gamma
+	PBeta   []*nn.Param // blocks.blocks.i.pg_beta
+	// TokSSF and NormSSF are DAPT's model-level SSFs (tfts_*_1 after the
+	// encoder, tfts_*_2 after the final norm), nil unless KeepDAPT.
+	TokSSF, NormSSF *SSF
 	// BalanceLoss holds the last forward's mean balance loss over blocks.
 	BalanceLoss *nn.Tensor
 }
@@ -50,6 +69,14 @@ type DAPTXConfig struct {
 	SMoAHeads, Experts int
 	Top1               bool
 	Alpha              float32 // balance-loss coefficient (0.01)
+	// KeepDAPT keeps DAPT's SSFs and per-block dynamic adapters inside
+	// DAPT-X (see DAPTX): 1,143,835 tunable parameters on scan_objbg
+	// instead of 422,671. False by default.
+	KeepDAPT bool
+	// AdapterRank is the rank of the dynamic adapters KeepDAPT keeps
+	// (DAPTXPreset: DAPT's, 64 on ScanObjectNN and 72 on ModelNet); Rank
+	// stays the SMoA's.
+	AdapterRank int
 }
 
 // DAPTXPreset returns DAPT-X's defaults on a Point-MAE preset.
@@ -58,14 +85,18 @@ func DAPTXPreset(name string) (DAPTXConfig, error) {
 	if err != nil {
 		return DAPTXConfig{}, err
 	}
+	adapterRank := d.Rank
 	d.Rank = 32
-	return DAPTXConfig{DAPTConfig: d, SMoAHeads: 3, Experts: 4, Alpha: 0.01}, nil
+	return DAPTXConfig{DAPTConfig: d, SMoAHeads: 3, Experts: 4, Alpha: 0.01, AdapterRank: adapterRank}, nil
 }
 
 // NewDAPTX builds DAPT-X and sets its tunable parameters.
 func NewDAPTX(cfg DAPTXConfig, r *rand.Rand) (*DAPTX, error) {
 	if cfg.Head.Count() == 0 {
 		return nil, fmt.Errorf("adapters: DAPT-X's head reads nothing")
+	}
+	if cfg.KeepDAPT && cfg.AdapterRank <= 0 {
+		return nil, fmt.Errorf("adapters: DAPT-X keeping DAPT needs a dynamic-adapter rank, got %d", cfg.AdapterRank)
 	}
 	base := cfg.Config
 	base.PosEveryBlock = false
@@ -91,17 +122,32 @@ func NewDAPTX(cfg DAPTXConfig, r *rand.Rand) (*DAPTX, error) {
 		}
 		d.PGamma, d.PBeta = append(d.PGamma, g), append(d.PBeta, b)
 	}
+	// DAPT's pieces are drawn after DAPT-X's, so that KeepDAPT leaves the
+	// initialisation of the rest unchanged.
+	for i, b := range pm.Blocks {
+		db := &DAPTBlock{Block: b}
+		if cfg.KeepDAPT {
+			db = newDAPTBlock(b, i, cfg.AdapterRank, cfg.AdapterDropout, r)
+		}
+		d.DBlocks = append(d.DBlocks, db)
+	}
+	if cfg.KeepDAPT {
+		d.TokSSF, d.NormSSF = NewSSF("", 1, c, r), NewSSF("", 2, c, r)
+	}
 	d.SetTunable()
 	return d, nil
 }
 
 // SetTunable trains cls_token, cls_pos, the head, the SMoA, each block's
-// norm2 and prompt generator; everything else is frozen.
+// norm2 and Prompt Generator, and, with KeepDAPT, DAPT's SSFs and dynamic
+// adapters (names containing "tfts" or "Adapter", which exist only then);
+// everything else is frozen.
 func (d *DAPTX) SetTunable() {
 	for _, p := range d.Params() {
 		n := p.Name
 		p.Trainable = !p.Buffer && (strings.Contains(n, "cls") || strings.HasPrefix(n, "smoa.") ||
-			strings.Contains(n, ".norm2.") || strings.Contains(n, ".pg_"))
+			strings.Contains(n, ".norm2.") || strings.Contains(n, ".pg_") ||
+			strings.Contains(n, "tfts") || strings.Contains(n, "Adapter"))
 	}
 }
 
@@ -109,12 +155,14 @@ func (d *DAPTX) SetTunable() {
 func (d *DAPTX) Params() nn.Params {
 	ps := append(nn.Params{d.ClsToken, d.ClsPos}, d.Encoder.Params()...)
 	ps = append(append(ps, d.Pos0.Params()...), d.Pos2.Params()...)
-	for i, b := range d.Blocks {
+	for i, b := range d.DBlocks {
 		ps = append(ps, b.Params()...)
 		ps = append(ps, d.PGamma[i], d.PBeta[i])
 	}
 	ps = append(ps, d.SMoA.Params()...)
 	ps = append(ps, d.Norm.Params()...)
+	ps = append(ps, d.TokSSF.Params()...)
+	ps = append(ps, d.NormSSF.Params()...)
 	return append(ps, d.Head.Params()...)
 }
 
@@ -122,26 +170,19 @@ func (d *DAPTX) Params() nn.Params {
 // loss (add Cfg.Alpha times it to the task loss, see Loss).
 func (d *DAPTX) Forward(tp *nn.Tape, g *backbone.Groups, r *rand.Rand) *nn.Tensor {
 	c := d.Cfg.TransDim
-	x, pos := d.Tokens(tp, g)
-	x = nn.Add(tp, x, pos)
+	x := embed(tp, d.PointMAE, d.TokSSF, g)
 	var bal *nn.Tensor
-	for i, b := range d.Blocks {
-		at := b.Attn
-		x = nn.Add(tp, x, nn.DropPath(tp, at.Forward(tp, b.Norm1.Forward(tp, x)), b.DropPath, r))
-		u := b.Norm2.Forward(tp, x)
-		a, l := d.SMoA.Forward(tp, u, i)
+	for i, b := range d.DBlocks {
+		var l *nn.Tensor
+		x, l = b.forward(tp, x, &blockX{SMoA: d.SMoA, Index: i, Gamma: d.PGamma[i], Beta: d.PBeta[i]}, r)
 		if bal == nil {
 			bal = l
 		} else {
 			bal = nn.Add(tp, bal, l)
 		}
-		x = nn.Add(tp, x, nn.DropPath(tp, nn.Add(tp, b.MLP.Forward(tp, u), a), b.DropPath, r))
-		bs, t := x.Dim(0), x.Dim(1)
-		p := nn.ScaleShift(tp, nn.MeanTokens(tp, a), d.PGamma[i], d.PBeta[i]).Reshape(bs, 1, c)
-		x = nn.ConcatTokens(tp, nn.SliceTokens(tp, x, 0, 1), p, nn.SliceTokens(tp, x, 1, t))
 	}
-	d.BalanceLoss = nn.Scale(tp, bal, 1/float32(len(d.Blocks)))
-	x = d.Norm.Forward(tp, x)
+	d.BalanceLoss = nn.Scale(tp, bal, 1/float32(len(d.DBlocks)))
+	x = d.NormSSF.Forward(tp, d.Norm.Forward(tp, x))
 	return d.Head.Forward(tp, headFeatures(tp, x, d.Cfg.Head, g.B, g.G, c), r)
 }
 

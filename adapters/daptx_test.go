@@ -2,6 +2,7 @@ package adapters
 
 import (
 	"math"
+	"strings"
 	"testing"
 
 	"github.com/pcx-dev/pcx/backbone"
@@ -29,10 +30,51 @@ func TestDAPTXTunableCount(t *testing.T) {
 	}
 }
 
+// TestDAPTXKeepDAPTTunableCount pins the tunable count of DAPT-X with
+// DAPT's SSFs and dynamic adapters kept, and checks that it is DAPT-X's
+// plus exactly DAPT's per-block and model-level pieces.
+func TestDAPTXKeepDAPTTunableCount(t *testing.T) {
+	cfg, err := DAPTXPreset("scan_objbg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.KeepDAPT = true
+	if cfg.AdapterRank != 64 || cfg.Rank != 32 {
+		t.Fatalf("adapter rank %d, SMoA rank %d; want DAPT's 64 and 32", cfg.AdapterRank, cfg.Rank)
+	}
+	d, err := NewDAPTX(cfg, pointcloud.NewRand(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := backbone.CountParams(d.Params())
+	// 422,671 (DAPT-X) + 12 × (SSF 9,216 + dynamic adapter 50,753) + 1,536.
+	if r.Tunable != 1143835 {
+		t.Errorf("tunable %d, want 1,143,835", r.Tunable)
+	}
+	extra := 0
+	for _, p := range d.Params() {
+		if strings.Contains(p.Name, "tfts") || strings.Contains(p.Name, "Adapter") {
+			if !p.Trainable {
+				t.Errorf("%s is frozen", p.Name)
+			}
+			extra += p.Len()
+		}
+	}
+	if extra != 1143835-422671 {
+		t.Errorf("DAPT's pieces hold %d parameters, want %d", extra, 1143835-422671)
+	}
+	cfg.AdapterRank = 0
+	if _, err := NewDAPTX(cfg, pointcloud.NewRand(1)); err == nil {
+		t.Error("KeepDAPT without an adapter rank was accepted")
+	}
+}
+
 func TestDAPTXForwardRouting(t *testing.T) {
-	for _, top1 := range []bool{false, true} {
+	for _, tc := range []struct{ top1, keep bool }{{false, false}, {true, false}, {false, true}} {
+		top1 := tc.top1
 		cfg := DAPTXConfig{DAPTConfig: DAPTConfig{Config: backbone.Config{TransDim: 12, Depth: 2, Heads: 2, Classes: 3, NumGroup: 8, GroupSize: 4},
-			Rank: 4, Head: HeadTokens{true, "mean", "max"}}, SMoAHeads: 3, Experts: 4, Alpha: 0.01, Top1: top1}
+			Rank: 4, Head: HeadTokens{true, "mean", "max"}}, SMoAHeads: 3, Experts: 4, Alpha: 0.01, Top1: top1,
+			KeepDAPT: tc.keep, AdapterRank: 5}
 		d, err := NewDAPTX(cfg, pointcloud.NewRand(2))
 		if err != nil {
 			t.Fatal(err)
@@ -53,10 +95,10 @@ func TestDAPTXForwardRouting(t *testing.T) {
 		tp.Backward(loss)
 		for _, p := range d.Params() {
 			if p.Trainable && p.Grad == nil {
-				t.Errorf("top1=%v: tunable %s got no gradient", top1, p.Name)
+				t.Errorf("%+v: tunable %s got no gradient", tc, p.Name)
 			}
 			if !p.Trainable && p.Grad != nil {
-				t.Errorf("top1=%v: frozen %s got a gradient", top1, p.Name)
+				t.Errorf("%+v: frozen %s got a gradient", tc, p.Name)
 			}
 		}
 		shares := d.SMoA.Stats.Shares()

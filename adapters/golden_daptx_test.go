@@ -29,6 +29,9 @@ type daptxCase struct {
 		Rank      int `json:"rank"`
 		SMoAHeads int `json:"smoa_heads"`
 		Experts   int `json:"num_experts"`
+		// KeepDAPT and AdapterRank: the tiny_keepdapt_train case.
+		KeepDAPT    bool `json:"keep_dapt"`
+		AdapterRank int  `json:"adapter_rank"`
 	} `json:"config"`
 	CELoss       float64 `json:"ce_loss"`
 	BalanceLoss  float64 `json:"balance_loss"`
@@ -60,33 +63,46 @@ func TestGoldenDAPTX(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
 		train bool
-	}{{"tiny_train", true}, {"tiny_eval", false}} {
+	}{{"tiny_train", true}, {"tiny_eval", false}, {"tiny_keepdapt_train", true}} {
 		c := parse(tc.name)
-		bc := base.Config
+		// model is the case with the model's description: its own, or
+		// tiny_train's (tiny_eval runs tiny_train's model in eval mode).
+		model := c
+		if c.Config.TransDim == 0 {
+			model = base
+		}
+		bc := model.Config
 		experts := bc.Experts
 		if experts == 0 {
 			experts = 4
 		}
 		cfg := DAPTXConfig{DAPTConfig: DAPTConfig{Config: backbone.Config{TransDim: bc.TransDim, Depth: bc.Depth, Heads: bc.Heads,
 			Classes: bc.Classes, NumGroup: bc.NumGroup, GroupSize: bc.GroupSize}, Rank: bc.Rank, Head: HeadTokens{true, "mean", "max"}},
-			SMoAHeads: bc.SMoAHeads, Experts: experts, Alpha: 0.01}
+			SMoAHeads: bc.SMoAHeads, Experts: experts, Alpha: 0.01, KeepDAPT: bc.KeepDAPT, AdapterRank: bc.AdapterRank}
 		d, err := NewDAPTX(cfg, pointcloud.NewRand(0))
 		if err != nil {
 			t.Fatal(err)
 		}
 		norm := map[string]bool{}
-		for _, k := range base.NormWeightKeys {
+		for _, k := range model.NormWeightKeys {
 			norm[k] = true
 		}
 		goldentest.SplitmixInit(d.Params(), norm)
 		byName := goldentest.ByName(d.Params())
-		goldentest.CheckFirst(t, tc.name, byName, base.ParamChecks, nil)
-		if len(byName) != len(base.ParamChecks) {
-			t.Errorf("%s: model has %d state entries, fixture %d", tc.name, len(byName), len(base.ParamChecks))
+		goldentest.CheckFirst(t, tc.name, byName, model.ParamChecks, nil)
+		if len(byName) != len(model.ParamChecks) {
+			t.Errorf("%s: model has %d state entries, fixture %d", tc.name, len(byName), len(model.ParamChecks))
 		}
-		for _, k := range base.TrainableKeys {
+		tunable := map[string]bool{}
+		for _, k := range model.TrainableKeys {
+			tunable[k] = true
 			if p := byName[k]; p == nil || !p.Trainable {
 				t.Errorf("%s: %s should be tunable", tc.name, k)
+			}
+		}
+		for _, p := range d.Params() {
+			if p.Trainable && !tunable[p.Name] {
+				t.Errorf("%s: %s is tunable, PyTorch's is frozen", tc.name, p.Name)
 			}
 		}
 		in := base.Inputs

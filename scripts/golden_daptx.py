@@ -5,7 +5,8 @@
 
 A small float64 re-implementation of pcx's DAPT-X fine-tuning model: the DAPT
 classifier of scripts/golden_dapt.py with TFTS (scale/shift) and the per-block
-Adapter_MLP removed, and instead ONE Sharing Mixture of Adapters (SMoA) module
+Adapter_MLP removed (kept in case tiny_keepdapt_train, pcx's KeepDAPT option), and
+instead ONE Sharing Mixture of Adapters (SMoA) module
 shared by all blocks, a trainable block-specific norm2 and a per-block prompt
 generator. FPS and kNN are replaced by GIVEN indices exactly as in
 scripts/golden_pointmae.py. Output: testdata/golden/daptx.json.
@@ -78,6 +79,11 @@ CASES
     tiny_train:  trans_dim 32, depth 2, heads 4, cls_dim 5, smoa_heads 2 (d_s 16), experts 4, rank 8,
                  B 8, N 64, G 8, M 8, head cls + prompt mean + patch max, all dropouts 0; model.train().
     tiny_eval:   same weights (pre-forward buffers) and inputs, model.eval() (loss = CE + 0.01 balance too).
+    tiny_keepdapt_train:  the tiny_train configuration with KeepDAPT (DAPT's TFTS and Adapter_MLP kept,
+                 see "KeepDAPT" below), adapter_rank 6 (the Adapter_MLP's rank; the SMoA keeps rank 8),
+                 adapter dropout 0; same inputs (not stored again: "inputs_from"); model.train(). Stores its
+                 own norm_weight_keys, trainable_keys and param_checks, logits, loss, ce_loss, balance_loss,
+                 routing, and a summary of the gradient of every trainable parameter.
     full_eval:   the real scan_objbg DAPT-X configuration: trans_dim 384, depth 12, heads 6, cls_dim 15,
                  smoa_heads 3 (d_s 128), experts 4, rank 32, cls + prompt mean + patch max, all dropouts 0;
                  B 1, N 1024, G 64, M 32; model.eval(); INIT "sin" (below); inputs EXACTLY
@@ -85,6 +91,24 @@ CASES
                  logits_minus_head_bias (logits - cls_head_finetune.8.bias), balance_loss,
                  balance_losses, expert_counts (per block), routing_min_margin, param_checks (shape,
                  numel, sum, first 4 values per state-dict key, as in pointmae.json), norm_weight_keys.
+
+KeepDAPT (case tiny_keepdapt_train): pcx's DAPT-X option that keeps DAPT inside DAPT-X. Every block is
+DAPT's block of scripts/golden_dapt.py (same keys: attn.tfts_*_{1,2}, mlp.tfts_*_{1,2}, tfts_*_{1,2,3},
+Adapter_MLP.*) with the shared SMoA beside its Adapter_MLP and the prompt generator before tfts3; the
+model-level tfts_*_1 (on the encoder tokens) and tfts_*_2 (after the final norm) are DAPT's too:
+    tokens = apply_tfts(Encoder(neigh), tfts_gamma_1, tfts_beta_1)
+    x = cat(cls_token, tokens) + cat(cls_pos, pos_embed(center))
+    for each block i:
+        x = x + attn(tfts1(norm1(x)))              (DAPT's attention: tfts after qkv and after proj)
+        u = tfts2(norm2(x))
+        side = Adapter_MLP(u) + smoa(u)            (DAPT's dynamic adapter, rank adapter_rank; the shared SMoA)
+        x = x + (mlp(u) + side)                    (DAPT's mlp: tfts after fc1 and after fc2)
+        p = tfts3(side.mean(dim=1, keepdim=True) * pg_gamma + pg_beta)     (no GELU, unlike DAPT)
+        x = cat([x[:, :1], p, x[:, 1:]], dim=1)
+    x = apply_tfts(norm(x), tfts_gamma_2, tfts_beta_2); head and loss as above.
+TRAINABLE: DAPT-X's set plus every name containing "tfts" or "Adapter". Splitmix init: golden_dapt.py's
+tfts rules (key contains "tfts_gamma": a = 1, b = 0.2; "tfts_beta": a = 0, b = 0.1) are added to the
+DAPT-X rules; Adapter_MLP.adapter_layer_norm_before.weight is a LayerNorm weight (in "norm_weight_keys").
 
 INIT "sin" (case full_eval): golden_pointmae.py's "sin" formula applied to every
 state-dict key k (h_k = (sum of UTF-8 bytes of k) % 97, s_i = sin(float64(i)*0.37 + float64(h_k)),
@@ -124,6 +148,9 @@ exec(compile(_src[:_src.index(_marker)], DAPT_SRC, "exec"), dp)  # also: manual_
 pm = dp["pm"]
 
 Encoder, Attention, Mlp = pm["Encoder"], pm["Attention"], pm["Mlp"]
+# DAPT's pieces, for KeepDAPT: attention and mlp with tfts, the Adapter_MLP.
+DAPTAttention, DAPTMlp, DAPTAdapter = dp["Attention"], dp["Mlp"], dp["Adapter"]
+init_tfts, apply_tfts = dp["init_tfts"], dp["apply_tfts"]
 splitmix_uniform = pm["splitmix_uniform"]
 knn_indices = pm["knn_indices"]
 enc_exact, enc_int, enc_res, r12 = pm["enc_exact"], pm["enc_int"], pm["enc_res"], pm["r12"]
@@ -200,10 +227,40 @@ class Block(nn.Module):
         return torch.cat([x[:, 0:1, :], p, x[:, 1:, :]], dim=1), probs
 
 
-class TransformerEncoder(nn.Module):
-    def __init__(self, c, depth, h):
+class KeepDAPTBlock(nn.Module):
+    """DAPT's block (golden_dapt.py) with the shared SMoA beside its Adapter_MLP and the prompt generator."""
+
+    def __init__(self, c, h, adapter_rank):
         super().__init__()
-        self.blocks = nn.ModuleList([Block(c, h) for _ in range(depth)])
+        self.norm1 = nn.LayerNorm(c)
+        self.norm2 = nn.LayerNorm(c)
+        self.mlp = DAPTMlp(c, 4 * c)
+        self.attn = DAPTAttention(c, h)
+        self.Adapter_MLP = DAPTAdapter(c, adapter_rank)
+        self.tfts_gamma_1, self.tfts_beta_1 = init_tfts(c)
+        self.tfts_gamma_2, self.tfts_beta_2 = init_tfts(c)
+        self.tfts_gamma_3, self.tfts_beta_3 = init_tfts(c)
+        self.pg_gamma = nn.Parameter(torch.ones(c))
+        self.pg_beta = nn.Parameter(torch.zeros(c))
+
+    def forward(self, x, smoa):
+        x = x + self.attn(apply_tfts(self.norm1(x), self.tfts_gamma_1, self.tfts_beta_1))
+        u = apply_tfts(self.norm2(x), self.tfts_gamma_2, self.tfts_beta_2)
+        a, probs = smoa(u)
+        side = self.Adapter_MLP(u) + a
+        x = x + (self.mlp(u) + side)
+        p = apply_tfts(side.mean(dim=1, keepdim=True) * self.pg_gamma + self.pg_beta, self.tfts_gamma_3,
+                       self.tfts_beta_3)
+        return torch.cat([x[:, 0:1, :], p, x[:, 1:, :]], dim=1), probs
+
+
+class TransformerEncoder(nn.Module):
+    def __init__(self, c, depth, h, adapter_rank=None):
+        super().__init__()
+        if adapter_rank is None:
+            self.blocks = nn.ModuleList([Block(c, h) for _ in range(depth)])
+        else:
+            self.blocks = nn.ModuleList([KeepDAPTBlock(c, h, adapter_rank) for _ in range(depth)])
 
     def forward(self, x, smoa):
         all_probs = []
@@ -214,21 +271,27 @@ class TransformerEncoder(nn.Module):
 
 
 class PointTransformerDAPTX(nn.Module):
-    def __init__(self, trans_dim, depth, heads, cls_dim, num_group, smoa_heads, num_experts, rank):
+    def __init__(self, trans_dim, depth, heads, cls_dim, num_group, smoa_heads, num_experts, rank, keep_dapt=False,
+                 adapter_rank=None):
+        """keep_dapt: KeepDAPT (DAPT's tfts and Adapter_MLP of rank adapter_rank kept)."""
         super().__init__()
         c = trans_dim
         self.num_group = num_group
+        self.keep_dapt = keep_dapt
         self.encoder = Encoder(c)
         self.cls_token = nn.Parameter(torch.zeros(1, 1, c))
         self.cls_pos = nn.Parameter(torch.zeros(1, 1, c))
         self.pos_embed = nn.Sequential(nn.Linear(3, 128), nn.GELU(), nn.Linear(128, c))
-        self.blocks = TransformerEncoder(c, depth, heads)
+        self.blocks = TransformerEncoder(c, depth, heads, adapter_rank if keep_dapt else None)
         self.smoa = SMoA(c, smoa_heads, num_experts, rank)
         self.norm = nn.LayerNorm(c)
         self.cls_head_finetune = nn.Sequential(
             nn.Linear(3 * c, 256), nn.BatchNorm1d(256), nn.ReLU(), nn.Dropout(0.0),
             nn.Linear(256, 256), nn.BatchNorm1d(256), nn.ReLU(), nn.Dropout(0.0),
             nn.Linear(256, cls_dim))
+        if keep_dapt:
+            self.tfts_gamma_1, self.tfts_beta_1 = init_tfts(c)
+            self.tfts_gamma_2, self.tfts_beta_2 = init_tfts(c)
         self.inter = {}
 
     def forward(self, points, center_idx, knn_idx):
@@ -239,10 +302,14 @@ class PointTransformerDAPTX(nn.Module):
         center = points[bi[:, None], center_idx]  # B G 3
         neigh = points[bi[:, None, None], knn_idx] - center[:, :, None, :]  # B G M 3
         tokens = self.encoder(neigh)
+        if self.keep_dapt:
+            tokens = apply_tfts(tokens, self.tfts_gamma_1, self.tfts_beta_1)
         x = torch.cat([self.cls_token.expand(b, -1, -1), tokens], dim=1)
         pos = torch.cat([self.cls_pos.expand(b, -1, -1), self.pos_embed(center)], dim=1)
         x, all_probs = self.blocks(x + pos, self.smoa)
         x = self.norm(x)
+        if self.keep_dapt:
+            x = apply_tfts(x, self.tfts_gamma_2, self.tfts_beta_2)
         concat_f = torch.cat([x[:, 0], x[:, 1:-g].mean(dim=1), x[:, -g:].max(dim=1)[0]], dim=-1)
         bl = [balance_loss(p) for p in all_probs]
         bal = torch.stack([l for l, _ in bl]).mean()
@@ -255,8 +322,9 @@ class PointTransformerDAPTX(nn.Module):
 
 
 def is_trainable(name):
+    # "tfts" and "Adapter" names exist only with KeepDAPT
     return ("cls" in name) or name.startswith("smoa.") or (".norm2." in name) or name.endswith(".pg_gamma") \
-        or name.endswith(".pg_beta")
+        or name.endswith(".pg_beta") or ("tfts" in name) or ("Adapter" in name)
 
 
 def freeze(model):
@@ -275,11 +343,12 @@ def kind_of(key, nwk):
         return "pg_gamma"
     if key.endswith(".pg_beta"):
         return "pg_beta"
-    return pm["kind_of"](key, nwk)
+    return dp["kind_of"](key, nwk)  # golden_dapt.py's: the tfts rules, then golden_pointmae.py's
 
 
 AB = {"bias": (0.0, 0.1), "norm_weight": (1.0, 0.2), "running_mean": (0.0, 0.1), "running_var": (1.0, 0.5),
-      "cls": (0.0, 0.5), "expert_embeddings": (0.0, 1.0), "pg_gamma": (1.0, 0.2), "pg_beta": (0.0, 0.1)}
+      "cls": (0.0, 0.5), "expert_embeddings": (0.0, 1.0), "pg_gamma": (1.0, 0.2), "pg_beta": (0.0, 0.1),
+      "tfts_gamma": (1.0, 0.2), "tfts_beta": (0.0, 0.1)}
 
 
 def init_splitmix(model):
@@ -459,6 +528,59 @@ assert all(dict(model.named_parameters())[k].grad is None for k in frozen)
 assert all(dict(model.named_parameters())[k].grad is not None for k in trainable)
 print("%d trainable / %d frozen parameter tensors; frozen have no grad" % (len(trainable), len(frozen)))
 
+# tiny_keepdapt_train -----------------------------------------------------------
+# KeepDAPT: DAPT's tfts and Adapter_MLP kept inside DAPT-X. Built after the other tiny cases; nothing after
+# this point draws from torch's RNG (splitmix and sin inits, given inputs).
+KEEP = dict(TINY, keep_dapt=True, adapter_rank=6, drop_adapter_rate=0.0)
+kmodel = PointTransformerDAPTX(KEEP["trans_dim"], KEEP["depth"], KEEP["num_heads"], KEEP["cls_dim"], G,
+                               KEEP["smoa_heads"], KEEP["num_experts"], KEEP["rank"], keep_dapt=True,
+                               adapter_rank=KEEP["adapter_rank"])
+init_splitmix(kmodel)
+freeze(kmodel)
+kstate0 = {k: v.clone() for k, v in kmodel.state_dict().items()}
+for k in state0:  # same key + same shape => same values as tiny_train's
+    if k in kstate0 and kstate0[k].shape == state0[k].shape:
+        assert torch.equal(kstate0[k], state0[k]), k
+ktrainable = [k for k, p in kmodel.named_parameters() if p.requires_grad]
+assert set(ktrainable) == set(trainable) | {k for k in kstate0 if "tfts" in k or "Adapter" in k}
+assert sum("tfts" in k for k in kstate0) == 4 + KEEP["depth"] * 14
+kmodel.train()
+kmodel.zero_grad()
+klogits, kloss, kce, kbal = total_loss(kmodel)
+kloss.backward()
+cases["tiny_keepdapt_train"] = dict({
+    "config": KEEP,
+    "mode": "train",
+    "init": "splitmix",
+    "inputs_from": "tiny_train",
+    "norm_weight_keys": norm_weight_keys(kmodel),
+    "trainable_keys": ktrainable,
+    "param_checks": None,  # filled below (pre-forward state)
+    "logits": enc_res(klogits),
+    "loss": r12(kloss.item()),
+    "ce_loss": r12(kce.item()),
+    "balance_loss": r12(kbal.item()),
+}, **routing(kmodel), **{
+    "grads": grads_of(kmodel, 0),  # summaries only (32 samples: every element of a C-wide tensor)
+    "roundoff_zero_grads": roundoff_zero_grads(kmodel),
+})
+kmodel.load_state_dict(kstate0)
+cases["tiny_keepdapt_train"]["param_checks"] = param_checks(kmodel)
+kfd_keys = ["tfts_gamma_1", "blocks.blocks.0.attn.tfts_gamma_1", "blocks.blocks.1.mlp.tfts_beta_1",
+            "blocks.blocks.0.Adapter_MLP.up_proj.weight", "blocks.blocks.1.Adapter_MLP.scale.weight",
+            "blocks.blocks.0.Adapter_MLP.adapter_layer_norm_before.bias", "blocks.blocks.1.tfts_gamma_3",
+            "blocks.blocks.0.pg_gamma", "smoa.experts.1.down.weight", "blocks.blocks.0.norm2.weight", "tfts_beta_2"]
+print("finite differences, tiny_keepdapt_train (train mode):")
+w3 = fd_check(kmodel, kfd_keys, kstate0, True)
+print("worst relative FD error %.2e" % w3)
+assert w3 < 1e-5
+kmodel.load_state_dict(kstate0)
+kmodel.train()
+kmodel.zero_grad()
+total_loss(kmodel)[1].backward()
+assert all(p.grad is None for k, p in kmodel.named_parameters() if k not in ktrainable)
+assert all(p.grad is not None for k, p in kmodel.named_parameters() if k in ktrainable)
+
 # full_eval ---------------------------------------------------------------------
 # The real scan_objbg DAPT-X configuration, "sin" weights, pointmae.json full_eval's inputs. Built after
 # every other case so that constructing it cannot disturb their RNG sequence (the sin init uses no RNG).
@@ -499,7 +621,7 @@ os.makedirs(os.path.dirname(OUT), exist_ok=True)
 with open(OUT, "w") as f:
     json.dump(doc, f, separators=(",", ":"))
 print("wrote", os.path.normpath(OUT), os.path.getsize(OUT), "bytes in %.1fs" % (time.time() - t0))
-for name in ("tiny_train", "tiny_eval"):
+for name in ("tiny_train", "tiny_eval", "tiny_keepdapt_train"):
     c = cases[name]
     print(name, "loss", c["loss"], "ce", c["ce_loss"], "balance", c["balance_loss"], "counts", c["expert_counts"],
           "min margin", c["routing_min_margin"])

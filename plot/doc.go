@@ -1,0 +1,10 @@
+// Package plot draws the figures of a pcx experiment as PNG files: the
+// routing statistics of the Adapter-X paper's Fig. 4 (RoutingShares,
+// GateHeatmap), training curves (Curves) and t-SNE maps of features
+// (TSNE, Scatter; the paper's Fig. 3).
+//
+// It takes plain numbers and knows nothing about models. Drawing is done
+// with gonum.org/v1/plot and its embedded Liberation fonts, so no system
+// font is needed. Files are written atomically (a temporary file renamed
+// over the path).
+package plot

@@ -56,6 +56,10 @@ type Head struct {
 	FC0, FC4, FC8 *layers.Linear
 	BN1, BN5      *nn.BatchNorm
 	Dropout       float32
+	// Features, when set, receives each forward's input (the pooled
+	// features the head classifies: cls, prompts, patch max), e.g. for a
+	// t-SNE of the learned representation.
+	Features func(x *nn.Tensor)
 }
 
 // PointMAE is the classification model.
@@ -135,6 +139,9 @@ func (h *Head) Params() nn.Params {
 
 // Forward maps B×in features to B×classes logits.
 func (h *Head) Forward(tp *nn.Tape, x *nn.Tensor, r *rand.Rand) *nn.Tensor {
+	if h.Features != nil {
+		h.Features(x)
+	}
 	x = nn.Dropout(tp, nn.ReLU(tp, h.BN1.Forward(tp, h.FC0.Forward(tp, x))), h.Dropout, r)
 	x = nn.Dropout(tp, nn.ReLU(tp, h.BN5.Forward(tp, h.FC4.Forward(tp, x))), h.Dropout, r)
 	return h.FC8.Forward(tp, x)

@@ -1,12 +1,10 @@
 package main
 
 import (
-	"bufio"
 	"fmt"
+	"github.com/pcx-dev/pcx/train"
 	"math"
 	"os"
-	"strconv"
-	"strings"
 
 	"github.com/pcx-dev/pcx/nn/blas"
 	"github.com/pcx-dev/pcx/nn/enginebench"
@@ -46,29 +44,11 @@ func runEngineBench(c *cli.Context) error {
 	}
 	ms := d.Seconds() * 1e3
 	r := engineReport{BLAS: blas.Backend(), Blocks: cfg.Blocks, Tokens: cfg.Tokens, MS: round4(ms), GFLOP: round4(cfg.FLOPs() / 1e9),
-		GFLOPS: round4(cfg.FLOPs() / d.Seconds() / 1e9), PeakMB: peakRSSMB(), Repeat: c.Int("repeat"), Loss: loss}
+		GFLOPS: round4(cfg.FLOPs() / d.Seconds() / 1e9), PeakMB: train.PeakRSSMB(), Repeat: c.Int("repeat"), Loss: loss}
 	if c.Bool("json") {
 		return writeJSON(os.Stdout, r)
 	}
 	fmt.Printf("engine step, %d block(s), %d tokens (%s): %.1f ms, %.1f GFLOP/s, peak RSS %d MB\n",
 		r.Blocks, r.Tokens, r.BLAS, r.MS, r.GFLOPS, r.PeakMB)
 	return nil
-}
-
-// peakRSSMB reads the process's peak resident set size (VmHWM) on Linux; 0
-// elsewhere.
-func peakRSSMB() int {
-	f, err := os.Open("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
-			kb, _ := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")))
-			return kb / 1024
-		}
-	}
-	return 0
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"github.com/pcx-dev/pcx/train"
 	"os"
 	"time"
 
@@ -90,7 +91,7 @@ Example:
 				return err
 			}
 			rep := stepReport{Preset: c.String("preset"), Method: "dapt-x", Batch: b, Points: n, BLAS: blas.Backend(),
-				MS: round4(dt.Seconds() * 1e3), GroupMS: round4(groupTime.Seconds() * 1e3), PeakMB: peakRSSMB(),
+				MS: round4(dt.Seconds() * 1e3), GroupMS: round4(groupTime.Seconds() * 1e3), PeakMB: train.PeakRSSMB(),
 				Repeat: c.Int("repeat"), Loss: loss, Tunable: opt.Params.Count()}
 			if c.Bool("json") {
 				return writeJSON(os.Stdout, rep)

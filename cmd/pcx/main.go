@@ -47,6 +47,10 @@ func newApp() *cli.App {
 			return nil
 		},
 		Commands: []*cli.Command{
+			trainCommand(),
+			evalCommand(),
+			predictCommand(),
+			plotCommand(),
 			dataCommand(),
 			sampleCommand(),
 			fpsCommand(),

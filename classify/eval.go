@@ -1,0 +1,245 @@
+package classify
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"sort"
+
+	"github.com/pcx-dev/pcx/datasets"
+	"github.com/pcx-dev/pcx/nn"
+	"github.com/pcx-dev/pcx/pointcloud"
+	"github.com/pcx-dev/pcx/train"
+)
+
+// EvalOptions choose how a checkpoint is evaluated.
+type EvalOptions struct {
+	// Vote adds Point-MAE's voting: Votes views per sample (FPS to
+	// PointAll, a random npoints-subset, ScaleAndTranslate), logits
+	// averaged. The whole voting pass is repeated Repeats times with
+	// different random views.
+	Vote           bool
+	Votes, Repeats int
+	Batch, Workers int
+	Seed           uint64
+}
+
+// ClassAcc is one class's accuracy.
+type ClassAcc struct {
+	Name    string  `json:"name"`
+	Correct int     `json:"correct"`
+	Total   int     `json:"total"`
+	Acc     float64 `json:"acc"`
+}
+
+// VoteStats summarises repeated voting passes.
+type VoteStats struct {
+	Votes   int       `json:"votes"`
+	Repeats int       `json:"repeats"`
+	Accs    []float64 `json:"accs"`
+	Mean    float64   `json:"mean"`
+	Std     float64   `json:"std"` // sample standard deviation (0 for one repeat)
+	Max     float64   `json:"max"`
+}
+
+// EvalReport is the outcome of evaluating a checkpoint on a test split.
+type EvalReport struct {
+	Samples int     `json:"samples"`
+	Acc     float64 `json:"acc"` // single pass, FPS to npoints, no augmentation
+	// MeanClassAcc is the mean of the per-class accuracies (mAcc).
+	MeanClassAcc float64    `json:"mean_class_acc"`
+	PerClass     []ClassAcc `json:"per_class"`
+	// Confusion[true][predicted] counts the single pass's predictions.
+	Confusion [][]int    `json:"confusion"`
+	Vote      *VoteStats `json:"vote,omitempty"`
+}
+
+// Evaluate runs a trained model on data's test split: one plain pass, and
+// voting passes when asked.
+func Evaluate(ctx context.Context, tr *Trained, data *datasets.Dataset, opt EvalOptions) (*EvalReport, error) {
+	if len(data.Classes) != tr.Model.Cfg.Classes {
+		return nil, fmt.Errorf("%s has %d classes, the checkpoint's model %d", data.Name, len(data.Classes), tr.Model.Cfg.Classes)
+	}
+	if opt.Batch <= 0 {
+		opt.Batch = 64
+	}
+	if opt.Workers <= 0 {
+		opt.Workers = 2
+	}
+	pool := nn.NewPool()
+	task := &Task{Model: tr.Model, Data: data}
+	ev, err := train.Evaluate(ctx, task, train.TestSplit, opt.Batch, opt.Workers, opt.Seed, pool)
+	if err != nil {
+		return nil, err
+	}
+	c := len(data.Classes)
+	rep := &EvalReport{Samples: ev.Total, Acc: ev.Acc(), Confusion: make([][]int, c)}
+	for i := range rep.Confusion {
+		rep.Confusion[i] = make([]int, c)
+	}
+	for i, l := range ev.Labels {
+		rep.Confusion[l][ev.Preds[i]]++
+	}
+	n := 0
+	for k, name := range data.Classes {
+		ca := ClassAcc{Name: name, Correct: rep.Confusion[k][k]}
+		for _, v := range rep.Confusion[k] {
+			ca.Total += v
+		}
+		if ca.Total > 0 {
+			ca.Acc = float64(ca.Correct) / float64(ca.Total)
+			rep.MeanClassAcc += ca.Acc
+			n++
+		}
+		rep.PerClass = append(rep.PerClass, ca)
+	}
+	if n > 0 {
+		rep.MeanClassAcc /= float64(n)
+	}
+	if !opt.Vote {
+		return rep, nil
+	}
+	if opt.Votes <= 0 || opt.Repeats <= 0 {
+		return nil, fmt.Errorf("voting needs at least one vote and one repeat (got %d, %d)", opt.Votes, opt.Repeats)
+	}
+	vs := &VoteStats{Votes: opt.Votes, Repeats: opt.Repeats}
+	vtask := &Task{Model: tr.Model, Data: data, Vote: true}
+	for rpt := 0; rpt < opt.Repeats; rpt++ {
+		var sum [][]float32
+		var labels []int
+		for v := 0; v < opt.Votes; v++ {
+			seed := train.Stream(opt.Seed, train.StreamEval, rpt, v).Uint64()
+			e, err := train.Evaluate(ctx, vtask, train.TestSplit, opt.Batch, opt.Workers, seed, pool)
+			if err != nil {
+				return nil, err
+			}
+			if sum == nil {
+				sum, labels = e.Logits, e.Labels
+				continue
+			}
+			for i := range sum {
+				for j := range sum[i] {
+					sum[i][j] += e.Logits[i][j]
+				}
+			}
+		}
+		correct := 0
+		for i, row := range sum {
+			if nn.ArgmaxRows(row, 1, len(row))[0] == labels[i] {
+				correct++
+			}
+		}
+		vs.Accs = append(vs.Accs, float64(correct)/float64(len(labels)))
+	}
+	vs.Mean, vs.Std = meanStd(vs.Accs)
+	vs.Max = vs.Accs[0]
+	for _, a := range vs.Accs {
+		vs.Max = math.Max(vs.Max, a)
+	}
+	rep.Vote = vs
+	return rep, nil
+}
+
+func meanStd(v []float64) (mean, std float64) {
+	for _, x := range v {
+		mean += x
+	}
+	mean /= float64(len(v))
+	if len(v) < 2 {
+		return mean, 0
+	}
+	for _, x := range v {
+		std += (x - mean) * (x - mean)
+	}
+	return mean, math.Sqrt(std / float64(len(v)-1))
+}
+
+// Prediction is one file's top classes.
+type Prediction struct {
+	File    string    `json:"file"`
+	Classes []string  `json:"classes"`
+	Probs   []float64 `json:"probs"`
+}
+
+// PredictOptions choose how files are prepared.
+type PredictOptions struct {
+	// TopK classes are returned per file.
+	TopK int
+	// MeshPoints is the number of points sampled from a mesh's surface
+	// before FPS takes the model's npoints (8192, as ModelNet40's clouds).
+	MeshPoints int
+	// Normalize centres each cloud and scales it into the unit sphere, as
+	// the training data was when it came from ModelNet40, synth or meshes.
+	Normalize bool
+	Seed      uint64
+}
+
+// Predict classifies point-cloud or mesh files. Meshes (files with faces)
+// are sampled on their surface; every cloud is reduced to the model's
+// npoints by FPS, as at test time.
+func Predict(tr *Trained, paths []string, opt PredictOptions) ([]Prediction, error) {
+	if opt.TopK <= 0 {
+		opt.TopK = 5
+	}
+	if opt.MeshPoints <= 0 {
+		opt.MeshPoints = 8192
+	}
+	np := tr.Model.Cfg.Points
+	var out []Prediction
+	for _, p := range paths {
+		c, err := pointcloud.ReadFile(p)
+		if err != nil {
+			return nil, err
+		}
+		if len(c.Faces) > 0 {
+			if c, err = pointcloud.SampleSurface(c, max(opt.MeshPoints, np), opt.Seed); err != nil {
+				return nil, fmt.Errorf("%s: %w", p, err)
+			}
+		}
+		if n := len(c.XYZ) / 3; n < np {
+			return nil, fmt.Errorf("%s: %d points, fewer than the %d the model was trained on (sample the surface of a mesh, or use a denser scan)", p, n, np)
+		}
+		if opt.Normalize {
+			pointcloud.Normalize(c.XYZ)
+		}
+		data := &datasets.Dataset{Name: p, Classes: tr.Classes, Train: &datasets.Split{},
+			Test: &datasets.Split{Points: [][]float32{c.XYZ}, Labels: []int{0}}}
+		task := &Task{Model: tr.Model, Data: data}
+		b, err := task.Batch(train.TestSplit, []int{0}, nil)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", p, err)
+		}
+		tp := nn.NoGrad()
+		logits := task.Logits(tp, b, nil).Data
+		probs := softmax(logits)
+		order := make([]int, len(probs))
+		for i := range order {
+			order[i] = i
+		}
+		sort.SliceStable(order, func(a, b int) bool { return probs[order[a]] > probs[order[b]] })
+		pr := Prediction{File: p}
+		for _, k := range order[:min(opt.TopK, len(order))] {
+			pr.Classes = append(pr.Classes, tr.Classes[k])
+			pr.Probs = append(pr.Probs, probs[k])
+		}
+		out = append(out, pr)
+	}
+	return out, nil
+}
+
+func softmax(v []float32) []float64 {
+	m := math.Inf(-1)
+	for _, x := range v {
+		m = math.Max(m, float64(x))
+	}
+	out := make([]float64, len(v))
+	s := 0.0
+	for i, x := range v {
+		out[i] = math.Exp(float64(x) - m)
+		s += out[i]
+	}
+	for i := range out {
+		out[i] /= s
+	}
+	return out
+}

@@ -1,0 +1,183 @@
+// Package classify is point-cloud classification on pcx's training core: it
+// builds a Point-MAE model for a fine-tuning method (full, linear, dapt,
+// dapt-x), loads pretrained weights, and implements train.Task with
+// Point-MAE's data pipeline (FPS to the point budget, one random subset per
+// batch, ScaleAndTranslate, optional rotation; FPS to the budget at test
+// time), evaluation with Point-MAE's voting, and prediction on files.
+package classify
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
+
+	"github.com/pcx-dev/pcx/adapters"
+	"github.com/pcx-dev/pcx/backbone"
+	"github.com/pcx-dev/pcx/nn"
+)
+
+// Methods lists the fine-tuning methods.
+func Methods() []string { return []string{"full", "linear", "dapt", "dapt-x"} }
+
+// ModelConfig is everything needed to rebuild a model: the backbone sizes
+// and the method with its settings.
+type ModelConfig struct {
+	Preset      string  `yaml:"preset" json:"preset"`
+	Method      string  `yaml:"method" json:"method"`
+	TransDim    int     `yaml:"trans_dim" json:"trans_dim"`
+	Depth       int     `yaml:"depth" json:"depth"`
+	Heads       int     `yaml:"num_heads" json:"num_heads"`
+	Classes     int     `yaml:"cls_dim" json:"cls_dim"`
+	Groups      int     `yaml:"num_group" json:"num_group"`
+	GroupSize   int     `yaml:"group_size" json:"group_size"`
+	Points      int     `yaml:"npoints" json:"npoints"`
+	DropPath    float32 `yaml:"drop_path_rate" json:"drop_path_rate"`
+	HeadDropout float32 `yaml:"head_dropout" json:"head_dropout"`
+	// DAPT and DAPT-X.
+	Rank           int     `yaml:"rank,omitempty" json:"rank,omitempty"`
+	AdapterDropout float32 `yaml:"adapter_dropout,omitempty" json:"adapter_dropout,omitempty"`
+	HeadCls        bool    `yaml:"head_cls,omitempty" json:"head_cls,omitempty"`
+	HeadPrompt     string  `yaml:"head_prompt,omitempty" json:"head_prompt,omitempty"`
+	HeadPatch      string  `yaml:"head_patch,omitempty" json:"head_patch,omitempty"`
+	// DAPT-X.
+	SMoAHeads int     `yaml:"smoa_heads,omitempty" json:"smoa_heads,omitempty"`
+	Experts   int     `yaml:"experts,omitempty" json:"experts,omitempty"`
+	Top1      bool    `yaml:"top1,omitempty" json:"top1,omitempty"`
+	Alpha     float32 `yaml:"alpha,omitempty" json:"alpha,omitempty"`
+}
+
+// ResolveModel fills a ModelConfig from a preset and a method for a data
+// set of the given number of classes: the paper's settings for the paper's
+// presets, DAPT's head and dropout choices per preset.
+func ResolveModel(preset, method string, classes int) (ModelConfig, error) {
+	if !slices.Contains(Methods(), method) {
+		return ModelConfig{}, fmt.Errorf("unknown method %q (have %s)", method, strings.Join(Methods(), ", "))
+	}
+	p, err := backbone.LookupPreset(preset)
+	if err != nil {
+		return ModelConfig{}, err
+	}
+	if classes <= 0 {
+		classes = p.Classes
+	}
+	c := p.Config()
+	m := ModelConfig{Preset: preset, Method: method, TransDim: c.TransDim, Depth: c.Depth, Heads: c.Heads,
+		Classes: classes, Groups: c.NumGroup, GroupSize: c.GroupSize, Points: c.NPoints, DropPath: c.DropPath,
+		HeadDropout: c.HeadDropout}
+	if method == "dapt" || method == "dapt-x" {
+		d, err := adapters.DAPTPreset(preset)
+		if err != nil {
+			return ModelConfig{}, err
+		}
+		if preset == "synth" { // scans with clutter: DAPT's ScanObjectNN head and adapter
+			d.Rank, d.AdapterDropout, d.Head = 64, 0.2, adapters.HeadTokens{Cls: true, Prompt: "mean", Patch: "max"}
+			d.DropPath = c.DropPath
+		}
+		m.DropPath, m.Rank, m.AdapterDropout = d.DropPath, d.Rank, d.AdapterDropout
+		m.HeadCls, m.HeadPrompt, m.HeadPatch = d.Head.Cls, d.Head.Prompt, d.Head.Patch
+	}
+	if method == "dapt-x" {
+		x, err := adapters.DAPTXPreset("scan_objbg")
+		if err != nil {
+			return ModelConfig{}, err
+		}
+		m.Rank, m.SMoAHeads, m.Experts, m.Top1, m.Alpha = x.Rank, x.SMoAHeads, x.Experts, x.Top1, x.Alpha
+	}
+	return m, nil
+}
+
+func (m ModelConfig) backbone() backbone.Config {
+	return backbone.Config{TransDim: m.TransDim, Depth: m.Depth, Heads: m.Heads, Classes: m.Classes,
+		NumGroup: m.Groups, GroupSize: m.GroupSize, NPoints: m.Points, DropPath: m.DropPath,
+		HeadDropout: m.HeadDropout, PosEveryBlock: true}
+}
+
+func (m ModelConfig) dapt() adapters.DAPTConfig {
+	return adapters.DAPTConfig{Config: m.backbone(), Rank: m.Rank, AdapterDropout: m.AdapterDropout,
+		Head: adapters.HeadTokens{Cls: m.HeadCls, Prompt: m.HeadPrompt, Patch: m.HeadPatch}}
+}
+
+// net is what every method's model provides.
+type net interface {
+	Params() nn.Params
+	Forward(tp *nn.Tape, g *backbone.Groups, r *rand.Rand) *nn.Tensor
+}
+
+// Model is a classifier built for a method.
+type Model struct {
+	Cfg ModelConfig
+	// MAE is the backbone (shared with the method's model).
+	MAE *backbone.PointMAE
+	// DAPTX is set for dapt-x (its SMoA records routing statistics).
+	DAPTX *adapters.DAPTX
+	net   net
+}
+
+// NewModel builds the model of cfg with weights drawn from r and the
+// method's trainable parameters set.
+func NewModel(cfg ModelConfig, r *rand.Rand) (*Model, error) {
+	m := &Model{Cfg: cfg}
+	switch cfg.Method {
+	case "full", "linear":
+		pm, err := backbone.NewPointMAE(cfg.backbone(), r)
+		if err != nil {
+			return nil, err
+		}
+		if err := backbone.ApplyMethod(pm, cfg.Method); err != nil {
+			return nil, err
+		}
+		m.MAE, m.net = pm, pm
+	case "dapt":
+		d, err := adapters.NewDAPT(cfg.dapt(), r)
+		if err != nil {
+			return nil, err
+		}
+		m.MAE, m.net = d.PointMAE, d
+	case "dapt-x":
+		d, err := adapters.NewDAPTX(adapters.DAPTXConfig{DAPTConfig: cfg.dapt(), SMoAHeads: cfg.SMoAHeads,
+			Experts: cfg.Experts, Top1: cfg.Top1, Alpha: cfg.Alpha}, r)
+		if err != nil {
+			return nil, err
+		}
+		m.MAE, m.DAPTX, m.net = d.PointMAE, d, d
+	default:
+		return nil, fmt.Errorf("unknown method %q (have %s)", cfg.Method, strings.Join(Methods(), ", "))
+	}
+	return m, nil
+}
+
+// Params lists every parameter and buffer.
+func (m *Model) Params() nn.Params { return m.net.Params() }
+
+// Forward returns the logits of grouped clouds.
+func (m *Model) Forward(tp *nn.Tape, g *backbone.Groups, r *rand.Rand) *nn.Tensor {
+	return m.net.Forward(tp, g, r)
+}
+
+// Loss is cross-entropy, plus DAPT-X's balance loss for dapt-x.
+func (m *Model) Loss(tp *nn.Tape, logits *nn.Tensor, labels []int) *nn.Tensor {
+	if m.DAPTX != nil {
+		return m.DAPTX.Loss(tp, logits, labels)
+	}
+	return nn.CrossEntropy(tp, logits, labels, 0)
+}
+
+// Group runs the backbone's grouping (FPS centres, kNN neighbourhoods) on b
+// clouds of n points.
+func (m *Model) Group(xyz []float32, b, n int) (*backbone.Groups, error) {
+	return m.MAE.Group(xyz, b, n)
+}
+
+// WithMethod returns m switched to another method: the method's settings
+// (rank, dropout, head, SMoA) as ResolveModel gives them for m's preset,
+// with m's backbone sizes and drop-path rate kept.
+func (m ModelConfig) WithMethod(method string) (ModelConfig, error) {
+	r, err := ResolveModel(m.Preset, method, m.Classes)
+	if err != nil {
+		return m, err
+	}
+	r.TransDim, r.Depth, r.Heads, r.Groups, r.GroupSize, r.Points = m.TransDim, m.Depth, m.Heads, m.Groups, m.GroupSize, m.Points
+	r.DropPath, r.HeadDropout = m.DropPath, m.HeadDropout
+	return r, nil
+}

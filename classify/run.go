@@ -1,0 +1,187 @@
+package classify
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/pcx-dev/pcx/backbone"
+	"github.com/pcx-dev/pcx/datasets"
+	"github.com/pcx-dev/pcx/internal/atomicfile"
+	"github.com/pcx-dev/pcx/nn/checkpoint"
+	"github.com/pcx-dev/pcx/nn/state"
+	"github.com/pcx-dev/pcx/train"
+	"go.yaml.in/yaml/v3"
+)
+
+// ConfigFile is the resolved configuration in a run directory.
+const ConfigFile = "config.yaml"
+
+// Checkpoint metadata keys written by Train.
+const (
+	MetaConfig  = "pcx_config"
+	MetaClasses = "classes"
+)
+
+// Config describes a whole run: the data, the model, pretrained weights,
+// augmentation and the optimisation. It is what RUN/config.yaml holds and
+// what every checkpoint carries, so that a checkpoint is enough to
+// evaluate or predict.
+type Config struct {
+	// Version marks pcx's own configuration files (1).
+	Version int `yaml:"pcx" json:"pcx"`
+	// Data is the data set spec (synth, scanobjectnn:DIR, modelnet40:DIR,
+	// folder:DIR, npy:DIR, or a path).
+	Data string `yaml:"data" json:"data"`
+	// Variant is the ScanObjectNN or synth variant.
+	Variant string `yaml:"variant,omitempty" json:"variant,omitempty"`
+	// DataPoints is the number of points loaded per sample (0: the data
+	// set's default).
+	DataPoints int `yaml:"data_points,omitempty" json:"data_points,omitempty"`
+	// Ckpt is the pretrained checkpoint (Point-MAE .pth, DAPT .pth or pcx
+	// .safetensors); empty means random initialisation.
+	Ckpt string `yaml:"ckpt,omitempty" json:"ckpt,omitempty"`
+	// Rotate adds a random rotation about this axis to training clouds.
+	Rotate string       `yaml:"rotate,omitempty" json:"rotate,omitempty"`
+	Model  ModelConfig  `yaml:"model" json:"model"`
+	Train  train.Config `yaml:"train" json:"train"`
+}
+
+// LoadData opens the run's data set and checks it against the model.
+func LoadData(cfg Config) (*datasets.Dataset, error) {
+	d, err := datasets.Open(cfg.Data, datasets.Options{Variant: cfg.Variant, Points: cfg.DataPoints})
+	if err != nil {
+		return nil, err
+	}
+	if err := d.Validate(); err != nil {
+		return nil, fmt.Errorf("%s: %w", cfg.Data, err)
+	}
+	return d, nil
+}
+
+// Build makes the model of cfg, initialised from the training seed, and
+// loads the pretrained checkpoint if one is named; the load report (missing
+// and unexpected keys, as Point-MAE prints them) goes to log.
+func Build(cfg Config, log io.Writer) (*Model, error) {
+	m, err := NewModel(cfg.Model, train.Stream(cfg.Train.Seed, 0, 0, 0))
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Ckpt != "" {
+		rep, err := backbone.LoadWeights(cfg.Ckpt, m.Params())
+		if err != nil {
+			return nil, err
+		}
+		if log != nil {
+			fmt.Fprintf(log, "loaded %s\n%s", cfg.Ckpt, rep)
+		}
+	}
+	return m, nil
+}
+
+// Train runs cfg on data (LoadData) in dir, resuming when asked, and
+// returns the result. dir/config.yaml is written first; each epoch's line
+// goes to log and the progress bar to progress.
+func Train(ctx context.Context, cfg Config, data *datasets.Dataset, dir string, resume bool, log, progress io.Writer) (*train.Result, error) {
+	if cfg.Model.Classes != len(data.Classes) {
+		return nil, fmt.Errorf("%s has %d classes, the model %d", cfg.Data, len(data.Classes), cfg.Model.Classes)
+	}
+	m, err := Build(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	if !resume {
+		if err := WriteConfig(filepath.Join(dir, ConfigFile), cfg); err != nil {
+			return nil, err
+		}
+	}
+	cj, err := json.Marshal(cfg)
+	if err != nil {
+		return nil, err
+	}
+	classes, _ := json.Marshal(data.Classes)
+	if log != nil {
+		tun := m.Params().Trainable().Count()
+		fmt.Fprintf(log, "%s on %s (%d classes, %d train / %d test): %s, %d of %d parameters tunable (%.2f%%)\n",
+			cfg.Model.Method, data.Name, len(data.Classes), data.Train.Len(), data.Test.Len(), cfg.Model.Preset,
+			tun, m.Params().Count(), 100*float64(tun)/float64(m.Params().Count()))
+	}
+	task := &Task{Model: m, Data: data, Rotate: cfg.Rotate}
+	return train.Run(ctx, task, cfg.Train, train.Options{Dir: dir, Resume: resume, Log: log, Progress: progress,
+		Meta: map[string]string{MetaConfig: string(cj), MetaClasses: string(classes)}})
+}
+
+// WriteConfig writes cfg as YAML, atomically.
+func WriteConfig(path string, cfg Config) error {
+	return atomicfile.Write(path, func(w io.Writer) error {
+		fmt.Fprintln(w, "# pcx run configuration (pcx train --config accepts this file)")
+		enc := yaml.NewEncoder(w)
+		enc.SetIndent(2)
+		if err := enc.Encode(cfg); err != nil {
+			return err
+		}
+		return enc.Close()
+	})
+}
+
+// ReadRunConfig reads a run directory's config.yaml.
+func ReadRunConfig(dir string) (Config, error) {
+	path := filepath.Join(dir, ConfigFile)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return Config{}, err
+	}
+	var cfg Config
+	if err := yaml.Unmarshal(data, &cfg); err != nil {
+		return Config{}, fmt.Errorf("%s: %v", path, err)
+	}
+	if cfg.Version != 1 {
+		return Config{}, fmt.Errorf("%s: not a pcx run configuration (no \"pcx: 1\")", path)
+	}
+	return cfg, nil
+}
+
+// Trained is a model loaded from a pcx checkpoint with what it was trained
+// on.
+type Trained struct {
+	Model   *Model
+	Config  Config
+	Classes []string
+	Meta    map[string]string
+}
+
+// LoadCheckpoint rebuilds the model a pcx training checkpoint was written
+// by and loads its weights.
+func LoadCheckpoint(path string) (*Trained, error) {
+	d, err := state.ReadSafetensors(path)
+	if err != nil {
+		return nil, err
+	}
+	var cfg Config
+	if err := json.Unmarshal([]byte(d.Meta[MetaConfig]), &cfg); err != nil {
+		return nil, fmt.Errorf("%s: not a pcx training checkpoint (no readable %q metadata): %v", path, MetaConfig, err)
+	}
+	var classes []string
+	if err := json.Unmarshal([]byte(d.Meta[MetaClasses]), &classes); err != nil || len(classes) != cfg.Model.Classes {
+		return nil, fmt.Errorf("%s: the class names in its metadata do not match its %d classes", path, cfg.Model.Classes)
+	}
+	cfg.Ckpt = ""
+	m, err := NewModel(cfg.Model, train.Stream(cfg.Train.Seed, 0, 0, 0))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	rep, err := checkpoint.LoadDict(d, m.Params())
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if len(rep.Missing) > 0 {
+		return nil, fmt.Errorf("%s: lacks %d of the model's parameters (first: %s)", path, len(rep.Missing), rep.Missing[0])
+	}
+	return &Trained{Model: m, Config: cfg, Classes: classes, Meta: d.Meta}, nil
+}

@@ -1,0 +1,134 @@
+package classify
+
+import (
+	"fmt"
+	"math/rand/v2"
+
+	"github.com/pcx-dev/pcx/backbone"
+	"github.com/pcx-dev/pcx/datasets"
+	"github.com/pcx-dev/pcx/fps"
+	"github.com/pcx-dev/pcx/knn"
+	"github.com/pcx-dev/pcx/nn"
+	"github.com/pcx-dev/pcx/pointcloud"
+	"github.com/pcx-dev/pcx/train"
+)
+
+// PointAll is the number of points Point-MAE's training step takes by FPS
+// before drawing its random npoints-subset: 1200 for 1024, 2400 for 2048,
+// 4800 for 4096, npoints otherwise (capped by the cloud size).
+func PointAll(npoints int) int {
+	switch npoints {
+	case 1024:
+		return 1200
+	case 2048:
+		return 2400
+	case 4096:
+		return 4800
+	}
+	return npoints
+}
+
+// Task is point-cloud classification as a train.Task.
+type Task struct {
+	Model *Model
+	Data  *datasets.Dataset
+	// Rotate, when set, rotates each training cloud about this axis ("x",
+	// "y" or "z") by a random angle, after ScaleAndTranslate.
+	Rotate string
+	// Vote makes test batches Point-MAE's voting views: FPS to PointAll,
+	// one random subset per batch, ScaleAndTranslate.
+	Vote bool
+}
+
+// Batch is a grouped batch of clouds.
+type Batch struct {
+	Groups *backbone.Groups
+	labels []int
+}
+
+// Labels are the batch's classes.
+func (b *Batch) Labels() []int { return b.labels }
+
+// Params lists the model's parameters.
+func (t *Task) Params() nn.Params { return t.Model.Params() }
+
+func (t *Task) split(s train.Split) *datasets.Split {
+	if s == train.TrainSplit {
+		return t.Data.Train
+	}
+	return t.Data.Test
+}
+
+// Len is the number of samples of a split.
+func (t *Task) Len(s train.Split) int { return t.split(s).Len() }
+
+// Batch builds the grouped batch of samples idx: in training, each cloud's
+// points are shuffled (as the data sets' loaders do), FPS takes PointAll of
+// them, one random subset of npoints is taken for the whole batch and each
+// cloud is scaled and translated; at test time FPS takes npoints.
+func (t *Task) Batch(s train.Split, idx []int, r *rand.Rand) (train.Batch, error) {
+	sp := t.split(s)
+	np := t.Model.Cfg.Points
+	aug := s == train.TrainSplit || t.Vote
+	take := np
+	if aug {
+		take = PointAll(np)
+	}
+	for _, i := range idx {
+		if n := len(sp.Points[i]) / 3; n < np {
+			return nil, fmt.Errorf("%s sample %d of %s has %d points, fewer than the %d the model takes", s, i, t.Data.Name, n, np)
+		} else if n < take {
+			take = n
+		}
+	}
+	b := len(idx)
+	xyz := make([]float32, 0, b*take*3)
+	labels := make([]int, b)
+	for k, i := range idx {
+		src := sp.Points[i]
+		if s == train.TrainSplit {
+			src = append([]float32(nil), src...)
+			pointcloud.ShufflePoints(src, r)
+		}
+		sel, err := fps.Sample(src, take, fps.Options{Workers: 1})
+		if err != nil {
+			return nil, fmt.Errorf("%s sample %d of %s: %w", s, i, t.Data.Name, err)
+		}
+		xyz = append(xyz, fps.Gather(src, sel)...)
+		labels[k] = sp.Labels[i]
+	}
+	if aug {
+		sub, err := pointcloud.BatchSubset(take, np, r)
+		if err != nil {
+			return nil, err
+		}
+		xyz = pointcloud.GatherBatch(xyz, b, take, sub)
+		pointcloud.DefaultScaleAndTranslate(xyz, b, np, r)
+		if t.Rotate != "" && s == train.TrainSplit {
+			ax, err := pointcloud.ParseAxis(t.Rotate)
+			if err != nil {
+				return nil, err
+			}
+			for k := 0; k < b; k++ {
+				pointcloud.RandomRotate(xyz[k*np*3:(k+1)*np*3], nil, ax, r)
+			}
+		}
+	}
+	cfg := t.Model.Cfg
+	g, err := knn.Group(xyz, b, np, cfg.Groups, cfg.GroupSize, knn.Options{Workers: 1})
+	if err != nil {
+		return nil, fmt.Errorf("grouping a %s batch of %s: %w", s, t.Data.Name, err)
+	}
+	return &Batch{Groups: &backbone.Groups{B: b, G: g.G, M: g.K, Centres: g.Centres, Neighbourhoods: g.Neighbourhoods},
+		labels: labels}, nil
+}
+
+// Logits runs the model on a batch.
+func (t *Task) Logits(tp *nn.Tape, b train.Batch, r *rand.Rand) *nn.Tensor {
+	return t.Model.Forward(tp, b.(*Batch).Groups, r)
+}
+
+// Loss is the model's loss.
+func (t *Task) Loss(tp *nn.Tape, logits *nn.Tensor, b train.Batch) *nn.Tensor {
+	return t.Model.Loss(tp, logits, b.Labels())
+}

@@ -1,0 +1,183 @@
+package classify
+
+import (
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// ReadConfigFile applies a configuration file to cfg. Two kinds are read:
+// pcx's own config.yaml (top-level "pcx: 1"; its values replace cfg's
+// wholesale where set) and Point-MAE / DAPT fine-tuning YAML files
+// (cfgs/finetune_*.yaml), whose keys map as follows:
+//
+//	optimizer.kwargs.lr, .weight_decay  → train.lr, train.weight_decay
+//	optimizer.part: dapt                → method dapt (DAPT's tunable set)
+//	scheduler.kwargs.epochs             → train.epochs (max_epoch wins)
+//	scheduler.kwargs.initial_epochs     → train.warmup_epochs
+//	model.NAME                          → method (PointTransformer: full; *_DAPT: dapt)
+//	model.trans_dim, depth, num_heads, cls_dim, num_group, group_size,
+//	drop_path_rate                      → the model's sizes
+//	npoints, total_bs, max_epoch, grad_norm_clip
+//	dataset.train._base_                → the ScanObjectNN variant or ModelNet40
+//
+// Keys pcx does not use are returned as notes, never silently dropped.
+func ReadConfigFile(path string, cfg *Config) (notes []string, err error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var top map[string]any
+	if err := yaml.Unmarshal(data, &top); err != nil {
+		return nil, fmt.Errorf("%s: %v", path, err)
+	}
+	if top == nil {
+		return nil, fmt.Errorf("%s: empty configuration", path)
+	}
+	if _, ok := top["pcx"]; ok {
+		if err := yaml.Unmarshal(data, cfg); err != nil {
+			return nil, fmt.Errorf("%s: %v", path, err)
+		}
+		return nil, nil
+	}
+	return applyPointMAE(path, top, cfg)
+}
+
+// yamlNum reads a YAML number (int or float) as float64.
+func yamlNum(path, key string, v any) (float64, error) {
+	switch x := v.(type) {
+	case int:
+		return float64(x), nil
+	case float64:
+		return x, nil
+	}
+	return 0, fmt.Errorf("%s: %s is %v, not a number", path, key, v)
+}
+
+func applyPointMAE(path string, top map[string]any, cfg *Config) ([]string, error) {
+	var notes []string
+	used := map[string]bool{}
+	get := func(keys ...string) (any, bool) {
+		var cur any = top
+		for _, k := range keys {
+			m, ok := cur.(map[string]any)
+			if !ok {
+				return nil, false
+			}
+			if cur, ok = m[k]; !ok {
+				return nil, false
+			}
+		}
+		used[strings.Join(keys, ".")] = true
+		return cur, true
+	}
+	num := func(set func(float64), keys ...string) error {
+		if v, ok := get(keys...); ok {
+			f, err := yamlNum(path, strings.Join(keys, "."), v)
+			if err != nil {
+				return err
+			}
+			set(f)
+		}
+		return nil
+	}
+	m, t := &cfg.Model, &cfg.Train
+	method := m.Method
+	for _, s := range []struct {
+		keys []string
+		set  func(float64)
+	}{
+		{[]string{"optimizer", "kwargs", "lr"}, func(f float64) { t.LR = f }},
+		{[]string{"optimizer", "kwargs", "weight_decay"}, func(f float64) { t.WeightDecay = f }},
+		{[]string{"scheduler", "kwargs", "epochs"}, func(f float64) { t.Epochs = int(f) }},
+		{[]string{"scheduler", "kwargs", "initial_epochs"}, func(f float64) { t.WarmupEpochs = int(f) }},
+		{[]string{"max_epoch"}, func(f float64) { t.Epochs = int(f) }},
+		{[]string{"total_bs"}, func(f float64) { t.BatchSize = int(f) }},
+		{[]string{"grad_norm_clip"}, func(f float64) { t.ClipGrad = f }},
+		{[]string{"npoints"}, func(f float64) { m.Points = int(f) }},
+		{[]string{"model", "trans_dim"}, func(f float64) { m.TransDim = int(f) }},
+		{[]string{"model", "encoder_dims"}, func(f float64) {}},
+		{[]string{"model", "depth"}, func(f float64) { m.Depth = int(f) }},
+		{[]string{"model", "num_heads"}, func(f float64) { m.Heads = int(f) }},
+		{[]string{"model", "cls_dim"}, func(f float64) { m.Classes = int(f) }},
+		{[]string{"model", "num_group"}, func(f float64) { m.Groups = int(f) }},
+		{[]string{"model", "group_size"}, func(f float64) { m.GroupSize = int(f) }},
+		{[]string{"model", "drop_path_rate"}, func(f float64) { m.DropPath = float32(f) }},
+	} {
+		if err := num(s.set, s.keys...); err != nil {
+			return nil, err
+		}
+	}
+	if v, ok := get("model", "encoder_dims"); ok && fmt.Sprint(v) != fmt.Sprint(m.TransDim) {
+		return nil, fmt.Errorf("%s: encoder_dims %v differs from trans_dim %d; Point-MAE needs them equal", path, v, m.TransDim)
+	}
+	if v, ok := get("optimizer", "type"); ok && v != "AdamW" {
+		notes = append(notes, fmt.Sprintf("optimizer %v: pcx trains with AdamW", v))
+	}
+	if v, ok := get("scheduler", "type"); ok && v != "CosLR" {
+		notes = append(notes, fmt.Sprintf("scheduler %v: pcx uses the cosine schedule (CosLR)", v))
+	}
+	if v, ok := get("model", "NAME"); ok {
+		name := fmt.Sprint(v)
+		switch {
+		case strings.HasSuffix(name, "_DAPT"):
+			m.Method = "dapt"
+		case name == "PointTransformer":
+			if m.Method != "linear" {
+				m.Method = "full"
+			}
+		default:
+			return nil, fmt.Errorf("%s: model %s is not one pcx builds (PointTransformer, PointTransformer_DAPT)", path, name)
+		}
+	}
+	if v, ok := get("optimizer", "part"); ok && fmt.Sprint(v) == "dapt" {
+		m.Method = "dapt"
+	}
+	if v, ok := get("dataset", "train", "_base_"); ok {
+		base := strings.ToLower(fmt.Sprint(v))
+		switch {
+		case strings.Contains(base, "hardest"):
+			cfg.Variant = "hardest"
+		case strings.Contains(base, "objectonly"):
+			cfg.Variant = "objonly"
+		case strings.Contains(base, "objectbg"):
+			cfg.Variant = "objbg"
+		case strings.Contains(base, "modelnet"):
+			cfg.Variant = ""
+		}
+	}
+	if m.Method != method {
+		nm, err := m.WithMethod(m.Method)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %v", path, err)
+		}
+		*m = nm
+	}
+	// Report what was not used.
+	var walk func(prefix string, v any)
+	walk = func(prefix string, v any) {
+		if mm, ok := v.(map[string]any); ok && !used[prefix] {
+			keys := make([]string, 0, len(mm))
+			for k := range mm {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			for _, k := range keys {
+				p := k
+				if prefix != "" {
+					p = prefix + "." + k
+				}
+				walk(p, mm[k])
+			}
+			return
+		}
+		if !used[prefix] && !strings.HasPrefix(prefix, "dataset.") {
+			notes = append(notes, fmt.Sprintf("%s: not used by pcx", prefix))
+		}
+	}
+	walk("", top)
+	return notes, nil
+}

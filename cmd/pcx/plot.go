@@ -1,0 +1,182 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/pcx-dev/pcx/classify"
+	"github.com/pcx-dev/pcx/plot"
+	"github.com/pcx-dev/pcx/train"
+	"github.com/urfave/cli/v2"
+)
+
+func plotCommand() *cli.Command {
+	ckpt := &cli.StringFlag{Name: "ckpt", Usage: "checkpoint in the run (default RUN/best.safetensors)"}
+	return &cli.Command{
+		Name:  "plot",
+		Usage: "figures of a run: training curves, DAPT-X routing per block, t-SNE of the features",
+		Subcommands: []*cli.Command{
+			{
+				Name: "curves", Usage: "loss, learning rate and accuracy per epoch → RUN/curves.png", ArgsUsage: "RUN",
+				Action: func(c *cli.Context) error {
+					dir, err := runArg(c)
+					if err != nil {
+						return err
+					}
+					p, err := plotCurves(dir)
+					if err == nil {
+						fmt.Println("wrote", p)
+					}
+					return err
+				},
+			},
+			{
+				Name: "routing", ArgsUsage: "RUN",
+				Usage: "DAPT-X: share of sub-tokens per shared expert and block over the test split, and one token's gates → RUN/routing.png, RUN/gates.png",
+				Flags: []cli.Flag{ckpt, &cli.StringFlag{Name: "token", Value: "cls", Usage: "the token whose gates are drawn: cls or patch"}},
+				Action: func(c *cli.Context) error {
+					dir, err := runArg(c)
+					if err != nil {
+						return err
+					}
+					ps, err := plotRouting(dir, c.String("ckpt"), c.String("token"))
+					for _, p := range ps {
+						fmt.Println("wrote", p)
+					}
+					return err
+				},
+			},
+			{
+				Name: "tsne", ArgsUsage: "RUN", Usage: "t-SNE of the head's input features on the test split → RUN/tsne.png",
+				Flags: []cli.Flag{ckpt, &cli.Float64Flag{Name: "perplexity", Value: 30}, &cli.IntFlag{Name: "iters", Value: 1000}},
+				Action: func(c *cli.Context) error {
+					dir, err := runArg(c)
+					if err != nil {
+						return err
+					}
+					p, err := plotTSNE(dir, c.String("ckpt"), c.Float64("perplexity"), c.Int("iters"))
+					if err == nil {
+						fmt.Println("wrote", p)
+					}
+					return err
+				},
+			},
+		},
+	}
+}
+
+func runArg(c *cli.Context) (string, error) {
+	if c.NArg() != 1 {
+		return "", fmt.Errorf("give one run directory")
+	}
+	dir := c.Args().First()
+	if _, err := os.Stat(filepath.Join(dir, train.MetricsJSONL)); err != nil {
+		return "", fmt.Errorf("%s is not a pcx run directory (no %s)", dir, train.MetricsJSONL)
+	}
+	return dir, nil
+}
+
+func plotCurves(dir string) (string, error) {
+	ms, err := train.ReadMetrics(filepath.Join(dir, train.MetricsJSONL))
+	if err != nil {
+		return "", err
+	}
+	if len(ms) == 0 {
+		return "", fmt.Errorf("%s: no epoch finished yet", dir)
+	}
+	var ep, tl, vl, ta, va, lr []float64
+	for _, m := range ms {
+		ep = append(ep, float64(m.Epoch))
+		tl, vl = append(tl, m.TrainLoss), append(vl, m.TestLoss)
+		ta, va = append(ta, m.TrainAcc), append(va, m.TestAcc)
+		lr = append(lr, m.LR)
+	}
+	out := filepath.Join(dir, "curves.png")
+	return out, plot.Curves(out, []plot.Series{
+		{Name: "train", X: ep, Y: tl, Panel: "loss", XLabel: "epoch"},
+		{Name: "test", X: ep, Y: vl, Panel: "loss", XLabel: "epoch"},
+		{Name: "train", X: ep, Y: ta, Panel: "accuracy", XLabel: "epoch"},
+		{Name: "test", X: ep, Y: va, Panel: "accuracy", XLabel: "epoch"},
+		{Name: "learning rate", X: ep, Y: lr, Panel: "learning rate", XLabel: "epoch"},
+	})
+}
+
+// loadRun loads a run's checkpoint and its test data.
+func loadRun(dir, ckpt string) (*classify.Trained, *classify.Config, error) {
+	if ckpt == "" {
+		ckpt = filepath.Join(dir, train.BestFile)
+	}
+	tr, err := classify.LoadCheckpoint(ckpt)
+	if err != nil {
+		return nil, nil, err
+	}
+	return tr, &tr.Config, nil
+}
+
+func plotRouting(dir, ckpt, token string) ([]string, error) {
+	tr, cfg, err := loadRun(dir, ckpt)
+	if err != nil {
+		return nil, err
+	}
+	data, err := classify.LoadData(*cfg)
+	if err != nil {
+		return nil, err
+	}
+	r, err := classify.RoutingOf(context.Background(), tr, data, token, 64, 2)
+	if err != nil {
+		return nil, err
+	}
+	a, b := filepath.Join(dir, "routing.png"), filepath.Join(dir, "gates.png")
+	if err := plot.RoutingShares(a, r.Shares, "sub-tokens per shared expert, "+data.Name+" test"); err != nil {
+		return nil, err
+	}
+	if err := plot.GateHeatmap(b, r.Gates, "gates of test sample 0, "+token+" token"); err != nil {
+		return []string{a}, err
+	}
+	return []string{a, b}, nil
+}
+
+func plotTSNE(dir, ckpt string, perplexity float64, iters int) (string, error) {
+	tr, cfg, err := loadRun(dir, ckpt)
+	if err != nil {
+		return "", err
+	}
+	data, err := classify.LoadData(*cfg)
+	if err != nil {
+		return "", err
+	}
+	feats, labels, err := classify.Features(context.Background(), tr, data, 64, 2)
+	if err != nil {
+		return "", err
+	}
+	xy, err := plot.TSNE(feats, perplexity, iters, 0)
+	if err != nil {
+		return "", err
+	}
+	out := filepath.Join(dir, "tsne.png")
+	return out, plot.Scatter(out, xy, labels, data.Classes, fmt.Sprintf("t-SNE of %s features, %s test", cfg.Model.Method, data.Name))
+}
+
+// plotRun writes every figure of a finished run and returns their paths.
+func plotRun(dir string, daptx bool) ([]string, error) {
+	var out []string
+	p, err := plotCurves(dir)
+	if err != nil {
+		return out, err
+	}
+	out = append(out, p)
+	if daptx {
+		ps, err := plotRouting(dir, "", "cls")
+		out = append(out, ps...)
+		if err != nil {
+			return out, err
+		}
+	}
+	p, err = plotTSNE(dir, "", 30, 1000)
+	if err != nil {
+		return out, err
+	}
+	return append(out, p), nil
+}

@@ -45,6 +45,10 @@ type ModelConfig struct {
 	Experts   int     `yaml:"experts,omitempty" json:"experts,omitempty"`
 	Top1      bool    `yaml:"top1,omitempty" json:"top1,omitempty"`
 	Alpha     float32 `yaml:"alpha,omitempty" json:"alpha,omitempty"`
+	// KeepDAPT keeps DAPT's SSFs and dynamic adapters (of rank
+	// AdapterRank) inside DAPT-X (see adapters.DAPTX).
+	KeepDAPT    bool `yaml:"keep_dapt,omitempty" json:"keep_dapt,omitempty"`
+	AdapterRank int  `yaml:"adapter_rank,omitempty" json:"adapter_rank,omitempty"`
 }
 
 // ResolveModel fills a ModelConfig from a preset and a method for a data
@@ -82,6 +86,7 @@ func ResolveModel(preset, method string, classes int) (ModelConfig, error) {
 		if err != nil {
 			return ModelConfig{}, err
 		}
+		m.AdapterRank = m.Rank // DAPT's rank, for the kept dynamic adapters
 		m.Rank, m.SMoAHeads, m.Experts, m.Top1, m.Alpha = x.Rank, x.SMoAHeads, x.Experts, x.Top1, x.Alpha
 	}
 	return m, nil
@@ -136,7 +141,7 @@ func NewModel(cfg ModelConfig, r *rand.Rand) (*Model, error) {
 		m.MAE, m.net = d.PointMAE, d
 	case "dapt-x":
 		d, err := adapters.NewDAPTX(adapters.DAPTXConfig{DAPTConfig: cfg.dapt(), SMoAHeads: cfg.SMoAHeads,
-			Experts: cfg.Experts, Top1: cfg.Top1, Alpha: cfg.Alpha}, r)
+			Experts: cfg.Experts, Top1: cfg.Top1, Alpha: cfg.Alpha, KeepDAPT: cfg.KeepDAPT, AdapterRank: cfg.AdapterRank}, r)
 		if err != nil {
 			return nil, err
 		}

@@ -3,12 +3,10 @@ package main
 import (
 	"fmt"
 	"os"
-	"slices"
 	"strings"
 
-	"github.com/pcx-dev/pcx/adapters"
 	"github.com/pcx-dev/pcx/backbone"
-	"github.com/pcx-dev/pcx/nn"
+	"github.com/pcx-dev/pcx/classify"
 	"github.com/pcx-dev/pcx/pointcloud"
 	"github.com/urfave/cli/v2"
 )
@@ -18,13 +16,14 @@ func paramsCommand() *cli.Command {
 		Name:  "params",
 		Usage: "tunable and total parameters of a preset and fine-tuning method, per module",
 		Description: `Presets: ` + strings.Join(backbone.Presets(), ", ") + `
-Methods: ` + strings.Join(backbone.Methods(), ", ") + `, dapt, dapt-x
+Methods: ` + strings.Join(classify.Methods(), ", ") + `
 
 Example:
    pcx params --preset scan_objbg --method linear --json`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "preset", Value: "scan_objbg", Usage: "model configuration"},
-			&cli.StringFlag{Name: "method", Value: "full", Usage: "fine-tuning method"},
+			&cli.StringFlag{Name: "method", Value: "full", Usage: "fine-tuning method: full, linear, dapt or dapt-x"},
+			&cli.BoolFlag{Name: "keep-dapt", Usage: "dapt-x keeping DAPT's SSFs and dynamic adapters"},
 			&cli.BoolFlag{Name: "json", Usage: "machine-readable output"},
 		},
 		Action: func(c *cli.Context) error {
@@ -32,41 +31,19 @@ Example:
 			if err != nil {
 				return err
 			}
-			methods := append(backbone.Methods(), "dapt", "dapt-x")
-			if !slices.Contains(methods, c.String("method")) {
-				return fmt.Errorf("unknown method %q (have %s)", c.String("method"), strings.Join(methods, ", "))
+			mc, err := classify.ResolveModel(p.Name, c.String("method"), 0)
+			if err != nil {
+				return err
 			}
-			var ps nn.Params
-			if c.String("method") == "dapt" {
-				cfg, err := adapters.DAPTPreset(p.Name)
-				if err != nil {
-					return err
-				}
-				d, err := adapters.NewDAPT(cfg, pointcloud.NewRand(0))
-				if err != nil {
-					return err
-				}
-				ps = d.Params()
-			} else if c.String("method") == "dapt-x" {
-				cfg, err := adapters.DAPTXPreset(p.Name)
-				if err != nil {
-					return err
-				}
-				d, err := adapters.NewDAPTX(cfg, pointcloud.NewRand(0))
-				if err != nil {
-					return err
-				}
-				ps = d.Params()
-			} else {
-				m, err := backbone.NewPointMAE(p.Config(), pointcloud.NewRand(0))
-				if err != nil {
-					return err
-				}
-				if err := backbone.ApplyMethod(m, c.String("method")); err != nil {
-					return err
-				}
-				ps = m.Params()
+			mc.KeepDAPT = c.Bool("keep-dapt")
+			if mc.KeepDAPT && mc.Method != "dapt-x" {
+				return fmt.Errorf("--keep-dapt applies to dapt-x only")
 			}
+			m, err := classify.NewModel(mc, pointcloud.NewRand(0))
+			if err != nil {
+				return err
+			}
+			ps := m.Params()
 			r := backbone.CountParams(ps)
 			if c.Bool("json") {
 				return writeJSON(os.Stdout, struct {

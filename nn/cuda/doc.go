@@ -1,0 +1,52 @@
+// Package cuda is pcx's GPU backend: the CUDA driver API and cuBLAS, loaded
+// at run time with purego (no cgo: the package builds with CGO_ENABLED=0
+// and a binary that uses it starts on machines without a GPU), pcx's own
+// kernels compiled from kernels/*.cu to PTX and embedded, a caching device
+// allocator, streams, events and pinned host memory.
+//
+// Importing the package does nothing: no library is opened before Open.
+//
+// # Where the libraries are looked for
+//
+// Open loads libcuda.so.1 (the driver) and cuBLAS, trying in order:
+//
+//  1. the directories of Options.Libs.Dirs, then those of PCX_CUDA_LIBS
+//     (separated by ':'): for the driver DIR/libcuda.so.1, for cuBLAS
+//     DIR/libcublas.so.13, .so.12 and .so.11;
+//  2. unless Options.Libs.Only or PCX_CUDA_LIBS_ONLY=1: dlopen's own search
+//     for those names (LD_LIBRARY_PATH, the ld.so cache, /lib, /usr/lib);
+//  3. for the driver: /usr/lib/<multiarch>, /usr/lib64, /usr/lib,
+//     /usr/local/nvidia/lib64 (containers) and /usr/lib/wsl/lib (WSL),
+//     never a CUDA toolkit's stubs directory;
+//  4. for cuBLAS: /usr/local/cuda/lib64 and its targets/<arch>/lib, every
+//     /usr/local/cuda-X.Y (newest first), the NVIDIA Python wheels
+//     (site-packages/nvidia/*/lib, which holds nvidia/cu13/lib of CUDA 13
+//     and nvidia/cublas/lib of CUDA 12) of $VIRTUAL_ENV, $CONDA_PREFIX,
+//     ~/.local, /usr/local/lib/python3*, /usr/lib/python3* and /opt/conda,
+//     $CONDA_PREFIX/lib, and the system library directories.
+//
+// The first file that opens and exports every function pcx binds is used;
+// cuBLAS's companion libcublasLt of the same version is opened first from
+// the same directory. When nothing is found, the error (a *MissingError) is
+// one sentence naming what is missing and every place looked.
+//
+// # Kernels
+//
+// kernels/*.cu are CUDA C written against kernels/pcx.cuh, which needs no
+// CUDA header; scripts/gen_ptx.sh (go generate) compiles them with clang or
+// nvcc to PTX for sm_80 (PTX ISA 7.5), which the driver JIT-compiles for the
+// GPU in use (sm_80 and later, H100 included). Each .ptx records the SHA-256
+// of its sources, and a test fails when they disagree. The operations are
+// methods of Stream (ops.go, attention.go, points.go); matrix products go
+// through cuBLAS (Stream.Gemm), with TF32 only when Options.TF32 is set.
+//
+// # Precision
+//
+// The kernels follow package nn's CPU arithmetic: reductions that nn does
+// in float64 (LayerNorm and BatchNorm statistics, sums over rows) are
+// double here, exp and erf are the same float32 formulas as nn/cpu, and
+// distances for FPS and kNN round at every step exactly like packages fps
+// and knn, so centre and neighbour indices agree with the CPU bit for bit.
+// Where summation order differs (a warp's tree against a sequential loop,
+// cuBLAS against nn/blas), results agree to about 1e-6 relative.
+package cuda

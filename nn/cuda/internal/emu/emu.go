@@ -1,0 +1,117 @@
+// Package emu builds pcx's CPU emulator of the CUDA driver and cuBLAS
+// (nn/cuda/testdata/emu/emu.cpp) for tests: a shared library that package
+// cuda loads, through its real discovery and purego bindings, as
+// libcuda.so.1 and libcublas.so.12, and that runs the kernels' CUDA C
+// sources on the CPU. It needs a C++ compiler and the pcx source tree.
+package emu
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+)
+
+// srcDir is nn/cuda in the source tree this package was compiled from.
+func srcDir() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..")
+}
+
+// Compiler returns the C++ compiler to use ($CXX, clang++-16, clang++,
+// g++, c++), or "" when there is none.
+func Compiler() string {
+	cands := []string{os.Getenv("CXX"), "clang++-16", "clang++", "g++", "c++"}
+	for _, c := range cands {
+		if c == "" {
+			continue
+		}
+		if p, err := exec.LookPath(c); err == nil {
+			return p
+		}
+	}
+	return ""
+}
+
+// ErrNoCompiler is returned when no C++ compiler is found.
+var ErrNoCompiler = errors.New("emu: no C++ compiler ($CXX, clang++-16, clang++, g++, c++)")
+
+var kernelRE = regexp.MustCompile(`(?m)^PCX_KERNEL\s+(\w+)\s*\(`)
+
+// Build compiles the emulator into dir, as dir/libcuda.so.1 and
+// dir/libcublas.so.12, and returns dir.
+func Build(dir string) (string, error) {
+	cxx := Compiler()
+	if cxx == "" {
+		return "", ErrNoCompiler
+	}
+	kdir := filepath.Join(srcDir(), "kernels")
+	srcs, err := filepath.Glob(filepath.Join(kdir, "*.cu"))
+	if err != nil || len(srcs) == 0 {
+		return "", fmt.Errorf("emu: no kernel sources in %s", kdir)
+	}
+	sort.Strings(srcs)
+	var all, list strings.Builder
+	for _, s := range srcs {
+		fmt.Fprintf(&all, "#include %q\n", s)
+		b, err := os.ReadFile(s)
+		if err != nil {
+			return "", err
+		}
+		for _, m := range kernelRE.FindAllStringSubmatch(string(b), -1) {
+			fmt.Fprintf(&list, "K(%s)\n", m[1])
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "kernels_all.inc"), []byte(all.String()), 0o644); err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "kernels_list.inc"), []byte(list.String()), 0o644); err != nil {
+		return "", err
+	}
+	lib := filepath.Join(dir, "libcuda.so.1")
+	cmd := exec.Command(cxx, "-std=c++17", "-O2", "-g0", "-fPIC", "-shared", "-ffp-contract=off", "-fno-fast-math",
+		"-Wall", "-Wno-unused-function", "-DPCX_EMU", "-I", kdir, "-I", dir, "-o", lib,
+		filepath.Join(srcDir(), "testdata", "emu", "emu.cpp"))
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("emu: %s: %v\n%s", strings.Join(cmd.Args, " "), err, out)
+	}
+	// A link, not a copy: the loader then maps one library, whose device
+	// memory both the driver and cuBLAS functions see.
+	if err := os.Symlink("libcuda.so.1", filepath.Join(dir, "libcublas.so.12")); err != nil {
+		return "", err
+	}
+	return dir, nil
+}
+
+var (
+	once     sync.Once
+	onceDir  string
+	onceErr  error
+	tempRoot string
+)
+
+// Shared builds the emulator once per process into a temporary directory
+// (removed by Cleanup).
+func Shared() (string, error) {
+	once.Do(func() {
+		tempRoot, onceErr = os.MkdirTemp("", "pcx-emu-")
+		if onceErr == nil {
+			onceDir, onceErr = Build(tempRoot)
+		}
+	})
+	return onceDir, onceErr
+}
+
+// Cleanup removes what Shared built (call it from TestMain after the
+// tests; the library stays mapped in the process).
+func Cleanup() {
+	if tempRoot != "" {
+		os.RemoveAll(tempRoot)
+	}
+}

@@ -1,0 +1,154 @@
+package cuda
+
+import (
+	"errors"
+	"fmt"
+)
+
+// FPS runs batched farthest-point sampling on b clouds of n points (xyz,
+// b×n×3), writing m centre indices per cloud into idx (b×m int32), with the
+// semantics of package fps's default (pointnet2) mode: the first centre is
+// point 0, running distances start at 1e10, points with |p|² ≤ 1e-3 are
+// never chosen, the next centre has the largest running distance with ties
+// to the lowest index, and index 0 is repeated when no candidate is left.
+// One block per cloud.
+func (s *Stream) FPS(idx, xyz *Buffer, b, n, m int) error {
+	const op = "FPS"
+	nx, err := shape(op, "b×n×3", b, n, 3)
+	if err != nil {
+		return err
+	}
+	nm, err := shape(op, "b×m", b, m)
+	if err != nil {
+		return err
+	}
+	if n == 0 || m == 0 || m > n {
+		return fmt.Errorf("cuda: FPS cannot choose %d centres from %d points", m, n)
+	}
+	if b == 0 {
+		return nil
+	}
+	dist, err := s.Alloc(b * n)
+	if err != nil {
+		return err
+	}
+	defer dist.Free()
+	threads := min(512, (n+31)/32*32)
+	a := newArgs(op).buf("idx", idx, nm).buf("dist", dist, b*n).buf("xyz", xyz, nx).int("b", b).int("n", n).int("m", m)
+	return s.run("pcx_fps", dims{[3]uint32{uint32(b), 1, 1}, [3]uint32{uint32(threads), 1, 1}}, a)
+}
+
+// KNN writes, for each of the q queries of each of b clouds (queries
+// b×q×3; points b×n×3), the indices of its k nearest points into idx
+// (b×q×k int32), nearest first with ties to the lower index, as package
+// knn: exact, and a query that is a point of the cloud is its own first
+// neighbour. Coordinates must be finite. One warp per query.
+func (s *Stream) KNN(idx, points, queries *Buffer, b, n, q, k int) error {
+	const op = "KNN"
+	np, err := shape(op, "b×n×3", b, n, 3)
+	if err != nil {
+		return err
+	}
+	nq, err := shape(op, "b×q×3", b, q, 3)
+	if err != nil {
+		return err
+	}
+	nk, err := shape(op, "b×q×k", b, q, k)
+	if err != nil {
+		return err
+	}
+	if k <= 0 || k > n {
+		return fmt.Errorf("cuda: KNN cannot find %d neighbours among %d points", k, n)
+	}
+	if b*q == 0 {
+		return nil
+	}
+	a := newArgs(op).buf("idx", idx, nk).buf("points", points, np).buf("queries", queries, nq).int("b", b).int("n", n).int("q", q).int("k", k)
+	return s.run("pcx_knn", dims{[3]uint32{uint32((b*q + 3) / 4), 1, 1}, [3]uint32{128, 1, 1}}, a)
+}
+
+// Gather3 writes into out (b×m×3) the points of xyz (b×n×3) named by idx
+// (b×m int32); an index outside the cloud gives NaN coordinates.
+func (s *Stream) Gather3(out, xyz, idx *Buffer, b, n, m int) error {
+	const op = "Gather3"
+	nx, err := shape(op, "b×n×3", b, n, 3)
+	if err != nil {
+		return err
+	}
+	no, err := shape(op, "b×m×3", b, m, 3)
+	if err != nil {
+		return err
+	}
+	a := newArgs(op).buf("out", out, no).buf("xyz", xyz, nx).buf("idx", idx, b*m).int("b", b).int("n", n).int("m", m)
+	return s.run("pcx_gather3", blocks1(b*m, 256), a)
+}
+
+// GroupRel writes Point-MAE's neighbourhoods: nbhd (b×g×k×3) = the points
+// named by idx (b×g×k int32) minus their centre (centres b×g×3).
+func (s *Stream) GroupRel(nbhd, xyz, centres, idx *Buffer, b, n, g, k int) error {
+	const op = "GroupRel"
+	nx, err := shape(op, "b×n×3", b, n, 3)
+	if err != nil {
+		return err
+	}
+	nn, err := shape(op, "b×g×k×3", b, g, k, 3)
+	if err != nil {
+		return err
+	}
+	a := newArgs(op).buf("nbhd", nbhd, nn).buf("xyz", xyz, nx).buf("centres", centres, b*g*3).buf("idx", idx, b*g*k).
+		int("b", b).int("n", n).int("g", g).int("k", k)
+	return s.run("pcx_group_rel", blocks1(b*g*k, 256), a)
+}
+
+// Groups are the device buffers of a grouping (knn.Groups on the GPU).
+type Groups struct {
+	B, G, K int
+	// CentreIdx (B×G int32), Centres (B×G×3), Idx (B×G×K int32) and
+	// Neighbourhoods (B×G×K×3), as in knn.Groups.
+	CentreIdx, Centres, Idx, Neighbourhoods *Buffer
+}
+
+// Free returns the groups' buffers.
+func (g *Groups) Free() error {
+	return errors.Join(g.CentreIdx.Free(), g.Centres.Free(), g.Idx.Free(), g.Neighbourhoods.Free())
+}
+
+// Group is knn.Group on the GPU: FPS picks g centres per cloud of xyz
+// (b×n×3), then each centre's k nearest points (itself included) are
+// gathered relative to it.
+func (s *Stream) Group(xyz *Buffer, b, n, g, k int) (*Groups, error) {
+	if b <= 0 || g <= 0 || k <= 0 || g > n || k > n {
+		return nil, fmt.Errorf("cuda: Group of %d clouds of %d points into %d groups of %d", b, n, g, k)
+	}
+	if _, err := shape("Group", "b×g×k×3", b, g, k, 3); err != nil {
+		return nil, err
+	}
+	gr := &Groups{B: b, G: g, K: k}
+	var err error
+	alloc := func(n int) *Buffer {
+		if err != nil {
+			return nil
+		}
+		var buf *Buffer
+		buf, err = s.Alloc(n)
+		return buf
+	}
+	gr.CentreIdx, gr.Centres, gr.Idx, gr.Neighbourhoods = alloc(b*g), alloc(b*g*3), alloc(b*g*k), alloc(b*g*k*3)
+	if err == nil {
+		err = s.FPS(gr.CentreIdx, xyz, b, n, g)
+	}
+	if err == nil {
+		err = s.Gather3(gr.Centres, xyz, gr.CentreIdx, b, n, g)
+	}
+	if err == nil {
+		err = s.KNN(gr.Idx, xyz, gr.Centres, b, n, g, k)
+	}
+	if err == nil {
+		err = s.GroupRel(gr.Neighbourhoods, xyz, gr.Centres, gr.Idx, b, n, g, k)
+	}
+	if err != nil {
+		gr.Free()
+		return nil, err
+	}
+	return gr, nil
+}

@@ -15,8 +15,11 @@
 # Each NAME.ptx starts with comment lines recording the SHA-256 of pcx.cuh
 # followed by NAME.cu (`cat pcx.cuh NAME.cu | sha256sum`); nn/cuda's tests
 # check it against the sources, so a changed source with stale PTX fails.
+# $PCX_PTX_OUT, if set, is the directory written instead of kernels/ (the
+# tests regenerate into a temporary one and compare).
 set -euo pipefail
 cd "$(dirname "$0")/../nn/cuda/kernels"
+out=${PCX_PTX_OUT:-.}
 
 cc=${PCX_CUDA_CC:-}
 if [ -z "$cc" ]; then
@@ -56,10 +59,11 @@ for src in "${srcs[@]}"; do
     echo "// pcx-compiler: $version"
     echo "// pcx-flags: ${flags[*]}"
     cat "$tmp/$name.ptx"
-  } >"$name.ptx"
-  echo "gen_ptx.sh: $src → $name.ptx"
+  } >"$out/$name.ptx"
+  echo "gen_ptx.sh: $src → $out/$name.ptx"
 done
 # PTX whose source is gone.
-for ptx in *.ptx; do
-  [ -e "${ptx%.ptx}.cu" ] || { rm -f "$ptx"; echo "gen_ptx.sh: removed stale $ptx"; }
+for ptx in "$out"/*.ptx; do
+  base=$(basename "$ptx")
+  [ -e "${base%.ptx}.cu" ] || { rm -f "$ptx"; echo "gen_ptx.sh: removed stale $ptx"; }
 done

@@ -58,6 +58,7 @@ func newApp() *cli.App {
 			benchCommand(),
 			paramsCommand(),
 			versionCommand(),
+			selftestCommand(),
 		},
 	}
 }

@@ -114,13 +114,18 @@ type libSet struct {
 func loadLibs(o LibOptions, open opener, stat func(string) bool, env func(string) string, glob func(string) ([]string, error)) (*libSet, error) {
 	drv, bl := &driver{}, &cublasLib{}
 	dl, dtried := openFirst(driverCandidates(o), symbols(drv.bindings()), open, stat)
-	bll, btried := openFirst(blasCandidates(o, env, glob), symbols(bl.bindings()), open, stat)
-	var miss MissingError
+	bcands, nomatch := blasCandidates(o, env, glob)
+	bll, btried := openFirst(bcands, symbols(bl.bindings()), open, stat)
+	miss := MissingError{EnvUnset: len(o.Dirs) == 0}
 	if dl == nil {
 		miss.Libs = append(miss.Libs, MissingLib{What: driverLib + " (the NVIDIA driver)", Looked: describe(dtried, env)})
 	}
 	if bll == nil {
-		miss.Libs = append(miss.Libs, MissingLib{What: "cuBLAS (" + strings.Join(blasLibs, ", ") + ")", Looked: describe(btried, env)})
+		looked := describe(btried, env)
+		for _, p := range nomatch {
+			looked = append(looked, p+" (no match)")
+		}
+		miss.Libs = append(miss.Libs, MissingLib{What: "cuBLAS (" + strings.Join(blasLibs, ", ") + ")", Looked: looked})
 	}
 	if len(miss.Libs) > 0 {
 		return nil, &miss

@@ -84,8 +84,11 @@ func driverCandidates(o LibOptions) []string {
 // CUDA 13, nvidia/cublas/lib for CUDA 12) of the active virtual or conda
 // environment, of the user and of the system, and the system's library
 // directories.
-func blasCandidates(o LibOptions, env func(string) string, glob func(string) ([]string, error)) []string {
-	var c []string
+//
+// It also returns the glob patterns that matched nothing, which the error
+// for a missing cuBLAS lists among the places looked.
+func blasCandidates(o LibOptions, env func(string) string, glob func(string) ([]string, error)) ([]string, []string) {
+	var c, none []string
 	inDirs := func(dirs []string) {
 		for _, d := range dirs {
 			for _, n := range blasLibs {
@@ -95,7 +98,7 @@ func blasCandidates(o LibOptions, env func(string) string, glob func(string) ([]
 	}
 	inDirs(o.Dirs)
 	if o.Only {
-		return c
+		return c, nil
 	}
 	c = append(c, blasLibs...)
 	var dirs []string
@@ -105,6 +108,8 @@ func blasCandidates(o LibOptions, env func(string) string, glob func(string) ([]
 		for _, t := range m {
 			dirs = append(dirs, filepath.Join(t, "lib64"), filepath.Join(t, "targets", targetDir(), "lib"))
 		}
+	} else {
+		none = append(none, "/usr/local/cuda-*")
 	}
 	var sites []string
 	if v := env("VIRTUAL_ENV"); v != "" {
@@ -121,12 +126,15 @@ func blasCandidates(o LibOptions, env func(string) string, glob func(string) ([]
 		"/usr/lib/python3/dist-packages", "/usr/lib/python3*/site-packages", "/opt/conda/lib/python3*/site-packages")
 	for _, s := range sites {
 		m, _ := glob(s + "/nvidia/*/lib")
+		if len(m) == 0 {
+			none = append(none, s+"/nvidia/*/lib")
+		}
 		sort.Strings(m)
 		dirs = append(dirs, m...)
 	}
 	dirs = append(dirs, systemLibDirs()...)
 	inDirs(dirs)
-	return dedupe(c)
+	return dedupe(c), none
 }
 
 // systemLibDirs are the distributions' library directories for this
@@ -220,6 +228,9 @@ func openFirst(cands []string, need []string, open opener, stat func(string) boo
 type MissingError struct {
 	// Libs has one entry per library that could not be loaded.
 	Libs []MissingLib
+	// EnvUnset is true when PCX_CUDA_LIBS was not set (nor directories
+	// given).
+	EnvUnset bool
 }
 
 // MissingLib is one library that could not be loaded.
@@ -241,8 +252,12 @@ func (e *MissingError) Error() string {
 		}
 		parts[i] = l.What + " was not found in " + strings.Join(l.Looked, ", ")
 	}
+	set := "set " + EnvLibs
+	if e.EnvUnset {
+		set += " (not set now)"
+	}
 	return "cuda: no GPU can be used: " + strings.Join(parts, "; ") +
-		"; install the NVIDIA driver (and CUDA's cuBLAS) or set " + EnvLibs + " to the directories that hold them."
+		"; install the NVIDIA driver (and CUDA's cuBLAS) or " + set + " to the directories that hold them."
 }
 
 // describe turns attempts into the places of a MissingLib: files missing
@@ -264,7 +279,7 @@ func describe(tried []attempt, env func(string) string) []string {
 			if ld == "" {
 				ld = "unset"
 			}
-			out = append(out, "dlopen's search for "+strings.Join(bare, ",")+" (LD_LIBRARY_PATH "+ld+", the ld.so cache, /lib, /usr/lib)")
+			out = append(out, "dlopen's search (LD_LIBRARY_PATH "+ld+", the ld.so cache, /lib, /usr/lib) for "+strings.Join(bare, ", "))
 		}
 		dir, names, bare = "", nil, nil
 	}

@@ -130,7 +130,7 @@ func sizeClass(n int64) int64 {
 		return 512
 	}
 	p := int64(1) << (63 - bits.LeadingZeros64(uint64(n))) // largest power of two ≤ n
-	step := max(p/4, 512)
+	step := p / 4
 	return (n + step - 1) / step * step
 }
 

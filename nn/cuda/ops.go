@@ -47,6 +47,29 @@ func shape(op string, names string, v ...int) (int, error) {
 	return n, nil
 }
 
+// launch is one kernel launch of a multi-kernel operation.
+type launch struct {
+	name string
+	dm   dims
+	a    *kargs
+}
+
+// runAll checks every launch's arguments before queueing any, so that an
+// operation fails whole or runs whole.
+func (s *Stream) runAll(ls ...launch) error {
+	for _, l := range ls {
+		if l.a.err != nil {
+			return l.a.err
+		}
+	}
+	for _, l := range ls {
+		if err := s.run(l.name, l.dm, l.a); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // Fill sets every element of out to v.
 func (s *Stream) Fill(out *Buffer, v float32) error {
 	n := out.Len()
@@ -130,19 +153,18 @@ func (s *Stream) LayerNormBackward(dx, dw, db, dout, x, w, mean, rstd *Buffer, r
 	if c == 0 {
 		return errors.New("cuda: LayerNormBackward over 0 channels")
 	}
+	var ls []launch
 	if dx != nil {
 		a := newArgs(op).buf("dx", dx, n).buf("dout", dout, n).buf("x", x, n).opt("w", w, c).buf("mean", mean, rows).buf("rstd", rstd, rows).
 			int("rows", rows).int("c", c)
-		if err := s.run("pcx_layernorm_bwd_dx", warpRows(rows), a); err != nil {
-			return err
-		}
+		ls = append(ls, launch{"pcx_layernorm_bwd_dx", warpRows(rows), a})
 	}
-	if dw == nil && db == nil {
-		return nil
+	if dw != nil || db != nil {
+		a := newArgs(op).opt("dw", dw, c).opt("db", db, c).buf("dout", dout, n).buf("x", x, n).buf("mean", mean, rows).buf("rstd", rstd, rows).
+			int("rows", rows).int("c", c)
+		ls = append(ls, launch{"pcx_layernorm_bwd_dwdb", columns(c), a})
 	}
-	a := newArgs(op).opt("dw", dw, c).opt("db", db, c).buf("dout", dout, n).buf("x", x, n).buf("mean", mean, rows).buf("rstd", rstd, rows).
-		int("rows", rows).int("c", c)
-	return s.run("pcx_layernorm_bwd_dwdb", columns(c), a)
+	return s.runAll(ls...)
 }
 
 // Softmax writes softmax(scale·x) over each row of c values (out may be x).
@@ -188,21 +210,17 @@ func (s *Stream) BatchNorm(out, mean, rstd, runMean, runVar, x, w, b *Buffer, ro
 	if _, err := shape(op, "2c", 2, c); err != nil {
 		return err
 	}
+	var stats launch
 	if train {
-		a := newArgs(op).buf("mean", mean, 2*c).buf("rstd", rstd, 2*c).buf("runMean", runMean, c).buf("runVar", runVar, c).buf("x", x, n).
-			int("rows", rows).int("c", c).f32(eps).f32(momentum)
-		if err := s.run("pcx_bn_stats", columns(c), a); err != nil {
-			return err
-		}
+		stats = launch{"pcx_bn_stats", columns(c), newArgs(op).buf("mean", mean, 2*c).buf("rstd", rstd, 2*c).buf("runMean", runMean, c).
+			buf("runVar", runVar, c).buf("x", x, n).int("rows", rows).int("c", c).f32(eps).f32(momentum)}
 	} else {
-		a := newArgs(op).buf("mean", mean, 2*c).buf("rstd", rstd, 2*c).buf("runMean", runMean, c).buf("runVar", runVar, c).int("c", c).f32(eps)
-		if err := s.run("pcx_bn_eval_stats", blocks1(c, 256), a); err != nil {
-			return err
-		}
+		stats = launch{"pcx_bn_eval_stats", blocks1(c, 256), newArgs(op).buf("mean", mean, 2*c).buf("rstd", rstd, 2*c).
+			buf("runMean", runMean, c).buf("runVar", runVar, c).int("c", c).f32(eps)}
 	}
 	a := newArgs(op).buf("out", out, n).buf("x", x, n).buf("mean", mean, 2*c).buf("rstd", rstd, 2*c).buf("w", w, c).buf("b", b, c).
 		int("rows", rows).int("c", c)
-	return s.run("pcx_bn_fwd", blocks1(n, 256), a)
+	return s.runAll(stats, launch{"pcx_bn_fwd", blocks1(n, 256), a})
 }
 
 // BatchNormBackward adds BatchNorm's gradients to dx, dw and db (each may be
@@ -226,17 +244,14 @@ func (s *Stream) BatchNormBackward(dx, dw, db, dout, x, w, mean, rstd *Buffer, r
 	defer sums.Free()
 	sumD, _ := sums.Slice(0, 2*c)
 	sumDX, _ := sums.Slice(2*c, 4*c)
-	a := newArgs(op).buf("sumD", sumD, 2*c).buf("sumDX", sumDX, 2*c).opt("dw", dw, c).opt("db", db, c).buf("dout", dout, n).buf("x", x, n).
-		buf("mean", mean, 2*c).buf("rstd", rstd, 2*c).int("rows", rows).int("c", c)
-	if err := s.run("pcx_bn_bwd_sums", columns(c), a); err != nil {
-		return err
+	ls := []launch{{"pcx_bn_bwd_sums", columns(c), newArgs(op).buf("sumD", sumD, 2*c).buf("sumDX", sumDX, 2*c).opt("dw", dw, c).
+		opt("db", db, c).buf("dout", dout, n).buf("x", x, n).buf("mean", mean, 2*c).buf("rstd", rstd, 2*c).int("rows", rows).int("c", c)}}
+	if dx != nil {
+		ls = append(ls, launch{"pcx_bn_bwd_dx", blocks1(n, 256), newArgs(op).buf("dx", dx, n).buf("dout", dout, n).buf("x", x, n).
+			buf("w", w, c).buf("mean", mean, 2*c).buf("rstd", rstd, 2*c).buf("sumD", sumD, 2*c).buf("sumDX", sumDX, 2*c).
+			int("rows", rows).int("c", c).flag(train)})
 	}
-	if dx == nil {
-		return nil
-	}
-	a = newArgs(op).buf("dx", dx, n).buf("dout", dout, n).buf("x", x, n).buf("w", w, c).buf("mean", mean, 2*c).buf("rstd", rstd, 2*c).
-		buf("sumD", sumD, 2*c).buf("sumDX", sumDX, 2*c).int("rows", rows).int("c", c).flag(train)
-	return s.run("pcx_bn_bwd_dx", blocks1(n, 256), a)
+	return s.runAll(ls...)
 }
 
 // ScaleShift computes out = x·γ + β over the last axis (SSF); beta may be
@@ -259,17 +274,16 @@ func (s *Stream) ScaleShiftBackward(dx, dgamma, dbeta, dout, x, gamma *Buffer, r
 	if err != nil {
 		return err
 	}
+	var ls []launch
 	if dx != nil {
-		a := newArgs(op).buf("dx", dx, n).buf("dout", dout, n).buf("gamma", gamma, c).int("rows", rows).int("c", c)
-		if err := s.run("pcx_scaleshift_bwd_dx", blocks1(n, 256), a); err != nil {
-			return err
-		}
+		ls = append(ls, launch{"pcx_scaleshift_bwd_dx", blocks1(n, 256),
+			newArgs(op).buf("dx", dx, n).buf("dout", dout, n).buf("gamma", gamma, c).int("rows", rows).int("c", c)})
 	}
-	if dgamma == nil && dbeta == nil {
-		return nil
+	if dgamma != nil || dbeta != nil {
+		ls = append(ls, launch{"pcx_scaleshift_bwd_dgdb", columns(c),
+			newArgs(op).opt("dgamma", dgamma, c).opt("dbeta", dbeta, c).buf("dout", dout, n).buf("x", x, n).int("rows", rows).int("c", c)})
 	}
-	a := newArgs(op).opt("dgamma", dgamma, c).opt("dbeta", dbeta, c).buf("dout", dout, n).buf("x", x, n).int("rows", rows).int("c", c)
-	return s.run("pcx_scaleshift_bwd_dgdb", columns(c), a)
+	return s.runAll(ls...)
 }
 
 // MaxMiddle takes the maximum over the middle axis of an a×m×c tensor
@@ -322,10 +336,8 @@ func (s *Stream) CrossEntropy(loss, prob, logits, labels *Buffer, n, c int, smoo
 	defer rowLoss.Free()
 	a := newArgs(op).buf("rowLoss", rowLoss, n).buf("prob", prob, nc).buf("logits", logits, nc).buf("labels", labels, n).
 		int("n", n).int("c", c).f32(smoothing)
-	if err := s.run("pcx_xent_fwd", warpRows(n), a); err != nil {
-		return err
-	}
-	return s.ReduceSum(loss, rowLoss, 1/float32(n))
+	sum := newArgs(op).buf("loss", loss, 1).buf("rowLoss", rowLoss, n).int("n", n).f32(1 / float32(n))
+	return s.runAll(launch{"pcx_xent_fwd", warpRows(n), a}, launch{"pcx_reduce_sum", dims{[3]uint32{1, 1, 1}, [3]uint32{256, 1, 1}}, sum})
 }
 
 // CrossEntropyBackward adds dloss[0]/n·(prob - target) to dlogits; dloss is
@@ -390,11 +402,9 @@ func (s *Stream) Router(probs, en, enNorm, z, emb *Buffer, n, e, r int) error {
 	if e == 0 {
 		return errors.New("cuda: Router with no experts")
 	}
-	if err := s.L2Normalize(en, enNorm, emb, e, r, RouterEps); err != nil {
-		return err
-	}
+	norm := newArgs(op).buf("en", en, er).buf("enNorm", enNorm, e).buf("emb", emb, er).int("e", e).int("r", r).f32(RouterEps)
 	a := newArgs(op).buf("probs", probs, ne).buf("z", z, nr).buf("en", en, er).int("n", n).int("e", e).int("r", r)
-	return s.run("pcx_router_fwd", blocks1(n, 256), a)
+	return s.runAll(launch{"pcx_l2norm_fwd", warpRows(e), norm}, launch{"pcx_router_fwd", blocks1(n, 256), a})
 }
 
 // RouterBackward adds to dz (n×r) and demb (e×r) the gradients of Router
@@ -421,24 +431,21 @@ func (s *Stream) RouterBackward(dz, demb, dprobs, probs, z, en, enNorm *Buffer, 
 		return err
 	}
 	defer dscores.Free()
-	a := newArgs(op).buf("dz", dz, nr).buf("dscores", dscores, ne).buf("dprobs", dprobs, ne).buf("probs", probs, ne).buf("en", en, er).
-		int("n", n).int("e", e).int("r", r)
-	if err := s.run("pcx_router_bwd_dz", blocks1(n, 256), a); err != nil {
-		return err
-	}
-	if demb == nil {
-		return nil
-	}
 	den, err := s.Alloc(er)
 	if err != nil {
 		return err
 	}
 	defer den.Free()
-	a = newArgs(op).buf("den", den, er).buf("dscores", dscores, ne).buf("z", z, nr).int("n", n).int("e", e).int("r", r)
-	if err := s.run("pcx_router_bwd_den", dims{[3]uint32{uint32(max(1, er)), 1, 1}, [3]uint32{256, 1, 1}}, a); err != nil {
-		return err
+	ls := []launch{{"pcx_router_bwd_dz", blocks1(n, 256), newArgs(op).buf("dz", dz, nr).buf("dscores", dscores, ne).
+		buf("dprobs", dprobs, ne).buf("probs", probs, ne).buf("en", en, er).int("n", n).int("e", e).int("r", r)}}
+	if demb != nil {
+		ls = append(ls,
+			launch{"pcx_router_bwd_den", dims{[3]uint32{uint32(max(1, er)), 1, 1}, [3]uint32{256, 1, 1}},
+				newArgs(op).buf("den", den, er).buf("dscores", dscores, ne).buf("z", z, nr).int("n", n).int("e", e).int("r", r)},
+			launch{"pcx_l2norm_bwd", warpRows(e), newArgs(op).buf("demb", demb, er).buf("den", den, er).buf("en", en, er).
+				buf("enNorm", enNorm, e).int("e", e).int("r", r).f32(RouterEps)})
 	}
-	return s.L2NormalizeBackward(demb, den, en, enNorm, e, r, RouterEps)
+	return s.runAll(ls...)
 }
 
 // Gemm queues the row-major product described by g through cuBLAS

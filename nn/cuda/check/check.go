@@ -75,7 +75,9 @@ type env struct {
 	bufs []*cuda.Buffer
 	err  error
 	outs map[string]float64
-	gpu  time.Duration
+	// index marks the outputs that are indices (compared exactly).
+	index map[string]bool
+	gpu   time.Duration
 }
 
 type caseFn func(e *env)
@@ -97,51 +99,65 @@ func Names() []string {
 
 // Run runs every case (or those of o.Only) on the device's default stream.
 func Run(d *cuda.Device, o Options) ([]Result, error) {
-	want := map[string]bool{}
+	selected, unknown := map[string]bool{}, map[string]float64{}
 	for _, n := range o.Only {
-		want[n] = true
+		selected[n] = true
+		unknown[n] = 0
+	}
+	for _, c := range cases {
+		delete(unknown, c.name)
+	}
+	if len(unknown) > 0 {
+		return nil, fmt.Errorf("check: no cases named %v (have %v)", sortedKeys(unknown), Names())
 	}
 	var res []Result
 	for i, c := range cases {
-		if len(want) > 0 && !want[c.name] {
+		if len(selected) > 0 && !selected[c.name] {
 			continue
 		}
-		delete(want, c.name)
-		e := &env{s: d.Stream(), rng: rand.New(rand.NewPCG(o.Seed, uint64(i)+1)), o: o, outs: map[string]float64{}}
+		e := &env{s: d.Stream(), rng: rand.New(rand.NewPCG(o.Seed, uint64(i)+1)), o: o, outs: map[string]float64{}, index: map[string]bool{}}
 		c.fn(e)
-		tol := DefaultTol
-		if c.blas && o.TF32 {
-			tol = TF32Tol
-		}
-		r := Result{Op: c.name, Tol: tol, Outputs: e.outs, GPUTime: e.gpu}
-		for _, k := range sortedKeys(e.outs) {
-			v := e.outs[k]
-			if v > r.MaxRel || math.IsNaN(v) {
-				r.MaxRel, r.Worst = v, k
-			}
-			if math.IsNaN(v) {
-				break
-			}
-		}
-		if e.err != nil {
-			r.Err = e.err.Error()
-		}
-		r.OK = e.err == nil && len(e.outs) > 0 && !math.IsNaN(r.MaxRel) && r.MaxRel <= tol
 		e.free()
-		res = append(res, r)
-	}
-	if len(want) > 0 {
-		return res, fmt.Errorf("check: no cases named %v (have %v)", sortedKeys(boolKeys(want)), Names())
+		res = append(res, e.result(c))
 	}
 	return res, nil
 }
 
-func boolKeys(m map[string]bool) map[string]float64 {
-	out := map[string]float64{}
-	for k := range m {
-		out[k] = 0
+// result judges a case: every float output within the tolerance, every
+// index output exact, no error, and at least one output compared.
+func (e *env) result(c namedCase) Result {
+	tol := DefaultTol
+	if c.blas && e.o.TF32 {
+		tol = TF32Tol
 	}
-	return out
+	floats := false
+	for k := range e.outs {
+		floats = floats || !e.index[k]
+	}
+	if !floats {
+		tol = 0
+	}
+	r := Result{Op: c.name, Tol: tol, Outputs: e.outs, GPUTime: e.gpu}
+	ok := e.err == nil && len(e.outs) > 0
+	for _, k := range sortedKeys(e.outs) {
+		v := e.outs[k]
+		if v > r.MaxRel || (math.IsNaN(v) && !math.IsNaN(r.MaxRel)) {
+			r.MaxRel, r.Worst = v, k
+		}
+		lim := tol
+		if e.index[k] {
+			lim = 0
+		}
+		if math.IsNaN(v) || v > lim {
+			ok = false
+			r.Worst = k
+		}
+	}
+	if e.err != nil {
+		r.Err = e.err.Error()
+	}
+	r.OK = ok
+	return r
 }
 
 func sortedKeys(m map[string]float64) []string {
@@ -265,6 +281,7 @@ func (e *env) cmpI(name string, gpu, cpu []int32) {
 		}
 	}
 	e.outs[name] = float64(bad) / float64(max(1, len(gpu)))
+	e.index[name] = true
 }
 
 // RelDiff is max|a-b| / max|b|: the largest error relative to the scale of

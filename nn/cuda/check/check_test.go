@@ -1,12 +1,13 @@
 package check
 
 import (
+	"errors"
 	"math"
 	"os"
 	"testing"
 
 	"github.com/pcx-dev/pcx/nn/cuda"
-	"github.com/pcx-dev/pcx/nn/cuda/internal/emu"
+	"github.com/pcx-dev/pcx/nn/cuda/emu"
 )
 
 func TestMain(m *testing.M) {
@@ -65,5 +66,32 @@ func TestRelDiff(t *testing.T) {
 	}
 	if got := RelDiff([]float32{nan, 2}, []float32{1, 2}); !math.IsNaN(got) {
 		t.Errorf("a NaN where the CPU has none gives %g, want NaN", got)
+	}
+}
+
+// TestJudging: a case fails on a float output beyond the tolerance, on any
+// differing index, on NaN, on an error and when it compared nothing.
+func TestJudging(t *testing.T) {
+	mk := func(outs map[string]float64, index map[string]bool, err error) Result {
+		e := &env{outs: outs, index: index, err: err}
+		return e.result(namedCase{name: "x"})
+	}
+	for _, tc := range []struct {
+		r    Result
+		ok   bool
+		tol  float64
+		wrst string
+	}{
+		{mk(map[string]float64{"out": 1e-6, "dx": 2e-5}, map[string]bool{}, nil), true, DefaultTol, "dx"},
+		{mk(map[string]float64{"out": 1e-6, "dx": 2e-4}, map[string]bool{}, nil), false, DefaultTol, "dx"},
+		{mk(map[string]float64{"out": math.NaN(), "dx": 0}, map[string]bool{}, nil), false, DefaultTol, "out"},
+		{mk(map[string]float64{"idx": 1e-6}, map[string]bool{"idx": true}, nil), false, 0, "idx"},
+		{mk(map[string]float64{"idx": 0, "pts": 1e-5}, map[string]bool{"idx": true}, nil), true, DefaultTol, "pts"},
+		{mk(map[string]float64{}, map[string]bool{}, nil), false, 0, ""},
+		{mk(map[string]float64{"out": 0}, map[string]bool{}, errors.New("boom")), false, DefaultTol, ""},
+	} {
+		if tc.r.OK != tc.ok || tc.r.Tol != tc.tol || tc.r.Worst != tc.wrst {
+			t.Errorf("%+v: want ok %v tol %g worst %q", tc.r, tc.ok, tc.tol, tc.wrst)
+		}
 	}
 }

@@ -2,7 +2,8 @@
 // (nn/cuda/testdata/emu/emu.cpp) for tests: a shared library that package
 // cuda loads, through its real discovery and purego bindings, as
 // libcuda.so.1 and libcublas.so.12, and that runs the kernels' CUDA C
-// sources on the CPU. It needs a C++ compiler and the pcx source tree.
+// sources on the CPU. It needs a C++ compiler and the pcx source tree, and
+// is meant for tests only (of nn/cuda and of `pcx selftest`).
 package emu
 
 import (
@@ -21,7 +22,7 @@ import (
 // srcDir is nn/cuda in the source tree this package was compiled from.
 func srcDir() string {
 	_, file, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(file), "..", "..")
+	return filepath.Join(filepath.Dir(file), "..")
 }
 
 // Compiler returns the C++ compiler to use ($CXX, clang++-16, clang++,

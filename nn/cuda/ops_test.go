@@ -1,0 +1,245 @@
+package cuda
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+)
+
+// recorder stands in for the GPU: it records launches and products.
+type recorder struct {
+	launches []string
+	gemms    []GemmArgs
+}
+
+func (r *recorder) launch(name string, grid, block [3]uint32, s *Stream, kinds string, args []uint64) error {
+	if len(args) != len(kinds) {
+		return fmt.Errorf("%s: %d args for %q", name, len(args), kinds)
+	}
+	r.launches = append(r.launches, name)
+	return nil
+}
+
+func (r *recorder) gemm(s *Stream, g *GemmArgs) error {
+	r.gemms = append(r.gemms, *g)
+	return nil
+}
+
+// fakeDevice is a Device without a GPU: launches go to a recorder and
+// memory to a fakeMem, so that argument checking runs for real.
+func fakeDevice(t *testing.T) (*Device, *recorder) {
+	t.Helper()
+	rec := &recorder{}
+	d := &Device{funcs: map[string]uintptr{}, streams: map[*Stream]bool{}, fake: rec}
+	d.alloc = newAllocator(newFakeMem(1 << 40))
+	s, err := d.NewStream()
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.stream = s
+	return d, rec
+}
+
+// TestArgumentChecking calls every operation with good arguments (one or
+// more launches, every argument list matching its kernel's PTX signature)
+// and with bad ones (an error naming the problem, no launch, no panic).
+func TestArgumentChecking(t *testing.T) {
+	d, rec := fakeDevice(t)
+	s := d.Stream()
+	buf := func(n int) *Buffer {
+		b, err := s.Alloc(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	freed := buf(6)
+	freed.Free()
+	const rows, c = 6, 5
+	x, y, dx := buf(rows*c), buf(rows*c), buf(rows*c)
+	w, b, r := buf(c), buf(c), buf(rows)
+	r2 := buf(rows)
+	w2, s2 := buf(2*c), buf(2*c)
+	rm, rv := buf(c), buf(c)
+	one := buf(1)
+	big := 1 << 31
+	type tc struct {
+		name string
+		call func() error
+		err  string // "" for success
+	}
+	cases := []tc{
+		{"Fill", func() error { return s.Fill(x, 1) }, ""},
+		{"Fill nil", func() error { return s.Fill(nil, 1) }, "out is nil"},
+		{"Add", func() error { return s.Add(y, x, dx) }, ""},
+		{"Add short", func() error { return s.Add(y, x, w) }, "b has 5 elements, want 30"},
+		{"Add freed", func() error { return s.Add(freed, freed, freed) }, "out was freed"},
+		{"Scale", func() error { return s.Scale(y, y, 2) }, ""},
+		{"Axpy", func() error { return s.Axpy(y, x, 2) }, ""},
+		{"Axpy nil x", func() error { return s.Axpy(y, nil, 2) }, "x is nil"},
+		{"ReLU", func() error { return s.ReLU(y, x) }, ""},
+		{"ReLUBackward", func() error { return s.ReLUBackward(dx, y, x) }, ""},
+		{"GELU", func() error { return s.GELU(y, x, false) }, ""},
+		{"GELUBackward", func() error { return s.GELUBackward(dx, y, x, true) }, ""},
+		{"GELUBackward short", func() error { return s.GELUBackward(dx, y, r, true) }, "x has 6 elements, want 30"},
+		{"ReduceSum", func() error { return s.ReduceSum(one, x, 0.5) }, ""},
+		{"ReduceSum out", func() error { return s.ReduceSum(w, x, 0.5) }, "out has 5 elements, want 1"},
+		{"LayerNorm", func() error { return s.LayerNorm(y, r, r2, x, w, b, rows, c, 1e-5) }, ""},
+		{"LayerNorm no affine", func() error { return s.LayerNorm(y, r, r2, x, nil, nil, rows, c, 1e-5) }, ""},
+		{"LayerNorm w", func() error { return s.LayerNorm(y, r, r2, x, r, b, rows, c, 1e-5) }, "w has 6 elements, want 5"},
+		{"LayerNorm shape", func() error { return s.LayerNorm(y, r, r2, x, w, b, rows, c+1, 1e-5) }, "out has 30 elements, want 36"},
+		{"LayerNorm negative", func() error { return s.LayerNorm(y, r, r2, x, w, b, -rows, c, 1e-5) }, "negative"},
+		{"LayerNorm huge", func() error { return s.LayerNorm(y, r, r2, x, w, b, big, c, 1e-5) }, "2³¹"},
+		{"LayerNorm c=0", func() error { return s.LayerNorm(y, r, r2, x, w, b, rows, 0, 1e-5) }, "0 channels"},
+		{"LayerNormBackward", func() error { return s.LayerNormBackward(dx, w, b, y, x, w, r, r2, rows, c) }, ""},
+		{"LayerNormBackward dx only", func() error { return s.LayerNormBackward(dx, nil, nil, y, x, nil, r, r2, rows, c) }, ""},
+		{"LayerNormBackward mean", func() error { return s.LayerNormBackward(dx, w, b, y, x, w, nil, r2, rows, c) }, "mean is nil"},
+		{"Softmax", func() error { return s.Softmax(y, y, rows, c, 1) }, ""},
+		{"SoftmaxBackward", func() error { return s.SoftmaxBackward(dx, y, x, rows, c, 1, true) }, ""},
+		{"SoftmaxBackward y", func() error { return s.SoftmaxBackward(dx, y, nil, rows, c, 1, true) }, "y is nil"},
+		{"BatchNorm train", func() error { return s.BatchNorm(y, w2, s2, rm, rv, x, w, b, rows, c, 1e-5, 0.1, true) }, ""},
+		{"BatchNorm eval", func() error { return s.BatchNorm(y, w2, s2, rm, rv, x, w, b, rows, c, 1e-5, 0.1, false) }, ""},
+		{"BatchNorm one row", func() error { return s.BatchNorm(w, w2, s2, rm, rv, w, w, b, 1, c, 1e-5, 0.1, true) }, "more than one row"},
+		{"BatchNorm float64 stats", func() error { return s.BatchNorm(y, w, s2, rm, rv, x, w, b, rows, c, 1e-5, 0.1, true) }, "mean has 5 elements, want 10"},
+		{"BatchNorm no weight", func() error { return s.BatchNorm(y, w2, s2, rm, rv, x, nil, b, rows, c, 1e-5, 0.1, false) }, "w is nil"},
+		{"BatchNormBackward", func() error { return s.BatchNormBackward(dx, w, b, y, x, w, w2, s2, rows, c, true) }, ""},
+		{"BatchNormBackward no w", func() error { return s.BatchNormBackward(dx, w, b, y, x, nil, w2, s2, rows, c, true) }, "w is nil"},
+		{"ScaleShift", func() error { return s.ScaleShift(y, x, w, nil, rows, c) }, ""},
+		{"ScaleShift gamma", func() error { return s.ScaleShift(y, x, nil, b, rows, c) }, "gamma is nil"},
+		{"ScaleShiftBackward", func() error { return s.ScaleShiftBackward(dx, w, b, y, x, w, rows, c) }, ""},
+		{"MaxMiddle", func() error { return s.MaxMiddle(w, b, x, 1, rows, c) }, ""},
+		{"MaxMiddle m=0", func() error { return s.MaxMiddle(w, b, x, 1, 0, c) }, "empty middle axis"},
+		{"MaxMiddle x", func() error { return s.MaxMiddle(w, b, x, 1, rows-1, c) }, "x has 30 elements, want 25"},
+		{"MaxMiddleBackward", func() error { return s.MaxMiddleBackward(dx, w, b, 1, rows, c) }, ""},
+		{"CrossEntropy", func() error { return s.CrossEntropy(one, y, x, r, rows, c, 0.1) }, ""},
+		{"CrossEntropy labels", func() error { return s.CrossEntropy(one, y, x, w, rows, c, 0.1) }, "labels has 5 elements, want 6"},
+		{"CrossEntropy empty", func() error { return s.CrossEntropy(one, y, x, r, 0, c, 0.1) }, "0 rows"},
+		{"CrossEntropyBackward", func() error { return s.CrossEntropyBackward(dx, y, r, one, rows, c, 0.1) }, ""},
+		{"CrossEntropyBackward dloss", func() error { return s.CrossEntropyBackward(dx, y, r, w, rows, c, 0.1) }, "dloss has 5 elements, want 1"},
+		{"L2Normalize", func() error { return s.L2Normalize(y, r, x, rows, c, 1e-12) }, ""},
+		{"L2NormalizeBackward", func() error { return s.L2NormalizeBackward(dx, y, x, r, rows, c, 1e-12) }, ""},
+		// Router: n=6 sub-tokens of rank 5, 6 experts (emb 6×5 = x's 30).
+		{"Router", func() error { return s.Router(buf(36), x, r, y, dx, rows, rows, c) }, ""},
+		{"Router no experts", func() error { return s.Router(buf(0), buf(0), buf(0), y, buf(0), rows, 0, c) }, "no experts"},
+		{"RouterBackward", func() error { return s.RouterBackward(dx, y, buf(36), buf(36), x, y, r, rows, rows, c) }, ""},
+		{"RouterBackward dz", func() error { return s.RouterBackward(nil, y, buf(36), buf(36), x, y, r, rows, rows, c) }, "dz is nil"},
+		{"Attention", func() error { return s.Attention(buf(2*3*6), buf(2*3*3*3), buf(2*3*18), 2, 3, 6, 3, 0) }, ""},
+		{"Attention heads", func() error { return s.Attention(buf(36), buf(54), buf(108), 2, 3, 6, 4, 0) }, "4 heads over 6 channels"},
+		{"Attention probs", func() error { return s.Attention(buf(36), buf(53), buf(108), 2, 3, 6, 3, 0) }, "probs has 53 elements, want 54"},
+		{"AttentionBackward", func() error { return s.AttentionBackward(buf(108), buf(36), buf(108), buf(54), 2, 3, 6, 3, 0) }, ""},
+		{"AttentionBackward nil", func() error { return s.AttentionBackward(nil, buf(36), buf(108), buf(54), 2, 3, 6, 3, 0) }, "dqkv has 0 elements, want 108"},
+		{"FPS", func() error { return s.FPS(buf(2*4), buf(2*10*3), 2, 10, 4) }, ""},
+		{"FPS too many", func() error { return s.FPS(buf(2*11), buf(2*10*3), 2, 10, 11) }, "cannot choose 11 centres from 10 points"},
+		{"FPS xyz", func() error { return s.FPS(buf(2*4), buf(2*10*3-1), 2, 10, 4) }, "xyz has 59 elements, want 60"},
+		{"KNN", func() error { return s.KNN(buf(2*4*3), buf(2*10*3), buf(2*4*3), 2, 10, 4, 3) }, ""},
+		{"KNN k", func() error { return s.KNN(buf(2*4*11), buf(2*10*3), buf(2*4*3), 2, 10, 4, 11) }, "cannot find 11 neighbours among 10 points"},
+		{"Gather3", func() error { return s.Gather3(buf(2*4*3), buf(2*10*3), buf(8), 2, 10, 4) }, ""},
+		{"GroupRel", func() error { return s.GroupRel(buf(2*4*3*3), buf(60), buf(24), buf(24), 2, 10, 4, 3) }, ""},
+		{"GroupRel idx", func() error { return s.GroupRel(buf(2*4*3*3), buf(60), buf(24), buf(23), 2, 10, 4, 3) }, "idx has 23 elements, want 24"},
+		{"Group", func() error {
+			g, err := s.Group(buf(60), 2, 10, 4, 3)
+			if err == nil {
+				err = g.Free()
+			}
+			return err
+		}, ""},
+		{"Group too many", func() error { _, err := s.Group(buf(60), 2, 10, 11, 3); return err }, "into 11 groups"},
+		{"Gemm", func() error {
+			return s.Gemm(GemmArgs{M: 2, N: 3, K: 5, A: buf(10), Lda: 5, B: buf(15), Ldb: 3, C: buf(6), Ldc: 3})
+		}, ""},
+		{"Gemm transposed", func() error {
+			return s.Gemm(GemmArgs{TransA: true, TransB: true, M: 2, N: 3, K: 5, A: buf(10), Lda: 2, B: buf(15), Ldb: 5, C: buf(6), Ldc: 3})
+		}, ""},
+		{"Gemm lda", func() error {
+			return s.Gemm(GemmArgs{M: 2, N: 3, K: 5, A: buf(10), Lda: 4, B: buf(15), Ldb: 3, C: buf(6), Ldc: 3})
+		}, "A is 2×5 with row stride 4"},
+		{"Gemm short C", func() error {
+			return s.Gemm(GemmArgs{M: 2, N: 3, K: 5, A: buf(10), Lda: 5, B: buf(15), Ldb: 3, C: buf(5), Ldc: 3})
+		}, "C (2×3, row stride 3, offset 0, 1 batches of stride 0) needs 6 elements, its buffer has 5"},
+		{"Gemm batch overrun", func() error {
+			return s.Gemm(GemmArgs{M: 2, N: 2, K: 2, A: buf(8), Lda: 2, StrideA: 4, B: buf(8), Ldb: 2, StrideB: 4, C: buf(8), Ldc: 2, StrideC: 4, OffC: 1, Batch: 2})
+		}, "C (2×2, row stride 2, offset 1, 2 batches of stride 4) needs 9 elements"},
+		{"Gemm nil", func() error { return s.Gemm(GemmArgs{M: 1, N: 1, K: 1, Lda: 1, Ldb: 1, Ldc: 1}) }, "nil buffer"},
+		{"Gemm negative", func() error {
+			return s.Gemm(GemmArgs{M: -1, N: 1, K: 1, A: buf(1), B: buf(1), C: buf(1), Lda: 1, Ldb: 1, Ldc: 1})
+		}, "negative size"},
+		{"Gemm too large", func() error {
+			return s.Gemm(GemmArgs{M: 1, N: 1, K: 1 << 31, A: buf(1), B: buf(1), C: buf(1), Lda: 1 << 31, Ldb: 1, Ldc: 1})
+		}, "32-bit"},
+	}
+	for _, c := range cases {
+		before, beforeG := len(rec.launches), len(rec.gemms)
+		var err error
+		func() {
+			defer func() {
+				if p := recover(); p != nil {
+					err = fmt.Errorf("panic: %v", p)
+				}
+			}()
+			err = c.call()
+		}()
+		launched := len(rec.launches) > before || len(rec.gemms) > beforeG
+		switch {
+		case c.err == "" && err != nil:
+			t.Errorf("%s: %v", c.name, err)
+		case c.err == "" && !launched:
+			t.Errorf("%s: launched nothing", c.name)
+		case c.err != "" && (err == nil || !strings.Contains(err.Error(), c.err)):
+			t.Errorf("%s: error %v, want one containing %q", c.name, err, c.err)
+		case c.err != "" && strings.HasPrefix(err.Error(), "panic"):
+			t.Errorf("%s: %v", c.name, err)
+		case c.err != "" && launched:
+			t.Errorf("%s: launched despite the error", c.name)
+		}
+	}
+	// Every kernel was launched by some operation above.
+	seen := map[string]bool{}
+	for _, l := range rec.launches {
+		seen[l] = true
+	}
+	for _, k := range Kernels() {
+		if !seen[k] {
+			t.Errorf("no operation launched %s", k)
+		}
+	}
+}
+
+// TestRunChecksSignature: a launch whose arguments do not match the
+// kernel's parameters is refused before reaching the GPU.
+func TestRunChecksSignature(t *testing.T) {
+	d, rec := fakeDevice(t)
+	s := d.Stream()
+	x, _ := s.Alloc(4)
+	err := s.run("pcx_add", blocks1(4, 256), newArgs("t").buf("out", x, 4).buf("a", x, 4).int("n", 4))
+	if err == nil || !strings.Contains(err.Error(), `arguments "ppi" do not match kernel pcx_add(pppi)`) {
+		t.Errorf("err = %v", err)
+	}
+	if err := s.run("pcx_nothing", blocks1(4, 256), newArgs("t")); err == nil {
+		t.Error("unknown kernel launched")
+	}
+	if err := s.run("pcx_fill", dims{block: [3]uint32{2048, 1, 1}, grid: [3]uint32{1, 1, 1}}, newArgs("t").buf("out", x, 4).f32(1).int("n", 4)); err == nil {
+		t.Error("2048-thread block launched")
+	}
+	if len(rec.launches) != 0 {
+		t.Errorf("launched %v", rec.launches)
+	}
+	if err := s.Destroy(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Fill(x, 0); err == nil || !strings.Contains(err.Error(), "destroyed stream") {
+		t.Errorf("launch on a destroyed stream: %v", err)
+	}
+}
+
+// TestGemmColMajor: the row-major product maps onto cuBLAS's column-major
+// call with the operands swapped.
+func TestGemmColMajor(t *testing.T) {
+	a := &Buffer{ptr: 0x1000, n: 100}
+	b := &Buffer{ptr: 0x2000, n: 100}
+	c := &Buffer{ptr: 0x3000, n: 100}
+	g := GemmArgs{TransA: true, M: 2, N: 3, K: 4, A: a, OffA: 1, Lda: 2, B: b, OffB: 2, Ldb: 3, C: c, OffC: 3, Ldc: 3}
+	ta, tb, m, n, k, pa, pb, pc, lda, ldb, ldc := g.colMajor()
+	if ta != cublasOpN || tb != cublasOpT || m != 3 || n != 2 || k != 4 || pa != 0x2008 || pb != 0x1004 || pc != 0x300c || lda != 3 || ldb != 2 || ldc != 3 {
+		t.Errorf("got %d %d %d %d %d %#x %#x %#x %d %d %d", ta, tb, m, n, k, pa, pb, pc, lda, ldb, ldc)
+	}
+}

@@ -69,3 +69,25 @@ func TestRunConfigRoundTrip(t *testing.T) {
 		t.Errorf("--config of config.yaml: %v %+v", err, again)
 	}
 }
+
+// FuzzReadConfigFile feeds arbitrary files to the configuration reader:
+// it returns a configuration or an error naming the file, never panics.
+func FuzzReadConfigFile(f *testing.F) {
+	seed, _ := os.ReadFile("testdata/finetune_scan_hardest_dapt.yaml")
+	f.Add(seed)
+	f.Add([]byte("pcx: 1\ndata: synth\nmodel: {method: dapt-x}\n"))
+	f.Add([]byte("model: {NAME: PointTransformer, depth: 1e9}\n"))
+	f.Add([]byte("max_epoch: [1, 2]\n"))
+	dir := f.TempDir()
+	f.Fuzz(func(t *testing.T, data []byte) {
+		p := filepath.Join(dir, "c.yaml")
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		m, _ := ResolveModel("synth", "dapt-x", 16)
+		cfg := Config{Version: 1, Model: m}
+		if _, err := ReadConfigFile(p, &cfg); err != nil && !strings.Contains(err.Error(), p) {
+			t.Fatalf("error without the file name: %v", err)
+		}
+	})
+}

@@ -17,24 +17,49 @@ type Pool struct {
 // NewPool returns an empty pool.
 func NewPool() *Pool { return &Pool{free: map[int][][]float32{}} }
 
-// get returns a zeroed buffer of n values.
+// sizeClass rounds n up to the pool's next buffer size: n itself below
+// 256, otherwise m·2^k with m in 4..7 (four sizes per octave, at most 25%
+// unused). Buffers whose sizes differ a little (a token sequence that
+// grows by one per block, as DAPT's and DAPT-X's do) then share a class and
+// are reused for one another.
+func sizeClass(n int) int {
+	if n < 256 {
+		return n
+	}
+	k := 0
+	for m := n; m >= 8; m >>= 1 {
+		k++
+	}
+	// n = m·2^k + rest with 4 ≤ m < 8 (m = n>>k).
+	c := (n >> k) << k
+	if c < n {
+		c += 1 << k
+	}
+	return c
+}
+
+// get returns a zeroed buffer of n values, its capacity the size class of
+// n.
 func (p *Pool) get(n int) []float32 {
+	c := sizeClass(n)
 	p.mu.Lock()
-	l := p.free[n]
+	l := p.free[c]
 	if k := len(l); k > 0 {
-		b := l[k-1]
-		p.free[n] = l[:k-1]
+		b := l[k-1][:n]
+		p.free[c] = l[:k-1]
 		p.mu.Unlock()
 		clear(b)
 		return b
 	}
 	p.Allocated++
 	p.mu.Unlock()
-	return make([]float32, n)
+	return make([]float32, n, c)
 }
 
+// put gives a buffer from get back.
 func (p *Pool) put(b []float32) {
+	c := cap(b)
 	p.mu.Lock()
-	p.free[len(b)] = append(p.free[len(b)], b)
+	p.free[c] = append(p.free[c], b[:c])
 	p.mu.Unlock()
 }

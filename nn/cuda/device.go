@@ -253,6 +253,9 @@ func (d *Device) Stream() *Stream { return d.stream }
 
 // MemInfo returns the free and total device memory in bytes.
 func (d *Device) MemInfo() (free, total int64, err error) {
+	if d.fake != nil {
+		return 0, 0, nil
+	}
 	err = d.with(func() error {
 		var f, t uint64
 		if err := d.drv.call("cuMemGetInfo", d.drv.cuMemGetInfo(&f, &t)); err != nil {
@@ -309,6 +312,9 @@ func (d *Device) Close() error {
 	}
 	if d.alloc != nil {
 		errs = append(errs, d.alloc.EmptyCache())
+	}
+	if d.fake != nil {
+		return errors.Join(errs...)
 	}
 	errs = append(errs, d.with(func() error {
 		var e []error

@@ -187,6 +187,16 @@ func (a *kargs) buf(name string, b *Buffer, want int) *kargs {
 	return a
 }
 
+// buf64 adds a buffer of c float64 values (2c 32-bit elements), which must
+// be 8-byte aligned (a view at an odd offset would fault on the GPU).
+func (a *kargs) buf64(name string, b *Buffer, c int) *kargs {
+	a.buf(name, b, 2*c)
+	if b != nil && b.ptr%8 != 0 {
+		a.fail("%s (float64) is not 8-byte aligned", name)
+	}
+	return a
+}
+
 // opt adds a buffer that may be nil (passed as a null pointer).
 func (a *kargs) opt(name string, b *Buffer, want int) *kargs {
 	if b == nil {

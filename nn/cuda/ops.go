@@ -212,13 +212,13 @@ func (s *Stream) BatchNorm(out, mean, rstd, runMean, runVar, x, w, b *Buffer, ro
 	}
 	var stats launch
 	if train {
-		stats = launch{"pcx_bn_stats", columns(c), newArgs(op).buf("mean", mean, 2*c).buf("rstd", rstd, 2*c).buf("runMean", runMean, c).
+		stats = launch{"pcx_bn_stats", columns(c), newArgs(op).buf64("mean", mean, c).buf64("rstd", rstd, c).buf("runMean", runMean, c).
 			buf("runVar", runVar, c).buf("x", x, n).int("rows", rows).int("c", c).f32(eps).f32(momentum)}
 	} else {
-		stats = launch{"pcx_bn_eval_stats", blocks1(c, 256), newArgs(op).buf("mean", mean, 2*c).buf("rstd", rstd, 2*c).
+		stats = launch{"pcx_bn_eval_stats", blocks1(c, 256), newArgs(op).buf64("mean", mean, c).buf64("rstd", rstd, c).
 			buf("runMean", runMean, c).buf("runVar", runVar, c).int("c", c).f32(eps)}
 	}
-	a := newArgs(op).buf("out", out, n).buf("x", x, n).buf("mean", mean, 2*c).buf("rstd", rstd, 2*c).buf("w", w, c).buf("b", b, c).
+	a := newArgs(op).buf("out", out, n).buf("x", x, n).buf64("mean", mean, c).buf64("rstd", rstd, c).buf("w", w, c).buf("b", b, c).
 		int("rows", rows).int("c", c)
 	return s.runAll(stats, launch{"pcx_bn_fwd", blocks1(n, 256), a})
 }
@@ -244,11 +244,11 @@ func (s *Stream) BatchNormBackward(dx, dw, db, dout, x, w, mean, rstd *Buffer, r
 	defer sums.Free()
 	sumD, _ := sums.Slice(0, 2*c)
 	sumDX, _ := sums.Slice(2*c, 4*c)
-	ls := []launch{{"pcx_bn_bwd_sums", columns(c), newArgs(op).buf("sumD", sumD, 2*c).buf("sumDX", sumDX, 2*c).opt("dw", dw, c).
-		opt("db", db, c).buf("dout", dout, n).buf("x", x, n).buf("mean", mean, 2*c).buf("rstd", rstd, 2*c).int("rows", rows).int("c", c)}}
+	ls := []launch{{"pcx_bn_bwd_sums", columns(c), newArgs(op).buf64("sumD", sumD, c).buf64("sumDX", sumDX, c).opt("dw", dw, c).
+		opt("db", db, c).buf("dout", dout, n).buf("x", x, n).buf64("mean", mean, c).buf64("rstd", rstd, c).int("rows", rows).int("c", c)}}
 	if dx != nil {
 		ls = append(ls, launch{"pcx_bn_bwd_dx", blocks1(n, 256), newArgs(op).buf("dx", dx, n).buf("dout", dout, n).buf("x", x, n).
-			buf("w", w, c).buf("mean", mean, 2*c).buf("rstd", rstd, 2*c).buf("sumD", sumD, 2*c).buf("sumDX", sumDX, 2*c).
+			buf("w", w, c).buf64("mean", mean, c).buf64("rstd", rstd, c).buf64("sumD", sumD, c).buf64("sumDX", sumDX, c).
 			int("rows", rows).int("c", c).flag(train)})
 	}
 	return s.runAll(ls...)

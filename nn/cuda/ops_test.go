@@ -101,6 +101,10 @@ func TestArgumentChecking(t *testing.T) {
 		{"BatchNorm eval", func() error { return s.BatchNorm(y, w2, s2, rm, rv, x, w, b, rows, c, 1e-5, 0.1, false) }, ""},
 		{"BatchNorm one row", func() error { return s.BatchNorm(w, w2, s2, rm, rv, w, w, b, 1, c, 1e-5, 0.1, true) }, "more than one row"},
 		{"BatchNorm float64 stats", func() error { return s.BatchNorm(y, w, s2, rm, rv, x, w, b, rows, c, 1e-5, 0.1, true) }, "mean has 5 elements, want 10"},
+		{"BatchNorm misaligned", func() error {
+			v, _ := buf(2*c + 1).Slice(1, 2*c+1)
+			return s.BatchNorm(y, v, s2, rm, rv, x, w, b, rows, c, 1e-5, 0.1, true)
+		}, "mean (float64) is not 8-byte aligned"},
 		{"BatchNorm no weight", func() error { return s.BatchNorm(y, w2, s2, rm, rv, x, nil, b, rows, c, 1e-5, 0.1, false) }, "w is nil"},
 		{"BatchNormBackward", func() error { return s.BatchNormBackward(dx, w, b, y, x, w, w2, s2, rows, c, true) }, ""},
 		{"BatchNormBackward no w", func() error { return s.BatchNormBackward(dx, w, b, y, x, nil, w2, s2, rows, c, true) }, "w is nil"},
@@ -241,5 +245,17 @@ func TestGemmColMajor(t *testing.T) {
 	ta, tb, m, n, k, pa, pb, pc, lda, ldb, ldc := g.colMajor()
 	if ta != cublasOpN || tb != cublasOpT || m != 3 || n != 2 || k != 4 || pa != 0x2008 || pb != 0x1004 || pc != 0x300c || lda != 3 || ldb != 2 || ldc != 3 {
 		t.Errorf("got %d %d %d %d %d %#x %#x %#x %d %d %d", ta, tb, m, n, k, pa, pb, pc, lda, ldb, ldc)
+	}
+}
+
+func TestFakeDeviceClose(t *testing.T) {
+	d, _ := fakeDevice(t)
+	b, _ := d.Stream().Alloc(10)
+	b.Free()
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Close(); err != nil {
+		t.Fatal("second Close:", err)
 	}
 }

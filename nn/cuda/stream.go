@@ -175,6 +175,9 @@ func (d *Device) AllocHost(n int) (*HostBuffer, error) {
 	if n <= 0 {
 		return nil, fmt.Errorf("cuda: AllocHost of %d elements", n)
 	}
+	if d.fake != nil {
+		return nil, errors.New("cuda: AllocHost without a device")
+	}
 	h := &HostBuffer{dev: d, n: n}
 	err := d.with(func() error {
 		return d.drv.call("cuMemAllocHost "+human(4*int64(n)), d.drv.cuMemAllocHost(&h.p, 4*uint64(n)))

@@ -186,7 +186,7 @@ func caseSoftmax(e *env) {
 
 func caseBatchNorm(e *env, train bool) {
 	// The head's BatchNorm sees B rows; a point-wise one B·N.
-	rows, c := e.pick(6, 32), e.pick(40, 256)
+	rows, c := e.pick(20, 32), e.pick(40, 256)
 	x, g := e.normal(rows*c, 2), e.normal(rows*c, 1)
 	for i := range x {
 		x[i] += 1
@@ -265,7 +265,7 @@ func caseMaxMiddle(e *env) {
 }
 
 func caseCrossEntropy(e *env) {
-	n, c := e.pick(9, 32), e.pick(15, 15)
+	n, c := e.pick(9, 32), e.pick(40, 15)
 	const smoothing = 0.1
 	logits := e.normal(n*c, 3)
 	labels := make([]int, n)
@@ -412,7 +412,7 @@ func (e *env) clouds(b, n int) []float32 {
 }
 
 func caseFPS(e *env) {
-	b, n, m := e.pick(3, 32), e.pick(300, 2048), e.pick(24, 128)
+	b, n, m := e.pick(3, 32), e.pick(1100, 2048), e.pick(24, 128)
 	xyz := e.clouds(b, n)
 	cpu, err := fps.SampleBatch(xyz, b, n, m, fps.Options{})
 	if err != nil {

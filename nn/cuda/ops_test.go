@@ -102,7 +102,7 @@ func TestArgumentChecking(t *testing.T) {
 		{"BatchNorm one row", func() error { return s.BatchNorm(w, w2, s2, rm, rv, w, w, b, 1, c, 1e-5, 0.1, true) }, "more than one row"},
 		{"BatchNorm float64 stats", func() error { return s.BatchNorm(y, w, s2, rm, rv, x, w, b, rows, c, 1e-5, 0.1, true) }, "mean has 5 elements, want 10"},
 		{"BatchNorm misaligned", func() error {
-			v, _ := buf(2*c + 1).Slice(1, 2*c+1)
+			v, _ := buf(2*c+1).Slice(1, 2*c+1)
 			return s.BatchNorm(y, v, s2, rm, rv, x, w, b, rows, c, 1e-5, 0.1, true)
 		}, "mean (float64) is not 8-byte aligned"},
 		{"BatchNorm no weight", func() error { return s.BatchNorm(y, w2, s2, rm, rv, x, nil, b, rows, c, 1e-5, 0.1, false) }, "w is nil"},

@@ -63,6 +63,8 @@ func RoutingShares(path string, shares [][]float64, title string) error {
 	legend.Padding = vg.Points(2)
 
 	w := clamp(vg.Length(blocks)*0.42*vg.Inch+1.3*vg.Inch, 4.5*vg.Inch, 14*vg.Inch)
+	// Room for the title over the bars, the legend beside them.
+	w = max(w, p.Title.TextStyle.Width(title)+2.2*vg.Inch)
 	h := 3.6 * vg.Inch
 	for e := experts - 1; e >= 0; e-- {
 		legend.Add(fmt.Sprintf("expert %d", e+1), swatch{colours[e]})
@@ -226,6 +228,7 @@ func GateHeatmap(path string, gates [][]float64, title string) error {
 	bar.Add(&plotter.ColorBar{ColorMap: cmap, Vertical: true})
 
 	w := clamp(vg.Length(blocks)*0.45*vg.Inch+1.3*vg.Inch, 4.5*vg.Inch, 14*vg.Inch)
+	w = max(w, p.Title.TextStyle.Width(title)+2.2*vg.Inch) // the title over the map, the colour bar beside it
 	h := clamp(vg.Length(experts)*0.42*vg.Inch+1.3*vg.Inch, 2.6*vg.Inch, 10*vg.Inch)
 	const barW, margin = 14, 10 // points
 	return writePNG(path, w, h, func(c draw.Canvas) error {

@@ -118,9 +118,9 @@ func TestBatch(t *testing.T) {
 }
 
 func stripTimes(ms []train.EpochMetrics) []train.EpochMetrics {
-	out := append([]train.EpochMetrics(nil), ms...)
-	for i := range out {
-		out[i].Seconds, out[i].TrainSeconds, out[i].SamplesPerSec, out[i].DataWait, out[i].PeakMB = 0, 0, 0, 0, 0
+	out := make([]train.EpochMetrics, len(ms))
+	for i, m := range ms {
+		out[i] = m.WithoutTimes()
 	}
 	return out
 }
@@ -186,10 +186,13 @@ func TestTrainEvalPredict(t *testing.T) {
 	}
 }
 
-func TestRoutingShapes(t *testing.T) {
+// trainedTiny trains a tiny model of method for one epoch and loads its
+// last checkpoint; it returns the data, the model and the run directory.
+func trainedTiny(t *testing.T, method string) (*datasets.Dataset, *Trained, string) {
+	t.Helper()
 	d := tinyData(t)
 	dir := t.TempDir()
-	cfg := tinyConfig(t, "dapt-x")
+	cfg := tinyConfig(t, method)
 	cfg.Train.Epochs = 1
 	if _, err := Train(context.Background(), cfg, d, dir, false, nil, nil); err != nil {
 		t.Fatal(err)
@@ -198,6 +201,11 @@ func TestRoutingShapes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return d, tr, dir
+}
+
+func TestRoutingShapes(t *testing.T) {
+	d, tr, _ := trainedTiny(t, "dapt-x")
 	for _, tok := range []string{"cls", "patch"} {
 		r, err := RoutingOf(context.Background(), tr, d, tok, 8, 1)
 		if err != nil {
@@ -253,17 +261,7 @@ func TestScanObjectNNPathMatchesSynth(t *testing.T) {
 }
 
 func TestPredict(t *testing.T) {
-	d := tinyData(t)
-	dir := t.TempDir()
-	cfg := tinyConfig(t, "linear")
-	cfg.Train.Epochs = 1
-	if _, err := Train(context.Background(), cfg, d, dir, false, nil, nil); err != nil {
-		t.Fatal(err)
-	}
-	tr, err := LoadCheckpoint(filepath.Join(dir, train.LastFile))
-	if err != nil {
-		t.Fatal(err)
-	}
+	d, tr, dir := trainedTiny(t, "linear")
 	cloud := filepath.Join(dir, "c.ply")
 	if err := pointcloud.WriteFile(cloud, &pointcloud.Cloud{XYZ: d.Test.Points[0]}); err != nil {
 		t.Fatal(err)

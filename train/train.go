@@ -183,6 +183,13 @@ type EpochMetrics struct {
 	PeakMB int `json:"peak_mb"`
 }
 
+// WithoutTimes returns m with its timing and memory fields zeroed: what is
+// left repeats exactly between runs of the same seed.
+func (m EpochMetrics) WithoutTimes() EpochMetrics {
+	m.Seconds, m.TrainSeconds, m.SamplesPerSec, m.DataWait, m.PeakMB = 0, 0, 0, 0, 0
+	return m
+}
+
 // Result summarises a run.
 type Result struct {
 	Epochs    []EpochMetrics

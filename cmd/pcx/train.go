@@ -144,38 +144,29 @@ func trainConfig(c *cli.Context, k trainKind) (classify.Config, error) {
 	noFile := c.String("config") == ""
 	use := func(name string) bool { return c.IsSet(name) || noFile }
 	t := &cfg.Train
-	if use("epochs") {
-		t.Epochs = c.Int("epochs")
-	}
-	if use("batch") {
-		t.BatchSize = c.Int("batch")
-	}
-	if use("lr") {
-		t.LR = c.Float64("lr")
-	}
-	if use("weight-decay") {
-		t.WeightDecay = c.Float64("weight-decay")
-	}
-	if use("warmup") {
-		t.WarmupEpochs = c.Int("warmup")
-	}
-	if use("seed") {
-		t.Seed = c.Uint64("seed")
-	}
-	if use("workers") {
-		t.Workers = c.Int("workers")
+	for _, f := range []struct {
+		name string
+		set  func()
+	}{
+		{"epochs", func() { t.Epochs = c.Int("epochs") }},
+		{"batch", func() { t.BatchSize = c.Int("batch") }},
+		{"lr", func() { t.LR = c.Float64("lr") }},
+		{"weight-decay", func() { t.WeightDecay = c.Float64("weight-decay") }},
+		{"warmup", func() { t.WarmupEpochs = c.Int("warmup") }},
+		{"seed", func() { t.Seed = c.Uint64("seed") }},
+		{"workers", func() { t.Workers = c.Int("workers") }},
+		{"ckpt", func() { cfg.Ckpt = c.String("ckpt") }},
+		{"rotate", func() { cfg.Rotate = c.String("rotate") }},
+	} {
+		if use(f.name) {
+			f.set()
+		}
 	}
 	if c.IsSet("method") {
 		cfg.Model.Method = c.String("method")
 	}
 	if c.IsSet("variant") {
 		cfg.Variant = c.String("variant")
-	}
-	if use("ckpt") {
-		cfg.Ckpt = c.String("ckpt")
-	}
-	if use("rotate") {
-		cfg.Rotate = c.String("rotate")
 	}
 	if cfg.Model.Method != method {
 		if cfg.Model, err = cfg.Model.WithMethod(cfg.Model.Method); err != nil {

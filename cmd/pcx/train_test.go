@@ -59,8 +59,8 @@ func metricsOf(t *testing.T, dir string) []train.EpochMetrics {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i := range ms {
-		ms[i].Seconds, ms[i].TrainSeconds, ms[i].SamplesPerSec, ms[i].DataWait, ms[i].PeakMB = 0, 0, 0, 0, 0
+	for i, m := range ms {
+		ms[i] = m.WithoutTimes()
 	}
 	return ms
 }

@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/pcx-dev/pcx/classify"
+	"github.com/pcx-dev/pcx/datasets"
 	"github.com/urfave/cli/v2"
 )
 
@@ -17,7 +19,9 @@ func evalCommand() *cli.Command {
 		Name:      "eval",
 		Usage:     "evaluate a trained checkpoint on a data set's test split, with Point-MAE's voting if asked",
 		ArgsUsage: "[DATASET]",
-		Description: `DATASET defaults to the one the checkpoint was trained on (synth, scanobjectnn:DIR, ...).
+		Description: `DATASET defaults to the one the checkpoint was trained on. It may be a spec (synth,
+scanobjectnn:DIR, modelnet40:DIR, a folder) or a kind alone (modelnet40), which takes its folder
+from --data or, when the checkpoint was trained on that kind, from the checkpoint.
 Prints the single-pass accuracy (FPS to the model's points, no augmentation), the mean class
 accuracy, the per-class table and the confusion matrix. --vote adds Point-MAE's voting: per sample
 --votes views (FPS to 1200 points for a 1024-point model, a random subset, ScaleAndTranslate) whose
@@ -26,9 +30,11 @@ reported as mean ± std; Point-MAE reports the maximum over 300 repeats, printed
 
 Example:
    pcx eval --ckpt runs/synth-dapt-x/best.safetensors --vote
+   pcx eval modelnet40 --ckpt runs/modelnet40-dapt-x/best.safetensors --vote
    pcx eval modelnet40:modelnet40_normal_resampled --ckpt best.safetensors --vote --votes 10 --json`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "ckpt", Required: true, Usage: "a pcx training checkpoint (RUN/best.safetensors)"},
+			&cli.StringFlag{Name: "data", Usage: "data set folder, with DATASET naming its kind"},
 			&cli.StringFlag{Name: "variant", Usage: "data set variant (default: the checkpoint's)"},
 			&cli.BoolFlag{Name: "vote", Usage: "add voting"},
 			&cli.IntFlag{Name: "votes", Value: 10, Usage: "views per sample"},
@@ -47,8 +53,10 @@ Example:
 				return err
 			}
 			cfg := tr.Config
-			if c.NArg() == 1 {
-				cfg.Data = c.Args().First()
+			if c.NArg() == 1 || c.IsSet("data") {
+				if cfg.Data, err = evalSpec(c.Args().First(), c.String("data"), tr.Config.Data); err != nil {
+					return err
+				}
 			}
 			if c.IsSet("variant") {
 				cfg.Variant = c.String("variant")
@@ -143,4 +151,28 @@ Example:
 			return nil
 		},
 	}
+}
+
+// evalSpec resolves eval's data set: arg is a spec or a kind alone (which
+// takes its folder from data, or from the checkpoint's spec of that kind).
+func evalSpec(arg, data, trained string) (string, error) {
+	if arg == "" {
+		arg, _ = datasets.ParseSpec(trained)
+		if arg == "" {
+			return "", fmt.Errorf("--data needs DATASET to name its kind (%s)", strings.Join(datasets.Kinds(), ", "))
+		}
+	}
+	if !slices.Contains(datasets.Kinds(), arg) || arg == datasets.KindSynth {
+		if data != "" {
+			return "", fmt.Errorf("--data goes with a kind (%s), not with %q", strings.Join(datasets.Kinds(), ", "), arg)
+		}
+		return arg, nil
+	}
+	if data != "" {
+		return arg + ":" + data, nil
+	}
+	if kind, path := datasets.ParseSpec(trained); kind == arg && path != "" {
+		return trained, nil
+	}
+	return "", fmt.Errorf("%s: give its folder with --data (the checkpoint was trained on %s)", arg, trained)
 }

@@ -159,3 +159,20 @@ func TestKillAndResume(t *testing.T) {
 		}
 	}
 }
+
+func TestEvalSpec(t *testing.T) {
+	for _, tc := range []struct{ arg, data, trained, want string }{
+		{"modelnet40", "", "modelnet40:/d/mn", "modelnet40:/d/mn"},
+		{"modelnet40", "/e/mn", "modelnet40:/d/mn", "modelnet40:/e/mn"},
+		{"scanobjectnn:/x", "", "synth", "scanobjectnn:/x"},
+		{"synth", "", "scanobjectnn:/x", "synth"},
+		{"", "/e/mn", "modelnet40:/d/mn", "modelnet40:/e/mn"},
+		{"modelnet40", "", "synth", ""},
+		{"/some/folder", "/e", "synth", ""},
+	} {
+		got, err := evalSpec(tc.arg, tc.data, tc.trained)
+		if got != tc.want || (tc.want == "") != (err != nil) {
+			t.Errorf("evalSpec(%q, %q, %q) = %q, %v; want %q", tc.arg, tc.data, tc.trained, got, err, tc.want)
+		}
+	}
+}

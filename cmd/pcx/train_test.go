@@ -106,8 +106,9 @@ func TestTrainEvalPlotCommands(t *testing.T) {
 	}
 }
 
-// TestKillAndResume kills training runs with SIGKILL at random moments and
-// resumes them: they end with the metrics of an uninterrupted run.
+// TestKillAndResume kills training runs with SIGKILL at random moments, and
+// interrupts one as Ctrl-C does, and resumes them: they end with the
+// metrics of an uninterrupted run.
 func TestKillAndResume(t *testing.T) {
 	if testing.Short() {
 		t.Skip("trains three times")
@@ -121,7 +122,7 @@ func TestKillAndResume(t *testing.T) {
 	total := time.Since(start)
 	want := metricsOf(t, ref)
 	r := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
-	for attempt := 0; attempt < 2; attempt++ {
+	for attempt, sig := range []syscall.Signal{syscall.SIGKILL, syscall.SIGKILL, syscall.SIGINT} {
 		out := filepath.Join(t.TempDir(), "run")
 		cmd := exec.Command(os.Args[0], "train", "folder", "--config", cfg, "--out", out, "--plots=false")
 		cmd.Env = append(os.Environ(), "PCX_TEST_RUN_MAIN=1")
@@ -129,18 +130,21 @@ func TestKillAndResume(t *testing.T) {
 			t.Fatal(err)
 		}
 		// Wait until the run has started writing (its first checkpoint),
-		// then kill it at a random moment within a run's length.
+		// then stop it at a random moment within the first 60% of a run.s length.
 		for i := 0; i < 600; i++ {
 			if _, err := os.Stat(filepath.Join(out, train.LastFile)); err == nil {
 				break
 			}
 			time.Sleep(50 * time.Millisecond)
 		}
-		delay := time.Duration(r.Float64() * float64(total))
+		delay := time.Duration(0.6 * r.Float64() * float64(total))
 		time.Sleep(delay)
-		cmd.Process.Signal(syscall.SIGKILL)
-		cmd.Wait()
-		t.Logf("killed after %v of a %v run", delay, total)
+		cmd.Process.Signal(sig)
+		err := cmd.Wait()
+		t.Logf("attempt %d: %v after %v of a %v run: %v", attempt, sig, delay, total, err)
+		if ee, ok := err.(*exec.ExitError); sig == syscall.SIGINT && ok && ee.ExitCode() != 130 {
+			t.Errorf("after Ctrl-C pcx exited with %d, want 130 (state saved)", ee.ExitCode())
+		}
 		if _, err := run(t, "train", "folder", "--resume", "--out", out, "--plots=false"); err != nil {
 			t.Fatalf("resume: %v", err)
 		}

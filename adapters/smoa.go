@@ -93,7 +93,8 @@ func (s *SMoA) Forward(tp *nn.Tape, u *nn.Tensor, block int) (*nn.Tensor, *nn.Te
 			out = nn.Add(tp, out, y)
 		}
 	}
-	arg := nn.ArgmaxRows(probs.Data, n, e)
+	hp := probs.Host() // downloaded when on a device
+	arg := nn.ArgmaxRows(hp, n, e)
 	counts := make([]int, e)
 	for _, j := range arg {
 		counts[j]++
@@ -107,7 +108,7 @@ func (s *SMoA) Forward(tp *nn.Tape, u *nn.Tensor, block int) (*nn.Tensor, *nn.Te
 	}
 	loss := nn.DotConst(tp, probs, w)
 	if s.Stats != nil {
-		s.Stats.record(block, counts, probs.Data, s.Heads, t, e)
+		s.Stats.record(block, counts, hp, s.Heads, t, e)
 	}
 	return out.Reshape(b, t, c), loss
 }

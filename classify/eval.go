@@ -210,7 +210,7 @@ func Predict(tr *Trained, paths []string, opt PredictOptions) ([]Prediction, err
 			return nil, fmt.Errorf("%s: %w", p, err)
 		}
 		tp := nn.NoGrad()
-		logits := task.Logits(tp, b, nil).Data
+		logits := task.Logits(tp, b, nil).Host()
 		probs := softmax(logits)
 		order := make([]int, len(probs))
 		for i := range order {

@@ -23,6 +23,9 @@ func Attention(tp *Tape, qkv *Tensor, heads int, scale float32) *Tensor {
 	if scale <= 0 {
 		scale = float32(1 / math.Sqrt(float64(d)))
 	}
+	if dv := qkv.dev; dv != nil {
+		return attentionDev(tp, dv, qkv, b, t, c, heads, scale)
+	}
 	out := tp.newOut([]int{b, t, c}, qkv)
 	probs := tp.alloc(b * heads * t * t) // kept for backward
 	tt := t * t

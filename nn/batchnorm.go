@@ -22,7 +22,7 @@ func NewBatchNorm(prefix string, c int) *BatchNorm {
 		Weight: NewParam(prefix+".weight", c), Bias: NewParam(prefix+".bias", c),
 		RunningMean:       &Param{Tensor: New(c), Name: prefix + ".running_mean", Buffer: true},
 		RunningVar:        &Param{Tensor: New(c), Name: prefix + ".running_var", Buffer: true},
-		NumBatchesTracked: &Param{Tensor: New(1), Name: prefix + ".num_batches_tracked", Buffer: true},
+		NumBatchesTracked: &Param{Tensor: New(1), Name: prefix + ".num_batches_tracked", Buffer: true, Host: true},
 		Eps:               1e-5, Momentum: 0.1,
 	}
 	for i := 0; i < c; i++ {
@@ -44,10 +44,13 @@ func (bn *BatchNorm) Params() Params {
 func (bn *BatchNorm) Forward(tp *Tape, x *Tensor) *Tensor {
 	c := x.Dim(-1)
 	rows := x.Len() / c
-	if c != bn.Weight.Len() {
+	if c != bn.Weight.Tensor.Len() {
 		panic(fmt.Sprintf("nn: BatchNorm of %d channels on %v", bn.Weight.Len(), x.Shape))
 	}
 	w, b := bn.Weight.T(), bn.Bias.T()
+	if d := deviceOf(x, w, b); d != nil {
+		return bn.forwardDev(tp, d, x, w, b, rows, c)
+	}
 	out := tp.newOut(x.Shape, x, w, b)
 	// Statistics and the per-element arithmetic are float64: a small batch
 	// (the head's B rows) makes BatchNorm's backward a difference of nearly

@@ -12,12 +12,15 @@ import (
 func Linear(tp *Tape, x *Tensor, w, b *Param) *Tensor {
 	in := x.Dim(-1)
 	out := w.Dim(0)
-	if w.Len() != out*in {
+	if w.Tensor.Len() != out*in {
 		panic(fmt.Sprintf("nn: Linear weight %v on input %v", w.Shape, x.Shape))
 	}
 	rows := x.Len() / in
 	shape := append(append([]int(nil), x.Shape[:len(x.Shape)-1]...), out)
 	wt, bt := w.T(), paramT(b)
+	if d := deviceOf(x, wt, bt); d != nil {
+		return linearDev(tp, d, x, wt, bt, rows, in, out, shape)
+	}
 	y := tp.newOut(shape, x, wt, bt)
 	if bt != nil {
 		for r := 0; r < rows; r++ {

@@ -14,6 +14,9 @@ func LayerNorm(tp *Tape, x *Tensor, w, b *Param, eps float32) *Tensor {
 	c := x.Dim(-1)
 	rows := x.Len() / c
 	wt, bt := paramT(w), paramT(b)
+	if d := deviceOf(x, wt, bt); d != nil {
+		return layerNormDev(tp, d, x, wt, bt, eps)
+	}
 	out := tp.newOut(x.Shape, x, wt, bt)
 	mean, rstd := tp.alloc(rows), tp.alloc(rows)
 	cpu.LayerNormForward(out.Data, mean, rstd, x.Data, data(wt), data(bt), rows, c, eps)
@@ -25,6 +28,10 @@ func LayerNorm(tp *Tape, x *Tensor, w, b *Param, eps float32) *Tensor {
 
 // GELU applies the exact (erf) GELU, or its tanh approximation.
 func GELU(tp *Tape, x *Tensor, tanh bool) *Tensor {
+	if d := x.dev; d != nil {
+		return unaryDev(tp, d, x, func(o, i DeviceBuffer) { d.GELU(o, i, tanh) },
+			func(dx, do DeviceBuffer, _ *Tensor) { d.GELUBackward(dx, do, x.d, tanh) })
+	}
 	out := tp.newOut(x.Shape, x)
 	cpu.GELUForward(out.Data, x.Data, tanh)
 	tp.record(out, func() { cpu.GELUBackward(x.grad(), out.Grad, x.Data, tanh) })
@@ -33,6 +40,9 @@ func GELU(tp *Tape, x *Tensor, tanh bool) *Tensor {
 
 // ReLU applies max(x, 0).
 func ReLU(tp *Tape, x *Tensor) *Tensor {
+	if d := x.dev; d != nil {
+		return unaryDev(tp, d, x, d.ReLU, func(dx, do DeviceBuffer, out *Tensor) { d.ReLUBackward(dx, do, out.d) })
+	}
 	out := tp.newOut(x.Shape, x)
 	cpu.ReLUForward(out.Data, x.Data)
 	tp.record(out, func() { cpu.ReLUBackward(x.grad(), out.Grad, out.Data) })
@@ -42,6 +52,11 @@ func ReLU(tp *Tape, x *Tensor) *Tensor {
 // Softmax takes the softmax over the last axis.
 func Softmax(tp *Tape, x *Tensor) *Tensor {
 	c := x.Dim(-1)
+	if d := x.dev; d != nil {
+		rows := x.Len() / c
+		return unaryDev(tp, d, x, func(o, i DeviceBuffer) { d.Softmax(o, i, rows, c) },
+			func(dx, do DeviceBuffer, out *Tensor) { d.SoftmaxBackward(dx, do, out.d, rows, c) })
+	}
 	out := tp.newOut(x.Shape, x)
 	cpu.SoftmaxRows(out.Data, x.Data, x.Len()/c, c)
 	tp.record(out, func() { cpu.SoftmaxRowsBackward(x.grad(), out.Grad, out.Data, x.Len()/c, c) })
@@ -51,6 +66,9 @@ func Softmax(tp *Tape, x *Tensor) *Tensor {
 // Add returns a + b for tensors of one shape.
 func Add(tp *Tape, a, b *Tensor) *Tensor {
 	mustSameShape("Add", a, b)
+	if d := deviceOf(a, b); d != nil {
+		return addDev(tp, d, a, b)
+	}
 	out := tp.newOut(a.Shape, a, b)
 	for i, v := range a.Data {
 		out.Data[i] = v + b.Data[i]
@@ -76,6 +94,14 @@ func CrossEntropy(tp *Tape, logits *Tensor, labels []int, smoothing float32) *Te
 	n := logits.Len() / c
 	if len(labels) != n {
 		panic(fmt.Sprintf("nn: CrossEntropy has %d labels for %d rows", len(labels), n))
+	}
+	for _, l := range labels {
+		if l < 0 || l >= c {
+			panic(fmt.Sprintf("nn: label %d outside %d classes", l, c))
+		}
+	}
+	if d := logits.dev; d != nil {
+		return crossEntropyDev(tp, d, logits, labels, n, c, smoothing)
 	}
 	prob := tp.alloc(logits.Len())
 	cpu.SoftmaxRows(prob, logits.Data, n, c)
@@ -129,6 +155,9 @@ func CrossEntropy(tp *Tape, logits *Tensor, labels []int, smoothing float32) *Te
 // MeanTokens averages B×T×C over T, giving B×C.
 func MeanTokens(tp *Tape, x *Tensor) *Tensor {
 	b, t, c := x.Dim(0), x.Dim(1), x.Dim(2)
+	if d := x.dev; d != nil {
+		return meanTokensDev(tp, d, x, b, t, c)
+	}
 	out := tp.newOut([]int{b, c}, x)
 	inv := 1 / float32(t)
 	for i := 0; i < b; i++ {
@@ -181,7 +210,7 @@ func gradIf(t *Tensor) []float32 {
 }
 
 func mustSameShape(op string, a, b *Tensor) {
-	if len(a.Data) != len(b.Data) {
+	if a.Len() != b.Len() {
 		panic(fmt.Sprintf("nn: %s of %v and %v", op, a.Shape, b.Shape))
 	}
 }

@@ -8,6 +8,9 @@ import "fmt"
 func RepeatRows(tp *Tape, x *Tensor, m int) *Tensor {
 	c := x.Dim(-1)
 	a := x.Len() / c
+	if d := x.dev; d != nil {
+		return repeatRowsDev(tp, d, x, a, m, c)
+	}
 	out := tp.newOut([]int{a, m, c}, x)
 	for i := 0; i < a; i++ {
 		row := x.Data[i*c : (i+1)*c]
@@ -41,6 +44,9 @@ func ConcatLast(tp *Tape, xs ...*Tensor) *Tensor {
 		total += x.Dim(-1)
 	}
 	shape := append(append([]int(nil), xs[0].Shape[:len(xs[0].Shape)-1]...), total)
+	if d := deviceOf(xs...); d != nil {
+		return concatLastDev(tp, d, append([]*Tensor(nil), xs...), rows, total, shape)
+	}
 	out := tp.newOut(shape, xs...)
 	off := 0
 	for _, x := range xs {

@@ -10,6 +10,9 @@ func Column(tp *Tape, x *Tensor, j int) *Tensor {
 	if j < 0 || j >= c {
 		panic(fmt.Sprintf("nn: Column %d of %v", j, x.Shape))
 	}
+	if d := x.dev; d != nil {
+		return columnDev(tp, d, x, rows, c, j)
+	}
 	out := tp.newOut([]int{rows, 1}, x)
 	for r := 0; r < rows; r++ {
 		out.Data[r] = x.Data[r*c+j]
@@ -30,6 +33,9 @@ func Column(tp *Tape, x *Tensor, j int) *Tensor {
 func Top1(tp *Tape, p *Tensor) *Tensor {
 	c := p.Dim(-1)
 	rows := p.Len() / c
+	if d := p.dev; d != nil {
+		return top1Dev(tp, d, p, rows, c)
+	}
 	out := tp.newOut(p.Shape, p)
 	arg := ArgmaxRows(p.Data, rows, c)
 	for r, j := range arg {
@@ -68,6 +74,9 @@ func DotConst(tp *Tape, x *Tensor, w []float32) *Tensor {
 	if len(w) != x.Len() {
 		panic(fmt.Sprintf("nn: DotConst of %v with %d weights", x.Shape, len(w)))
 	}
+	if d := x.dev; d != nil {
+		return dotConstDev(tp, d, x, w)
+	}
 	out := tp.newOut([]int{1}, x)
 	var s float64
 	for i, v := range x.Data {
@@ -86,6 +95,9 @@ func DotConst(tp *Tape, x *Tensor, w []float32) *Tensor {
 
 // Scale multiplies a tensor by a constant.
 func Scale(tp *Tape, x *Tensor, a float32) *Tensor {
+	if d := x.dev; d != nil {
+		return scaleDev(tp, d, x, a)
+	}
 	out := tp.newOut(x.Shape, x)
 	for i, v := range x.Data {
 		out.Data[i] = a * v

@@ -8,6 +8,9 @@ func Dropout(tp *Tape, x *Tensor, p float32, r *rand.Rand) *Tensor {
 	if !tp.training() || p == 0 {
 		return x
 	}
+	if d := x.dev; d != nil {
+		return dropoutDev(tp, d, x, p, r)
+	}
 	out := tp.newOut(x.Shape, x)
 	mask := tp.alloc(x.Len())
 	scale := 1 / (1 - p)
@@ -40,6 +43,9 @@ func DropPath(tp *Tape, x *Tensor, p float32, r *rand.Rand) *Tensor {
 		if r.Float32() >= p {
 			keep[i] = 1 / (1 - p)
 		}
+	}
+	if d := x.dev; d != nil {
+		return dropPathDev(tp, d, x, keep)
 	}
 	out := tp.newOut(x.Shape, x)
 	for i := 0; i < b; i++ {

@@ -9,8 +9,11 @@ import (
 // giving A×C: the max over the points of each group (B·G×M×C) or over the
 // tokens of each sequence (B×T×C). The gradient goes to the first maximum.
 func MaxMiddle(tp *Tape, x *Tensor, a, m, c int) *Tensor {
-	if a*m*c != x.Len() {
+	if a*m*c != x.Len() || m == 0 {
 		panic(fmt.Sprintf("nn: MaxMiddle %d×%d×%d of %v", a, m, c, x.Shape))
+	}
+	if d := x.dev; d != nil {
+		return maxMiddleDev(tp, d, x, a, m, c)
 	}
 	out := tp.newOut([]int{a, c}, x)
 	arg := make([]int32, a*c)
@@ -50,6 +53,9 @@ func ConcatTokens(tp *Tape, xs ...*Tensor) *Tensor {
 		}
 		t += x.Dim(1)
 	}
+	if d := deviceOf(xs...); d != nil {
+		return concatTokensDev(tp, d, append([]*Tensor(nil), xs...), b, t, c)
+	}
 	out := tp.newOut([]int{b, t, c}, xs...)
 	copyTokens := func(back bool) {
 		for i := 0; i < b; i++ {
@@ -81,6 +87,9 @@ func SliceTokens(tp *Tape, x *Tensor, lo, hi int) *Tensor {
 	if lo < 0 || hi > t || lo >= hi {
 		panic(fmt.Sprintf("nn: SliceTokens [%d, %d) of %v", lo, hi, x.Shape))
 	}
+	if x.dev != nil {
+		return sliceTokensDev(tp, x.dev, x, lo, hi)
+	}
 	n := hi - lo
 	out := tp.newOut([]int{b, n, c}, x)
 	for i := 0; i < b; i++ {
@@ -103,6 +112,9 @@ func SliceTokens(tp *Tape, x *Tensor, lo, hi int) *Tensor {
 func ScaleShift(tp *Tape, x *Tensor, gamma, beta *Param) *Tensor {
 	c := x.Dim(-1)
 	gt, bt := paramT(gamma), paramT(beta)
+	if d := deviceOf(x, gt, bt); d != nil {
+		return scaleShiftDev(tp, d, x, gt, bt)
+	}
 	out := tp.newOut(x.Shape, x, gt, bt)
 	rows := x.Len() / c
 	for r := 0; r < rows; r++ {
@@ -143,6 +155,9 @@ func RowScale(tp *Tape, x, s *Tensor) *Tensor {
 	if s.Len() != rows {
 		panic(fmt.Sprintf("nn: RowScale of %v by %v", x.Shape, s.Shape))
 	}
+	if d := deviceOf(x, s); d != nil {
+		return rowScaleDev(tp, d, x, s, rows, c)
+	}
 	out := tp.newOut(x.Shape, x, s)
 	for r := 0; r < rows; r++ {
 		for k := 0; k < c; k++ {
@@ -173,6 +188,9 @@ func RowScale(tp *Tape, x, s *Tensor) *Tensor {
 func L2Normalize(tp *Tape, x *Tensor, eps float32) *Tensor {
 	c := x.Dim(-1)
 	rows := x.Len() / c
+	if d := x.dev; d != nil {
+		return l2NormalizeDev(tp, d, x, rows, c, eps)
+	}
 	out := tp.newOut(x.Shape, x)
 	norm := make([]float32, rows)
 	for r := 0; r < rows; r++ {

@@ -18,6 +18,12 @@ type Tape struct {
 	pool  *Pool
 	owned [][]float32
 	mu    sync.Mutex
+	// dev is the device of the tape's device tensors (nil on the host);
+	// downed lists the device memory its tensors own and dgrads their
+	// gradients not yet given back, all freed by Release.
+	dev    Device
+	downed []DeviceBuffer
+	dgrads map[DeviceBuffer]bool
 }
 
 // NewTapePool returns a tape whose outputs and their gradients come from
@@ -27,7 +33,11 @@ func NewTapePool(train bool, pool *Pool) *Tape { return &Tape{Train: train, pool
 
 // Release returns the buffers of the tape's tensors to its pool.
 func (tp *Tape) Release() {
-	if tp == nil || tp.pool == nil {
+	if tp == nil {
+		return
+	}
+	tp.releaseDevice()
+	if tp.pool == nil {
 		return
 	}
 	for _, b := range tp.owned {
@@ -93,13 +103,27 @@ func (tp *Tape) training() bool { return tp != nil && tp.Train }
 // Backward seeds the gradient of a scalar loss with 1 and runs the recorded
 // backward functions in reverse order. The tape is empty afterwards.
 func (tp *Tape) Backward(loss *Tensor) {
-	if len(loss.Data) != 1 {
+	if loss.Len() != 1 {
 		panic("nn: Backward needs a scalar loss")
 	}
-	loss.grad()[0] = 1
+	if loss.dev != nil {
+		loss.dev.Fill(loss.dg(), 1)
+	} else {
+		loss.grad()[0] = 1
+	}
 	for i := len(tp.ops) - 1; i >= 0; i-- {
-		tp.ops[i]()
+		// An output no gradient reached (a value computed but not part of
+		// the loss) has nothing to pass back: on the host its backward
+		// loops over a nil gradient, on a device it is skipped.
+		if out := tp.outs[i]; out.dev == nil || out.dgrad != nil {
+			tp.ops[i]()
+		}
 		tp.ops[i] = nil
+		if out := tp.outs[i]; out.tape == tp && out.dgrad != nil && tp.dgrads[out.dgrad] {
+			delete(tp.dgrads, out.dgrad)
+			tp.dev.Free(out.dgrad)
+			out.dgrad = nil
+		}
 		// The output's gradient has reached the op's inputs and is never
 		// read again: give its buffer back at once, so that backward holds
 		// only the gradients still in flight.
@@ -139,6 +163,12 @@ func (tp *Tape) Scope() *Tape {
 
 // Copy returns a copy of x's values owned by tp, without gradient.
 func Copy(tp *Tape, x *Tensor) *Tensor {
+	if x.dev != nil {
+		out := &Tensor{Shape: append([]int(nil), x.Shape...), dev: x.dev, tape: tp}
+		out.d = tp.dalloc(x.dev, x.Len())
+		x.dev.Copy(out.d, x.d)
+		return out
+	}
 	out := &Tensor{Shape: append([]int(nil), x.Shape...), Data: tp.alloc(x.Len())}
 	if tp != nil && tp.pool != nil {
 		out.tape = tp

@@ -31,6 +31,11 @@ type Tensor struct {
 	needGrad bool
 	// tape, when set, owns the tensor's buffers (see NewTapePool).
 	tape *Tape
+	// dev, when set, holds the tensor on a device (see Device): d is its
+	// memory and dgrad its gradient; Data and Grad are nil, except for a
+	// parameter, whose Data is its host copy (Params.SyncHost).
+	dev      Device
+	d, dgrad DeviceBuffer
 }
 
 // New returns a zeroed tensor of the given shape.
@@ -55,7 +60,12 @@ func numel(shape []int) int {
 }
 
 // Len is the number of elements.
-func (t *Tensor) Len() int { return len(t.Data) }
+func (t *Tensor) Len() int {
+	if t.dev != nil {
+		return t.d.Len()
+	}
+	return len(t.Data)
+}
 
 // Dim returns the size of axis i (negative counts from the end).
 func (t *Tensor) Dim(i int) int {
@@ -81,13 +91,25 @@ func (t *Tensor) grad() []float32 {
 
 // ZeroGrad clears the gradient, keeping its buffer.
 func (t *Tensor) ZeroGrad() {
+	if t.dev != nil {
+		if t.dgrad != nil {
+			t.dev.Zero(t.dgrad)
+		}
+		return
+	}
 	clear(t.Grad)
 }
 
 // Reshape returns a view sharing Data (and Grad) with a new shape.
 func (t *Tensor) Reshape(shape ...int) *Tensor {
-	if numel(shape) != len(t.Data) {
+	if numel(shape) != t.Len() {
 		panic(fmt.Sprintf("nn: cannot reshape %v to %v", t.Shape, shape))
+	}
+	if t.dev != nil {
+		if t.needGrad {
+			t.dg()
+		}
+		return &Tensor{Shape: append([]int(nil), shape...), dev: t.dev, d: t.d, dgrad: t.dgrad, needGrad: t.needGrad, tape: t.tape}
 	}
 	return &Tensor{Shape: append([]int(nil), shape...), Data: t.Data, Grad: t.grad0(), needGrad: t.needGrad, tape: t.tape}
 }
@@ -112,6 +134,10 @@ type Param struct {
 	// Buffer marks state that is saved but never trained (BatchNorm running
 	// statistics).
 	Buffer bool
+	// Host keeps the parameter on the host when the others move to a
+	// device (Params.ToDevice): state the host updates, such as
+	// BatchNorm's batch counter.
+	Host bool
 }
 
 // NewParam returns a zeroed trainable parameter.

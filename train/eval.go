@@ -63,14 +63,15 @@ func Evaluate(ctx context.Context, task Task, s Split, bs, workers int, seed uin
 		tp := nn.NewTapePool(false, pool).Scope() // evaluation mode, nothing recorded
 		logits := task.Logits(tp, b, nil)
 		loss := task.Loss(tp, logits, b)
-		ev.Loss += float64(loss.Data[0])
+		ev.Loss += float64(loss.Host()[0])
 		labels := b.Labels()
 		c := logits.Dim(-1)
-		pred := nn.ArgmaxRows(logits.Data, len(labels), c)
+		hl := logits.Host()
+		pred := nn.ArgmaxRows(hl, len(labels), c)
 		for i, l := range labels {
 			ev.Labels = append(ev.Labels, l)
 			ev.Preds = append(ev.Preds, pred[i])
-			ev.Logits = append(ev.Logits, append([]float32(nil), logits.Data[i*c:(i+1)*c]...))
+			ev.Logits = append(ev.Logits, append([]float32(nil), hl[i*c:(i+1)*c]...))
 			if pred[i] == l {
 				ev.Correct++
 			}

@@ -378,7 +378,7 @@ func (r *runner) step(b Batch, lr float64, epoch, batch int) error {
 	tp := nn.NewTapePool(true, r.pool)
 	logits := r.task.Logits(tp, b, Stream(r.cfg.Seed, StreamModel, epoch, batch))
 	loss := r.task.Loss(tp, logits, b)
-	l := float64(loss.Data[0])
+	l := float64(loss.Host()[0])
 	if math.IsNaN(l) || math.IsInf(l, 0) {
 		tp.Release()
 		return r.nonFinite("loss", l, epoch, batch)
@@ -422,7 +422,7 @@ func (r *runner) interrupted() (*Result, error) {
 
 // countCorrect counts rows of logits whose argmax is the label.
 func countCorrect(logits *nn.Tensor, labels []int) int {
-	pred := nn.ArgmaxRows(logits.Data, len(labels), logits.Dim(-1))
+	pred := nn.ArgmaxRows(logits.Host(), len(labels), logits.Dim(-1))
 	n := 0
 	for i, l := range labels {
 		if pred[i] == l {

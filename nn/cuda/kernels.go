@@ -22,7 +22,7 @@ var ptxFS embed.FS
 
 // kernelSig is a kernel's module (the .cu/.ptx file) and its parameters,
 // one letter each: p a device pointer (.u64), i an int (.u32), f a float
-// (.f32). Tests check the table against the .entry lines of the PTX, and
+// (.f32), d a double (.f64). Tests check the table against the .entry lines of the PTX, and
 // every launch checks its arguments against it.
 type kernelSig struct {
 	module, params string
@@ -64,6 +64,23 @@ var kernelSigs = map[string]kernelSig{
 	"pcx_knn":                 {"points", "pppiiii"},
 	"pcx_gather3":             {"points", "pppiii"},
 	"pcx_group_rel":           {"points", "ppppiiii"},
+	"pcx_bias_rows":           {"engine", "ppii"},
+	"pcx_colsum":              {"engine", "ppii"},
+	"pcx_copy2d":              {"engine", "ppiiiii"},
+	"pcx_repeat_fwd":          {"engine", "ppiii"},
+	"pcx_repeat_bwd":          {"engine", "ppiii"},
+	"pcx_mean_tokens_fwd":     {"engine", "ppiiif"},
+	"pcx_mean_tokens_bwd":     {"engine", "ppiiif"},
+	"pcx_rowscale_fwd":        {"engine", "pppii"},
+	"pcx_rowscale_bwd":        {"engine", "pppppii"},
+	"pcx_top1_fwd":            {"engine", "pppii"},
+	"pcx_top1_bwd":            {"engine", "pppii"},
+	"pcx_dot":                 {"engine", "pppi"},
+	"pcx_axpy_dev":            {"engine", "pppi"},
+	"pcx_mul_acc":             {"engine", "pppi"},
+	"pcx_dropout_fwd":         {"engine", "pppiffii"},
+	"pcx_adamw":               {"engine", "ppppiffdddd"},
+	"pcx_sumsq":               {"engine", "ppi"},
 }
 
 // Kernels lists pcx's kernel names, sorted.
@@ -225,6 +242,13 @@ func (a *kargs) flag(v bool) *kargs {
 	} else {
 		a.vals = append(a.vals, 0)
 	}
+	return a
+}
+
+// f64 adds a double parameter (kind d, .f64 in the PTX).
+func (a *kargs) f64(v float64) *kargs {
+	a.kinds = append(a.kinds, 'd')
+	a.vals = append(a.vals, math.Float64bits(v))
 	return a
 }
 

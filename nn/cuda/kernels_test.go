@@ -105,6 +105,8 @@ func ptxEntries(t *testing.T) map[string]kernelSig {
 					sig = append(sig, 'i')
 				case "f32":
 					sig = append(sig, 'f')
+				case "f64":
+					sig = append(sig, 'd')
 				default:
 					t.Errorf("%s: parameter type %s", e[1], p[1])
 				}

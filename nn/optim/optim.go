@@ -38,6 +38,9 @@ type AdamW struct {
 	// Decays selects the parameters that get weight decay.
 	Decays func(*nn.Param) bool
 	m, v   map[*nn.Param][]float32
+	// dm, dv are the moments of parameters on a device (m and v then hold
+	// the host copies State downloads and Load restores).
+	dm, dv map[*nn.Param]nn.DeviceBuffer
 	t      int
 }
 
@@ -55,6 +58,10 @@ func (o *AdamW) Step(lr float64) {
 	bc1 := 1 - math.Pow(o.Beta1, float64(o.t))
 	bc2 := 1 - math.Pow(o.Beta2, float64(o.t))
 	for _, p := range o.Params {
+		if d := p.Device(); d != nil {
+			o.stepDevice(d, p, lr, bc1, bc2)
+			continue
+		}
 		if p.Grad == nil {
 			continue
 		}
@@ -79,8 +86,43 @@ func (o *AdamW) Step(lr float64) {
 	}
 }
 
+// stepDevice is Step for a parameter on a device: the same arithmetic
+// (nn/cuda's pcx_adamw), the moments resident on the device.
+func (o *AdamW) stepDevice(d nn.Device, p *nn.Param, lr, bc1, bc2 float64) {
+	g := p.DeviceGrad()
+	if g == nil {
+		return
+	}
+	if o.dm == nil {
+		o.dm, o.dv = map[*nn.Param]nn.DeviceBuffer{}, map[*nn.Param]nn.DeviceBuffer{}
+	}
+	m, v := o.dm[p], o.dv[p]
+	if m == nil {
+		m, v = d.Alloc(p.Len()), d.Alloc(p.Len())
+		if hm, hv := o.m[p], o.v[p]; hm != nil { // loaded from a checkpoint
+			d.Upload(m, hm)
+			d.Upload(v, hv)
+		}
+		o.dm[p], o.dv[p] = m, v
+	}
+	decay := 1.0
+	if o.Decays(p) {
+		decay = 1 - lr*o.WeightDecay
+	}
+	d.AdamW(p.DeviceData(), g, m, v, float32(o.Beta1), float32(o.Beta2), o.Eps, lr/bc1, decay, math.Sqrt(bc2))
+}
+
 // State implements Optimizer: "<param>.exp_avg" and "<param>.exp_avg_sq".
+// Moments on a device are downloaded first.
 func (o *AdamW) State() map[string][]float32 {
+	for p, m := range o.dm {
+		if o.m[p] == nil {
+			o.m[p], o.v[p] = make([]float32, p.Len()), make([]float32, p.Len())
+		}
+		d := p.Device()
+		d.Download(o.m[p], m)
+		d.Download(o.v[p], o.dv[p])
+	}
 	s := map[string][]float32{}
 	for _, p := range o.Params {
 		if o.m[p] != nil {
@@ -96,6 +138,10 @@ func (o *AdamW) Load(s map[string][]float32) {
 		if m, ok := s[p.Name+".exp_avg"]; ok && len(m) == p.Len() {
 			o.m[p] = append([]float32(nil), m...)
 			o.v[p] = append([]float32(nil), s[p.Name+".exp_avg_sq"]...)
+			if dm := o.dm[p]; dm != nil {
+				p.Device().Upload(dm, o.m[p])
+				p.Device().Upload(o.dv[p], o.v[p])
+			}
 		}
 	}
 }
@@ -183,8 +229,24 @@ func (o *SGD) SetSteps(n int) { o.t = n }
 // ClipGradNorm scales the gradients of ps so that their global L2 norm is at
 // most maxNorm (torch.nn.utils.clip_grad_norm_: factor maxNorm/(norm+1e-6)
 // when below 1) and returns the norm before clipping.
+//
+// Gradients on a device are summed there (in double, parameter by
+// parameter) and scaled there; only the norm comes back.
 func ClipGradNorm(ps nn.Params, maxNorm float64) float64 {
 	var s float64
+	var dev nn.Device
+	var dgs []nn.DeviceBuffer
+	for _, p := range ps {
+		if d := p.Device(); d != nil {
+			if g := p.DeviceGrad(); g != nil {
+				dev = d
+				dgs = append(dgs, g)
+			}
+		}
+	}
+	if dev != nil {
+		s = dev.SumSquares(dgs)
+	}
 	for _, p := range ps {
 		for _, g := range p.Grad {
 			s += float64(g) * float64(g)
@@ -192,6 +254,9 @@ func ClipGradNorm(ps nn.Params, maxNorm float64) float64 {
 	}
 	norm := math.Sqrt(s)
 	if c := maxNorm / (norm + 1e-6); c < 1 {
+		for _, g := range dgs {
+			dev.Scale(g, g, float32(c))
+		}
 		for _, p := range ps {
 			for i := range p.Grad {
 				p.Grad[i] *= float32(c)

@@ -172,6 +172,10 @@ template <> struct Arg<float> {
   static float get(void *p) { return *(float *)p; }
   static char kind() { return 'f'; }
 };
+template <> struct Arg<double> {
+  static double get(void *p) { return *(double *)p; }
+  static char kind() { return 'd'; }
+};
 
 struct Kernel {
   std::string name, sig;
@@ -262,6 +266,7 @@ bool ptxParams(const std::string &ptx, const std::string &name, std::string *sig
     if (ty == ".u64") *sig += 'p';
     else if (ty == ".u32" || ty == ".s32") *sig += 'i';
     else if (ty == ".f32") *sig += 'f';
+    else if (ty == ".f64") *sig += 'd';
     else *sig += '?';
   }
   return true;

@@ -11,6 +11,7 @@ import (
 	"github.com/pcx-dev/pcx/backbone"
 	"github.com/pcx-dev/pcx/datasets"
 	"github.com/pcx-dev/pcx/internal/atomicfile"
+	"github.com/pcx-dev/pcx/nn"
 	"github.com/pcx-dev/pcx/nn/checkpoint"
 	"github.com/pcx-dev/pcx/nn/state"
 	"github.com/pcx-dev/pcx/train"
@@ -48,6 +49,9 @@ type Config struct {
 	Rotate string       `yaml:"rotate,omitempty" json:"rotate,omitempty"`
 	Model  ModelConfig  `yaml:"model" json:"model"`
 	Train  train.Config `yaml:"train" json:"train"`
+	// Device, when set, trains there (see train.Options.Device); it is
+	// not part of the saved configuration.
+	Device nn.Device `yaml:"-" json:"-"`
 }
 
 // LoadData opens the run's data set and checks it against the model.
@@ -114,7 +118,7 @@ func Train(ctx context.Context, cfg Config, data *datasets.Dataset, dir string, 
 	}
 	task := &Task{Model: m, Data: data, Rotate: cfg.Rotate}
 	return train.Run(ctx, task, cfg.Train, train.Options{Dir: dir, Resume: resume, Log: log, Progress: progress,
-		Meta: map[string]string{MetaConfig: string(cj), MetaClasses: string(classes)}})
+		Meta: map[string]string{MetaConfig: string(cj), MetaClasses: string(classes)}, Device: cfg.Device})
 }
 
 // WriteConfig writes cfg as YAML, atomically.

@@ -57,6 +57,7 @@ func (r *runner) save(name string) error {
 	}
 	meta[MetaState] = string(st)
 	meta["epoch"] = strconv.Itoa(r.epoch)
+	r.ps.SyncHost() // parameters on a device: their values to Data
 	if err := checkpoint.Save(r.path(name), r.ps, r.adam.State(), meta); err != nil {
 		return fmt.Errorf("saving %s: %w", r.path(name), err)
 	}

@@ -157,6 +157,11 @@ type Options struct {
 	// AfterStep, when set, is called after every optimiser step (tests use
 	// it to interrupt runs at chosen moments).
 	AfterStep func(epoch, batch int)
+	// Device, when set, runs the steps and evaluations there: the
+	// parameters and optimiser state move to it for the run (and back at
+	// its end), checkpoints copy them to the host, batches are uploaded
+	// by the operations that take them, loss and logits come back.
+	Device nn.Device
 }
 
 // EpochMetrics is one line of metrics.jsonl.
@@ -249,6 +254,27 @@ func Run(ctx context.Context, task Task, cfg Config, opt Options) (*Result, erro
 			return nil, err
 		}
 	}
+	if d := opt.Device; d != nil {
+		r.ps.ToDevice(d)
+		defer r.ps.ToHost()
+		r.logf("device: %v\n", d)
+	}
+	res, err := r.loopCatch()
+	return res, err
+}
+
+// loopCatch runs the loop, turning a device failure (nn's operations
+// panic with an *nn.DeviceError) into the run's error.
+func (r *runner) loopCatch() (res *Result, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			de, ok := p.(*nn.DeviceError)
+			if !ok {
+				panic(p)
+			}
+			res, err = nil, fmt.Errorf("train: the device failed at epoch %d, step %d: %w; the last good checkpoint is %s", r.epoch+1, r.batch+1, de, r.path(LastFile))
+		}
+	}()
 	return r.loop()
 }
 

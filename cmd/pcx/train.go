@@ -102,6 +102,7 @@ func trainFlags(k trainKind) []cli.Flag {
 		&cli.BoolFlag{Name: "resume", Usage: "continue the run in --out from its last checkpoint, with its own config.yaml"},
 		&cli.BoolFlag{Name: "plots", Value: true, Usage: "draw the run's figures at the end (curves, DAPT-X routing, t-SNE)"},
 		&cli.BoolFlag{Name: "json", Usage: "print the result as JSON at the end"},
+		deviceFlag,
 	}
 }
 
@@ -213,6 +214,12 @@ Example:
 			if cfg.Model.Classes != len(data.Classes) {
 				cfg.Model.Classes = len(data.Classes)
 			}
+			_, eng, closeDev, err := openDevice(c, os.Stdout)
+			if err != nil {
+				return err
+			}
+			defer closeDev()
+			cfg.Device = eng
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			fmt.Printf("run directory %s\n", out)

@@ -1,0 +1,38 @@
+package main
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/pcx-dev/pcx/nn"
+	"github.com/pcx-dev/pcx/nn/cuda"
+	"github.com/urfave/cli/v2"
+)
+
+// deviceFlag is --device on the commands that train, evaluate or time.
+var deviceFlag = &cli.StringFlag{Name: "device", Value: "cpu",
+	Usage: "cpu, cuda (a GPU through the CUDA driver; $PCX_CUDA_LIBS names directories to search first) or auto (cuda when usable, else cpu)"}
+
+// openDevice opens the device --device names: nil for the CPU, or the GPU
+// with its engine; close releases it. With auto, a GPU that cannot be
+// opened falls back to the CPU, saying why on log.
+func openDevice(c *cli.Context, log io.Writer) (dev *cuda.Device, eng nn.Device, close func(), err error) {
+	none := func() {}
+	switch name := c.String("device"); name {
+	case "", "cpu":
+		return nil, nil, none, nil
+	case "cuda", "auto":
+		d, err := cuda.Open(cuda.Options{})
+		if err != nil {
+			if name == "auto" {
+				fmt.Fprintf(log, "device: cpu (no usable GPU: %v)\n", err)
+				return nil, nil, none, nil
+			}
+			return nil, nil, none, fmt.Errorf("--device cuda: %w", err)
+		}
+		fmt.Fprintf(log, "device: %s\n", d)
+		return d, cuda.NewEngine(d), func() { d.Close() }, nil
+	default:
+		return nil, nil, none, fmt.Errorf("unknown --device %q (cpu, cuda or auto)", name)
+	}
+}

@@ -40,6 +40,36 @@
 // methods of Stream (ops.go, attention.go, points.go); matrix products go
 // through cuBLAS (Stream.Gemm), with TF32 only when Options.TF32 is set.
 //
+// # The engine on the GPU
+//
+// Package nn defines a small interface, nn.Device (memory, copies and one
+// method per kernel family), and keeps everything else: tensors, the tape,
+// and each operation's forward and backward logic, which dispatches to the
+// device when its inputs live there (host inputs without gradients, such
+// as a batch's groups, are uploaded by the operation). Engine implements
+// nn.Device with this package's kernels on one stream, so nn never imports
+// CUDA and its CPU path is unchanged but for one nil check per operation.
+// Models need no change: Params.ToDevice moves the parameters (Data stays
+// their host copy, refreshed by SyncHost), train.Options.Device runs a
+// whole training run there, and optim's AdamW and ClipGradNorm update and
+// measure device gradients in place (pcx_adamw, pcx_sumsq). Tape memory
+// comes from the caching allocator and is freed on Release; gradients are
+// freed in Backward as soon as consumed. Device failures panic as
+// *nn.DeviceError, which train turns into the run's error.
+//
+// Dropout on the GPU draws its mask with Philox4x32-10 keyed by one
+// Uint64 of the step's random stream (reproducible, but not the CPU's
+// mask); drop-path draws its per-sample factors on the host exactly as the
+// CPU does. BatchNorm's num_batches_tracked stays on the host
+// (Param.Host). DAPT-X's balance loss needs the routing counts, so its
+// gate probabilities are downloaded once per block.
+//
+// Not yet on the GPU (measured gaps to close on hardware): grouping in the
+// training loop still runs FPS and kNN on the CPU loader (Stream.Group
+// exists and is checked, and pcx bench fps|knn use it), batches are
+// uploaded synchronously rather than through the Prefetcher, and pcx eval
+// runs on the CPU.
+//
 // # Precision
 //
 // The kernels follow package nn's CPU arithmetic: reductions that nn does

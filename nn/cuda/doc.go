@@ -66,7 +66,8 @@
 //
 // Not yet on the GPU (measured gaps to close on hardware): grouping in the
 // training loop still runs FPS and kNN on the CPU loader (Stream.Group
-// exists and is checked, and pcx bench fps|knn use it), batches are
+// exists and is checked by the selftest), pcx bench has no --device yet,
+// bench_step.py has no --device cuda yet, batches are
 // uploaded synchronously rather than through the Prefetcher, and pcx eval
 // runs on the CPU.
 //

@@ -185,6 +185,19 @@ type Groups struct {
 	B, G, M        int
 	Centres        []float32
 	Neighbourhoods []float32
+	// DevCentres and DevNeighbourhoods, when set, hold the same values on
+	// a device (from GroupOn) and are used instead of the slices, which
+	// are then nil.
+	DevCentres, DevNeighbourhoods *nn.Tensor
+}
+
+// GroupOn groups b clouds of n points (xyz is b×n×3) into g groups of k
+// points on device d, as knn.Group does on the host (the same centre and
+// neighbour indices): the groups' tensors live on d, owned by tp.
+func GroupOn(tp *nn.Tape, d nn.PointGrouper, xyz []float32, b, n, g, k int) *Groups {
+	c, nb := d.GroupPoints(xyz, b, n, g, k)
+	return &Groups{B: b, G: g, M: k, DevCentres: nn.FromDevice(tp, d, c, b, g, 3),
+		DevNeighbourhoods: nn.FromDevice(tp, d, nb, b*g, k, 3)}
 }
 
 // Group runs Point-MAE's Group (pointnet2 FPS, then kNN) on b clouds of n
@@ -222,7 +235,13 @@ func GroupAt(xyz []float32, b, n int, centreIdx, nbIdx []int32, g, k int) *Group
 // and its positional embedding [cls_pos, pos(centres)].
 func (m *PointMAE) Tokens(tp *nn.Tape, g *Groups) (x, pos *nn.Tensor) {
 	c := m.Cfg.TransDim
-	nb := nn.FromData(g.Neighbourhoods, g.B*g.G, g.M, 3)
+	nb, centres := g.DevNeighbourhoods, g.DevCentres
+	if nb == nil {
+		nb = nn.FromData(g.Neighbourhoods, g.B*g.G, g.M, 3)
+	}
+	if centres == nil {
+		centres = nn.FromData(g.Centres, g.B, g.G, 3)
+	}
 	var tok *nn.Tensor
 	if m.Encoder.Params().Trainable() == nil {
 		// A frozen encoder needs no backward: run it on its own scope and
@@ -233,7 +252,7 @@ func (m *PointMAE) Tokens(tp *nn.Tape, g *Groups) (x, pos *nn.Tensor) {
 	} else {
 		tok = m.Encoder.Forward(tp, nb, g.B*g.G, g.M).Reshape(g.B, g.G, c)
 	}
-	p := m.Pos2.Forward(tp, nn.GELU(tp, m.Pos0.Forward(tp, nn.FromData(g.Centres, g.B, g.G, 3)), false))
+	p := m.Pos2.Forward(tp, nn.GELU(tp, m.Pos0.Forward(tp, centres), false))
 	cls := nn.RepeatRows(tp, m.ClsToken.T(), g.B).Reshape(g.B, 1, c)
 	clsPos := nn.RepeatRows(tp, m.ClsPos.T(), g.B).Reshape(g.B, 1, c)
 	return nn.ConcatTokens(tp, cls, tok), nn.ConcatTokens(tp, clsPos, p)

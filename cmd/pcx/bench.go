@@ -26,10 +26,18 @@ type benchReport struct {
 	Workers     int     `json:"workers"`
 	Repeat      int     `json:"repeat"`
 	MsPerCloud  float64 `json:"ms_per_cloud"`
-	MsPerCloud1 float64 `json:"ms_per_cloud_1core"`
+	MsPerCloud1 float64 `json:"ms_per_cloud_1core,omitempty"`
 	MsPerBatch  float64 `json:"ms_per_batch"`
 	Input       string  `json:"input"`
 	AVX2        bool    `json:"avx2"`
+	// Device is cpu or cuda; on cuda, GPU names it, GPUPeakMB is the
+	// caching allocator's high-water mark (MiB) and MatchesCPU says
+	// whether the indices equal those of the CPU's packages fps and knn.
+	Device     string  `json:"device"`
+	GPU        string  `json:"gpu,omitempty"`
+	GPUPeakMB  float64 `json:"gpu_peak_mb,omitempty"`
+	MatchesCPU *bool   `json:"matches_cpu,omitempty"`
+	Mismatch   string  `json:"mismatch,omitempty"`
 }
 
 func benchCommand() *cli.Command {
@@ -40,6 +48,7 @@ func benchCommand() *cli.Command {
 			&cli.IntFlag{Name: "batch", Value: batch, Usage: "clouds per batch"},
 			&cli.IntFlag{Name: "repeat", Value: 5, Usage: "timed passes (the median is reported) after one warm-up"},
 			&cli.StringFlag{Name: "input", Usage: "a .npy of batch×points×3 float32 to use instead of generated clouds"},
+			deviceFlag,
 			&cli.BoolFlag{Name: "json", Usage: "machine-readable output"},
 		}
 	}
@@ -48,7 +57,10 @@ func benchCommand() *cli.Command {
 		Usage: "measure farthest-point sampling and kNN grouping speed",
 		Description: `Times pcx on generated surface-like clouds (unit sphere plus noise) or on --input,
 using all cores and then one core. scripts/bench_open3d.py runs these next to Open3D
-on the same clouds and prints the ratios.
+on the same clouds and prints the ratios. With --device cuda, fps and knn run on the GPU
+(the clouds uploaded once; each timed pass ends with a device synchronisation) and the
+indices are compared with the CPU's; scripts/bench_step.py --device cuda runs PyTorch
+references next to them.
 
 Example:
    pcx bench fps --points 8192 --centres 1024 --batch 32 --json`,
@@ -128,7 +140,25 @@ func runBench(c *cli.Context, op string) error {
 	} else {
 		xyz = sphereClouds(b, n, 1)
 	}
-	r := benchReport{Op: op, Batch: b, Points: n, Centres: g, Workers: runtime.GOMAXPROCS(0), Repeat: rep, Input: input, AVX2: fpsUsesAVX2()}
+	r := benchReport{Op: op, Batch: b, Points: n, Centres: g, Workers: runtime.GOMAXPROCS(0), Repeat: rep, Input: input, AVX2: fpsUsesAVX2(),
+		Device: "cpu"}
+	dev, _, closeDev, err := openDevice(c, os.Stderr)
+	if err != nil {
+		return err
+	}
+	defer closeDev()
+	if dev != nil {
+		if err := benchOnDevice(c, dev, op, xyz, &r); err != nil {
+			return err
+		}
+		if err := printBench(c, r); err != nil {
+			return err
+		}
+		if r.Mismatch != "" {
+			return fmt.Errorf("bench %s: the GPU's indices differ from the CPU's (%s)", op, r.Mismatch)
+		}
+		return nil
+	}
 	var run func(workers int) error
 	switch op {
 	case "fps":
@@ -167,12 +197,21 @@ func runBench(c *cli.Context, op string) error {
 	r.MsPerBatch = round4(all.Seconds() * 1e3)
 	r.MsPerCloud = round4(all.Seconds() * 1e3 / float64(b))
 	r.MsPerCloud1 = round4(one.Seconds() * 1e3 / float64(b))
+	return printBench(c, r)
+}
+
+func printBench(c *cli.Context, r benchReport) error {
 	if c.Bool("json") {
 		return writeJSON(os.Stdout, r)
 	}
-	fmt.Printf("%s: %d clouds × %d points → %d centres", op, b, n, g)
-	if op == "knn" {
+	fmt.Printf("%s: %d clouds × %d points → %d centres", r.Op, r.Batch, r.Points, r.Centres)
+	if r.Op == "knn" {
 		fmt.Printf(", k=%d (%s)", r.K, r.Method)
+	}
+	if r.Device == "cuda" {
+		fmt.Printf("\n  %s: %.4f ms/cloud (%.3f ms/batch), peak GPU memory %.1f MiB, indices equal to the CPU's: %v\n",
+			r.GPU, r.MsPerCloud, r.MsPerBatch, r.GPUPeakMB, *r.MatchesCPU)
+		return nil
 	}
 	fmt.Printf("\n  %d cores: %.3f ms/cloud (%.2f ms/batch)\n  1 core:  %.3f ms/cloud\n", r.Workers, r.MsPerCloud, r.MsPerBatch, r.MsPerCloud1)
 	return nil

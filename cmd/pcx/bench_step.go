@@ -2,15 +2,17 @@ package main
 
 import (
 	"fmt"
-	"github.com/pcx-dev/pcx/train"
+	"math"
 	"os"
 	"time"
 
 	"github.com/pcx-dev/pcx/adapters"
+	"github.com/pcx-dev/pcx/backbone"
 	"github.com/pcx-dev/pcx/nn"
 	"github.com/pcx-dev/pcx/nn/blas"
 	"github.com/pcx-dev/pcx/nn/optim"
 	"github.com/pcx-dev/pcx/pointcloud"
+	"github.com/pcx-dev/pcx/train"
 	"github.com/urfave/cli/v2"
 )
 
@@ -19,13 +21,21 @@ type stepReport struct {
 	Method  string  `json:"method"`
 	Batch   int     `json:"batch"`
 	Points  int     `json:"points"`
+	Device  string  `json:"device"`
+	GPU     string  `json:"gpu,omitempty"`
 	BLAS    string  `json:"blas"`
 	MS      float64 `json:"ms"`
 	GroupMS float64 `json:"group_ms"`
 	PeakMB  int     `json:"peak_mb"`
-	Repeat  int     `json:"repeat"`
-	Loss    float32 `json:"loss"`
-	Tunable int     `json:"tunable"`
+	// GPUPeakMB is the caching allocator's high-water mark (device memory
+	// held, in use and cached; as torch.cuda.max_memory_reserved) and
+	// GPUPeakInUseMB its largest in-use total (as
+	// torch.cuda.max_memory_allocated), both in MiB.
+	GPUPeakMB      float64 `json:"gpu_peak_mb,omitempty"`
+	GPUPeakInUseMB float64 `json:"gpu_peak_in_use_mb,omitempty"`
+	Repeat         int     `json:"repeat"`
+	Loss           float32 `json:"loss"`
+	Tunable        int     `json:"tunable"`
 }
 
 func stepCommand() *cli.Command {
@@ -33,72 +43,132 @@ func stepCommand() *cli.Command {
 		Name:  "step",
 		Usage: "one DAPT-X training step: grouping, forward, backward, AdamW",
 		Description: `Random surface-like clouds; FPS and kNN grouping, forward, cross-entropy plus the balance
-loss, backward and an AdamW update of the tunable parameters, in training mode.
+loss, backward and an AdamW update of the tunable parameters, in training mode, in float32.
+With --device cuda every part runs on the GPU (grouping too) and each step ends with a
+device synchronisation; the report adds the caching allocator's peak GPU memory.
 scripts/bench_step.py runs the PyTorch reference of the same step in the same run.
 
 Example:
-   pcx bench step --preset scan_hardest --method dapt-x --json`,
+   pcx bench step --preset scan_hardest --method dapt-x --device cuda --json`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "preset", Value: "scan_hardest"},
 			&cli.StringFlag{Name: "method", Value: "dapt-x", Usage: "dapt-x (the only method timed so far)"},
 			&cli.IntFlag{Name: "batch", Value: 32},
 			&cli.IntFlag{Name: "repeat", Value: 3, Usage: "timed steps (the median is reported) after one warm-up"},
+			&cli.IntFlag{Name: "points", Usage: "points per cloud (0: the preset's)"},
+			&cli.IntFlag{Name: "groups", Usage: "groups per cloud (0: the preset's)"},
+			&cli.IntFlag{Name: "group-size", Usage: "points per group (0: the preset's)"},
+			&cli.IntFlag{Name: "depth", Usage: "transformer blocks (0: the preset's)"},
+			deviceFlag,
 			&cli.BoolFlag{Name: "json", Usage: "machine-readable output"},
 		},
-		Action: func(c *cli.Context) error {
-			if c.String("method") != "dapt-x" {
-				return fmt.Errorf("bench step: method %q is not timed (use dapt-x)", c.String("method"))
-			}
-			cfg, err := adapters.DAPTXPreset(c.String("preset"))
-			if err != nil {
-				return err
-			}
-			d, err := adapters.NewDAPTX(cfg, pointcloud.NewRand(1))
-			if err != nil {
-				return err
-			}
-			b, n := c.Int("batch"), cfg.NPoints
-			xyz := sphereClouds(b, n, 2)
-			labels := make([]int, b)
-			for i := range labels {
-				labels[i] = i % cfg.Classes
-			}
-			opt := optim.NewAdamW(d.Params(), 0.05)
-			pool := nn.NewPool()
-			r := pointcloud.NewRand(3)
-			var loss float32
-			var groupTime time.Duration
-			step := func() error {
-				t0 := time.Now()
-				g, err := d.Group(xyz, b, n)
-				if err != nil {
-					return err
-				}
-				groupTime = time.Since(t0)
-				d.Params().ZeroGrad()
-				tp := nn.NewTapePool(true, pool)
-				logits := d.Forward(tp, g, r)
-				l := d.Loss(tp, logits, labels)
-				tp.Backward(l)
-				loss = l.Data[0]
-				tp.Release()
-				optim.ClipGradNorm(opt.Params, 10)
-				opt.Step(5e-4)
-				return nil
-			}
-			dt, err := medianTime(step, c.Int("repeat"))
-			if err != nil {
-				return err
-			}
-			rep := stepReport{Preset: c.String("preset"), Method: "dapt-x", Batch: b, Points: n, BLAS: blas.Backend(),
-				MS: round4(dt.Seconds() * 1e3), GroupMS: round4(groupTime.Seconds() * 1e3), PeakMB: train.PeakRSSMB(),
-				Repeat: c.Int("repeat"), Loss: loss, Tunable: opt.Params.Count()}
-			if c.Bool("json") {
-				return writeJSON(os.Stdout, rep)
-			}
-			fmt.Printf("%s %s step, batch %d × %d points (%s): %.0f ms (grouping %.1f ms), peak RSS %d MB\n",
-				rep.Preset, rep.Method, b, n, rep.BLAS, rep.MS, rep.GroupMS, rep.PeakMB)
-			return nil
-		},
+		Action: runStepBench,
 	}
 }
+
+func runStepBench(c *cli.Context) error {
+	if c.String("method") != "dapt-x" {
+		return fmt.Errorf("bench step: method %q is not timed (use dapt-x)", c.String("method"))
+	}
+	cfg, err := adapters.DAPTXPreset(c.String("preset"))
+	if err != nil {
+		return err
+	}
+	for name, v := range map[string]*int{"points": &cfg.NPoints, "groups": &cfg.NumGroup, "group-size": &cfg.GroupSize, "depth": &cfg.Depth} {
+		if c.Int(name) > 0 {
+			*v = c.Int(name)
+		}
+	}
+	if c.Int("batch") <= 0 || c.Int("repeat") <= 0 {
+		return fmt.Errorf("bench step: batch and repeat must be positive")
+	}
+	dev, eng, closeDev, err := openDevice(c, os.Stderr)
+	if err != nil {
+		return err
+	}
+	defer closeDev()
+	d, err := adapters.NewDAPTX(cfg, pointcloud.NewRand(1))
+	if err != nil {
+		return err
+	}
+	b, n := c.Int("batch"), cfg.NPoints
+	xyz := sphereClouds(b, n, 2)
+	labels := make([]int, b)
+	for i := range labels {
+		labels[i] = i % cfg.Classes
+	}
+	rep := stepReport{Preset: c.String("preset"), Method: "dapt-x", Batch: b, Points: n, Device: "cpu", BLAS: blas.Backend(),
+		Repeat: c.Int("repeat")}
+	var grouper nn.PointGrouper
+	sync := func() {}
+	if eng != nil {
+		d.Params().ToDevice(eng)
+		defer d.Params().ToHost()
+		grouper = eng.(nn.PointGrouper)
+		sync = func() {
+			if err := dev.Synchronize(); err != nil {
+				panic(&nn.DeviceError{Err: err})
+			}
+		}
+		rep.Device, rep.GPU, rep.BLAS = "cuda", dev.Info().Name, "cublas"
+	}
+	opt := optim.NewAdamW(d.Params(), 0.05)
+	pool := nn.NewPool()
+	r := pointcloud.NewRand(3)
+	var groupTime time.Duration
+	step := func() (err error) {
+		defer func() {
+			if p := recover(); p != nil {
+				de, ok := p.(*nn.DeviceError)
+				if !ok {
+					panic(p)
+				}
+				err = de
+			}
+		}()
+		d.Params().ZeroGrad()
+		tp := nn.NewTapePool(true, pool)
+		defer func() { tp.Release() }() // nil after the explicit Release
+		t0 := time.Now()
+		var g *backbone.Groups
+		if grouper != nil {
+			g = backbone.GroupOn(tp, grouper, xyz, b, n, cfg.NumGroup, cfg.GroupSize)
+			sync()
+		} else if g, err = d.Group(xyz, b, n); err != nil {
+			return err
+		}
+		groupTime = time.Since(t0)
+		logits := d.Forward(tp, g, r)
+		l := d.Loss(tp, logits, labels)
+		tp.Backward(l)
+		rep.Loss = l.Host()[0]
+		tp.Release()
+		tp = nil
+		optim.ClipGradNorm(opt.Params, 10)
+		opt.Step(5e-4)
+		sync()
+		return nil
+	}
+	dt, err := medianTime(step, c.Int("repeat"))
+	if err != nil {
+		return err
+	}
+	rep.MS, rep.GroupMS, rep.PeakMB, rep.Tunable = round4(dt.Seconds()*1e3), round4(groupTime.Seconds()*1e3), train.PeakRSSMB(), opt.Params.Count()
+	if dev != nil {
+		st := dev.Allocator().Stats()
+		rep.GPUPeakMB, rep.GPUPeakInUseMB = mib(st.Peak), mib(st.PeakInUse)
+	}
+	if c.Bool("json") {
+		return writeJSON(os.Stdout, rep)
+	}
+	fmt.Printf("%s %s step, batch %d × %d points (%s, %s): %.0f ms (grouping %.1f ms), peak RSS %d MB",
+		rep.Preset, rep.Method, b, n, rep.Device, rep.BLAS, rep.MS, rep.GroupMS, rep.PeakMB)
+	if dev != nil {
+		fmt.Printf(", peak GPU memory %.0f MiB (%.0f MiB in use)", rep.GPUPeakMB, rep.GPUPeakInUseMB)
+	}
+	fmt.Println()
+	return nil
+}
+
+// mib converts bytes to MiB, rounded to 0.001.
+func mib(b int64) float64 { return math.Round(float64(b)/(1<<20)*1e3) / 1e3 }

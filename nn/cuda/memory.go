@@ -90,8 +90,11 @@ type AllocStats struct {
 	// Reuses counts allocations served from the cache.
 	Reuses int
 	// InUse and Cached are the bytes handed out and held for reuse; Peak
-	// is the largest InUse+Cached seen.
-	InUse, Cached, Peak int64
+	// is the largest InUse+Cached seen (the device memory the allocator
+	// held at its high-water mark, as torch.cuda.max_memory_reserved) and
+	// PeakInUse the largest InUse (as torch.cuda.max_memory_allocated, but
+	// counted in size classes).
+	InUse, Cached, Peak, PeakInUse int64
 	// Flushes counts the times the cache was emptied to satisfy an
 	// allocation that ran out of memory.
 	Flushes int
@@ -156,6 +159,7 @@ func (a *Allocator) Alloc(s *Stream, n int) (*Buffer, error) {
 		a.stats.Reuses++
 		a.stats.Cached -= class
 		a.stats.InUse += class
+		a.stats.PeakInUse = max(a.stats.PeakInUse, a.stats.InUse)
 		return &Buffer{ptr: p, n: n, owner: a, stream: s, class: class}, nil
 	}
 	p, err := a.mem.memAlloc(class)
@@ -172,6 +176,7 @@ func (a *Allocator) Alloc(s *Stream, n int) (*Buffer, error) {
 	a.stats.DeviceAllocs++
 	a.stats.InUse += class
 	a.stats.Peak = max(a.stats.Peak, a.stats.InUse+a.stats.Cached)
+	a.stats.PeakInUse = max(a.stats.PeakInUse, a.stats.InUse)
 	return &Buffer{ptr: p, n: n, owner: a, stream: s, class: class}, nil
 }
 

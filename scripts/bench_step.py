@@ -1,15 +1,32 @@
 #!/usr/bin/python3
 """Time one DAPT-X training step in PyTorch and in pcx, in the same run.
 
-    /usr/bin/python3 scripts/bench_step.py [--pcx ./pcx] [--batch 32] [--repeat 3] [--threads 2] [--json]
+    /usr/bin/python3 scripts/bench_step.py [--pcx ./pcx] [--device cpu|cuda] [--what step|fps|knn|all]
+                                           [--batch 32] [--repeat 3] [--threads 2] [--json] [--dry-run]
 
-The PyTorch model is the reference DAPT-X of scripts/golden_daptx.py (the
-model pcx's golden tests compare against), run in float32 at the
+step: the PyTorch model is the reference DAPT-X of scripts/golden_daptx.py
+(the model pcx's golden tests compare against), run in float32 at the
 scan_hardest preset's size: 384 wide, 12 blocks, 6 heads, 128 groups of 32
 points from 2048-point clouds, 15 classes, SMoA with 3 heads, 4 experts,
 rank 32. A step is grouping (batched FPS in torch, kNN by cdist + topk),
 forward, cross-entropy plus 0.01 x balance loss, backward and an AdamW step
-of the tunable parameters. Peak memory is the process's maximum RSS.
+of the tunable parameters; then `pcx bench step --device <device>` times the
+same step. On the CPU, peak memory is each process's maximum RSS; on cuda
+also torch.cuda.max_memory_allocated/max_memory_reserved against pcx's
+caching allocator (in use / held). TF32 is off on both sides (fp32).
+
+fps: batched farthest-point sampling 8192 -> 1024 over 32 clouds, a plain
+torch loop with pointnet2's semantics (start at point 0, running distances
+from 1e10, points with |p|^2 <= 1e-3 never chosen), against
+`pcx bench fps --device <device>` on the same clouds (--input).
+
+knn: kNN grouping (2048 points, 128 centres every 16th point, k 32): torch
+cdist + topk + gather relative to the centre, against
+`pcx bench knn --device <device>` on the same clouds.
+
+GPU timings end with torch.cuda.synchronize() (pcx synchronises likewise).
+--dry-run runs every branch at tiny sizes, on the CPU when no GPU is there
+(pcx then gets --device auto), to check the script itself.
 """
 import argparse
 import json
@@ -18,7 +35,11 @@ import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
+import types
+
+import struct
 
 import torch
 
@@ -33,79 +54,256 @@ def load_reference():
     return ns
 
 
+class Dev:
+    """The torch device, with the synchronisation and memory counters that
+    only a GPU has (no-ops elsewhere)."""
+
+    def __init__(self, name):
+        self.name = name
+        self.torch = torch.device(name)
+        self.gpu = self.torch.type == "cuda"
+
+    def sync(self):
+        if self.gpu:
+            torch.cuda.synchronize(self.torch)
+
+    def reset_peak(self):
+        if self.gpu:
+            torch.cuda.empty_cache()
+            torch.cuda.reset_peak_memory_stats(self.torch)
+
+    def peak_mb(self):
+        """(max allocated, max reserved) in MiB, or None off the GPU."""
+        if not self.gpu:
+            return None
+        return (round(torch.cuda.max_memory_allocated(self.torch) / 2**20, 1),
+                round(torch.cuda.max_memory_reserved(self.torch) / 2**20, 1))
+
+    def describe(self):
+        if self.gpu:
+            return f"{torch.cuda.get_device_name(self.torch)} (CUDA {torch.version.cuda})"
+        return f"CPU ({torch.get_num_threads()} threads)"
+
+
+def timed(dev, f, repeat):
+    """Median milliseconds of f over repeat runs after one warm-up."""
+    f()
+    dev.sync()
+    ts = []
+    for _ in range(repeat):
+        dev.sync()
+        t0 = time.perf_counter()
+        f()
+        dev.sync()
+        ts.append(time.perf_counter() - t0)
+    return statistics.median(ts) * 1e3
+
+
 def fps(points, m):
-    """Batched farthest-point sampling from index 0 (pointnet2_ops order)."""
+    """Batched farthest-point sampling with pointnet2_ops' semantics: the
+    first centre is point 0, running distances start at 1e10, points with
+    |p|^2 <= 1e-3 are never chosen, the next centre has the largest running
+    distance (ties to the lowest index)."""
     b, n, _ = points.shape
-    idx = torch.zeros(b, m, dtype=torch.long)
-    dist = torch.full((b, n), 1e10)
-    cur = torch.zeros(b, dtype=torch.long)
-    ar = torch.arange(b)
+    idx = torch.zeros(b, m, dtype=torch.long, device=points.device)
+    dist = torch.full((b, n), 1e10, device=points.device)
+    valid = (points ** 2).sum(-1) > 1e-3
+    cur = torch.zeros(b, dtype=torch.long, device=points.device)
+    ar = torch.arange(b, device=points.device)
     for j in range(m):
         idx[:, j] = cur
         d = ((points - points[ar, cur][:, None, :]) ** 2).sum(-1)
         dist = torch.minimum(dist, d)
-        cur = dist.argmax(-1)
+        cur = dist.masked_fill(~valid, -1.0).argmax(-1)
     return idx
 
 
-def torch_step_ms(batch, repeat, threads):
-    torch.set_num_threads(threads)
+def knn_group(points, centres, k):
+    """Indices of each centre's k nearest points and the neighbourhoods
+    relative to the centre."""
+    b = points.shape[0]
+    idx = torch.cdist(centres, points).topk(k, largest=False).indices  # B G K
+    ar = torch.arange(b, device=points.device)
+    return idx, points[ar[:, None, None], idx] - centres[:, :, None, :]
+
+
+def lean_forward(self, points, center_idx, knn_idx):
+    """golden_daptx.py's PointTransformerDAPTX.forward without its
+    diagnostics (their .item() calls would synchronise every block)."""
+    ns = self._ns
+    b = points.shape[0]
+    g = self.num_group
+    bi = torch.arange(b, device=points.device)
+    center = points[bi[:, None], center_idx]
+    neigh = points[bi[:, None, None], knn_idx] - center[:, :, None, :]
+    tokens = self.encoder(neigh)
+    if self.keep_dapt:
+        tokens = ns["apply_tfts"](tokens, self.tfts_gamma_1, self.tfts_beta_1)
+    x = torch.cat([self.cls_token.expand(b, -1, -1), tokens], dim=1)
+    pos = torch.cat([self.cls_pos.expand(b, -1, -1), self.pos_embed(center)], dim=1)
+    x, all_probs = self.blocks(x + pos, self.smoa)
+    x = self.norm(x)
+    if self.keep_dapt:
+        x = ns["apply_tfts"](x, self.tfts_gamma_2, self.tfts_beta_2)
+    concat_f = torch.cat([x[:, 0], x[:, 1:-g].mean(dim=1), x[:, -g:].max(dim=1)[0]], dim=-1)
+    bal = torch.stack([ns["balance_loss"](p)[0] for p in all_probs]).mean()
+    return self.cls_head_finetune(concat_f), bal
+
+
+def save_npy(path, t):
+    """Writes a float32 tensor as a .npy (without needing numpy)."""
+    header = "{'descr': '<f4', 'fortran_order': False, 'shape': %s, }" % (tuple(t.shape),)
+    header += " " * (63 - (10 + len(header)) % 64) + "\n"
+    with open(path, "wb") as f:
+        f.write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header.encode("latin1"))
+        vals = t.detach().float().contiguous().view(-1).tolist()
+        f.write(struct.pack(f"<{len(vals)}f", *vals))
+
+
+def surface_clouds(b, n, seed):
+    g = torch.Generator().manual_seed(seed)
+    p = torch.randn(b, n, 3, generator=g)
+    return (p / p.norm(dim=-1, keepdim=True) + 0.01 * torch.randn(b, n, 3, generator=g)).float()
+
+
+def torch_step(dev, batch, repeat, sizes):
     ns = load_reference()
     torch.manual_seed(0)
-    model = ns["PointTransformerDAPTX"](384, 12, 6, 15, 128, 3, 4, 32).float()
+    n, g, k, depth = sizes["points"], sizes["groups"], sizes["group_size"], sizes["depth"]
+    model = ns["PointTransformerDAPTX"](384, depth, 6, 15, g, 3, 4, 32).float()
     ns["freeze"](model)
-    model.train()
+    model._ns = ns
+    model.forward = types.MethodType(lean_forward, model)
+    model.to(dev.torch).train()
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=5e-4, weight_decay=0.05)
-    p = torch.randn(batch, 2048, 3)
-    points = p / p.norm(dim=-1, keepdim=True)
-    labels = torch.arange(batch) % 15
+    points = surface_clouds(batch, n, 0).to(dev.torch)
+    labels = (torch.arange(batch) % 15).to(dev.torch)
     ce = torch.nn.CrossEntropyLoss()
+    ar = torch.arange(batch, device=dev.torch)
+    last = {}
 
     def step():
-        center_idx = fps(points, 128)
-        centers = points[torch.arange(batch)[:, None], center_idx]
-        knn_idx = torch.cdist(centers, points).topk(32, largest=False).indices
+        center_idx = fps(points, g)
+        centers = points[ar[:, None], center_idx]
+        knn_idx = torch.cdist(centers, points).topk(k, largest=False).indices
         opt.zero_grad()
         logits, bal = model(points, center_idx, knn_idx)
         loss = ce(logits, labels) + 0.01 * bal
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 10)
         opt.step()
-    step()
-    ts = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        step()
-        ts.append(time.perf_counter() - t0)
-    return statistics.median(ts) * 1e3, sum(p.numel() for p in params)
+        last["loss"] = loss
+
+    dev.reset_peak()
+    ms = timed(dev, step, repeat)
+    return {"ms": round(ms, 2), "loss": round(float(last["loss"]), 5), "tunable": sum(p.numel() for p in params),
+            "gpu_peak_mb": dev.peak_mb()}
+
+
+def run_pcx(args, what, extra):
+    cmd = [args.pcx, "bench", what, "--json", "--device", args.pcx_device] + extra
+    out = subprocess.run(cmd, capture_output=True, text=True)
+    if out.returncode != 0:
+        sys.exit(f"{' '.join(cmd)} failed ({out.returncode}):\n{out.stdout}{out.stderr}")
+    return json.loads(out.stdout)
+
+
+def bench_step(args, dev, sizes):
+    ref = torch_step(dev, args.batch, args.repeat, sizes)
+    ref["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+    extra = ["--preset", "scan_hardest", "--method", "dapt-x", "--batch", str(args.batch), "--repeat", str(args.repeat)]
+    if args.dry_run:
+        extra += ["--points", str(sizes["points"]), "--groups", str(sizes["groups"]),
+                  "--group-size", str(sizes["group_size"]), "--depth", str(sizes["depth"])]
+    r = run_pcx(args, "step", extra)
+    row = {"torch": ref, "pcx": r, "speedup": round(ref["ms"] / r["ms"], 3)}
+    if not args.json:
+        print(f"DAPT-X training step, scan_hardest, batch {args.batch} x {sizes['points']} points, "
+              f"{sizes['groups']}x{sizes['group_size']} groups, {sizes['depth']} blocks, fp32, median of {args.repeat}")
+        mem = ""
+        if ref["gpu_peak_mb"]:
+            mem = f", peak GPU memory {ref['gpu_peak_mb'][0]:.0f} MiB allocated / {ref['gpu_peak_mb'][1]:.0f} MiB reserved"
+        print(f"  PyTorch {torch.__version__} on {dev.describe()}: {ref['ms']:9.1f} ms{mem}, "
+              f"peak RSS {ref['peak_rss_mb']} MB, {ref['tunable']} tunable")
+        mem = ""
+        if r.get("gpu_peak_mb"):
+            mem = f", peak GPU memory {r['gpu_peak_in_use_mb']:.0f} MiB in use / {r['gpu_peak_mb']:.0f} MiB held"
+        print(f"  pcx on {r['device']} {r.get('gpu', '')} ({r['blas']}): {r['ms']:9.1f} ms (grouping {r['group_ms']:.1f} ms)"
+              f"{mem}, peak RSS {r['peak_mb']} MB, {r['tunable']} tunable")
+        print(f"  pcx is {ref['ms'] / r['ms']:.2f}x PyTorch's speed (PyTorch ms / pcx ms)")
+    return row
+
+
+def bench_points(args, dev, what, b, n, g, k):
+    """fps (b clouds of n points to g centres) or knn (g centres every
+    n/g-th point, k neighbours)."""
+    pts = surface_clouds(b, n, 1)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "clouds.npy")
+        save_npy(path, pts.reshape(-1, 3))  # pcx reads one (N, 3) array: the clouds one after another
+        extra = ["--batch", str(b), "--points", str(n), "--centres", str(g), "--repeat", str(args.repeat), "--input", path]
+        if what == "knn":
+            extra += ["--k", str(k)]
+        r = run_pcx(args, what, extra)
+    p = pts.to(dev.torch)
+    dev.reset_peak()
+    if what == "fps":
+        ms = timed(dev, lambda: fps(p, g), args.repeat)
+        label = f"batched FPS {n} -> {g} over {b} clouds"
+    else:
+        cidx = torch.arange(g, device=dev.torch) * (n // g)
+        centres = p[:, cidx]
+        ms = timed(dev, lambda: knn_group(p, centres, k), args.repeat)
+        label = f"kNN grouping, {b} clouds of {n} points, {g} centres, k {k}"
+    ref = {"ms": round(ms, 3), "gpu_peak_mb": dev.peak_mb()}
+    row = {"torch": ref, "pcx": r, "speedup": round(ms / r["ms_per_batch"], 3)}
+    if not args.json:
+        print(f"{label}, median of {args.repeat}")
+        print(f"  PyTorch {torch.__version__} on {dev.describe()} (plain torch reference): {ms:9.3f} ms per batch")
+        where = r.get("gpu") or f"cpu, {r['workers']} cores"
+        extra = f", indices equal to the CPU's: {r['matches_cpu']}" if "matches_cpu" in r else ""
+        print(f"  pcx on {r['device']} ({where}): {r['ms_per_batch']:9.3f} ms per batch{extra}")
+        print(f"  pcx is {ms / r['ms_per_batch']:.2f}x the reference's speed")
+    return row
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--pcx", default="./pcx")
+    ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    ap.add_argument("--what", default="step", choices=["step", "fps", "knn", "all"])
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=2, help="PyTorch's CPU threads")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--dry-run", action="store_true", help="tiny sizes; without a GPU the cuda branches run on the CPU")
     args = ap.parse_args()
-    ref, tunable = torch_step_ms(args.batch, args.repeat, args.threads)
-    ref_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
-    out = subprocess.run([args.pcx, "bench", "step", "--preset", "scan_hardest", "--method", "dapt-x", "--json",
-                          "--batch", str(args.batch), "--repeat", str(args.repeat)], capture_output=True, text=True)
-    if out.returncode != 0:
-        sys.exit("pcx failed: " + out.stderr)
-    r = json.loads(out.stdout)
-    rows = {"torch": {"version": torch.__version__, "threads": args.threads, "ms": round(ref, 1), "peak_mb": ref_mb,
-                      "tunable": tunable},
-            "pcx": r, "speedup": round(ref / r["ms"], 2)}
+    torch.set_num_threads(args.threads)
+    name, args.pcx_device = args.device, args.device
+    if args.device == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+        if not torch.cuda.is_available():
+            if not args.dry_run:
+                sys.exit(f"--device cuda: PyTorch {torch.__version__} sees no GPU (use --dry-run to check the script)")
+            name, args.pcx_device = "cpu", "auto"
+    dev = Dev(name)
+    sizes = {"points": 2048, "groups": 128, "group_size": 32, "depth": 12}
+    fps_sz, knn_sz = (32, 8192, 1024, 0), (32, 2048, 128, 32)
+    if args.dry_run:
+        args.batch, args.repeat = 2, 1
+        sizes = {"points": 256, "groups": 16, "group_size": 8, "depth": 1}
+        fps_sz, knn_sz = (2, 512, 32, 0), (2, 256, 16, 8)
+    rows = {}
+    if args.what in ("step", "all"):
+        rows["step"] = bench_step(args, dev, sizes)
+    if args.what in ("fps", "all"):
+        rows["fps"] = bench_points(args, dev, "fps", *fps_sz)
+    if args.what in ("knn", "all"):
+        rows["knn"] = bench_points(args, dev, "knn", *knn_sz)
     if args.json:
         print(json.dumps(rows, indent=1))
-        return
-    print(f"DAPT-X training step, scan_hardest, batch {args.batch} x 2048 points, median of {args.repeat}")
-    print(f"  PyTorch {torch.__version__} CPU ({args.threads} threads): {ref:8.0f} ms, peak RSS {ref_mb} MB, {tunable} tunable")
-    print(f"  pcx ({r['blas']}): {r['ms']:8.0f} ms (grouping {r['group_ms']:.1f} ms), peak RSS {r['peak_mb']} MB, {r['tunable']} tunable")
-    print(f"  speed-up {ref / r['ms']:.2f}x")
 
 
 if __name__ == "__main__":

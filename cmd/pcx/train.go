@@ -214,7 +214,7 @@ Example:
 			if cfg.Model.Classes != len(data.Classes) {
 				cfg.Model.Classes = len(data.Classes)
 			}
-			_, eng, closeDev, err := openDevice(c, os.Stdout)
+			dev, eng, closeDev, err := openDevice(c, os.Stdout)
 			if err != nil {
 				return err
 			}
@@ -224,6 +224,10 @@ Example:
 			defer stop()
 			fmt.Printf("run directory %s\n", out)
 			res, err := classify.Train(ctx, cfg, data, out, c.Bool("resume"), os.Stdout, os.Stderr)
+			if dev != nil {
+				st := dev.Allocator().Stats()
+				fmt.Fprintf(os.Stderr, "peak GPU memory (pcx's caching allocator): %.1f MiB held, %.1f MiB in use\n", mib(st.Peak), mib(st.PeakInUse))
+			}
 			if err != nil {
 				if errors.Is(err, train.ErrInterrupted) {
 					fmt.Fprintln(os.Stderr, "pcx:", err)

@@ -22,6 +22,9 @@ type EvalOptions struct {
 	Votes, Repeats int
 	Batch, Workers int
 	Seed           uint64
+	// Device, when set, runs the model there (the parameters move to it
+	// for the call) and groups the batches there when it can.
+	Device nn.Device
 }
 
 // ClassAcc is one class's accuracy.
@@ -56,7 +59,7 @@ type EvalReport struct {
 
 // Evaluate runs a trained model on data's test split: one plain pass, and
 // voting passes when asked.
-func Evaluate(ctx context.Context, tr *Trained, data *datasets.Dataset, opt EvalOptions) (*EvalReport, error) {
+func Evaluate(ctx context.Context, tr *Trained, data *datasets.Dataset, opt EvalOptions) (_ *EvalReport, err error) {
 	if len(data.Classes) != tr.Model.Cfg.Classes {
 		return nil, fmt.Errorf("%s has %d classes, the checkpoint's model %d", data.Name, len(data.Classes), tr.Model.Cfg.Classes)
 	}
@@ -68,6 +71,10 @@ func Evaluate(ctx context.Context, tr *Trained, data *datasets.Dataset, opt Eval
 	}
 	pool := nn.NewPool()
 	task := &Task{Model: tr.Model, Data: data}
+	if opt.Device != nil {
+		defer onDevice(tr.Model.Params(), opt.Device, &err)()
+		task.Grouper, _ = opt.Device.(nn.PointGrouper)
+	}
 	ev, err := train.Evaluate(ctx, task, train.TestSplit, opt.Batch, opt.Workers, opt.Seed, pool)
 	if err != nil {
 		return nil, err
@@ -103,7 +110,7 @@ func Evaluate(ctx context.Context, tr *Trained, data *datasets.Dataset, opt Eval
 		return nil, fmt.Errorf("voting needs at least one vote and one repeat (got %d, %d)", opt.Votes, opt.Repeats)
 	}
 	vs := &VoteStats{Votes: opt.Votes, Repeats: opt.Repeats}
-	vtask := &Task{Model: tr.Model, Data: data, Vote: true}
+	vtask := &Task{Model: tr.Model, Data: data, Vote: true, Grouper: task.Grouper}
 	for rpt := 0; rpt < opt.Repeats; rpt++ {
 		var sum [][]float32
 		var labels []int
@@ -172,12 +179,14 @@ type PredictOptions struct {
 	// the training data was when it came from ModelNet40, synth or meshes.
 	Normalize bool
 	Seed      uint64
+	// Device, when set, runs the model (and the grouping) there.
+	Device nn.Device
 }
 
 // Predict classifies point-cloud or mesh files. Meshes (files with faces)
 // are sampled on their surface; every cloud is reduced to the model's
 // npoints by FPS, as at test time.
-func Predict(tr *Trained, paths []string, opt PredictOptions) ([]Prediction, error) {
+func Predict(tr *Trained, paths []string, opt PredictOptions) (_ []Prediction, err error) {
 	if opt.TopK <= 0 {
 		opt.TopK = 5
 	}
@@ -185,6 +194,11 @@ func Predict(tr *Trained, paths []string, opt PredictOptions) ([]Prediction, err
 		opt.MeshPoints = 8192
 	}
 	np := tr.Model.Cfg.Points
+	var grouper nn.PointGrouper
+	if opt.Device != nil {
+		defer onDevice(tr.Model.Params(), opt.Device, &err)()
+		grouper, _ = opt.Device.(nn.PointGrouper)
+	}
 	var out []Prediction
 	for _, p := range paths {
 		c, err := pointcloud.ReadFile(p)
@@ -204,13 +218,14 @@ func Predict(tr *Trained, paths []string, opt PredictOptions) ([]Prediction, err
 		}
 		data := &datasets.Dataset{Name: p, Classes: tr.Classes, Train: &datasets.Split{},
 			Test: &datasets.Split{Points: [][]float32{c.XYZ}, Labels: []int{0}}}
-		task := &Task{Model: tr.Model, Data: data}
+		task := &Task{Model: tr.Model, Data: data, Grouper: grouper}
 		b, err := task.Batch(train.TestSplit, []int{0}, nil)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", p, err)
 		}
 		tp := nn.NoGrad()
 		logits := task.Logits(tp, b, nil).Host()
+		tp.Release()
 		probs := softmax(logits)
 		order := make([]int, len(probs))
 		for i := range order {
@@ -225,6 +240,22 @@ func Predict(tr *Trained, paths []string, opt PredictOptions) ([]Prediction, err
 		out = append(out, pr)
 	}
 	return out, nil
+}
+
+// onDevice moves ps to d and returns what undoes it; the undo also turns
+// a device failure (a *nn.DeviceError panic) into *err.
+func onDevice(ps nn.Params, d nn.Device, err *error) func() {
+	ps.ToDevice(d)
+	return func() {
+		if p := recover(); p != nil {
+			de, ok := p.(*nn.DeviceError)
+			if !ok {
+				panic(p)
+			}
+			*err = de
+		}
+		ps.ToHost()
+	}
 }
 
 func softmax(v []float32) []float64 {

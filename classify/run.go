@@ -52,6 +52,10 @@ type Config struct {
 	// Device, when set, trains there (see train.Options.Device); it is
 	// not part of the saved configuration.
 	Device nn.Device `yaml:"-" json:"-"`
+	// HostGrouping keeps FPS and kNN grouping in the loader on the host
+	// when Device can group (nn.PointGrouper), which otherwise groups
+	// each batch; both give the same groups.
+	HostGrouping bool `yaml:"-" json:"-"`
 }
 
 // LoadData opens the run's data set and checks it against the model.
@@ -117,6 +121,9 @@ func Train(ctx context.Context, cfg Config, data *datasets.Dataset, dir string, 
 			tun, m.Params().Count(), 100*float64(tun)/float64(m.Params().Count()))
 	}
 	task := &Task{Model: m, Data: data, Rotate: cfg.Rotate}
+	if g, ok := cfg.Device.(nn.PointGrouper); ok && !cfg.HostGrouping {
+		task.Grouper = g
+	}
 	return train.Run(ctx, task, cfg.Train, train.Options{Dir: dir, Resume: resume, Log: log, Progress: progress,
 		Meta: map[string]string{MetaConfig: string(cj), MetaClasses: string(classes)}, Device: cfg.Device})
 }

@@ -2,6 +2,7 @@ package classify
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 
 	"github.com/pcx-dev/pcx/backbone"
@@ -38,12 +39,20 @@ type Task struct {
 	// Vote makes test batches Point-MAE's voting views: FPS to PointAll,
 	// one random subset per batch, ScaleAndTranslate.
 	Vote bool
+	// Grouper, when set, groups each batch on that device in Logits
+	// (backbone.GroupOn: the same centres and neighbourhoods as knn.Group)
+	// instead of on the host in the loader: batches then carry their
+	// sampled, augmented clouds.
+	Grouper nn.PointGrouper
 }
 
-// Batch is a grouped batch of clouds.
+// Batch is a grouped batch of clouds (or, with Task.Grouper, the clouds
+// to group: b×n×3 in xyz, and Groups nil until Logits).
 type Batch struct {
 	Groups *backbone.Groups
 	labels []int
+	xyz    []float32
+	b, n   int
 }
 
 // Labels are the batch's classes.
@@ -115,6 +124,17 @@ func (t *Task) Batch(s train.Split, idx []int, r *rand.Rand) (train.Batch, error
 		}
 	}
 	cfg := t.Model.Cfg
+	if t.Grouper != nil {
+		for _, v := range xyz {
+			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+				return nil, fmt.Errorf("grouping a %s batch of %s: a coordinate is %v", s, t.Data.Name, v)
+			}
+		}
+		if cfg.Groups > np || cfg.GroupSize > np {
+			return nil, fmt.Errorf("grouping a %s batch of %s: %d groups of %d from %d points", s, t.Data.Name, cfg.Groups, cfg.GroupSize, np)
+		}
+		return &Batch{labels: labels, xyz: xyz, b: b, n: np}, nil
+	}
 	g, err := knn.Group(xyz, b, np, cfg.Groups, cfg.GroupSize, knn.Options{Workers: 1})
 	if err != nil {
 		return nil, fmt.Errorf("grouping a %s batch of %s: %w", s, t.Data.Name, err)
@@ -123,9 +143,16 @@ func (t *Task) Batch(s train.Split, idx []int, r *rand.Rand) (train.Batch, error
 		labels: labels}, nil
 }
 
-// Logits runs the model on a batch.
+// Logits runs the model on a batch, grouping it first on Task.Grouper
+// when the loader left it ungrouped.
 func (t *Task) Logits(tp *nn.Tape, b train.Batch, r *rand.Rand) *nn.Tensor {
-	return t.Model.Forward(tp, b.(*Batch).Groups, r)
+	bt := b.(*Batch)
+	g := bt.Groups
+	if g == nil {
+		cfg := t.Model.Cfg
+		g = backbone.GroupOn(tp, t.Grouper, bt.xyz, bt.b, bt.n, cfg.Groups, cfg.GroupSize)
+	}
+	return t.Model.Forward(tp, g, r)
 }
 
 // Loss is the model's loss.

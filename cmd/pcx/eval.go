@@ -42,6 +42,7 @@ Example:
 			&cli.BoolFlag{Name: "max", Usage: "also print the best voting pass (what Point-MAE reports)"},
 			&cli.IntFlag{Name: "batch", Value: 64},
 			&cli.Uint64Flag{Name: "seed", Value: 0},
+			deviceFlag,
 			&cli.BoolFlag{Name: "json", Usage: "machine-readable output"},
 		},
 		Action: func(c *cli.Context) error {
@@ -65,10 +66,15 @@ Example:
 			if err != nil {
 				return err
 			}
+			_, eng, closeDev, err := openDevice(c, os.Stderr)
+			if err != nil {
+				return err
+			}
+			defer closeDev()
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 			defer stop()
 			rep, err := classify.Evaluate(ctx, tr, data, classify.EvalOptions{Vote: c.Bool("vote"), Votes: c.Int("votes"),
-				Repeats: c.Int("repeats"), Batch: c.Int("batch"), Seed: c.Uint64("seed")})
+				Repeats: c.Int("repeats"), Batch: c.Int("batch"), Seed: c.Uint64("seed"), Device: eng})
 			if err != nil {
 				return err
 			}
@@ -123,6 +129,7 @@ Example:
 			&cli.IntFlag{Name: "top", Value: 5, Usage: "classes per file"},
 			&cli.IntFlag{Name: "mesh-points", Value: 8192},
 			&cli.BoolFlag{Name: "normalize", Value: true, Usage: "centre and scale into the unit sphere"},
+			deviceFlag,
 			&cli.BoolFlag{Name: "json", Usage: "machine-readable output"},
 		},
 		Action: func(c *cli.Context) error {
@@ -133,8 +140,13 @@ Example:
 			if err != nil {
 				return err
 			}
+			_, eng, closeDev, err := openDevice(c, os.Stderr)
+			if err != nil {
+				return err
+			}
+			defer closeDev()
 			preds, err := classify.Predict(tr, c.Args().Slice(), classify.PredictOptions{TopK: c.Int("top"),
-				MeshPoints: c.Int("mesh-points"), Normalize: c.Bool("normalize")})
+				MeshPoints: c.Int("mesh-points"), Normalize: c.Bool("normalize"), Device: eng})
 			if err != nil {
 				return err
 			}

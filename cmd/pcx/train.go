@@ -103,6 +103,7 @@ func trainFlags(k trainKind) []cli.Flag {
 		&cli.BoolFlag{Name: "plots", Value: true, Usage: "draw the run's figures at the end (curves, DAPT-X routing, t-SNE)"},
 		&cli.BoolFlag{Name: "json", Usage: "print the result as JSON at the end"},
 		deviceFlag,
+		&cli.BoolFlag{Name: "group-on-host", Usage: "with --device cuda, keep FPS and kNN grouping on the CPU loader instead of the GPU (the same groups)"},
 	}
 }
 
@@ -219,7 +220,7 @@ Example:
 				return err
 			}
 			defer closeDev()
-			cfg.Device = eng
+			cfg.Device, cfg.HostGrouping = eng, c.Bool("group-on-host")
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			fmt.Printf("run directory %s\n", out)

@@ -64,12 +64,30 @@
 // (Param.Host). DAPT-X's balance loss needs the routing counts, so its
 // gate probabilities are downloaded once per block.
 //
-// Not yet on the GPU (measured gaps to close on hardware): grouping in the
-// training loop still runs FPS and kNN on the CPU loader (Stream.Group
-// exists and is checked by the selftest), pcx bench has no --device yet,
-// bench_step.py has no --device cuda yet, batches are
-// uploaded synchronously rather than through the Prefetcher, and pcx eval
-// runs on the CPU.
+// Grouping: with a device, training, pcx eval and pcx predict group each
+// batch on the GPU (nn.PointGrouper, Engine.GroupPoints: the sampled,
+// augmented clouds are uploaded and Stream.Group runs FPS, kNN and the
+// relative gather in Task.Logits), not in the CPU loader; pcx train
+// --group-on-host keeps the loader's grouping. The groups are identical
+// (indices bit for bit, tested on the emulator: a run's metrics are equal
+// either way), so this choice only moves work. It was chosen without a
+// GPU measurement, by this argument: at scan_hardest's size the loader's
+// kNN grouping costs about 10 ms of CPU per batch of 32 (pcx bench step's
+// group_ms on the CPU) on top of the per-sample FPS to PointAll that stays
+// in the loader, while on the GPU FPS 2048→128 and kNN are one block or
+// warp per cloud or centre and well under a millisecond; with two loader
+// workers and a GPU step of tens of milliseconds the loader is the likely
+// bottleneck, so taking work off it can only help. The epoch metrics'
+// data_wait shows whether the loader still holds the GPU back; if it does,
+// raise train.workers.
+//
+// Not yet on the GPU (gaps to measure on hardware): the per-sample FPS to
+// PointAll and the augmentation stay in the loader; batches are uploaded
+// synchronously rather than through the Prefetcher (pinned memory, a
+// second stream); DAPT-X's balance loss downloads each block's gate
+// probabilities. None of this has run on a real GPU yet: pcx bench
+// step|fps|knn --device cuda, scripts/bench_step.py --device cuda and
+// scripts/gpu_check.sh are prepared for the first GPU session.
 //
 // # Precision
 //

@@ -94,6 +94,9 @@ func Build(cfg Config, log io.Writer) (*Model, error) {
 // returns the result. dir/config.yaml is written first; each epoch's line
 // goes to log and the progress bar to progress.
 func Train(ctx context.Context, cfg Config, data *datasets.Dataset, dir string, resume bool, log, progress io.Writer) (*train.Result, error) {
+	if err := cfg.Train.Validate(); err != nil {
+		return nil, err
+	}
 	if cfg.Model.Classes != len(data.Classes) {
 		return nil, fmt.Errorf("%s has %d classes, the model %d", cfg.Data, len(data.Classes), cfg.Model.Classes)
 	}

@@ -107,8 +107,8 @@ func trainFlags(k trainKind) []cli.Flag {
 	}
 }
 
-// trainConfig resolves a run's configuration: the data set's defaults, then
-// --config, then the flags given.
+// trainConfig resolves a run's configuration: the data set's (or the synth
+// preset's) defaults, then --config, then the flags given.
 func trainConfig(c *cli.Context, k trainKind) (classify.Config, error) {
 	var spec string
 	if c.String("data") != "" || c.String("config") == "" {
@@ -125,7 +125,11 @@ func trainConfig(c *cli.Context, k trainKind) (classify.Config, error) {
 	if err != nil {
 		return classify.Config{}, err
 	}
-	cfg := classify.Config{Version: 1, Data: spec, Variant: c.String("variant"), DataPoints: k.dataPoints, Model: m, Train: k.train}
+	tc := k.train
+	if preset == "synth" { // pcx's small preset has its own schedule, whatever the data
+		tc = SynthTrain()
+	}
+	cfg := classify.Config{Version: 1, Data: spec, Variant: c.String("variant"), DataPoints: k.dataPoints, Model: m, Train: tc}
 	if p := c.String("config"); p != "" {
 		notes, err := classify.ReadConfigFile(p, &cfg)
 		if err != nil {
@@ -142,9 +146,8 @@ func trainConfig(c *cli.Context, k trainKind) (classify.Config, error) {
 		return cfg, fmt.Errorf("no data set: give --data DIR or a configuration with data:")
 	}
 	method := cfg.Model.Method
-	// A flag wins when given; without a file, every flag's default applies.
-	noFile := c.String("config") == ""
-	use := func(name string) bool { return c.IsSet(name) || noFile }
+	// A flag given wins over the file and the preset's defaults.
+	use := c.IsSet
 	t := &cfg.Train
 	for _, f := range []struct {
 		name string

@@ -72,7 +72,11 @@ func Evaluate(ctx context.Context, tr *Trained, data *datasets.Dataset, opt Eval
 	pool := nn.NewPool()
 	task := &Task{Model: tr.Model, Data: data}
 	if opt.Device != nil {
-		defer onDevice(tr.Model.Params(), opt.Device, &err)()
+		undo, derr := onDevice(tr.Model.Params(), opt.Device)
+		if derr != nil {
+			return nil, derr
+		}
+		defer undo(&err)
 		task.Grouper, _ = opt.Device.(nn.PointGrouper)
 	}
 	ev, err := train.Evaluate(ctx, task, train.TestSplit, opt.Batch, opt.Workers, opt.Seed, pool)
@@ -196,7 +200,11 @@ func Predict(tr *Trained, paths []string, opt PredictOptions) (_ []Prediction, e
 	np := tr.Model.Cfg.Points
 	var grouper nn.PointGrouper
 	if opt.Device != nil {
-		defer onDevice(tr.Model.Params(), opt.Device, &err)()
+		undo, derr := onDevice(tr.Model.Params(), opt.Device)
+		if derr != nil {
+			return nil, derr
+		}
+		defer undo(&err)
 		grouper, _ = opt.Device.(nn.PointGrouper)
 	}
 	var out []Prediction
@@ -242,11 +250,15 @@ func Predict(tr *Trained, paths []string, opt PredictOptions) (_ []Prediction, e
 	return out, nil
 }
 
-// onDevice moves ps to d and returns what undoes it; the undo also turns
-// a device failure (a *nn.DeviceError panic) into *err.
-func onDevice(ps nn.Params, d nn.Device, err *error) func() {
-	ps.ToDevice(d)
-	return func() {
+// onDevice moves ps to d and returns what undoes it. The undo copies ps
+// back and turns a device failure (a *nn.DeviceError panic, during the
+// work or the copy back) into *err, never a crash.
+func onDevice(ps nn.Params, d nn.Device) (undo func(err *error), err error) {
+	if err := nn.CatchDevice(func() { ps.ToDevice(d) }); err != nil {
+		ps.Detach() // let go of what did move
+		return nil, err
+	}
+	return func(err *error) {
 		if p := recover(); p != nil {
 			de, ok := p.(*nn.DeviceError)
 			if !ok {
@@ -254,8 +266,13 @@ func onDevice(ps nn.Params, d nn.Device, err *error) func() {
 			}
 			*err = de
 		}
-		ps.ToHost()
-	}
+		if e := nn.CatchDevice(ps.ToHost); e != nil {
+			ps.Detach()
+			if *err == nil {
+				*err = e
+			}
+		}
+	}, nil
 }
 
 func softmax(v []float32) []float64 {

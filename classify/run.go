@@ -100,7 +100,11 @@ func Train(ctx context.Context, cfg Config, data *datasets.Dataset, dir string, 
 	if cfg.Model.Classes != len(data.Classes) {
 		return nil, fmt.Errorf("%s has %d classes, the model %d", cfg.Data, len(data.Classes), cfg.Model.Classes)
 	}
-	m, err := Build(cfg, log)
+	built := cfg
+	if resume {
+		built.Ckpt = "" // the run's checkpoint replaces every weight
+	}
+	m, err := Build(built, log)
 	if err != nil {
 		return nil, err
 	}
@@ -147,13 +151,9 @@ func WriteConfig(path string, cfg Config) error {
 // ReadRunConfig reads a run directory's config.yaml.
 func ReadRunConfig(dir string) (Config, error) {
 	path := filepath.Join(dir, ConfigFile)
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return Config{}, err
-	}
 	var cfg Config
-	if err := yaml.Unmarshal(data, &cfg); err != nil {
-		return Config{}, fmt.Errorf("%s: %v", path, err)
+	if _, err := ReadConfigFile(path, &cfg); err != nil {
+		return Config{}, err
 	}
 	if cfg.Version != 1 {
 		return Config{}, fmt.Errorf("%s: not a pcx run configuration (no \"pcx: 1\")", path)

@@ -1,6 +1,7 @@
 package classify
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"sort"
@@ -10,8 +11,8 @@ import (
 )
 
 // ReadConfigFile applies a configuration file to cfg. Two kinds are read:
-// pcx's own config.yaml (top-level "pcx: 1"; its values replace cfg's
-// wholesale where set) and Point-MAE / DAPT fine-tuning YAML files
+// pcx's own config.yaml (top-level "pcx: 1"; it replaces cfg whole, and
+// unknown keys are errors) and Point-MAE / DAPT fine-tuning YAML files
 // (cfgs/finetune_*.yaml), whose keys map as follows:
 //
 //	optimizer.kwargs.lr, .weight_decay  → train.lr, train.weight_decay
@@ -38,9 +39,18 @@ func ReadConfigFile(path string, cfg *Config) (notes []string, err error) {
 		return nil, fmt.Errorf("%s: empty configuration", path)
 	}
 	if _, ok := top["pcx"]; ok {
-		if err := yaml.Unmarshal(data, cfg); err != nil {
+		// pcx's own file is complete: it replaces cfg, and unknown keys
+		// (a misspelling) are errors.
+		var own Config
+		dec := yaml.NewDecoder(bytes.NewReader(data))
+		dec.KnownFields(true)
+		if err := dec.Decode(&own); err != nil {
 			return nil, fmt.Errorf("%s: %v", path, err)
 		}
+		if own.Version != 1 {
+			return nil, fmt.Errorf("%s: unknown pcx configuration version %d (want pcx: 1)", path, own.Version)
+		}
+		*cfg = own
 		return nil, nil
 	}
 	return applyPointMAE(path, top, cfg)

@@ -607,3 +607,40 @@ func FromDevice(tp *Tape, d Device, buf DeviceBuffer, shape ...int) *Tensor {
 	}
 	return t
 }
+
+// CatchDevice runs f and returns the *DeviceError it panics with, if any;
+// other panics pass through.
+func CatchDevice(f func()) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			de, ok := p.(*DeviceError)
+			if !ok {
+				panic(p)
+			}
+			err = de
+		}
+	}()
+	f()
+	return nil
+}
+
+// Detach forgets the parameters' device copies without reading them back,
+// for use after a device failure: Data keeps the values last synced to the
+// host (the last checkpoint's), and the parameters work on the host again.
+func (ps Params) Detach() {
+	for _, p := range ps {
+		if p.dev == nil {
+			continue
+		}
+		dev, d, g := p.dev, p.d, p.dgrad
+		CatchDevice(func() {
+			if d != nil {
+				dev.Free(d)
+			}
+			if g != nil {
+				dev.Free(g)
+			}
+		})
+		p.dev, p.d, p.dgrad = nil, nil, nil
+	}
+}

@@ -81,7 +81,10 @@ func (r *runner) resume() error {
 	if err := json.Unmarshal([]byte(meta[MetaState]), &st); err != nil {
 		return fmt.Errorf("cannot resume: %s has no readable training state: %v", path, err)
 	}
-	if st.Config != r.cfg {
+	// Workers and prefetch do not change results; everything else must match.
+	saved, now := st.Config, r.cfg
+	saved.Workers, saved.Prefetch, now.Workers, now.Prefetch = 0, 0, 0, 0
+	if saved != now {
 		return fmt.Errorf("cannot resume: %s was trained with other settings (%+v, now %+v)", path, st.Config, r.cfg)
 	}
 	r.adam.Load(opt)
@@ -95,9 +98,8 @@ func (r *runner) resume() error {
 	if len(ms) < st.Epoch {
 		return fmt.Errorf("cannot resume: %s has %d epochs of metrics, the checkpoint %d", r.path(MetricsJSONL), len(ms), st.Epoch)
 	}
-	// Epochs after the checkpoint (a run killed after writing metrics but
-	// before its checkpoint cannot happen: the checkpoint is written
-	// first) are dropped and run again.
+	// Epochs after the checkpoint (a run killed after writing an epoch's
+	// metrics but before its checkpoint) are dropped and run again.
 	r.metrics = ms[:st.Epoch]
 	r.logf("resuming %s at epoch %d, step %d\n", path, st.Epoch+1, st.Batch)
 	return r.writeMetrics()

@@ -254,28 +254,34 @@ func Run(ctx context.Context, task Task, cfg Config, opt Options) (*Result, erro
 			return nil, err
 		}
 	}
-	if d := opt.Device; d != nil {
-		r.ps.ToDevice(d)
-		defer r.ps.ToHost()
-		r.logf("device: %v\n", d)
+	d := opt.Device
+	if d == nil {
+		return r.loopCatch()
 	}
+	if err := nn.CatchDevice(func() { r.ps.ToDevice(d) }); err != nil {
+		r.ps.Detach() // let go of what did move
+		return nil, fmt.Errorf("train: moving the model to %v: %w", d, err)
+	}
+	r.logf("device: %v\n", d)
 	res, err := r.loopCatch()
+	// A failed device may fail again here: its error must not hide the
+	// run's, nor crash the process.
+	if e := nn.CatchDevice(r.ps.ToHost); e != nil {
+		r.ps.Detach()
+		if err == nil {
+			err = fmt.Errorf("train: copying the model back from %v: %w", d, e)
+		}
+	}
 	return res, err
 }
 
 // loopCatch runs the loop, turning a device failure (nn's operations
 // panic with an *nn.DeviceError) into the run's error.
 func (r *runner) loopCatch() (res *Result, err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			de, ok := p.(*nn.DeviceError)
-			if !ok {
-				panic(p)
-			}
-			res, err = nil, fmt.Errorf("train: the device failed at epoch %d, step %d: %w; the last good checkpoint is %s", r.epoch+1, r.batch+1, de, r.path(LastFile))
-		}
-	}()
-	return r.loop()
+	if de := nn.CatchDevice(func() { res, err = r.loop() }); de != nil {
+		return nil, fmt.Errorf("train: the device failed at epoch %d, step %d: %w; the last good checkpoint is %s", r.epoch+1, r.batch+1, de, r.path(LastFile))
+	}
+	return res, err
 }
 
 // runner is one run's state. Its fields from epoch to best are what a
@@ -379,10 +385,12 @@ func (r *runner) loop() (*Result, error) {
 				return nil, err
 			}
 		}
-		if err := r.save(LastFile); err != nil {
+		// Metrics first: a kill between the two leaves metrics one epoch
+		// ahead of the checkpoint, which resuming drops and reruns.
+		if err := r.writeMetrics(); err != nil {
 			return nil, err
 		}
-		if err := r.writeMetrics(); err != nil {
+		if err := r.save(LastFile); err != nil {
 			return nil, err
 		}
 		r.logf("epoch %3d/%d  lr %.2e  loss %.4f  train %.4f  test %.4f  best %.4f (epoch %d)  %.1fs  %.0f samples/s  data wait %.1f%%\n",
@@ -432,7 +440,7 @@ func clipOrInf(c float64) float64 {
 
 func (r *runner) nonFinite(what string, v float64, epoch, batch int) error {
 	return fmt.Errorf("%w: the %s is %v at epoch %d, step %d; the last good checkpoint is %s (after epoch %d); "+
-		"lower the learning rate or check the data, then resume or restart", ErrNonFinite, what, v, epoch+1, batch+1,
+		"check the data or start a new run with a lower learning rate", ErrNonFinite, what, v, epoch+1, batch+1,
 		r.path(LastFile), r.lastSavedEpoch())
 }
 

@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/pcx-dev/pcx/nn"
@@ -336,5 +337,33 @@ func TestStreamsIndependent(t *testing.T) {
 	}
 	if Stream(1, StreamData, 2, 3).Uint64() != Stream(1, StreamData, 2, 3).Uint64() {
 		t.Error("a stream is not reproducible")
+	}
+}
+
+// failingDevice fails on its first upload, as a device that is out of
+// memory or gone does.
+type failingDevice struct{ nn.Device }
+
+func (failingDevice) String() string              { return "failing" }
+func (failingDevice) Alloc(n int) nn.DeviceBuffer { return nil }
+func (failingDevice) Free(nn.DeviceBuffer)        {}
+func (failingDevice) Upload(nn.DeviceBuffer, []float32) {
+	panic(&nn.DeviceError{Err: errors.New("out of memory")})
+}
+func (failingDevice) Download([]float32, nn.DeviceBuffer) {
+	panic(&nn.DeviceError{Err: errors.New("device lost")})
+}
+
+func TestDeviceFailureIsAnError(t *testing.T) {
+	_, err := Run(context.Background(), newBlobs(1), testConfig(), Options{Dir: t.TempDir(), Device: failingDevice{}})
+	var de *nn.DeviceError
+	if !errors.As(err, &de) || !strings.Contains(err.Error(), "out of memory") {
+		t.Fatalf("err %v, want the device's error", err)
+	}
+	// The parameters are usable on the host again.
+	task := newBlobs(1)
+	Run(context.Background(), task, testConfig(), Options{Dir: t.TempDir(), Device: failingDevice{}})
+	if _, err := Run(context.Background(), task, testConfig(), Options{Dir: t.TempDir()}); err != nil {
+		t.Fatalf("the same task on the CPU after a device failure: %v", err)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 
 	"github.com/pcx-dev/pcx/classify"
@@ -117,7 +118,23 @@ func trainConfig(c *cli.Context, k trainKind) (classify.Config, error) {
 			return classify.Config{}, err
 		}
 	}
-	preset := k.preset(c.String("variant"))
+	variant := c.String("variant")
+	if p := c.String("config"); p != "" && !c.IsSet("variant") {
+		// A Point-MAE/DAPT file names its variant, which picks the preset.
+		pm, err := classify.ResolveModel(k.preset(variant), c.String("method"), 0)
+		if err != nil {
+			return classify.Config{}, err
+		}
+		probe := classify.Config{Variant: variant, Model: pm}
+		if _, err := classify.ReadConfigFile(p, &probe); err != nil {
+			return classify.Config{}, err
+		}
+		if probe.Version == 1 && c.IsSet("preset") {
+			return classify.Config{}, fmt.Errorf("%s is a pcx configuration, which fixes the model: edit its model section instead of giving --preset", p)
+		}
+		variant = probe.Variant
+	}
+	preset := k.preset(variant)
 	if c.IsSet("preset") {
 		preset = c.String("preset")
 	}
@@ -129,7 +146,7 @@ func trainConfig(c *cli.Context, k trainKind) (classify.Config, error) {
 	if preset == "synth" { // pcx's small preset has its own schedule, whatever the data
 		tc = SynthTrain()
 	}
-	cfg := classify.Config{Version: 1, Data: spec, Variant: c.String("variant"), DataPoints: k.dataPoints, Model: m, Train: tc}
+	cfg := classify.Config{Version: 1, Data: spec, Variant: variant, DataPoints: k.dataPoints, Model: m, Train: tc}
 	if p := c.String("config"); p != "" {
 		notes, err := classify.ReadConfigFile(p, &cfg)
 		if err != nil {
@@ -202,6 +219,9 @@ Example:
 				if out == "" {
 					return fmt.Errorf("--resume needs --out RUN_DIR")
 				}
+				if f := settingFlagsSet(c); len(f) > 0 {
+					return fmt.Errorf("--resume continues %s with its own config.yaml; --%s cannot change it (start a new run instead)", out, strings.Join(f, ", --"))
+				}
 				if cfg, err = classify.ReadRunConfig(out); err != nil {
 					return err
 				}
@@ -263,4 +283,17 @@ Example:
 			return nil
 		},
 	}
+}
+
+// settingFlagsSet lists the flags given that change a run's settings
+// (those a resumed run takes from its config.yaml instead).
+func settingFlagsSet(c *cli.Context) []string {
+	var out []string
+	for _, f := range []string{"data", "variant", "method", "preset", "ckpt", "config", "epochs", "batch", "lr",
+		"weight-decay", "warmup", "seed", "rotate"} {
+		if c.IsSet(f) {
+			out = append(out, f)
+		}
+	}
+	return out
 }

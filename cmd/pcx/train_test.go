@@ -15,6 +15,7 @@ import (
 	"github.com/pcx-dev/pcx/datasets"
 	"github.com/pcx-dev/pcx/datasets/synth"
 	"github.com/pcx-dev/pcx/train"
+	"github.com/urfave/cli/v2"
 )
 
 // TestMain lets tests run pcx as a child process (to kill it).
@@ -178,5 +179,71 @@ func TestEvalSpec(t *testing.T) {
 		if got != tc.want || (tc.want == "") != (err != nil) {
 			t.Errorf("evalSpec(%q, %q, %q) = %q, %v; want %q", tc.arg, tc.data, tc.trained, got, err, tc.want)
 		}
+	}
+}
+
+// configFor runs trainConfig for kind with args, as pcx train would.
+func configFor(t *testing.T, kind string, args ...string) (classify.Config, error) {
+	t.Helper()
+	var k trainKind
+	for _, tk := range trainKinds {
+		if tk.name == kind {
+			k = tk
+		}
+	}
+	var cfg classify.Config
+	var cerr error
+	app := &cli.App{Commands: []*cli.Command{{Name: "x", Flags: trainFlags(k), Action: func(c *cli.Context) error {
+		cfg, cerr = trainConfig(c, k)
+		return nil
+	}}}}
+	if err := app.Run(append([]string{"pcx", "x"}, args...)); err != nil {
+		t.Fatal(err)
+	}
+	return cfg, cerr
+}
+
+func TestTrainConfigFiles(t *testing.T) {
+	// A DAPT hardest file picks the hardest preset and DAPT's settings for it.
+	cfg, err := configFor(t, "scanobjectnn", "--data", "/d", "--config", "../../classify/testdata/finetune_scan_hardest_dapt.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := cfg.Model; m.Preset != "scan_hardest" || m.Method != "dapt" || m.AdapterDropout != 0.2 || cfg.Variant != "hardest" || m.DropPath != 0.3 {
+		t.Errorf("DAPT hardest file: variant %q, model %+v", cfg.Variant, m)
+	}
+	// A pcx config.yaml comes back whole, zero fields included.
+	objonly, err := configFor(t, "scanobjectnn", "--data", "/d", "--variant", "objonly", "--method", "dapt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if objonly.Model.HeadPatch != "" || objonly.Model.AdapterDropout != 0 {
+		t.Fatalf("objonly DAPT: %+v", objonly.Model)
+	}
+	p := filepath.Join(t.TempDir(), "config.yaml")
+	if err := classify.WriteConfig(p, objonly); err != nil {
+		t.Fatal(err)
+	}
+	again, err := configFor(t, "scanobjectnn", "--config", p)
+	if err != nil || again != objonly {
+		t.Errorf("config.yaml read back: %v\n%+v\nwant\n%+v", err, again, objonly)
+	}
+	if _, err := configFor(t, "scanobjectnn", "--config", p, "--preset", "modelnet"); err == nil {
+		t.Error("--preset with a pcx config: no error")
+	}
+	bad := filepath.Join(t.TempDir(), "bad.yaml")
+	os.WriteFile(bad, []byte("pcx: 1\ndata: synth\ntrain: {learning_rate: 0.1}\n"), 0o644)
+	if _, err := configFor(t, "synth", "--config", bad); err == nil || !strings.Contains(err.Error(), "learning_rate") {
+		t.Errorf("misspelt key: %v", err)
+	}
+	// Flags given win over the file.
+	if c, err := configFor(t, "scanobjectnn", "--config", p, "--lr", "0.01", "--seed", "9"); err != nil || c.Train.LR != 0.01 || c.Train.Seed != 9 {
+		t.Errorf("flags over the file: %v %+v", err, c.Train)
+	}
+}
+
+func TestResumeRefusesNewSettings(t *testing.T) {
+	if _, err := run(t, "train", "synth", "--resume", "--out", t.TempDir(), "--lr", "0.1"); err == nil || !strings.Contains(err.Error(), "--lr") {
+		t.Errorf("--resume with --lr: %v", err)
 	}
 }

@@ -118,8 +118,8 @@ func predictCommand() *cli.Command {
 		Usage:     "classify point-cloud or mesh files with a trained checkpoint",
 		ArgsUsage: "FILE...",
 		Description: `Files in any format pcx reads (PLY, OFF, STL, OBJ, XYZ/TXT/CSV, NPY). Meshes are sampled on
-their surface (--mesh-points); each cloud is normalised into the unit sphere (unless
---normalize=false) and reduced to the model's number of points by FPS, as at test time. The
+their surface (--mesh-points); each cloud is normalised into the unit sphere when the training
+data was (every data set but ScanObjectNN; --normalize overrides) and reduced to the model's number of points by FPS, as at test time. The
 model's point count must match the density it was trained on.
 
 Example:
@@ -128,7 +128,7 @@ Example:
 			&cli.StringFlag{Name: "ckpt", Required: true},
 			&cli.IntFlag{Name: "top", Value: 5, Usage: "classes per file"},
 			&cli.IntFlag{Name: "mesh-points", Value: 8192},
-			&cli.BoolFlag{Name: "normalize", Value: true, Usage: "centre and scale into the unit sphere"},
+			&cli.BoolFlag{Name: "normalize", Usage: "centre and scale into the unit sphere (default: as the training data was; ScanObjectNN was not)"},
 			deviceFlag,
 			&cli.BoolFlag{Name: "json", Usage: "machine-readable output"},
 		},
@@ -146,7 +146,7 @@ Example:
 			}
 			defer closeDev()
 			preds, err := classify.Predict(tr, c.Args().Slice(), classify.PredictOptions{TopK: c.Int("top"),
-				MeshPoints: c.Int("mesh-points"), Normalize: c.Bool("normalize"), Device: eng})
+				MeshPoints: c.Int("mesh-points"), Normalize: normalizeFor(c, tr.Config.Data), Device: eng})
 			if err != nil {
 				return err
 			}
@@ -187,4 +187,15 @@ func evalSpec(arg, data, trained string) (string, error) {
 		return trained, nil
 	}
 	return "", fmt.Errorf("%s: give its folder with --data (the checkpoint was trained on %s)", arg, trained)
+}
+
+// normalizeFor says whether predict normalises its clouds: as --normalize
+// says when given, else as the checkpoint's training data was (every kind
+// but ScanObjectNN comes normalised into the unit sphere).
+func normalizeFor(c *cli.Context, trainedOn string) bool {
+	if c.IsSet("normalize") {
+		return c.Bool("normalize")
+	}
+	kind, _ := datasets.ParseSpec(trainedOn)
+	return kind != datasets.KindScanObjectNN
 }

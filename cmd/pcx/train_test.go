@@ -247,3 +247,27 @@ func TestResumeRefusesNewSettings(t *testing.T) {
 		t.Errorf("--resume with --lr: %v", err)
 	}
 }
+
+func TestPredictNormalizes(t *testing.T) {
+	for _, tc := range []struct {
+		args    []string
+		trained string
+		want    bool
+	}{
+		{nil, "synth", true},
+		{nil, "modelnet40:/d", true},
+		{nil, "scanobjectnn:/d", false},
+		{[]string{"--normalize"}, "scanobjectnn:/d", true},
+		{[]string{"--normalize=false"}, "synth", false},
+	} {
+		var got bool
+		app := &cli.App{Commands: []*cli.Command{{Name: "x", Flags: []cli.Flag{&cli.BoolFlag{Name: "normalize"}},
+			Action: func(c *cli.Context) error { got = normalizeFor(c, tc.trained); return nil }}}}
+		if err := app.Run(append([]string{"pcx", "x"}, tc.args...)); err != nil {
+			t.Fatal(err)
+		}
+		if got != tc.want {
+			t.Errorf("%v trained on %s: normalize %v, want %v", tc.args, tc.trained, got, tc.want)
+		}
+	}
+}

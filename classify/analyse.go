@@ -47,9 +47,9 @@ func RoutingOf(ctx context.Context, tr *Trained, data *datasets.Dataset, token s
 		return nil, err
 	}
 	r := &Routing{Shares: st.Shares(), Token: token}
-	for _, g := range st.Gates {
+	for b, g := range st.Gates {
 		if len(g) == 0 {
-			continue
+			return nil, fmt.Errorf("routing: block %d recorded no gates for the followed token", b+1)
 		}
 		heads := g[0]
 		row := make([]float64, len(heads[0]))

@@ -12,7 +12,8 @@ import (
 // Eval is the outcome of evaluating a split.
 type Eval struct {
 	Correct, Total int
-	// Loss is the mean of the task's loss over batches.
+	// Loss is the task's loss averaged over samples (each batch's mean
+	// weighted by its size).
 	Loss float64
 	// Labels and Preds are per sample, in split order.
 	Labels, Preds []int
@@ -63,7 +64,7 @@ func Evaluate(ctx context.Context, task Task, s Split, bs, workers int, seed uin
 		tp := nn.NewTapePool(false, pool).Scope() // evaluation mode, nothing recorded
 		logits := task.Logits(tp, b, nil)
 		loss := task.Loss(tp, logits, b)
-		ev.Loss += float64(loss.Host()[0])
+		ev.Loss += float64(loss.Host()[0]) * float64(len(b.Labels()))
 		labels := b.Labels()
 		c := logits.Dim(-1)
 		hl := logits.Host()
@@ -79,7 +80,7 @@ func Evaluate(ctx context.Context, task Task, s Split, bs, workers int, seed uin
 		ev.Total += len(labels)
 		tp.Release()
 	}
-	ev.Loss /= float64(len(idx))
+	ev.Loss /= float64(n)
 	if math.IsNaN(ev.Loss) {
 		return ev, fmt.Errorf("evaluate: the %s loss is NaN", s)
 	}

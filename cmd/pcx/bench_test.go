@@ -17,13 +17,7 @@ func useEmulator(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the emulator")
 	}
-	if emu.Compiler() == "" {
-		t.Skip(emu.ErrNoCompiler)
-	}
-	dir, err := emu.Shared()
-	if err != nil {
-		t.Fatal(err)
-	}
+	dir := emu.Dir(t)
 	t.Setenv(cuda.EnvLibs, dir)
 	t.Setenv(cuda.EnvLibsOnly, "1")
 }

@@ -19,13 +19,7 @@ func TestMain(m *testing.M) {
 // compiler.
 func emuDevice(t *testing.T) *Device {
 	t.Helper()
-	if emu.Compiler() == "" {
-		t.Skip(emu.ErrNoCompiler)
-	}
-	dir, err := emu.Shared()
-	if err != nil {
-		t.Fatal(err)
-	}
+	dir := emu.Dir(t)
 	d, err := Open(Options{Libs: LibOptions{Dirs: []string{dir}, Only: true}, IgnoreEnv: true})
 	if err != nil {
 		t.Fatal(err)

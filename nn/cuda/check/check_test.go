@@ -20,13 +20,7 @@ func TestMain(m *testing.M) {
 // (nn/cuda/testdata/emu): the kernels' CUDA C sources, the Go wrappers, the
 // purego bindings and the embedded PTX's entry points, all but the GPU.
 func TestEmulator(t *testing.T) {
-	if emu.Compiler() == "" {
-		t.Skip(emu.ErrNoCompiler)
-	}
-	dir, err := emu.Shared()
-	if err != nil {
-		t.Fatal(err)
-	}
+	dir := emu.Dir(t)
 	d, err := cuda.Open(cuda.Options{Libs: cuda.LibOptions{Dirs: []string{dir}, Only: true}, IgnoreEnv: true})
 	if err != nil {
 		t.Fatal(err)

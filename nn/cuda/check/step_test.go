@@ -20,13 +20,7 @@ import (
 // compiler.
 func emuEngine(t *testing.T) *cuda.Engine {
 	t.Helper()
-	if emu.Compiler() == "" {
-		t.Skip(emu.ErrNoCompiler)
-	}
-	dir, err := emu.Shared()
-	if err != nil {
-		t.Fatal(err)
-	}
+	dir := emu.Dir(t)
 	d, err := cuda.Open(cuda.Options{Libs: cuda.LibOptions{Dirs: []string{dir}, Only: true}, IgnoreEnv: true})
 	if err != nil {
 		t.Fatal(err)

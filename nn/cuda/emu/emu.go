@@ -17,6 +17,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"testing"
 )
 
 // srcDir is nn/cuda in the source tree this package was compiled from.
@@ -115,4 +116,18 @@ func Cleanup() {
 	if tempRoot != "" {
 		os.RemoveAll(tempRoot)
 	}
+}
+
+// Dir is Shared for tests: it skips t without a C++ compiler and fails it
+// when the build fails.
+func Dir(t testing.TB) string {
+	t.Helper()
+	if Compiler() == "" {
+		t.Skip(ErrNoCompiler)
+	}
+	dir, err := Shared()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir
 }

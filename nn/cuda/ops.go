@@ -387,15 +387,7 @@ const RouterEps = 1e-12
 // projected sub-tokens z (n×r).
 func (s *Stream) Router(probs, en, enNorm, z, emb *Buffer, n, e, r int) error {
 	const op = "Router"
-	nr, err := shape(op, "n×r", n, r)
-	if err != nil {
-		return err
-	}
-	ne, err := shape(op, "n×e", n, e)
-	if err != nil {
-		return err
-	}
-	er, err := shape(op, "e×r", e, r)
+	nr, ne, er, err := routerShapes(op, n, e, r)
 	if err != nil {
 		return err
 	}
@@ -407,19 +399,24 @@ func (s *Stream) Router(probs, en, enNorm, z, emb *Buffer, n, e, r int) error {
 	return s.runAll(launch{"pcx_l2norm_fwd", warpRows(e), norm}, launch{"pcx_router_fwd", blocks1(n, 256), a})
 }
 
+// routerShapes checks the router's sizes and returns its buffers' lengths
+// (n×r sub-tokens, n×e gates, e×r embeddings).
+func routerShapes(op string, n, e, r int) (nr, ne, er int, err error) {
+	if nr, err = shape(op, "n×r", n, r); err != nil {
+		return
+	}
+	if ne, err = shape(op, "n×e", n, e); err != nil {
+		return
+	}
+	er, err = shape(op, "e×r", e, r)
+	return
+}
+
 // RouterBackward adds to dz (n×r) and demb (e×r) the gradients of Router
 // given dprobs, from the forward's probs, z, en and enNorm.
 func (s *Stream) RouterBackward(dz, demb, dprobs, probs, z, en, enNorm *Buffer, n, e, r int) error {
 	const op = "RouterBackward"
-	nr, err := shape(op, "n×r", n, r)
-	if err != nil {
-		return err
-	}
-	ne, err := shape(op, "n×e", n, e)
-	if err != nil {
-		return err
-	}
-	er, err := shape(op, "e×r", e, r)
+	nr, ne, er, err := routerShapes(op, n, e, r)
 	if err != nil {
 		return err
 	}

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 
 	"github.com/pcx-dev/pcx/classify"
+	"github.com/pcx-dev/pcx/datasets"
 	"github.com/pcx-dev/pcx/plot"
 	"github.com/pcx-dev/pcx/train"
 	"github.com/urfave/cli/v2"
@@ -41,7 +42,11 @@ func plotCommand() *cli.Command {
 					if err != nil {
 						return err
 					}
-					ps, err := plotRouting(dir, c.String("ckpt"), c.String("token"))
+					tr, data, err := loadRun(dir, c.String("ckpt"), nil)
+					if err != nil {
+						return err
+					}
+					ps, err := plotRouting(dir, tr, data, c.String("token"))
 					for _, p := range ps {
 						fmt.Println("wrote", p)
 					}
@@ -56,7 +61,11 @@ func plotCommand() *cli.Command {
 					if err != nil {
 						return err
 					}
-					p, err := plotTSNE(dir, c.String("ckpt"), c.Float64("perplexity"), c.Int("iters"))
+					tr, data, err := loadRun(dir, c.String("ckpt"), nil)
+					if err != nil {
+						return err
+					}
+					p, err := plotTSNE(dir, tr, data, c.Float64("perplexity"), c.Int("iters"))
 					if err == nil {
 						fmt.Println("wrote", p)
 					}
@@ -103,8 +112,9 @@ func plotCurves(dir string) (string, error) {
 	})
 }
 
-// loadRun loads a run's checkpoint and its test data.
-func loadRun(dir, ckpt string) (*classify.Trained, *classify.Config, error) {
+// loadRun loads a run's checkpoint (RUN/best.safetensors unless ckpt is
+// given) and, unless data is given, the data set it was trained on.
+func loadRun(dir, ckpt string, data *datasets.Dataset) (*classify.Trained, *datasets.Dataset, error) {
 	if ckpt == "" {
 		ckpt = filepath.Join(dir, train.BestFile)
 	}
@@ -112,18 +122,15 @@ func loadRun(dir, ckpt string) (*classify.Trained, *classify.Config, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	return tr, &tr.Config, nil
+	if data == nil {
+		if data, err = classify.LoadData(tr.Config); err != nil {
+			return nil, nil, err
+		}
+	}
+	return tr, data, nil
 }
 
-func plotRouting(dir, ckpt, token string) ([]string, error) {
-	tr, cfg, err := loadRun(dir, ckpt)
-	if err != nil {
-		return nil, err
-	}
-	data, err := classify.LoadData(*cfg)
-	if err != nil {
-		return nil, err
-	}
+func plotRouting(dir string, tr *classify.Trained, data *datasets.Dataset, token string) ([]string, error) {
 	r, err := classify.RoutingOf(context.Background(), tr, data, token, 64, 2)
 	if err != nil {
 		return nil, err
@@ -138,15 +145,7 @@ func plotRouting(dir, ckpt, token string) ([]string, error) {
 	return []string{a, b}, nil
 }
 
-func plotTSNE(dir, ckpt string, perplexity float64, iters int) (string, error) {
-	tr, cfg, err := loadRun(dir, ckpt)
-	if err != nil {
-		return "", err
-	}
-	data, err := classify.LoadData(*cfg)
-	if err != nil {
-		return "", err
-	}
+func plotTSNE(dir string, tr *classify.Trained, data *datasets.Dataset, perplexity float64, iters int) (string, error) {
 	feats, labels, err := classify.Features(context.Background(), tr, data, 64, 2)
 	if err != nil {
 		return "", err
@@ -156,25 +155,30 @@ func plotTSNE(dir, ckpt string, perplexity float64, iters int) (string, error) {
 		return "", err
 	}
 	out := filepath.Join(dir, "tsne.png")
-	return out, plot.Scatter(out, xy, labels, data.Classes, fmt.Sprintf("t-SNE of %s features, %s test", cfg.Model.Method, data.Name))
+	return out, plot.Scatter(out, xy, labels, data.Classes, fmt.Sprintf("t-SNE of %s features, %s test", tr.Config.Model.Method, data.Name))
 }
 
-// plotRun writes every figure of a finished run and returns their paths.
-func plotRun(dir string, daptx bool) ([]string, error) {
+// plotRun writes every figure of a finished run on data (the set it was
+// trained on) and returns their paths.
+func plotRun(dir string, data *datasets.Dataset) ([]string, error) {
 	var out []string
 	p, err := plotCurves(dir)
 	if err != nil {
 		return out, err
 	}
 	out = append(out, p)
-	if daptx {
-		ps, err := plotRouting(dir, "", "cls")
+	tr, data, err := loadRun(dir, "", data)
+	if err != nil {
+		return out, err
+	}
+	if tr.Model.DAPTX != nil {
+		ps, err := plotRouting(dir, tr, data, "cls")
 		out = append(out, ps...)
 		if err != nil {
 			return out, err
 		}
 	}
-	p, err = plotTSNE(dir, "", 30, 1000)
+	p, err = plotTSNE(dir, tr, data, 30, 1000)
 	if err != nil {
 		return out, err
 	}

@@ -261,7 +261,7 @@ Example:
 			}
 			var figs []string
 			if c.Bool("plots") {
-				if figs, err = plotRun(out, cfg.Model.Method == "dapt-x"); err != nil {
+				if figs, err = plotRun(out, data); err != nil {
 					return err
 				}
 			}

@@ -238,6 +238,8 @@ func DAPTPreset(name string) (DAPTConfig, error) {
 		c.DropPath, c.AdapterDropout, c.Head = 0.3, 0.2, HeadTokens{true, "mean", "max"}
 	case "scan_objonly":
 		c.DropPath, c.Head = 0.1, HeadTokens{true, "mean", ""}
+	case "synth": // pcx's preset: scans with clutter, so hardest's adapter and head, the preset's drop-path
+		c.AdapterDropout, c.Head = 0.2, HeadTokens{true, "mean", "max"}
 	default: // modelnet, modelnet_8k
 		c.DropPath, c.Rank, c.Head = 0.1, 72, HeadTokens{true, "", "max"}
 	}

@@ -74,10 +74,6 @@ func ResolveModel(preset, method string, classes int) (ModelConfig, error) {
 		if err != nil {
 			return ModelConfig{}, err
 		}
-		if preset == "synth" { // scans with clutter: DAPT's ScanObjectNN head and adapter
-			d.Rank, d.AdapterDropout, d.Head = 64, 0.2, adapters.HeadTokens{Cls: true, Prompt: "mean", Patch: "max"}
-			d.DropPath = c.DropPath
-		}
 		m.DropPath, m.Rank, m.AdapterDropout = d.DropPath, d.Rank, d.AdapterDropout
 		m.HeadCls, m.HeadPrompt, m.HeadPatch = d.Head.Cls, d.Head.Prompt, d.Head.Patch
 	}

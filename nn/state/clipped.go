@@ -11,9 +11,9 @@ import (
 // 100 MB tensor name or a shape of 100,000 dimensions, and a message that
 // quotes it whole buries the point.
 const (
-	maxQuoteRunes = 80   // characters of a quoted string
-	maxListItems  = 16   // elements of a shape or list
-	maxMessage    = 1000 // bytes of a whole decoder error message
+	maxQuoteRunes = 80  // characters of a quoted string
+	maxListItems  = 16  // elements of a shape or list
+	maxMessage    = 300 // bytes of a passed-on error message (JSON decoder)
 )
 
 // Quote returns s quoted as %q does, cut to its first 80 characters with

@@ -179,7 +179,7 @@ func (c *converter) entry(d *OrderedDict, k, v any) error {
 	val, err := c.value(v)
 	if err != nil {
 		if s, ok := key.(string); ok {
-			return fmt.Errorf("%q: %w", s, err)
+			return fmt.Errorf("%s: %w", Quote(s), err)
 		}
 		return err
 	}
@@ -209,11 +209,11 @@ func (l *loader) materialize(p *pendingTensor) (*Tensor, error) {
 			last += step * p.stride[i]
 		}
 		if last >= ref.numel {
-			return nil, fmt.Errorf("tensor of size %v, stride %v at offset %d needs %d elements but storage %q has only %d",
-				p.shape, p.stride, p.offset, last+1, st.key, ref.numel)
+			return nil, fmt.Errorf("tensor of size %v, stride %v at offset %d needs %d elements but storage %s has only %d",
+				p.shape, p.stride, p.offset, last+1, Quote(st.key), ref.numel)
 		}
 	} else if p.offset > ref.numel {
-		return nil, fmt.Errorf("empty tensor at offset %d beyond storage %q of %d elements", p.offset, st.key, ref.numel)
+		return nil, fmt.Errorf("empty tensor at offset %d beyond storage %s of %d elements", p.offset, Quote(st.key), ref.numel)
 	}
 	t := &Tensor{Shape: p.shape, DType: st.dtype}
 	if t.Shape == nil {
@@ -233,7 +233,7 @@ func (l *loader) materialize(p *pendingTensor) (*Tensor, error) {
 			return t, nil
 		}
 		if err := decodeInts(t.I64, st.dtype, raw); err != nil {
-			return nil, fmt.Errorf("storage %q: %w", st.key, err)
+			return nil, fmt.Errorf("storage %s: %w", Quote(st.key), err)
 		}
 		return t, nil
 	}
@@ -245,7 +245,7 @@ func (l *loader) materialize(p *pendingTensor) (*Tensor, error) {
 		} else {
 			var err error
 			if t.I64[i], err = intAt(st.dtype, st.data, src); err != nil {
-				return nil, fmt.Errorf("storage %q element %d: %w", st.key, src, err)
+				return nil, fmt.Errorf("storage %s element %d: %w", Quote(st.key), src, err)
 			}
 		}
 		// Advance the index like an odometer, last dimension fastest.

@@ -106,7 +106,7 @@ func DecodeSafetensors(r io.ReaderAt, size int64) (*Dict, error) {
 	for _, st := range tensors {
 		t, err := readSafetensor(r, dataStart, st)
 		if err != nil {
-			return nil, fmt.Errorf("safetensors: tensor %q: %w", st.name, err)
+			return nil, fmt.Errorf("safetensors: tensor %s: %w", Quote(st.name), err)
 		}
 		d.Keys = append(d.Keys, st.name)
 		d.Tensors[st.name] = t
@@ -126,7 +126,7 @@ func parseSafetensorsHeader(header []byte, bufLen int64) ([]stTensor, map[string
 	dec := json.NewDecoder(bytes.NewReader(header))
 	dec.DisallowUnknownFields()
 	if _, err := dec.Token(); err != nil { // the opening brace
-		return nil, nil, err
+		return nil, nil, clipErr(err)
 	}
 	var tensors []stTensor
 	meta := map[string]string{}
@@ -134,19 +134,19 @@ func parseSafetensorsHeader(header []byte, bufLen int64) ([]stTensor, map[string
 	for dec.More() {
 		tok, err := dec.Token()
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, clipErr(err)
 		}
 		name, ok := tok.(string)
 		if !ok {
 			return nil, nil, fmt.Errorf("unexpected %v", tok)
 		}
 		if seen[name] {
-			return nil, nil, fmt.Errorf("key %q appears twice", name)
+			return nil, nil, fmt.Errorf("key %s appears twice", Quote(name))
 		}
 		seen[name] = true
 		if name == "__metadata__" {
 			if err := dec.Decode(&meta); err != nil {
-				return nil, nil, fmt.Errorf("__metadata__ must map strings to strings: %w", err)
+				return nil, nil, fmt.Errorf("__metadata__ must map strings to strings: %w", clipErr(err))
 			}
 			if meta == nil { // "__metadata__": null
 				meta = map[string]string{}
@@ -155,16 +155,16 @@ func parseSafetensorsHeader(header []byte, bufLen int64) ([]stTensor, map[string
 		}
 		var e stEntry
 		if err := dec.Decode(&e); err != nil {
-			return nil, nil, fmt.Errorf("tensor %q: %w", name, err)
+			return nil, nil, fmt.Errorf("tensor %s: %w", Quote(name), clipErr(err))
 		}
 		st, err := checkEntry(name, e, bufLen)
 		if err != nil {
-			return nil, nil, fmt.Errorf("tensor %q: %w", name, err)
+			return nil, nil, fmt.Errorf("tensor %s: %w", Quote(name), err)
 		}
 		tensors = append(tensors, st)
 	}
 	if _, err := dec.Token(); err != nil { // the closing brace
-		return nil, nil, err
+		return nil, nil, clipErr(err)
 	}
 	if rest := header[dec.InputOffset():]; strings.Trim(string(rest), " \t\r\n") != "" {
 		return nil, nil, fmt.Errorf("%d bytes after the JSON object are not white space", len(rest))
@@ -182,11 +182,11 @@ func parseSafetensorsHeader(header []byte, bufLen int64) ([]stTensor, map[string
 	var pos int64
 	for i, st := range tensors {
 		if st.begin < pos {
-			return nil, nil, fmt.Errorf("tensor %q (bytes %d to %d) overlaps tensor %q (ending at %d)",
-				st.name, st.begin, st.end, tensors[i-1].name, pos)
+			return nil, nil, fmt.Errorf("tensor %s (bytes %d to %d) overlaps tensor %s (ending at %d)",
+				Quote(st.name), st.begin, st.end, Quote(tensors[i-1].name), pos)
 		}
 		if st.begin > pos {
-			return nil, nil, fmt.Errorf("bytes %d to %d of the data, before tensor %q, belong to no tensor", pos, st.begin, st.name)
+			return nil, nil, fmt.Errorf("bytes %d to %d of the data, before tensor %s, belong to no tensor", pos, st.begin, Quote(st.name))
 		}
 		pos = st.end
 	}
@@ -214,30 +214,30 @@ func checkEntry(name string, e stEntry, bufLen int64) (stTensor, error) {
 	}
 	dt, ok := parseDType(*e.DType)
 	if !ok {
-		return st, fmt.Errorf("unknown dtype %q", *e.DType)
+		return st, fmt.Errorf("unknown dtype %s", Quote(*e.DType))
 	}
 	st.dtype = dt
 	st.shape = make([]int, len(*e.Shape))
 	for i, v := range *e.Shape {
 		if v < 0 || v > math.MaxInt {
-			return st, fmt.Errorf("invalid dimension %d in shape %v", v, *e.Shape)
+			return st, fmt.Errorf("invalid dimension %d in shape %s", v, FormatShape(*e.Shape))
 		}
 		st.shape[i] = int(v)
 	}
 	numel, ok := numElements(st.shape)
 	if !ok || numel > math.MaxInt64/8 {
-		return st, fmt.Errorf("shape %v has too many elements", *e.Shape)
+		return st, fmt.Errorf("shape %s has too many elements", FormatShape(*e.Shape))
 	}
 	if len(*e.Offsets) != 2 {
-		return st, fmt.Errorf("data_offsets %v must be [begin, end]", *e.Offsets)
+		return st, fmt.Errorf("data_offsets %s must be [begin, end]", FormatShape(*e.Offsets))
 	}
 	st.begin, st.end = (*e.Offsets)[0], (*e.Offsets)[1]
 	if st.begin < 0 || st.end < st.begin || st.end > bufLen {
 		return st, fmt.Errorf("data_offsets [%d, %d] are not within the %d-byte data buffer", st.begin, st.end, bufLen)
 	}
 	if want := int64(numel) * int64(dt.Size()); st.end-st.begin != want {
-		return st, fmt.Errorf("data_offsets [%d, %d] hold %d bytes but %v %v needs %d",
-			st.begin, st.end, st.end-st.begin, dt, st.shape, want)
+		return st, fmt.Errorf("data_offsets [%d, %d] hold %d bytes but %v %s needs %d",
+			st.begin, st.end, st.end-st.begin, dt, FormatShape(st.shape), want)
 	}
 	return st, nil
 }
@@ -317,7 +317,7 @@ func EncodeSafetensors(w io.Writer, d *Dict) error {
 		t := d.Tensors[k]
 		if !t.DType.IsFloat() {
 			if err := checkInts(t.DType, t.I64); err != nil {
-				return fmt.Errorf("tensor %q: %w", k, err)
+				return fmt.Errorf("tensor %s: %w", Quote(k), err)
 			}
 		}
 		n := int64(t.NumElements()) * int64(t.DType.Size())

@@ -1,9 +1,24 @@
 package state
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 )
+
+// ErrNoStateDict is matched (errors.Is) by StateDict's error when the
+// checkpoint holds no state dict where it was asked for: the key is
+// absent, its value is not a dict, or, for a bare state dict, an entry is
+// not a tensor. A caller trying several places tells it from real damage.
+var ErrNoStateDict = errors.New("no state dict there")
+
+// noStateDict is an error that matches ErrNoStateDict.
+type noStateDict struct{ msg string }
+
+func (e noStateDict) Error() string        { return e.msg }
+func (e noStateDict) Is(target error) bool { return target == ErrNoStateDict }
+
+func notHere(format string, args ...any) error { return noStateDict{fmt.Sprintf(format, args...)} }
 
 // StateDict extracts a flat name → tensor dict from a checkpoint read by
 // ReadPTH. If key is not empty, obj must be a dict and obj[key] the state
@@ -18,22 +33,22 @@ import (
 func StateDict(obj any, key string) (*Dict, error) {
 	m, ok := obj.(*OrderedDict)
 	if !ok {
-		return nil, fmt.Errorf("state: checkpoint is %s, not a dict", typeName(obj))
+		return nil, notHere("state: checkpoint is %s, not a dict", typeName(obj))
 	}
 	if key != "" {
 		v, ok := m.Get(key)
 		if !ok {
-			return nil, fmt.Errorf("state: checkpoint has no key %q; its keys are %s", key, describeKeys(m))
+			return nil, notHere("state: checkpoint has no key %s; its keys are %s", Quote(key), describeKeys(m))
 		}
 		if m, ok = v.(*OrderedDict); !ok {
-			return nil, fmt.Errorf("state: checkpoint[%q] is %s, not a dict", key, typeName(v))
+			return nil, notHere("state: checkpoint[%s] is %s, not a dict", Quote(key), typeName(v))
 		}
 	}
 	d := NewDict()
 	for k, v := range m.All() {
 		name, ok := k.(string)
 		if !ok {
-			return nil, fmt.Errorf("state: state dict has %s as a key, not a str", typeName(k))
+			return nil, notHere("state: state dict has %s as a key, not a str", typeName(k))
 		}
 		t, ok := v.(*Tensor)
 		if !ok {
@@ -41,7 +56,7 @@ func StateDict(obj any, key string) (*Dict, error) {
 			if key == "" {
 				hint = fmt.Sprintf(" (is the state dict under one of the keys %s?)", describeKeys(m))
 			}
-			return nil, fmt.Errorf("state: entry %q is %s, not a tensor%s", name, typeName(v), hint)
+			return nil, notHere("state: entry %s is %s, not a tensor%s", Quote(name), typeName(v), hint)
 		}
 		d.Set(name, t)
 	}
@@ -56,7 +71,7 @@ func describeKeys(m *OrderedDict) string {
 			parts = append(parts, fmt.Sprintf("... (%d in all)", len(m.keys)))
 			break
 		}
-		parts = append(parts, fmt.Sprintf("%q", fmt.Sprint(k)))
+		parts = append(parts, Quote(fmt.Sprint(k)))
 	}
 	if len(parts) == 0 {
 		return "none"
@@ -83,10 +98,10 @@ func StripPrefixes(d *Dict, prefixes ...string) error {
 			}
 		}
 		if n == "" {
-			return fmt.Errorf("state: stripping prefixes from %q leaves nothing", k)
+			return fmt.Errorf("state: stripping prefixes from %s leaves nothing", Quote(k))
 		}
 		if prev, ok := from[n]; ok {
-			return fmt.Errorf("state: %q and %q both become %q", prev, k, n)
+			return fmt.Errorf("state: %s and %s both become %s", Quote(prev), Quote(k), Quote(n))
 		}
 		from[n] = k
 		keys[i] = n

@@ -58,10 +58,7 @@ func Attention(tp *Tape, qkv *Tensor, heads int, scale float32) *Tensor {
 				cpu.ParallelRows(heads*t, 64, func(lo, hi int) {                                    // dS = P⊙(dP - Σ dP⊙P)
 					for r := lo; r < hi; r++ {
 						pr, dr := p[r*t:(r+1)*t], dp[r*t:(r+1)*t]
-						var dot float32
-						for j, pv := range pr {
-							dot += pv * dr[j]
-						}
+						dot := cpu.Dot(pr, dr)
 						for j, pv := range pr {
 							dr[j] = pv * (dr[j] - dot)
 						}

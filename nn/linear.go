@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/pcx-dev/pcx/nn/blas"
+	"github.com/pcx-dev/pcx/nn/cpu"
 )
 
 // Linear computes x·Wᵀ + b over the last axis of x: W is out×in (PyTorch's
@@ -40,12 +41,7 @@ func Linear(tp *Tape, x *Tensor, w, b *Param) *Tensor {
 			blas.Sgemm(true, false, out, in, rows, 1, y.Grad, out, x.Data, in, 1, wt.grad(), in)
 		}
 		if bt != nil && bt.needGrad {
-			db := bt.grad()
-			for r := 0; r < rows; r++ {
-				for k, v := range y.Grad[r*out : (r+1)*out] {
-					db[k] += v
-				}
-			}
+			cpu.ColSum(bt.grad(), y.Grad, rows, out)
 		}
 	})
 	return y

@@ -160,16 +160,18 @@ func MeanTokens(tp *Tape, x *Tensor) *Tensor {
 	}
 	out := tp.newOut([]int{b, c}, x)
 	inv := 1 / float32(t)
+	acc := make([]float64, c)
 	for i := 0; i < b; i++ {
-		o := out.Data[i*c : (i+1)*c]
+		clear(acc)
 		for j := 0; j < t; j++ {
 			row := x.Data[(i*t+j)*c : (i*t+j+1)*c]
 			for k, v := range row {
-				o[k] += v
+				acc[k] += float64(v)
 			}
 		}
-		for k := range o {
-			o[k] *= inv
+		o := out.Data[i*c : (i+1)*c]
+		for k, v := range acc {
+			o[k] = float32(v / float64(t))
 		}
 	}
 	tp.record(out, func() {

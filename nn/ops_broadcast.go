@@ -1,6 +1,10 @@
 package nn
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/pcx-dev/pcx/nn/cpu"
+)
 
 // RepeatRows tiles each row of an A×C tensor m times, giving A×m×C: the
 // global feature of a point group broadcast to its points, or a 1×C token
@@ -20,13 +24,15 @@ func RepeatRows(tp *Tape, x *Tensor, m int) *Tensor {
 	}
 	tp.record(out, func() {
 		g := x.grad()
+		acc := make([]float64, c)
 		for i := 0; i < a; i++ {
-			gr := g[i*c : (i+1)*c]
+			clear(acc)
 			for j := 0; j < m; j++ {
 				for k, v := range out.Grad[(i*m+j)*c : (i*m+j+1)*c] {
-					gr[k] += v
+					acc[k] += float64(v)
 				}
 			}
+			cpu.AddRounded(g[i*c:(i+1)*c], acc)
 		}
 	})
 	return out

@@ -3,6 +3,8 @@ package nn
 import (
 	"fmt"
 	"math"
+
+	"github.com/pcx-dev/pcx/nn/cpu"
 )
 
 // MaxMiddle takes the maximum over the middle axis of an A×M×C tensor,
@@ -129,19 +131,23 @@ func ScaleShift(tp *Tape, x *Tensor, gamma, beta *Param) *Tensor {
 	}
 	tp.record(out, func() {
 		dx, dg, db := gradIf(x), gradIf(gt), gradIf(bt)
-		for r := 0; r < rows; r++ {
-			d, xr := out.Grad[r*c:(r+1)*c], x.Data[r*c:(r+1)*c]
-			for k, v := range d {
-				if dx != nil {
-					dx[r*c+k] += v * gt.Data[k]
-				}
-				if dg != nil {
-					dg[k] += v * xr[k]
-				}
-				if db != nil {
-					db[k] += v
+		s := cpu.ReduceRows(rows, c, 2, func(lo, hi int, acc [][]float64) {
+			for r := lo; r < hi; r++ {
+				d, xr := out.Grad[r*c:(r+1)*c], x.Data[r*c:(r+1)*c]
+				for k, v := range d {
+					if dx != nil {
+						dx[r*c+k] += v * gt.Data[k]
+					}
+					acc[0][k] += float64(v) * float64(xr[k])
+					acc[1][k] += float64(v)
 				}
 			}
+		})
+		if dg != nil {
+			cpu.AddRounded(dg, s[0])
+		}
+		if db != nil {
+			cpu.AddRounded(db, s[1])
 		}
 	})
 	return out
@@ -167,16 +173,16 @@ func RowScale(tp *Tape, x, s *Tensor) *Tensor {
 	tp.record(out, func() {
 		dx, ds := gradIf(x), gradIf(s)
 		for r := 0; r < rows; r++ {
-			var acc float32
+			var acc float64
 			for k := 0; k < c; k++ {
 				d := out.Grad[r*c+k]
 				if dx != nil {
 					dx[r*c+k] += d * s.Data[r]
 				}
-				acc += d * x.Data[r*c+k]
+				acc += float64(d) * float64(x.Data[r*c+k])
 			}
 			if ds != nil {
-				ds[r] += acc
+				ds[r] += float32(acc)
 			}
 		}
 	})
@@ -216,10 +222,7 @@ func L2Normalize(tp *Tape, x *Tensor, eps float32) *Tensor {
 			}
 			// y = x/n: dx = (d - y·(y·d)) / n
 			y := out.Data[r*c : (r+1)*c]
-			var dot float32
-			for k, v := range d {
-				dot += v * y[k]
-			}
+			dot := cpu.Dot(d, y)
 			for k, v := range d {
 				g[r*c+k] += (v - y[k]*dot) / norm[r]
 			}

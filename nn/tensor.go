@@ -12,6 +12,23 @@
 // parameter still passes the data gradient through to its input. Gradients
 // accumulate into Grad until ZeroGrad clears them, never by surprise: every
 // step calls ZeroGrad (or the optimiser's) explicitly.
+//
+// # Reductions and repeatability
+//
+// A run repeats bit for bit on one machine whatever its number of cores.
+// Every sum the CPU engine computes itself (bias, LayerNorm, BatchNorm and
+// ScaleShift gradients over the rows of a batch, means and broadcast
+// gradients over tokens, softmax and norm sums within a row, losses, the
+// global gradient norm) accumulates in float64 and is rounded to float32
+// once. A sum over rows that runs in parallel is cut into chunks fixed by
+// the tensor's shape alone (nn/cpu.ReduceRows), never by GOMAXPROCS: each
+// chunk is summed in row order and the chunk sums are added in chunk order.
+// Matrix products (package blas) accumulate in float32, as PyTorch's do;
+// the Go backend splits them across threads by rows or columns of the
+// result only, and its order over the shared dimension is fixed by its
+// blocking, so they too give the same bits on any number of threads. (A
+// system OpenBLAS makes no such promise across thread counts.) The device
+// kernels (nn/cuda) use no atomics and launch shapes fixed by the sizes.
 package nn
 
 import (

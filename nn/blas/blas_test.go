@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -521,6 +522,36 @@ func TestInterleavedHeads(t *testing.T) {
 				}
 			}
 			SetThreads(0)
+		})
+	}
+}
+
+// TestThreadsRepeat: the Go backend gives the same bits on any number of
+// threads for products large enough to be split (by rows, by columns, and
+// with the shared dimension cut into several blocks), on values whose sums
+// do round.
+func TestThreadsRepeat(t *testing.T) {
+	defer SetThreads(0)
+	rng := rand.New(rand.NewPCG(5, 6))
+	for _, k := range kernels() {
+		withBackend(t, "go:"+k.name, func(t *testing.T) {
+			for _, sz := range [][3]int{{700, 96, 1100}, {40, 900, 700}, {64, 384, 2080}} {
+				m, n, kk := sz[0], sz[1], sz[2]
+				a, b := make([]float32, m*kk), make([]float32, kk*n)
+				fill(rng, a, false)
+				fill(rng, b, false)
+				var first []float32
+				for _, nt := range []int{1, 2, 3, 4, 8} {
+					SetThreads(nt)
+					c := make([]float32, m*n)
+					Sgemm(true, false, m, n, kk, 1, a, m, b, n, 0, c, n)
+					if first == nil {
+						first = c
+					} else if !slices.Equal(c, first) {
+						t.Fatalf("%v: %d threads differ from 1", sz, nt)
+					}
+				}
+			}
 		})
 	}
 }

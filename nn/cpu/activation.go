@@ -111,13 +111,13 @@ func SoftmaxRows(out, x []float32, rows, c int) {
 			for _, v := range xr {
 				m = max(m, v)
 			}
-			var s float32
+			var s float64
 			for i, v := range xr {
 				e := float32(math.Exp(float64(v - m)))
 				or[i] = e
-				s += e
+				s += float64(e)
 			}
-			inv := 1 / s
+			inv := float32(1 / s)
 			for i := range or {
 				or[i] *= inv
 			}
@@ -130,13 +130,19 @@ func SoftmaxRowsBackward(dx, dy, y []float32, rows, c int) {
 	ParallelRows(rows, grainFor(c), func(lo, hi int) {
 		for r := lo; r < hi; r++ {
 			yr, dr, xr := y[r*c:(r+1)*c], dy[r*c:(r+1)*c], dx[r*c:(r+1)*c]
-			var dot float32
-			for i, v := range yr {
-				dot += v * dr[i]
-			}
+			dot := Dot(yr, dr)
 			for i, v := range yr {
 				xr[i] += v * (dr[i] - dot)
 			}
 		}
 	})
+}
+
+// Dot returns Σ a[i]·b[i], accumulated in float64 and rounded once.
+func Dot(a, b []float32) float32 {
+	var s float64
+	for i, v := range a {
+		s += float64(v) * float64(b[i])
+	}
+	return float32(s)
 }

@@ -38,19 +38,11 @@ func LayerNormForward(out, mean, rstd, x, w, b []float32, rows, c int, eps float
 }
 
 // LayerNormBackward accumulates dx (when not nil), dw and db (when not nil)
-// from dout. dw and db are summed over rows; rows are split across
-// goroutines with private partial sums.
+// from dout. dw and db are sums over rows, taken with ReduceRows (float64,
+// fixed chunks: the same bits whatever the number of cores).
 func LayerNormBackward(dx, dw, db, dout, x, w, mean, rstd []float32, rows, c int) {
-	type partial struct{ dw, db []float64 }
-	var mu chanLock
-	ParallelRows(rows, grainFor(c), func(lo, hi int) {
-		var p partial
-		if dw != nil {
-			p.dw = make([]float64, c)
-		}
-		if db != nil {
-			p.db = make([]float64, c)
-		}
+	s := ReduceRows(rows, c, 2, func(lo, hi int, acc [][]float64) {
+		pdw, pdb := acc[0], acc[1]
 		for r := lo; r < hi; r++ {
 			xr, dr := x[r*c:(r+1)*c], dout[r*c:(r+1)*c]
 			m, rs := mean[r], rstd[r]
@@ -64,12 +56,8 @@ func LayerNormBackward(dx, dw, db, dout, x, w, mean, rstd []float32, rows, c int
 				}
 				sumD += float64(dn)
 				sumDN += float64(dn * n)
-				if p.dw != nil {
-					p.dw[i] += float64(g * n)
-				}
-				if p.db != nil {
-					p.db[i] += float64(g)
-				}
+				pdw[i] += float64(g * n)
+				pdb[i] += float64(g)
 			}
 			if dx == nil {
 				continue
@@ -85,13 +73,11 @@ func LayerNormBackward(dx, dw, db, dout, x, w, mean, rstd []float32, rows, c int
 				dxr[i] += rs * (dn - mD - n*mDN)
 			}
 		}
-		mu.lock()
-		for i := range p.dw {
-			dw[i] += float32(p.dw[i])
-		}
-		for i := range p.db {
-			db[i] += float32(p.db[i])
-		}
-		mu.unlock()
 	})
+	if dw != nil {
+		AddRounded(dw, s[0])
+	}
+	if db != nil {
+		AddRounded(db, s[1])
+	}
 }

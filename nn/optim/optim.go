@@ -38,10 +38,18 @@ type AdamW struct {
 	// Decays selects the parameters that get weight decay.
 	Decays func(*nn.Param) bool
 	m, v   map[*nn.Param][]float32
-	// dm, dv are the moments of parameters on a device (m and v then hold
-	// the host copies State downloads and Load restores).
-	dm, dv map[*nn.Param]nn.DeviceBuffer
-	t      int
+	// dev holds the moments of parameters on a device (m and v then hold
+	// the host copies State downloads and Load restores), with the device
+	// that allocated them: ToHost frees them, and so does the first Step or
+	// State after their parameter went back to the host.
+	dev map[*nn.Param]devMoments
+	t   int
+}
+
+// devMoments are one parameter's moments on device d.
+type devMoments struct {
+	d    nn.Device
+	m, v nn.DeviceBuffer
 }
 
 // NewAdamW returns AdamW over the trainable parameters of ps with betas
@@ -61,6 +69,9 @@ func (o *AdamW) Step(lr float64) {
 		if d := p.Device(); d != nil {
 			o.stepDevice(d, p, lr, bc1, bc2)
 			continue
+		}
+		if dm, ok := o.dev[p]; ok { // the parameter came back from its device
+			o.fetch(p, dm, true)
 		}
 		if p.Grad == nil {
 			continue
@@ -93,18 +104,23 @@ func (o *AdamW) stepDevice(d nn.Device, p *nn.Param, lr, bc1, bc2 float64) {
 	if g == nil {
 		return
 	}
-	if o.dm == nil {
-		o.dm, o.dv = map[*nn.Param]nn.DeviceBuffer{}, map[*nn.Param]nn.DeviceBuffer{}
+	dm, ok := o.dev[p]
+	if ok && dm.d != d { // moved to another device since
+		o.fetch(p, dm, true)
+		ok = false
 	}
-	m, v := o.dm[p], o.dv[p]
-	if m == nil {
-		m, v = d.Alloc(p.Len()), d.Alloc(p.Len())
-		if hm, hv := o.m[p], o.v[p]; hm != nil { // loaded from a checkpoint
-			d.Upload(m, hm)
-			d.Upload(v, hv)
+	if !ok {
+		dm = devMoments{d: d, m: d.Alloc(p.Len()), v: d.Alloc(p.Len())}
+		if hm, hv := o.m[p], o.v[p]; hm != nil { // from a checkpoint or an earlier device
+			d.Upload(dm.m, hm)
+			d.Upload(dm.v, hv)
 		}
-		o.dm[p], o.dv[p] = m, v
+		if o.dev == nil {
+			o.dev = map[*nn.Param]devMoments{}
+		}
+		o.dev[p] = dm
 	}
+	m, v := dm.m, dm.v
 	decay := 1.0
 	if o.Decays(p) {
 		decay = 1 - lr*o.WeightDecay
@@ -112,16 +128,57 @@ func (o *AdamW) stepDevice(d nn.Device, p *nn.Param, lr, bc1, bc2 float64) {
 	d.AdamW(p.DeviceData(), g, m, v, float32(o.Beta1), float32(o.Beta2), o.Eps, lr/bc1, decay, math.Sqrt(bc2))
 }
 
-// State implements Optimizer: "<param>.exp_avg" and "<param>.exp_avg_sq".
-// Moments on a device are downloaded first.
-func (o *AdamW) State() map[string][]float32 {
-	for p, m := range o.dm {
-		if o.m[p] == nil {
-			o.m[p], o.v[p] = make([]float32, p.Len()), make([]float32, p.Len())
+// fetch downloads a parameter's device moments into its host copies and,
+// when free is set, frees them on the device.
+func (o *AdamW) fetch(p *nn.Param, dm devMoments, free bool) {
+	if o.m[p] == nil {
+		o.m[p], o.v[p] = make([]float32, p.Len()), make([]float32, p.Len())
+	}
+	dm.d.Download(o.m[p], dm.m)
+	dm.d.Download(o.v[p], dm.v)
+	if free {
+		o.drop(p, dm)
+	}
+}
+
+// drop frees a parameter's device moments without reading them.
+func (o *AdamW) drop(p *nn.Param, dm devMoments) {
+	delete(o.dev, p)
+	dm.d.Free(dm.m)
+	dm.d.Free(dm.v)
+}
+
+// ToHost copies the moments held on devices to the host and frees them
+// there, as nn.Params.ToHost does for the parameters; a later Step on a
+// device uploads them again. Call it when a run on a device ends.
+func (o *AdamW) ToHost() {
+	for _, p := range o.Params {
+		if dm, ok := o.dev[p]; ok {
+			o.fetch(p, dm, true)
 		}
-		d := p.Device()
-		d.Download(o.m[p], m)
-		d.Download(o.v[p], o.dv[p])
+	}
+}
+
+// Detach frees the moments held on devices without reading them back, for
+// use after a device failure (as nn.Params.Detach): the host copies keep
+// the values of the last State or Load. A failing Free is ignored.
+func (o *AdamW) Detach() {
+	for _, p := range o.Params {
+		if dm, ok := o.dev[p]; ok {
+			nn.CatchDevice(func() { o.drop(p, dm) })
+			delete(o.dev, p)
+		}
+	}
+}
+
+// State implements Optimizer: "<param>.exp_avg" and "<param>.exp_avg_sq".
+// Moments on a device are downloaded first (and freed there when their
+// parameter is no longer on that device).
+func (o *AdamW) State() map[string][]float32 {
+	for _, p := range o.Params {
+		if dm, ok := o.dev[p]; ok {
+			o.fetch(p, dm, p.Device() != dm.d)
+		}
 	}
 	s := map[string][]float32{}
 	for _, p := range o.Params {
@@ -135,12 +192,13 @@ func (o *AdamW) State() map[string][]float32 {
 // Load restores buffers saved by State.
 func (o *AdamW) Load(s map[string][]float32) {
 	for _, p := range o.Params {
-		if m, ok := s[p.Name+".exp_avg"]; ok && len(m) == p.Len() {
+		m, v := s[p.Name+".exp_avg"], s[p.Name+".exp_avg_sq"]
+		if len(m) == p.Len() && len(v) == p.Len() {
 			o.m[p] = append([]float32(nil), m...)
-			o.v[p] = append([]float32(nil), s[p.Name+".exp_avg_sq"]...)
-			if dm := o.dm[p]; dm != nil {
-				p.Device().Upload(dm, o.m[p])
-				p.Device().Upload(o.dv[p], o.v[p])
+			o.v[p] = append([]float32(nil), v...)
+			if dm, ok := o.dev[p]; ok {
+				dm.d.Upload(dm.m, o.m[p])
+				dm.d.Upload(dm.v, o.v[p])
 			}
 		}
 	}

@@ -2,18 +2,39 @@ package state
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/pcx-dev/pcx/internal/atomicfile"
+	"hash"
 	"io"
 	"math"
 	"os"
 	"slices"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/pcx-dev/pcx/internal/atomicfile"
 )
+
+// ChecksumKey is the metadata entry in which pcx records a checksum of each
+// safetensors file it writes: the SHA-256, as 64 lowercase hex digits, of
+// the whole file with those 64 digits replaced by the character '0'. Other
+// readers see an ordinary string entry; DecodeSafetensors checks it when
+// present (files from other tools lack it and load as before), and leaves
+// it out of Dict.Meta.
+const ChecksumKey = "pcx_sha256"
+
+// ErrChecksum is wrapped by the error for a file whose content does not
+// match its ChecksumKey entry: it was changed or damaged after it was
+// written (a flipped bit on disk, a partial copy, an edit).
+var ErrChecksum = errors.New("checksum mismatch")
+
+// checksumField is how ChecksumKey and its value start in a header pcx
+// writes; the 64 digits follow, then a closing quote.
+const checksumField = `"` + ChecksumKey + `":"`
 
 // maxSafetensorsHeader is the largest header accepted, as in the reference
 // implementation (100 MB).
@@ -102,16 +123,71 @@ func DecodeSafetensors(r io.ReaderAt, size int64) (*Dict, error) {
 	if err != nil {
 		return nil, fmt.Errorf("safetensors: header: %w", err)
 	}
+	var sum hash.Hash
+	want, checked := meta[ChecksumKey]
+	if checked {
+		if sum, err = checksumHeader(head[:], header, want); err != nil {
+			return nil, fmt.Errorf("safetensors: %w", err)
+		}
+		delete(meta, ChecksumKey)
+	}
 	d := &Dict{Keys: make([]string, 0, len(tensors)), Tensors: make(map[string]*Tensor, len(tensors)), Meta: meta}
-	for _, st := range tensors {
-		t, err := readSafetensor(r, dataStart, st)
+	for _, st := range tensors { // in data order, so sum sees the data buffer as it is
+		t, err := readSafetensor(r, dataStart, st, sum)
 		if err != nil {
+			if checked && !errors.Is(err, errReading) && !dataMatches(r, head[:], header, dataStart, size, want) {
+				// Damage, rather than a writer's mistake: say so.
+				err = checksumError()
+			}
 			return nil, fmt.Errorf("safetensors: tensor %s: %w", Quote(st.name), err)
 		}
 		d.Keys = append(d.Keys, st.name)
 		d.Tensors[st.name] = t
 	}
+	if checked && hex.EncodeToString(sum.Sum(nil)) != want {
+		return nil, fmt.Errorf("safetensors: %w", checksumError())
+	}
 	return d, nil
+}
+
+func checksumError() error {
+	return fmt.Errorf("%w: the file's SHA-256 is not the %s it was written with, so it was changed or damaged since", ErrChecksum, ChecksumKey)
+}
+
+// errReading marks a failure to read the file, as opposed to bad content.
+var errReading = errors.New("reading data")
+
+// dataMatches reports whether a file of the given size whose header
+// records want under ChecksumKey matches it.
+func dataMatches(r io.ReaderAt, length, header []byte, dataStart, size int64, want string) bool {
+	sum, err := checksumHeader(length, header, want)
+	if err != nil {
+		return false
+	}
+	if _, err := io.Copy(sum, io.NewSectionReader(r, dataStart, size-dataStart)); err != nil {
+		return false
+	}
+	return hex.EncodeToString(sum.Sum(nil)) == want
+}
+
+// checksumHeader starts the checksum of a file whose header records want
+// under ChecksumKey: it hashes the length field and the header with the
+// digits zeroed.
+func checksumHeader(length, header []byte, want string) (hash.Hash, error) {
+	if _, err := hex.DecodeString(want); err != nil || len(want) != 2*sha256.Size || strings.ToLower(want) != want {
+		return nil, fmt.Errorf("%w: %s %s is not 64 lowercase hex digits", ErrChecksum, ChecksumKey, Quote(want))
+	}
+	field := checksumField + want + `"`
+	i := bytes.Index(header, []byte(field))
+	if i < 0 {
+		return nil, fmt.Errorf("%w: the header holds %s but not as pcx writes it, so it was rewritten since", ErrChecksum, ChecksumKey)
+	}
+	zeroed := slices.Clone(header)
+	copy(zeroed[i+len(checksumField):], strings.Repeat("0", len(want)))
+	sum := sha256.New()
+	sum.Write(length)
+	sum.Write(zeroed)
+	return sum, nil
 }
 
 // parseSafetensorsHeader validates the JSON header of a file whose data
@@ -242,8 +318,9 @@ func checkEntry(name string, e stEntry, bufLen int64) (stTensor, error) {
 	return st, nil
 }
 
-// readSafetensor reads and decodes one validated tensor.
-func readSafetensor(r io.ReaderAt, dataStart int64, st stTensor) (*Tensor, error) {
+// readSafetensor reads and decodes one validated tensor, passing its raw
+// bytes to sum if that is not nil.
+func readSafetensor(r io.ReaderAt, dataStart int64, st stTensor, sum hash.Hash) (*Tensor, error) {
 	esize := int64(st.dtype.Size())
 	numel := int((st.end - st.begin) / esize)
 	t := &Tensor{Shape: st.shape, DType: st.dtype}
@@ -258,7 +335,10 @@ func readSafetensor(r io.ReaderAt, dataStart int64, st stTensor) (*Tensor, error
 		k := min(chunk/esize, int64(numel)-done) // elements in this piece
 		raw := buf[:k*esize]
 		if _, err := r.ReadAt(raw, dataStart+st.begin+done*esize); err != nil {
-			return nil, fmt.Errorf("reading data: %w", err)
+			return nil, fmt.Errorf("%w: %w", errReading, err)
+		}
+		if sum != nil {
+			sum.Write(raw)
 		}
 		if st.dtype.IsFloat() {
 			decodeFloats(t.F32[done:done+k], st.dtype, raw)
@@ -271,10 +351,11 @@ func readSafetensor(r io.ReaderAt, dataStart int64, st stTensor) (*Tensor, error
 }
 
 // EncodeSafetensors writes d to w in the safetensors format, as the
-// reference implementation lays it out: "__metadata__" first (if Meta is not
-// empty), then the tensors sorted by name, their data in the same order; the
-// header is padded with spaces to a multiple of 8 bytes. d must pass
-// Validate.
+// reference implementation lays it out: "__metadata__" first, then the
+// tensors sorted by name, their data in the same order; the header is
+// padded with spaces to a multiple of 8 bytes. The metadata is d.Meta plus
+// the file's checksum under ChecksumKey (any ChecksumKey in d.Meta is
+// replaced). d must pass Validate.
 func EncodeSafetensors(w io.Writer, d *Dict) error {
 	if err := d.Validate(); err != nil {
 		return err
@@ -286,31 +367,32 @@ func EncodeSafetensors(w io.Writer, d *Dict) error {
 			}
 		}
 	})
-	var h bytes.Buffer
-	h.WriteByte('{')
-	if len(d.Meta) > 0 {
-		h.WriteString(`"__metadata__":{`)
-		for i, k := range slices.Sorted(func(yield func(string) bool) {
-			for k := range d.Meta {
-				if !yield(k) {
-					return
-				}
-			}
-		}) {
-			if i > 0 {
-				h.WriteByte(',')
-			}
-			writeJSONString(&h, k)
-			h.WriteByte(':')
-			writeJSONString(&h, d.Meta[k])
+	meta := map[string]string{ChecksumKey: strings.Repeat("0", 2*sha256.Size)}
+	for k, v := range d.Meta {
+		if k != ChecksumKey {
+			meta[k] = v
 		}
-		h.WriteByte('}')
 	}
-	var off int64
-	for i, k := range names {
-		if i > 0 || len(d.Meta) > 0 {
+	var h bytes.Buffer
+	h.WriteString(`{"__metadata__":{`)
+	for i, k := range slices.Sorted(func(yield func(string) bool) {
+		for k := range meta {
+			if !yield(k) {
+				return
+			}
+		}
+	}) {
+		if i > 0 {
 			h.WriteByte(',')
 		}
+		writeJSONString(&h, k)
+		h.WriteByte(':')
+		writeJSONString(&h, meta[k])
+	}
+	h.WriteByte('}')
+	var off int64
+	for _, k := range names {
+		h.WriteByte(',')
 		if k == "__metadata__" {
 			return errors.New(`a tensor cannot be named "__metadata__"`)
 		}
@@ -338,13 +420,25 @@ func EncodeSafetensors(w io.Writer, d *Dict) error {
 	}
 	var head [8]byte
 	binary.LittleEndian.PutUint64(head[:], uint64(h.Len()))
+	buf := make([]byte, 0, min(ioChunk, off+8))
+
+	// The checksum covers the file as written with zeros for its digits:
+	// hash the data once before writing it.
+	sum := sha256.New()
+	sum.Write(head[:])
+	sum.Write(h.Bytes())
+	for _, k := range names {
+		writeTensorData(sum, d.Tensors[k], buf) // a hash never fails
+	}
+	digits := bytes.Index(h.Bytes(), []byte(checksumField)) + len(checksumField)
+	hex.Encode(h.Bytes()[digits:], sum.Sum(nil))
+
 	if _, err := w.Write(head[:]); err != nil {
 		return err
 	}
 	if _, err := w.Write(h.Bytes()); err != nil {
 		return err
 	}
-	buf := make([]byte, 0, min(ioChunk, off+8))
 	for _, k := range names {
 		if err := writeTensorData(w, d.Tensors[k], buf); err != nil {
 			return err

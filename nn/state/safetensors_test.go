@@ -2,8 +2,12 @@ package state
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
+	"errors"
 	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -112,24 +116,84 @@ func TestSafetensorsLayout(t *testing.T) {
 	if err := EncodeSafetensors(&buf, d); err != nil {
 		t.Fatal(err)
 	}
-	header := `{"__metadata__":{"k":"v"},"a":{"dtype":"I64","shape":[],"data_offsets":[0,8]},` +
+	// The checksum is the SHA-256 of the file with its digits as zeros.
+	file := func(header string, data []byte) []byte {
+		header += strings.Repeat(" ", (8-len(header)%8)%8)
+		zero := strings.Repeat("0", 64)
+		f := binary.LittleEndian.AppendUint64(nil, uint64(len(header)))
+		f = append(append(f, header...), data...)
+		sum := sha256.Sum256(f)
+		return bytes.Replace(f, []byte(zero), []byte(hex.EncodeToString(sum[:])), 1)
+	}
+	header := `{"__metadata__":{"k":"v","pcx_sha256":"` + strings.Repeat("0", 64) + `"},"a":{"dtype":"I64","shape":[],"data_offsets":[0,8]},` +
 		`"b":{"dtype":"F32","shape":[1],"data_offsets":[8,12]}}`
-	header += strings.Repeat(" ", (8-len(header)%8)%8)
-	want := binary.LittleEndian.AppendUint64(nil, uint64(len(header)))
-	want = append(want, header...)
-	want = append(want, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff)
-	want = append(want, f32bytes(2)...)
+	want := file(header, append([]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, f32bytes(2)...))
 	if !bytes.Equal(buf.Bytes(), want) {
 		t.Errorf("got\n%q\nwant\n%q", buf.Bytes(), want)
 	}
 
-	// An empty dict is a padded "{}".
+	// An empty dict has only the checksum.
 	buf.Reset()
 	if err := EncodeSafetensors(&buf, NewDict()); err != nil {
 		t.Fatal(err)
 	}
-	if want := "\x08\x00\x00\x00\x00\x00\x00\x00{}      "; buf.String() != want {
+	if want := file(`{"__metadata__":{"pcx_sha256":"`+strings.Repeat("0", 64)+`"}}`, nil); !bytes.Equal(buf.Bytes(), want) {
 		t.Errorf("empty dict: %q", buf.String())
+	}
+}
+
+// TestSafetensorsChecksum damages files pcx wrote: flipped bits in the data
+// or the metadata are an error naming the file that matches ErrChecksum;
+// an intact file reads back, without the checksum in its Meta.
+func TestSafetensorsChecksum(t *testing.T) {
+	d := sampleDict()
+	d.Meta["epoch"] = "3"
+	path := filepath.Join(t.TempDir(), "last.safetensors")
+	if err := WriteSafetensors(path, d); err != nil {
+		t.Fatal(err)
+	}
+	good, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := ReadSafetensors(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := back.Meta[ChecksumKey]; ok || back.Meta["epoch"] != "3" {
+		t.Errorf("metadata read back: %v", back.Meta)
+	}
+	dataStart := 8 + int(binary.LittleEndian.Uint64(good))
+	epoch := bytes.Index(good, []byte(`"epoch":"3"`)) + len(`"epoch":"`)
+	digit := bytes.Index(good, []byte(ChecksumKey)) + len(ChecksumKey) + 3
+	r := rand.New(rand.NewPCG(1, 2))
+	for _, c := range []struct {
+		name  string
+		flips []int // bit positions
+	}{
+		{"40 bits in the data", func() []int {
+			var fs []int
+			for range 40 {
+				fs = append(fs, 8*dataStart+r.IntN(8*(len(good)-dataStart)))
+			}
+			return fs
+		}()},
+		{"one bit in the data", []int{8 * (len(good) - 1)}},
+		{"epoch 3 to 2", []int{8 * epoch}},
+		{"a checksum digit", []int{8*digit + 4}},
+	} {
+		bad := slices.Clone(good)
+		for _, f := range c.flips {
+			bad[f/8] ^= 1 << (f % 8)
+		}
+		if bytes.Equal(bad, good) {
+			continue // the flips cancelled out
+		}
+		p := writeTemp(t, "last.safetensors", bad)
+		_, err := ReadSafetensors(p)
+		if !errors.Is(err, ErrChecksum) || !strings.Contains(err.Error(), p) {
+			t.Errorf("%s: error %v, want ErrChecksum naming the file", c.name, err)
+		}
 	}
 }
 

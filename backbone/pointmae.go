@@ -88,12 +88,12 @@ func NewPointMAE(cfg Config, r *rand.Rand) (*PointMAE, error) {
 	c := cfg.TransDim
 	m := &PointMAE{Cfg: cfg, HeadInput: 2 * c}
 	m.Encoder = &Encoder{
-		Conv1: layers.NewLinear("encoder.first_conv.0", 3, 128, true, r),
+		Conv1: conv1d("encoder.first_conv.0", 3, 128, r),
 		BN1:   nn.NewBatchNorm("encoder.first_conv.1", 128),
-		Conv2: layers.NewLinear("encoder.first_conv.3", 128, 256, true, r),
-		Conv3: layers.NewLinear("encoder.second_conv.0", 512, 512, true, r),
+		Conv2: conv1d("encoder.first_conv.3", 128, 256, r),
+		Conv3: conv1d("encoder.second_conv.0", 512, 512, r),
 		BN2:   nn.NewBatchNorm("encoder.second_conv.1", 512),
-		Conv4: layers.NewLinear("encoder.second_conv.3", 512, c, true, r),
+		Conv4: conv1d("encoder.second_conv.3", 512, c, r),
 	}
 	m.Pos0 = layers.NewLinear("pos_embed.0", 3, 128, true, r)
 	m.Pos2 = layers.NewLinear("pos_embed.2", 128, c, true, r)
@@ -116,6 +116,14 @@ func NewPointMAE(cfg Config, r *rand.Rand) (*PointMAE, error) {
 	m.Norm = layers.NewLayerNorm("norm", c, 1e-5)
 	m.Head = NewHead("cls_head_finetune", m.HeadInput, cfg.Classes, cfg.HeadDropout, r)
 	return m, nil
+}
+
+// conv1d returns a point-wise Conv1d (kernel 1) as the Linear it computes;
+// its weight is saved in PyTorch's out×in×1 shape.
+func conv1d(prefix string, in, out int, r *rand.Rand) *layers.Linear {
+	l := layers.NewLinear(prefix, in, out, true, r)
+	l.Weight.StateShape = []int{out, in, 1}
+	return l
 }
 
 // NewHead returns Point-MAE's classification head: Linear(in→256), BN, ReLU,

@@ -155,6 +155,11 @@ type Param struct {
 	// device (Params.ToDevice): state the host updates, such as
 	// BatchNorm's batch counter.
 	Host bool
+	// StateShape, when set, is the shape of the parameter in PyTorch's
+	// state dict where it differs from Shape (same elements, same order):
+	// a point-wise Conv1d weight, kept as out×in, is out×in×1 there.
+	// Checkpoints are written in this shape.
+	StateShape []int
 }
 
 // NewParam returns a zeroed trainable parameter.

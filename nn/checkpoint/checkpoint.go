@@ -3,16 +3,18 @@
 // loads PyTorch .pth state dicts into pcx models.
 //
 // A pcx checkpoint is a safetensors file: each parameter and buffer under its
-// PyTorch key (BatchNorm's num_batches_tracked as a 0-d int64, as PyTorch
-// stores it), optimiser buffers under "optimizer.<param>.<buffer>", and
-// string metadata (epoch, optimiser step, configuration). A PyTorch user
-// loads the model part with
+// PyTorch key and in its PyTorch shape (a Conv1d weight out×in×1,
+// BatchNorm's num_batches_tracked a 0-d int64), optimiser buffers under
+// "optimizer.<param>.<buffer>", and string metadata (epoch, optimiser step,
+// configuration, and the file's checksum, state.ChecksumKey). A PyTorch
+// user loads the model part into the matching module with
 //
 //	from safetensors.torch import load_file
 //	sd = {k: v for k, v in load_file("best.safetensors").items() if not k.startswith("optimizer.")}
-//	model.load_state_dict(sd, strict=False)
+//	model.load_state_dict(sd)  # strict: every key and shape matches
 //
-// Files are written atomically (temporary file, fsync, rename).
+// Loading accepts a Conv1d weight as out×in×1 or out×in. Files are written
+// atomically (temporary file, fsync, rename).
 package checkpoint
 
 import (
@@ -31,8 +33,9 @@ const OptimizerPrefix = "optimizer."
 // 0-d int64 tensor.
 func isCounter(p *nn.Param) bool { return strings.HasSuffix(p.Name, "num_batches_tracked") }
 
-// Dict builds a state dict of the parameters and buffers, plus optimiser
-// buffers (keyed by their names) and metadata.
+// Dict builds a state dict of the parameters and buffers, each in its
+// PyTorch shape (StateShape when set), plus optimiser buffers (keyed by
+// their names) and metadata.
 func Dict(ps nn.Params, opt map[string][]float32, meta map[string]string) *state.Dict {
 	d := state.NewDict()
 	for _, p := range ps {
@@ -40,7 +43,11 @@ func Dict(ps nn.Params, opt map[string][]float32, meta map[string]string) *state
 			d.Set(p.Name, &state.Tensor{Shape: []int{}, DType: state.I64, I64: []int64{int64(p.Data[0])}})
 			continue
 		}
-		d.Set(p.Name, &state.Tensor{Shape: append([]int(nil), p.Shape...), DType: state.F32, F32: append([]float32(nil), p.Data...)})
+		shape := p.Shape
+		if p.StateShape != nil { // PyTorch's shape, e.g. a Conv1d weight's out×in×1
+			shape = p.StateShape
+		}
+		d.Set(p.Name, &state.Tensor{Shape: append([]int(nil), shape...), DType: state.F32, F32: append([]float32(nil), p.Data...)})
 	}
 	keys := make([]string, 0, len(opt))
 	for k := range opt {

@@ -3,6 +3,7 @@ package checkpoint
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -105,5 +106,39 @@ func TestLoadPTHPointMAE(t *testing.T) {
 	}
 	if _, err := LoadPTH("../../testdata/state/malicious.pth", "", ps); err == nil {
 		t.Error("malicious pickle loaded")
+	}
+}
+
+// TestStateShape saves a point-wise Conv1d weight in PyTorch's out×in×1
+// shape and loads it back from that shape and from out×in.
+func TestStateShape(t *testing.T) {
+	conv := func() nn.Params {
+		w := nn.NewParam("encoder.first_conv.0.weight", 4, 3)
+		w.StateShape = []int{4, 3, 1}
+		for i := range w.Data {
+			w.Data[i] = float32(i)
+		}
+		return nn.Params{w}
+	}
+	d := Dict(conv(), nil, nil)
+	if got := d.Tensors["encoder.first_conv.0.weight"].Shape; !slices.Equal(got, []int{4, 3, 1}) {
+		t.Errorf("saved as %v, want [4 3 1]", got)
+	}
+	dir := t.TempDir()
+	for _, shape := range [][]int{{4, 3, 1}, {4, 3}} {
+		ps := conv()
+		ps[0].StateShape = shape
+		path := filepath.Join(dir, "ck.safetensors")
+		if err := Save(path, ps, nil, nil); err != nil {
+			t.Fatal(err)
+		}
+		back := conv()
+		clear(back[0].Data)
+		if _, _, _, err := Load(path, back); err != nil {
+			t.Fatalf("file shape %v: %v", shape, err)
+		}
+		if !slices.Equal(back[0].Data, ps[0].Data) {
+			t.Errorf("file shape %v: loaded %v", shape, back[0].Data)
+		}
 	}
 }

@@ -14,16 +14,19 @@ import (
 
 	"github.com/nlpodyssey/gopickle/pickle"
 	"github.com/nlpodyssey/gopickle/types"
+
+	"github.com/pcx-dev/pcx/nn/state"
 )
 
 // Point-MAE caches ModelNet40 as pickle.dump([list_of_points,
 // list_of_labels], f): numpy arrays, which pickle as calls to numpy
 // functions. A pickle is a small program; this file never runs it as one. It
-// checks the opcode stream first (every length fits in the file, so nothing
-// is allocated beyond the file's size), then lets gopickle's stack machine
+// checks the opcode stream first (every length fits in the file, the stack,
+// the memo and the MARKs are bounded, and so is the unpickler's estimated
+// allocation, to a few times the file's size), then lets gopickle's stack machine
 // build values, answering its class look-ups with inert Go stand-ins for the
 // few numpy names that arrays, dtypes and scalars use and refusing all
-// others.
+// others. The check is nn/state's VetPickle, which the .pth reader uses too.
 
 // npDtype is a numpy dtype of a plain number type.
 type npDtype struct {
@@ -55,7 +58,7 @@ func parseDtype(s string) (*npDtype, error) {
 		s = "b1"
 	}
 	if len(s) != 2 || s[1] < '1' || s[1] > '8' {
-		return nil, fmt.Errorf("unsupported numpy dtype %q", s)
+		return nil, fmt.Errorf("unsupported numpy dtype %s", state.Quote(s))
 	}
 	d.kind, d.size = s[0], int(s[1]-'0')
 	ok := false
@@ -68,15 +71,15 @@ func parseDtype(s string) (*npDtype, error) {
 		ok = d.size == 1
 	}
 	if !ok {
-		return nil, fmt.Errorf("unsupported numpy dtype %q", s)
+		return nil, fmt.Errorf("unsupported numpy dtype %s", state.Quote(s))
 	}
 	return d, nil
 }
 
 // PySetState takes numpy's dtype state (version, byteorder, subarray,
 // names, fields, elsize, alignment, flags[, metadata]).
-func (d *npDtype) PySetState(state interface{}) error {
-	t, ok := state.(*types.Tuple)
+func (d *npDtype) PySetState(st interface{}) error {
+	t, ok := st.(*types.Tuple)
 	if !ok || t.Len() < 2 {
 		return errors.New("malformed numpy dtype state")
 	}
@@ -88,7 +91,7 @@ func (d *npDtype) PySetState(state interface{}) error {
 		case "<", "|", "=":
 			d.big = false
 		default:
-			return fmt.Errorf("unknown numpy byte order %q", o)
+			return fmt.Errorf("unknown numpy byte order %s", state.Quote(o))
 		}
 	default:
 		return errors.New("malformed numpy dtype byte order")
@@ -243,8 +246,8 @@ func (a *npArray) columns(cols int) (xyz, nrm []float32) {
 
 // PySetState takes ndarray's state: (version, shape, dtype, is_fortran,
 // data), or the same without the version.
-func (a *npArray) PySetState(state interface{}) error {
-	t, ok := state.(*types.Tuple)
+func (a *npArray) PySetState(st interface{}) error {
+	t, ok := st.(*types.Tuple)
 	if !ok || (t.Len() != 4 && t.Len() != 5) {
 		return errors.New("malformed numpy array state")
 	}
@@ -427,168 +430,42 @@ func findNumpyClass(module, name string) (interface{}, error) {
 	return nil, &errRefused{module, name}
 }
 
-// Pickle opcode argument kinds, for the pre-scan.
-const (
-	argNone   = iota
-	argFixed  // n bytes
-	argLine   // up to '\n'
-	argLine2  // two lines
-	argLen1   // 1-byte length, then data
-	argLen4   // 4-byte length, then data
-	argLen8   // 8-byte length, then data
-	argFrame8 // 8-byte frame length
-)
-
-type pickleOp struct {
-	kind, n int
-}
-
-var pickleOps = func() [256]*pickleOp {
-	var t [256]*pickleOp
-	set := func(kind, n int, codes ...byte) {
-		for _, c := range codes {
-			t[c] = &pickleOp{kind, n}
-		}
-	}
-	set(argNone, 0, '(', '.', '0', '1', '2', 'N', 'Q', 'R', 'a', 'b', 'd', '}', 'e', 'l', ']', 'o', 's',
-		't', ')', 'u', 0x81, 0x85, 0x86, 0x87, 0x88, 0x89, 0x8f, 0x90, 0x91, 0x92, 0x93, 0x94, 0x97, 0x98)
-	set(argFixed, 1, 'K', 'h', 'q', 0x80, 0x82)
-	set(argFixed, 2, 'M', 0x83)
-	set(argFixed, 4, 'J', 'j', 'r', 0x84)
-	set(argFixed, 8, 'G')
-	set(argLine, 0, 'F', 'I', 'L', 'P', 'S', 'V', 'g', 'p')
-	set(argLine2, 0, 'c', 'i')
-	set(argLen1, 0, 'U', 'C', 0x8a, 0x8c)
-	set(argLen4, 0, 'T', 'X', 'B', 0x8b)
-	set(argLen8, 0, 0x8d, 0x8e, 0x96)
-	set(argFrame8, 0, 0x95)
-	return t
-}()
-
-// prescanPickle walks the opcode stream up to STOP and checks that every
-// opcode is known and every argument lies inside the data, so that the
-// unpickler never allocates for a length the file cannot back.
-func prescanPickle(r *bufio.Reader, size int64) error {
-	var off int64
-	skip := func(n int64, what string, at int64) error {
-		if n < 0 || n > size-off {
-			return fmt.Errorf("truncated or malformed pickle: %s at offset %d needs %d bytes, %d left", what, at, n, size-off)
-		}
-		if _, err := r.Discard(int(n)); err != nil {
-			return fmt.Errorf("truncated pickle at offset %d: %v", off, err)
-		}
-		off += n
-		return nil
-	}
-	readN := func(n int, at int64) ([]byte, error) {
-		b := make([]byte, n)
-		if _, err := io.ReadFull(r, b); err != nil {
-			return nil, fmt.Errorf("truncated pickle: opcode at offset %d lacks its argument", at)
-		}
-		off += int64(n)
-		return b, nil
-	}
-	line := func(at int64) error {
-		for {
-			chunk, err := r.ReadSlice('\n')
-			off += int64(len(chunk))
-			if err == nil {
-				return nil
-			}
-			if err != bufio.ErrBufferFull {
-				return fmt.Errorf("truncated pickle: opcode at offset %d lacks its line argument", at)
-			}
-		}
-	}
-	for {
-		at := off
-		c, err := r.ReadByte()
-		if err != nil {
-			if at == 0 {
-				return errors.New("empty file")
-			}
-			return fmt.Errorf("truncated pickle: ends at offset %d without a STOP opcode", at)
-		}
-		off++
-		if c == '.' {
-			return nil
-		}
-		op := pickleOps[c]
-		if op == nil {
-			return fmt.Errorf("not a pickle, or a malformed one: unknown opcode 0x%02x at offset %d", c, at)
-		}
-		switch op.kind {
-		case argFixed:
-			if err := skip(int64(op.n), "opcode", at); err != nil {
-				return err
-			}
-		case argLine:
-			if err := line(at); err != nil {
-				return err
-			}
-		case argLine2:
-			if err := line(at); err != nil {
-				return err
-			}
-			if err := line(at); err != nil {
-				return err
-			}
-		case argLen1:
-			b, err := readN(1, at)
-			if err != nil {
-				return err
-			}
-			if err := skip(int64(b[0]), "opcode", at); err != nil {
-				return err
-			}
-		case argLen4:
-			b, err := readN(4, at)
-			if err != nil {
-				return err
-			}
-			if err := skip(int64(int32(binary.LittleEndian.Uint32(b))), "opcode", at); err != nil {
-				return err
-			}
-		case argLen8, argFrame8:
-			b, err := readN(8, at)
-			if err != nil {
-				return err
-			}
-			n := binary.LittleEndian.Uint64(b)
-			if n > uint64(size-off) {
-				return fmt.Errorf("truncated or malformed pickle: opcode at offset %d needs %d bytes, %d left", at, n, size-off)
-			}
-			if op.kind == argLen8 {
-				if err := skip(int64(n), "opcode", at); err != nil {
-					return err
-				}
-			}
-		}
+// datRules are the pre-pass rules for a .dat pickle: numpy's names only,
+// and, since the pickle itself holds the point data, an allocation estimate
+// of at most a few times the file's size.
+func datRules(size int64) state.PickleRules {
+	return state.PickleRules{
+		Allowed: func(module, name string) bool {
+			_, err := findNumpyClass(module, name)
+			return err == nil
+		},
+		Refuse:       func(module, name string) error { return &errRefused{module, name} },
+		MaxBytes:     size,
+		AllocPerByte: 4,
+		AllocSlack:   16 << 20,
 	}
 }
 
-// unpickle decodes a pickle stream with only numpy's inert stand-ins.
-func unpickle(open func() (io.ReadCloser, error), size int64) (v interface{}, err error) {
-	rc, err := open()
-	if err != nil {
-		return nil, err
+// unpickle decodes a pickle of size bytes with only numpy's inert
+// stand-ins, after state.VetPickle has checked it.
+func unpickle(r io.ReaderAt, size int64) (v interface{}, err error) {
+	if size == 0 {
+		return nil, errors.New("empty file")
 	}
-	err = prescanPickle(bufio.NewReaderSize(rc, 1<<16), size)
-	rc.Close()
+	end, err := state.VetPickle(r, 0, size, datRules(size))
 	if err != nil {
-		return nil, err
+		var ref *errRefused
+		if errors.As(err, &ref) {
+			return nil, ref
+		}
+		return nil, fmt.Errorf("not a pickle, or a malformed one: %v", err)
 	}
-	rc, err = open()
-	if err != nil {
-		return nil, err
-	}
-	defer rc.Close()
 	defer func() {
 		if r := recover(); r != nil {
-			v, err = nil, fmt.Errorf("malformed pickle (the decoder failed: %v)", r)
+			v, err = nil, fmt.Errorf("malformed pickle (the decoder failed: %s)", state.Quote(fmt.Sprint(r)))
 		}
 	}()
-	u := pickle.NewUnpickler(bufio.NewReaderSize(rc, 1<<16))
+	u := pickle.NewUnpickler(bufio.NewReaderSize(io.NewSectionReader(r, 0, end), 1<<16))
 	u.FindClass = findNumpyClass
 	v, err = u.Load()
 	if err != nil {
@@ -596,7 +473,7 @@ func unpickle(open func() (io.ReadCloser, error), size int64) (v interface{}, er
 		if errors.As(err, &ref) {
 			return nil, ref
 		}
-		return nil, fmt.Errorf("malformed pickle: %v", err)
+		return nil, fmt.Errorf("malformed pickle: %s", state.Quote(err.Error()))
 	}
 	return v, nil
 }
@@ -627,18 +504,21 @@ func ReadModelNetDat(path string) (*Split, error) {
 	if st.IsDir() {
 		return nil, fmt.Errorf("%s: is a folder, not a .dat file", path)
 	}
-	open := func() (io.ReadCloser, error) { return os.Open(path) }
-	return readModelNetDat(path, open, st.Size())
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return readModelNetDat(path, f, st.Size())
 }
 
 // readModelNetDatBytes is ReadModelNetDat on data in memory.
 func readModelNetDatBytes(name string, data []byte) (*Split, error) {
-	open := func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }
-	return readModelNetDat(name, open, int64(len(data)))
+	return readModelNetDat(name, bytes.NewReader(data), int64(len(data)))
 }
 
-func readModelNetDat(name string, open func() (io.ReadCloser, error), size int64) (*Split, error) {
-	v, err := unpickle(open, size)
+func readModelNetDat(name string, r io.ReaderAt, size int64) (*Split, error) {
+	v, err := unpickle(r, size)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %v", name, err)
 	}

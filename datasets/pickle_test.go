@@ -1,8 +1,11 @@
 package datasets
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
+	"runtime"
+	"strings"
 	"testing"
 )
 
@@ -79,7 +82,7 @@ func TestReadModelNetDatBad(t *testing.T) {
 		{"bad_three.dat", []string{"bad_three.dat: want a pickled pair [points, labels]"}},
 		{"bad_dtype.dat", []string{"bad_dtype.dat: sample 0 is a int32 array of shape (32, 6)"}},
 		{"bad_nan.dat", []string{"bad_nan.dat: sample 2 has NaN coordinates"}},
-		{"bad_truncated.dat", []string{"bad_truncated.dat: truncated"}},
+		{"bad_truncated.dat", []string{"bad_truncated.dat: not a pickle, or a malformed one: pickle is truncated"}},
 		{"bad_empty.dat", []string{"bad_empty.dat: empty file"}},
 		{"bad_global.dat", []string{"bad_global.dat: refusing to load os.system", "nothing in it is ever run"}},
 		{"missing.dat", []string{"missing.dat", "no such file"}},
@@ -99,15 +102,15 @@ func TestReadModelNetDatCrafted(t *testing.T) {
 		data  string
 		parts []string
 	}{
-		{"unknown opcode", "\x80\x04\xff.", []string{"unknown opcode 0xff at offset 2"}},
-		{"no stop", "\x80\x02]q\x00", []string{"without a STOP opcode"}},
-		{"huge bytes", "\x80\x04B\xff\xff\xff\x7f.", []string{"needs 2147483647 bytes"}},
-		{"huge frame", "\x80\x04\x95\xff\xff\xff\xff\xff\xff\xff\x7f.", []string{"needs 9223372036854775807 bytes"}},
-		{"huge bytes8", "\x80\x04\x8e\x00\x00\x00\x00\x01\x00\x00\x00.", []string{"needs 4294967296 bytes"}},
-		{"negative binstring", "\x80\x02T\xff\xff\xff\xff.", []string{"needs -1 bytes"}},
+		{"unknown opcode", "\x80\x04\xff.", []string{"pickle opcode 0xff at byte 2: unknown opcode"}},
+		{"no stop", "\x80\x02]q\x00", []string{"pickle is truncated: it ends at byte 5 without a STOP opcode"}},
+		{"huge bytes", "\x80\x04B\xff\xff\xff\x7f.", []string{"opcode 0x42 at byte 2 runs past the end at byte 8"}},
+		{"huge frame", "\x80\x04\x95\xff\xff\xff\xff\xff\xff\xff\x7f.", []string{"opcode 0x95 at byte 2 runs past the end at byte 12"}},
+		{"huge bytes8", "\x80\x04\x8e\x00\x00\x00\x00\x01\x00\x00\x00.", []string{"opcode 0x8e at byte 2 runs past the end at byte 12"}},
+		{"negative binstring", "\x80\x02T\xff\xff\xff\xff.", []string{"negative BINSTRING length"}},
 		{"builtin eval", "\x80\x02c__builtin__\neval\n.", []string{"refusing to load __builtin__.eval"}},
 		{"subprocess", "\x80\x04\x8c\nsubprocess\x8c\x05Popen\x93.", []string{"refusing to load subprocess.Popen"}},
-		{"stack underflow", "\x80\x02R.", []string{"malformed pickle"}},
+		{"stack underflow", "\x80\x02R.", []string{"malformed one: pickle opcode 0x52 at byte 2: stack underflow"}},
 		{"not a pair", "\x80\x02K\x05.", []string{"want a pickled pair"}},
 		{"empty lists", "\x80\x02]]\x86.", []string{"no samples"}},
 		{"reconstruct of other class", "\x80\x02cnumpy.core.multiarray\n_reconstruct\ncnumpy\ndtype\nK\x00\x85C\x01b\x87R.", []string{"_reconstruct of something other than numpy.ndarray"}},
@@ -154,4 +157,54 @@ func FuzzReadModelNetDat(f *testing.F) {
 			}
 		}
 	})
+}
+
+// hostilePickles are opcode streams that ask gopickle for memory or time
+// out of proportion to their n or so bytes.
+func hostilePickles(n int) map[string][]byte {
+	memo := []byte("\x80\x02N")
+	for i := 0; len(memo) < n; i++ {
+		memo = append(memo, 'r', byte(i), byte(i>>8), byte(i>>16), byte(i>>24))
+	}
+	return map[string][]byte{
+		"MARKs":        append(bytes.Repeat([]byte("("), n), '.'),
+		"NONEs":        append(bytes.Repeat([]byte("N"), n), '.'),
+		"DUPs":         append(append([]byte("N"), bytes.Repeat([]byte("2"), n)...), '.'),
+		"memo entries": append(memo, '.'),
+		"long digits":  []byte("L" + strings.Repeat("7", n) + "L\n."),
+	}
+}
+
+// A hostile .dat is refused with an error, and reading it allocates a
+// bounded multiple of its size (gopickle alone took 30-100 times).
+func TestReadModelNetDatHostileBounded(t *testing.T) {
+	const n = 8 << 20
+	for name, data := range hostilePickles(n) {
+		t.Run(name, func(t *testing.T) {
+			var before, after runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&before)
+			_, err := readModelNetDatBytes("x.dat", data)
+			runtime.ReadMemStats(&after)
+			if err == nil {
+				t.Fatal("no error")
+			}
+			if len(err.Error()) > 300 {
+				t.Errorf("%d-byte message", len(err.Error()))
+			}
+			if got, bound := after.TotalAlloc-before.TotalAlloc, uint64(8*len(data)+48<<20); got > bound {
+				t.Errorf("reading %d bytes allocated %d, more than %d (%v)", len(data), got, bound, err)
+			}
+		})
+	}
+}
+
+// A text integer is refused beyond 1024 digits, before anything parses it.
+func TestReadModelNetDatLongDigits(t *testing.T) {
+	_, err := readModelNetDatBytes("x.dat", []byte("\x80\x02L"+strings.Repeat("7", 2000)+"L\n."))
+	wantErr(t, err, "x.dat: ", "text argument longer than 1024 bytes")
+	if _, err := readModelNetDatBytes("x.dat", []byte("\x80\x02L"+strings.Repeat("7", 1000)+"L\n.")); err == nil ||
+		strings.Contains(err.Error(), "longer than") {
+		t.Errorf("a 1000-digit long: %v", err)
+	}
 }

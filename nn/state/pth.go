@@ -214,11 +214,11 @@ func (l *loader) unpickle(r io.ReaderAt, off, limit int64, persistent func(any) 
 	u.PersistentLoad = persistent
 	defer func() {
 		if p := recover(); p != nil { // vetPickle should leave none; keep the promise anyway
-			obj, err = nil, fmt.Errorf("malformed pickle: %v", p)
+			obj, err = nil, fmt.Errorf("malformed pickle: %s", Quote(fmt.Sprint(p)))
 		}
 	}()
 	obj, err = u.Load()
-	return obj, end, err
+	return obj, end, clipErr(err)
 }
 
 // decodeZip reads the zip format: <dir>/data.pkl holds the object pickle,
@@ -253,7 +253,7 @@ func (l *loader) decodeZip() (any, error) {
 				return nil, fmt.Errorf("%s: %w", f.Name, err)
 			}
 			if string(b) != "little" {
-				return nil, fmt.Errorf("%s: byte order %q is not supported", f.Name, b)
+				return nil, fmt.Errorf("%s: byte order %s is not supported", Quote(f.Name), Quote(string(b)))
 			}
 		case strings.HasPrefix(name, "data/"):
 			key := name[len("data/"):]
@@ -263,7 +263,7 @@ func (l *loader) decodeZip() (any, error) {
 			l.zipData[key] = f
 		}
 	}
-	data, err := readRecord(pkl, maxPickleBytes)
+	data, err := readRecord(pkl, checkpointRules.MaxBytes)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", pkl.Name, err)
 	}
@@ -346,12 +346,12 @@ func persistentID(pid any, n int) (*types.Tuple, *storageClass, string, int, err
 func (l *loader) storageFor(cls *storageClass, key string, numel int) (*storage, bool, error) {
 	if st := l.storages[key]; st != nil {
 		if st.dtype != cls.dtype || st.numel != numel {
-			return nil, false, fmt.Errorf("storage %q is used as %d %v and as %d %v", key, st.numel, st.dtype, numel, cls.dtype)
+			return nil, false, fmt.Errorf("storage %s is used as %d %v and as %d %v", Quote(key), st.numel, st.dtype, numel, cls.dtype)
 		}
 		return st, false, nil
 	}
 	if numel > math.MaxInt64/8 {
-		return nil, false, fmt.Errorf("storage %q: %d elements is too many", key, numel)
+		return nil, false, fmt.Errorf("storage %s: %d elements is too many", Quote(key), numel)
 	}
 	st := &storage{key: key, dtype: cls.dtype, numel: numel}
 	l.storages[key] = st
@@ -372,12 +372,12 @@ func (l *loader) persistentZip(pid any) (any, error) {
 	if isNew {
 		f := l.zipData[key]
 		if f == nil {
-			return nil, fmt.Errorf("storage %q: no record data/%s in the archive", key, key)
+			return nil, fmt.Errorf("storage %s: the archive has no record of it under data/", Quote(key))
 		}
 		want := int64(numel) * int64(st.dtype.Size())
 		if f.UncompressedSize64 != uint64(want) {
-			return nil, fmt.Errorf("storage %q of %d %v needs %d bytes but %s has %d",
-				key, numel, st.dtype, want, f.Name, f.UncompressedSize64)
+			return nil, fmt.Errorf("storage %s of %d %v needs %d bytes but %s has %d",
+				Quote(key), numel, st.dtype, want, Quote(f.Name), f.UncompressedSize64)
 		}
 		if st.data, err = readRecord(f, want); err != nil {
 			return nil, fmt.Errorf("%s: %w", f.Name, err)
@@ -402,12 +402,12 @@ func (l *loader) persistentLegacy(pid any) (any, error) {
 	if view := t.Get(5); view != nil {
 		vt, ok := view.(*types.Tuple)
 		if !ok || vt.Len() != 3 {
-			return nil, fmt.Errorf("storage %q: malformed view %T", key, view)
+			return nil, fmt.Errorf("storage %s: malformed view %T", Quote(key), view)
 		}
 		off, ok1 := vt.Get(1).(int)
 		n, ok2 := vt.Get(2).(int)
 		if !ok1 || !ok2 || off < 0 || n < 0 || off > numel || n > numel-off {
-			return nil, fmt.Errorf("storage %q: view outside its %d elements", key, numel)
+			return nil, fmt.Errorf("storage %s: view outside its %d elements", Quote(key), numel)
 		}
 		ref.base, ref.numel = off, n
 	}
@@ -466,33 +466,33 @@ func (l *loader) decodeLegacy() (any, error) {
 		key, _ := k.(string)
 		st := l.storages[key]
 		if st == nil {
-			return nil, fmt.Errorf("storage %q is listed but the pickle does not use it", key)
+			return nil, fmt.Errorf("storage %s is listed but the pickle does not use it", Quote(key))
 		}
 		if st.loaded {
-			return nil, fmt.Errorf("storage %q is listed twice", key)
+			return nil, fmt.Errorf("storage %s is listed twice", Quote(key))
 		}
 		var head [8]byte
 		if _, err := l.r.ReadAt(head[:], off); err != nil {
-			return nil, fmt.Errorf("storage %q at byte %d: file is truncated: %w", key, off, err)
+			return nil, fmt.Errorf("storage %s at byte %d: file is truncated: %w", Quote(key), off, err)
 		}
 		count := binary.LittleEndian.Uint64(head[:])
 		if count != uint64(st.numel) {
-			return nil, fmt.Errorf("storage %q at byte %d has %d elements, the pickle says %d", key, off, count, st.numel)
+			return nil, fmt.Errorf("storage %s at byte %d has %d elements, the pickle says %d", Quote(key), off, count, st.numel)
 		}
 		need := int64(st.numel) * int64(st.dtype.Size())
 		if left := l.size - off - 8; need > left {
-			return nil, fmt.Errorf("storage %q at byte %d needs %d bytes but the file has %d left: file is truncated", key, off, need, left)
+			return nil, fmt.Errorf("storage %s at byte %d needs %d bytes but the file has %d left: file is truncated", Quote(key), off, need, left)
 		}
 		st.data = make([]byte, need)
 		if _, err := l.r.ReadAt(st.data, off+8); err != nil {
-			return nil, fmt.Errorf("storage %q: %w", key, err)
+			return nil, fmt.Errorf("storage %s: %w", Quote(key), err)
 		}
 		st.loaded = true
 		off += 8 + need
 	}
 	for _, st := range l.order {
 		if !st.loaded {
-			return nil, fmt.Errorf("storage %q is used but missing from the file", st.key)
+			return nil, fmt.Errorf("storage %s is used but missing from the file", Quote(st.key))
 		}
 	}
 	return l.convert(obj)

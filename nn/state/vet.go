@@ -14,21 +14,43 @@ import (
 // length field makes it allocate that many bytes before reading them, a few
 // malformed streams make it panic, some operations cost time or memory in
 // proportion to earlier input, and its error messages format whole values.
-// vetPickle walks the opcode stream once, simulating the stack without
+// VetPickle walks the opcode stream once, simulating the stack without
 // building any value, and only a stream that passes is handed to gopickle.
 const (
-	maxPickleBytes  = 64 << 20 // a pickle larger than this is refused
-	maxNameBytes    = 256      // longest module or attribute name of a global
-	maxNumberLine   = 1024     // longest text-encoded number (INT, LONG, FLOAT, GET, PUT)
-	maxLongBytes    = 1024     // longest LONG4 integer
-	maxMarkDepth    = 1 << 16  // deepest nesting of MARKs
-	allocPerByte    = 128      // estimated allocation allowed per pickle byte (torch: about 60)...
-	allocSlack      = 64 << 20 // ...plus this
-	leafPerByte     = 16       // strings that an error message could print, per pickle byte...
-	leafSlack       = 16 << 20 // ...plus this
-	buildsFree      = 64       // BUILDs always allowed; beyond, BUILDs × opcodes is bounded by
+	maxNameBytes    = 256     // longest module or attribute name of a global
+	maxNumberLine   = 1024    // longest text-encoded number (INT, LONG, FLOAT, GET, PUT)
+	maxLongBytes    = 1024    // longest LONG4 integer
+	maxMarkDepth    = 1 << 16 // deepest nesting of MARKs
+	maxStackDepth   = 1 << 18 // most values on the stack at once (Python's pickler batches by 1000)
+	leafPerByte     = 16      // strings that an error message could print, per pickle byte...
+	leafSlack       = 16 << 20
+	buildsFree      = 64 // BUILDs always allowed; beyond, BUILDs × opcodes is bounded by
 	buildWorkBudget = 1 << 27
 )
+
+// PickleRules says what VetPickle accepts.
+type PickleRules struct {
+	// Allowed reports whether the pickle may name the global module.name;
+	// Refuse makes the error for one that may not.
+	Allowed func(module, name string) bool
+	Refuse  func(module, name string) error
+	// MaxBytes is the longest pickle accepted.
+	MaxBytes int64
+	// The unpickler's allocations, as VetPickle estimates them, may reach
+	// AllocPerByte per pickle byte plus AllocSlack.
+	AllocPerByte, AllocSlack int64
+}
+
+// checkpointRules are the rules for the pickle of a torch checkpoint, which
+// holds structure only (its tensor data lives beside it): torch's pickles
+// estimate at about 60 bytes of allocation per byte.
+var checkpointRules = PickleRules{
+	Allowed:      allowedGlobal,
+	Refuse:       forbidden,
+	MaxBytes:     64 << 20,
+	AllocPerByte: 128,
+	AllocSlack:   64 << 20,
+}
 
 // shadow stands for a value on the simulated stack: the bytes it would take
 // if printed in full (its length for str and bytes, 0 for values printed as
@@ -49,33 +71,58 @@ type vetter struct {
 	marks    []int // stack heights at each open MARK
 	memo     map[int]shadow
 
+	rules  *PickleRules
+	budget int64 // allocation estimate allowed for lim bytes
+
 	ops, alloc, leaves, builds int64
 }
 
 // errTruncated reports a pickle that ends before its STOP opcode.
 var errTruncated = errors.New("pickle is truncated")
 
-// vetPickle checks the pickle that starts at off in r, whose bytes may
-// extend to off+limit, and returns the offset just past its STOP opcode. It
-// refuses: unknown opcodes and features torch never writes (extensions,
-// out-of-band buffers, zero-length longs); length fields that point past the
-// end; stack or MARK underflows; globals that are not on the allow-list,
+// errRefused marks the error of a refused global, which VetPickle returns
+// as the rules made it.
+var errRefused = errors.New("refused global")
+
+type refusal struct{ err error }
+
+func (r refusal) Error() string   { return r.err.Error() }
+func (r refusal) Unwrap() []error { return []error{r.err, errRefused} }
+func (v *vetter) refuse(mod, name string) error {
+	return refusal{v.rules.Refuse(mod, name)}
+}
+
+// vetPickle is VetPickle with the rules for a checkpoint's pickle.
+func vetPickle(r io.ReaderAt, off, limit int64) (int64, error) {
+	return VetPickle(r, off, limit, checkpointRules)
+}
+
+// VetPickle checks the pickle that starts at off in r, whose bytes may
+// extend to off+limit, and returns the offset just past its STOP opcode.
+// Only a pickle it passes may be given to gopickle. It refuses: unknown
+// opcodes and features torch and numpy never write (extensions, out-of-band
+// buffers, zero-length longs); length fields that point past the end; stack
+// or MARK underflows; more than 2^18 values on the stack or 2^16 nested
+// MARKs; text numbers over 1024 digits; globals that rules do not allow,
 // including STACK_GLOBAL operands it cannot read as short strings; and
 // streams whose estimated cost for gopickle is out of proportion to their
-// size.
-func vetPickle(r io.ReaderAt, off, limit int64) (int64, error) {
-	if limit > maxPickleBytes {
-		limit = maxPickleBytes
+// size. Its own memory stays within a small multiple of that estimate.
+func VetPickle(r io.ReaderAt, off, limit int64, rules PickleRules) (int64, error) {
+	cut := limit > rules.MaxBytes
+	if cut {
+		limit = rules.MaxBytes
 	}
 	v := &vetter{
-		br:   bufio.NewReaderSize(io.NewSectionReader(r, off, limit), 64<<10),
-		lim:  limit,
-		memo: map[int]shadow{},
+		br:     bufio.NewReaderSize(io.NewSectionReader(r, off, limit), 64<<10),
+		lim:    limit,
+		memo:   map[int]shadow{},
+		rules:  &rules,
+		budget: rules.AllocPerByte*limit + rules.AllocSlack,
 	}
 	err := v.run()
 	if err != nil {
-		if errors.Is(err, errTruncated) && limit == maxPickleBytes {
-			return 0, fmt.Errorf("pickle has no STOP within the %d MiB limit", maxPickleBytes>>20)
+		if errors.Is(err, errTruncated) && cut {
+			return 0, fmt.Errorf("pickle has no STOP within the %d MiB limit", limit>>20)
 		}
 		return 0, err
 	}
@@ -88,7 +135,7 @@ func vetPickle(r io.ReaderAt, off, limit int64) (int64, error) {
 // checkCost applies the proportional limits once the length is known.
 func (v *vetter) checkCost() error {
 	switch {
-	case v.alloc > allocPerByte*v.pos+allocSlack:
+	case v.alloc > v.rules.AllocPerByte*v.pos+v.rules.AllocSlack:
 		return fmt.Errorf("pickle of %d bytes would make the unpickler allocate about %d bytes", v.pos, v.alloc)
 	case v.leaves > leafPerByte*v.pos+leafSlack:
 		return fmt.Errorf("pickle of %d bytes references %d bytes of strings", v.pos, v.leaves)
@@ -103,13 +150,25 @@ func (v *vetter) run() error {
 		at := v.pos
 		op, err := v.byte()
 		if err != nil {
+			if errors.Is(err, errTruncated) {
+				return fmt.Errorf("%w: it ends at byte %d without a STOP opcode", err, at)
+			}
 			return err
 		}
 		v.ops++
 		v.alloc += 48 // stack slot, boxing
 		stop, err := v.step(op)
+		if err == nil && len(v.stack) > maxStackDepth {
+			err = fmt.Errorf("more than %d values on the stack", maxStackDepth)
+		}
+		if err == nil && v.alloc > v.budget {
+			err = fmt.Errorf("a pickle of at most %d bytes would make the unpickler allocate over %d bytes", v.lim, v.budget)
+		}
 		if err != nil {
-			if errors.Is(err, errTruncated) || errors.Is(err, ErrForbiddenGlobal) {
+			if errors.Is(err, errTruncated) {
+				return fmt.Errorf("%w: opcode %#02x at byte %d runs past the end at byte %d", errTruncated, op, at, v.lim)
+			}
+			if errors.Is(err, errRefused) {
 				return err
 			}
 			return fmt.Errorf("pickle opcode %#02x at byte %d: %w", op, at, err)
@@ -213,8 +272,8 @@ func (v *vetter) step(op byte) (bool, error) {
 		if err != nil {
 			return false, err
 		}
-		if !allowedGlobal(mod.str, name.str) {
-			return false, forbidden(mod.str, name.str)
+		if !v.rules.Allowed(mod.str, name.str) {
+			return false, v.refuse(mod.str, name.str)
 		}
 		if op == 'i' {
 			if _, err := v.popMark(); err != nil {
@@ -339,8 +398,8 @@ func (v *vetter) step(op byte) (bool, error) {
 		if !mod.isStr || !name.isStr {
 			return false, errors.New("STACK_GLOBAL needs two strings")
 		}
-		if mod.leaf > maxNameBytes || name.leaf > maxNameBytes || !allowedGlobal(mod.str, name.str) {
-			return false, forbidden(mod.str, name.str)
+		if mod.leaf > maxNameBytes || name.leaf > maxNameBytes || !v.rules.Allowed(mod.str, name.str) {
+			return false, v.refuse(mod.str, name.str)
 		}
 		v.push(shadow{})
 	case '\x95': // FRAME
@@ -413,7 +472,7 @@ func (v *vetter) memoIndex(op, text, short byte) (int, error) {
 		}
 		i, err := strconv.Atoi(s.str)
 		if err != nil || (op == 'p' && i < 0) {
-			return 0, fmt.Errorf("bad memo index %q", s.str)
+			return 0, fmt.Errorf("bad memo index %s", Quote(s.str))
 		}
 		return i, nil
 	case short:

@@ -2,7 +2,10 @@ package train
 
 import (
 	"context"
+	"fmt"
 	"math/rand/v2"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 )
@@ -49,12 +52,40 @@ func startLoader(ctx context.Context, task Task, s Split, idx [][]int, from, wor
 				if i >= len(idx) {
 					return
 				}
-				b, err := task.Batch(s, idx[i], rng(i))
+				b, err := buildBatch(task, s, idx[i], i, rng(i))
 				l.slots[i] <- loaded{b, err}
 			}
 		}()
 	}
 	return l
+}
+
+// buildBatch runs task.Batch for batch i of split s, turning a panic into
+// an error that names the batch and its first samples: the run ends with
+// that error instead of the process.
+func buildBatch(task Task, s Split, idx []int, i int, r *rand.Rand) (b Batch, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			b, err = nil, fmt.Errorf("train: building %s batch %d (samples %s) failed: %v", s, i+1, samples(idx), p)
+		}
+	}()
+	return task.Batch(s, idx, r)
+}
+
+// samples lists sample indices for a message, at most 8 of them.
+func samples(idx []int) string {
+	var b strings.Builder
+	for k, v := range idx {
+		if k == 8 {
+			fmt.Fprintf(&b, " … (%d in all)", len(idx))
+			break
+		}
+		if k > 0 {
+			b.WriteString(" ")
+		}
+		b.WriteString(strconv.Itoa(v))
+	}
+	return b.String()
 }
 
 // next returns the next batch in order, or the context's error.

@@ -9,10 +9,13 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"sort"
 	"strconv"
 
 	"github.com/pcx-dev/pcx/internal/atomicfile"
+	"github.com/pcx-dev/pcx/nn"
 	"github.com/pcx-dev/pcx/nn/checkpoint"
+	"github.com/pcx-dev/pcx/nn/state"
 )
 
 // Metrics files in a run directory.
@@ -39,15 +42,29 @@ type runState struct {
 	Config    Config  `json:"config"`
 }
 
+// position describes where a checkpoint stands.
+func (st runState) position() string {
+	if st.Batch == 0 {
+		if st.Epoch == 0 {
+			return "before training"
+		}
+		return fmt.Sprintf("after epoch %d", st.Epoch)
+	}
+	return fmt.Sprintf("epoch %d, after step %d", st.Epoch+1, st.Batch)
+}
+
 func (r *runner) state() runState {
 	return runState{Epoch: r.epoch, Batch: r.batch, Steps: r.adam.Steps(), LossSum: r.lossSum, Correct: r.correct,
 		Seen: r.seen, WaitSec: r.waitSec, TrainSec: r.trainSec, BestAcc: r.bestAcc, BestEpoch: r.bestEpoch, Config: r.cfg}
 }
 
 // save writes the model, the optimiser and the run's position to the run
-// directory, atomically.
+// directory, atomically. Parameters or optimiser state holding a NaN or an
+// infinity are not saved: the file is left as it was and the error wraps
+// ErrNonFinite.
 func (r *runner) save(name string) error {
-	st, err := json.Marshal(r.state())
+	cur := r.state()
+	st, err := json.Marshal(cur)
 	if err != nil {
 		return err
 	}
@@ -58,24 +75,71 @@ func (r *runner) save(name string) error {
 	meta[MetaState] = string(st)
 	meta["epoch"] = strconv.Itoa(r.epoch)
 	r.ps.SyncHost() // parameters on a device: their values to Data
-	if err := checkpoint.Save(r.path(name), r.ps, r.adam.State(), meta); err != nil {
+	opt := r.adam.State()
+	if what, v, bad := firstNonFinite(r.ps, opt); bad {
+		if !r.hasGood && cur.Epoch == 0 && cur.Batch == 0 {
+			return fmt.Errorf("%w: %s is %v before training; check the pretrained weights", ErrNonFinite, what, v)
+		}
+		return fmt.Errorf("%w: %s is %v (%s), so %s was not written; %s", ErrNonFinite, what, v, cur.position(),
+			r.path(name), r.goodCheckpoint())
+	}
+	if err := checkpoint.Save(r.path(name), r.ps, opt, meta); err != nil {
 		return fmt.Errorf("saving %s: %w", r.path(name), err)
+	}
+	if name == LastFile {
+		r.good, r.hasGood = cur, true
 	}
 	return nil
 }
 
-// resume restores the run from its last checkpoint and its metrics.
+// firstNonFinite finds the first parameter or optimiser buffer holding a
+// NaN or an infinity and returns its name and that value.
+func firstNonFinite(ps nn.Params, opt map[string][]float32) (string, float32, bool) {
+	for _, p := range ps {
+		if i, bad := nonFiniteAt(p.Data); bad {
+			return p.Name, p.Data[i], true
+		}
+	}
+	keys := make([]string, 0, len(opt))
+	for k := range opt {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if i, bad := nonFiniteAt(opt[k]); bad {
+			return "optimiser buffer " + k, opt[k][i], true
+		}
+	}
+	return "", 0, false
+}
+
+// nonFiniteAt returns the index of the first NaN or infinity in v.
+func nonFiniteAt(v []float32) (int, bool) {
+	for i, x := range v {
+		if x-x != 0 { // NaN or ±Inf
+			return i, true
+		}
+	}
+	return 0, false
+}
+
+// resume restores the run from its last checkpoint and its metrics. When
+// the last checkpoint cannot be used (missing, damaged, not finite) and
+// best.safetensors can, the error says so and how to go on from it.
 func (r *runner) resume() error {
 	path := r.path(LastFile)
 	rep, opt, meta, err := checkpoint.Load(path, r.ps)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("cannot resume: %s does not exist", path)
+			return r.lastUnusable(fmt.Errorf("%s does not exist", path))
 		}
-		return fmt.Errorf("cannot resume: %w", err)
+		return r.lastUnusable(err)
 	}
 	if len(rep.Missing) > 0 {
 		return fmt.Errorf("cannot resume: %s lacks %d parameters of the model (first: %s); was it written by another model?", path, len(rep.Missing), rep.Missing[0])
+	}
+	if what, v, bad := firstNonFinite(r.ps, opt); bad {
+		return r.lastUnusable(fmt.Errorf("%s holds non-finite values (%s is %v)", path, what, v))
 	}
 	var st runState
 	if err := json.Unmarshal([]byte(meta[MetaState]), &st); err != nil {
@@ -91,6 +155,7 @@ func (r *runner) resume() error {
 	r.adam.SetSteps(st.Steps)
 	r.epoch, r.batch, r.lossSum, r.correct, r.seen = st.Epoch, st.Batch, st.LossSum, st.Correct, st.Seen
 	r.waitSec, r.trainSec, r.bestAcc, r.bestEpoch = st.WaitSec, st.TrainSec, st.BestAcc, st.BestEpoch
+	r.good, r.hasGood = st, true
 	ms, err := ReadMetrics(r.path(MetricsJSONL))
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
@@ -103,6 +168,48 @@ func (r *runner) resume() error {
 	r.metrics = ms[:st.Epoch]
 	r.logf("resuming %s at epoch %d, step %d\n", path, st.Epoch+1, st.Batch)
 	return r.writeMetrics()
+}
+
+// lastUnusable is the error of a resume whose last checkpoint cannot be
+// used for reason: it says whether best.safetensors can be used instead,
+// and how.
+func (r *runner) lastUnusable(reason error) error {
+	best := r.path(BestFile)
+	st, err := r.checkBest()
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("cannot resume: %w; there is no %s either: start a new run", reason, best)
+	case err != nil:
+		return fmt.Errorf("cannot resume: %w; %s cannot be used either (%v): start a new run", reason, best, err)
+	}
+	return fmt.Errorf("cannot resume: %w. %s (%s) is intact: evaluate it with pcx eval --ckpt %s, "+
+		"or continue the run from it: copy it over %s and resume again (the epochs after %d run again, as they ran before)",
+		reason, best, st.position(), best, r.path(LastFile), st.Epoch)
+}
+
+// checkBest checks that best.safetensors holds every parameter of the
+// model, finite, and a training state, and returns that state.
+func (r *runner) checkBest() (runState, error) {
+	var st runState
+	d, err := state.ReadSafetensors(r.path(BestFile))
+	if err != nil {
+		return st, err
+	}
+	for _, p := range r.ps {
+		t, ok := d.Tensors[p.Name]
+		if !ok || t.NumElements() != p.Len() {
+			return st, fmt.Errorf("it does not hold this model's %s", p.Name)
+		}
+	}
+	for _, k := range d.Keys {
+		if i, bad := nonFiniteAt(d.Tensors[k].F32); bad {
+			return st, fmt.Errorf("%s is %v", k, d.Tensors[k].F32[i])
+		}
+	}
+	if err := json.Unmarshal([]byte(d.Meta[MetaState]), &st); err != nil {
+		return st, fmt.Errorf("no readable training state: %v", err)
+	}
+	return st, nil
 }
 
 // writeMetrics rewrites metrics.jsonl and metrics.csv atomically.

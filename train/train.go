@@ -23,8 +23,8 @@ import (
 	"io"
 	"math"
 	"math/rand/v2"
-	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/pcx-dev/pcx/nn"
@@ -144,6 +144,9 @@ type Options struct {
 	Dir string
 	// Resume continues from Dir/last.safetensors.
 	Resume bool
+	// Overwrite lets a new run (not Resume) replace a run Dir holds; without
+	// it such a run is refused with ErrRunExists (see StartFresh).
+	Overwrite bool
 	// Meta is stored in every checkpoint (the caller's description of the
 	// model and data, so a checkpoint can be used on its own).
 	Meta map[string]string
@@ -205,8 +208,9 @@ type Result struct {
 
 // Errors a run can end with; each is wrapped with the details.
 var (
-	// ErrNonFinite: the loss or the gradient norm became NaN or Inf.
-	ErrNonFinite = errors.New("non-finite loss")
+	// ErrNonFinite: the loss, the gradient norm or the parameters became
+	// NaN or Inf.
+	ErrNonFinite = errors.New("non-finite values")
 	// ErrInterrupted: the context was cancelled; the state was saved.
 	ErrInterrupted = errors.New("interrupted")
 )
@@ -232,19 +236,29 @@ func Run(ctx context.Context, task Task, cfg Config, opt Options) (*Result, erro
 	if task.Len(TestSplit) == 0 {
 		return nil, fmt.Errorf("train: the test split is empty")
 	}
-	if err := os.MkdirAll(opt.Dir, 0o755); err != nil {
+	// The run owns its directory until it returns.
+	lk, owned, err := claim(opt.Dir)
+	if err != nil {
 		return nil, err
 	}
+	defer lk.release(owned)
 	r := &runner{ctx: ctx, task: task, cfg: cfg, opt: opt, ps: task.Params()}
 	r.adam = optim.NewAdamW(r.ps, cfg.WeightDecay)
 	if len(r.adam.Params) == 0 {
 		return nil, fmt.Errorf("train: the model has no trainable parameters")
+	}
+	if n := len(lk.Removed); n > 0 {
+		r.logf("removed %d temporary file(s) of interrupted writes from %s: %s\n", n, opt.Dir, strings.Join(lk.Removed[:min(n, 4)], ", "))
+		lk.Removed = nil
 	}
 	if opt.Resume {
 		if err := r.resume(); err != nil {
 			return nil, err
 		}
 	} else {
+		if err := StartFresh(opt.Dir, opt.Overwrite); err != nil {
+			return nil, err
+		}
 		// A usable checkpoint exists from the start, so that a run that
 		// fails in its first epoch still leaves one.
 		if err := r.save(LastFile); err != nil {
@@ -266,8 +280,9 @@ func Run(ctx context.Context, task Task, cfg Config, opt Options) (*Result, erro
 	res, err := r.loopCatch()
 	// A failed device may fail again here: its error must not hide the
 	// run's, nor crash the process.
-	if e := nn.CatchDevice(r.ps.ToHost); e != nil {
+	if e := nn.CatchDevice(func() { r.ps.ToHost(); r.adam.ToHost() }); e != nil {
 		r.ps.Detach()
+		r.adam.Detach()
 		if err == nil {
 			err = fmt.Errorf("train: copying the model back from %v: %w", d, e)
 		}
@@ -302,6 +317,11 @@ type runner struct {
 	bestAcc           float64
 	bestEpoch         int
 	metrics           []EpochMetrics
+
+	// good is where the last checkpoint written or resumed from stands;
+	// hasGood says there is one.
+	good    runState
+	hasGood bool
 }
 
 func (r *runner) path(name string) string { return filepath.Join(r.opt.Dir, name) }
@@ -360,6 +380,13 @@ func (r *runner) loop() (*Result, error) {
 		}
 		ld.stop()
 		bar.finish()
+		// Parameters gone non-finite without a non-finite loss (an
+		// overflowing update in the epoch's last step) stop the run
+		// before anything of this epoch is written.
+		r.ps.SyncHost()
+		if name, v, bad := firstNonFinite(r.ps, nil); bad {
+			return nil, r.nonFinite("parameter "+name, float64(v), e, perEpoch-1)
+		}
 		ev, err := Evaluate(r.ctx, r.task, TestSplit, cfg.EvalBatch, cfg.Workers, cfg.Seed, r.pool)
 		if err != nil {
 			if r.ctx.Err() != nil {
@@ -439,15 +466,22 @@ func clipOrInf(c float64) float64 {
 }
 
 func (r *runner) nonFinite(what string, v float64, epoch, batch int) error {
-	return fmt.Errorf("%w: the %s is %v at epoch %d, step %d; the last good checkpoint is %s (after epoch %d); "+
-		"check the data or start a new run with a lower learning rate", ErrNonFinite, what, v, epoch+1, batch+1,
-		r.path(LastFile), r.lastSavedEpoch())
+	return fmt.Errorf("%w: the %s is %v at epoch %d, step %d; %s; "+
+		"check the data or start a new run with a lower learning rate", ErrNonFinite, what, v, epoch+1, batch+1, r.goodCheckpoint())
 }
 
-func (r *runner) lastSavedEpoch() int { return len(r.metrics) }
+// goodCheckpoint names the last good checkpoint, for messages.
+func (r *runner) goodCheckpoint() string {
+	if !r.hasGood {
+		return "the run has no good checkpoint"
+	}
+	return fmt.Sprintf("the last good checkpoint is %s (%s)", r.path(LastFile), r.good.position())
+}
 
 func (r *runner) interrupted() (*Result, error) {
-	if err := r.save(LastFile); err != nil {
+	if err := r.save(LastFile); errors.Is(err, ErrNonFinite) {
+		return nil, fmt.Errorf("interrupted, and the state was not saved: %w", err)
+	} else if err != nil {
 		return nil, fmt.Errorf("interrupted, and the state could not be saved: %w", err)
 	}
 	return &Result{Epochs: r.metrics, BestAcc: r.bestAcc, BestEpoch: r.bestEpoch},

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -19,11 +20,17 @@ import (
 // blobs is a toy task: Gaussian clusters in d dimensions classified by a
 // two-layer MLP with dropout; batches add noise (augmentation).
 type blobs struct {
-	x       [2][][]float32
-	y       [2][]int
-	fc1     *layers.Linear
-	fc2     *layers.Linear
-	nanAt   int // the Logits call at which the output turns NaN (0: never)
+	x     [2][][]float32
+	y     [2][]int
+	fc1   *layers.Linear
+	fc2   *layers.Linear
+	nanAt int // the Logits call at which the output turns NaN (0: never)
+	// poisonAt is the Logits call after which a weight turns NaN, as an
+	// overflowing update would make it, with that step's loss finite.
+	poisonAt int
+	// panicAt is a training sample whose batch panics while it is built
+	// (-1: none).
+	panicAt int
 	calls   int
 	classes int
 }
@@ -38,7 +45,7 @@ func (b *blobBatch) Labels() []int { return b.labels }
 func newBlobs(seed uint64) *blobs {
 	const d, classes = 6, 3
 	r := rand.New(rand.NewPCG(seed, 1))
-	t := &blobs{classes: classes}
+	t := &blobs{classes: classes, panicAt: -1}
 	centres := make([][]float32, classes)
 	for c := range centres {
 		for j := 0; j < d; j++ {
@@ -67,6 +74,10 @@ func (t *blobs) Len(s Split) int   { return len(t.y[s]) }
 func (t *blobs) Batch(s Split, idx []int, r *rand.Rand) (Batch, error) {
 	b := &blobBatch{}
 	for _, i := range idx {
+		if s == TrainSplit && i == t.panicAt {
+			var m map[string]int
+			m["boom"]++ // a bug in a task: assignment to a nil map
+		}
 		for _, v := range t.x[s][i] {
 			b.x = append(b.x, v+float32(0.1*r.NormFloat64()))
 		}
@@ -84,6 +95,9 @@ func (t *blobs) Logits(tp *nn.Tape, b Batch, r *rand.Rand) *nn.Tensor {
 		t.calls++
 		if t.nanAt > 0 && t.calls >= t.nanAt {
 			out.Data[0] = float32(math.NaN())
+		}
+		if t.poisonAt > 0 && t.calls == t.poisonAt {
+			t.fc1.Weight.Data[0] = float32(math.Inf(1))
 		}
 	}
 	return out
@@ -365,5 +379,136 @@ func TestDeviceFailureIsAnError(t *testing.T) {
 	Run(context.Background(), task, testConfig(), Options{Dir: t.TempDir(), Device: failingDevice{}})
 	if _, err := Run(context.Background(), task, testConfig(), Options{Dir: t.TempDir()}); err != nil {
 		t.Fatalf("the same task on the CPU after a device failure: %v", err)
+	}
+}
+
+// Parameters that go non-finite with a finite loss (an overflowing
+// update) are never saved: not as best, not as last on an interrupt, and
+// the error names the checkpoint that is good.
+func TestNonFiniteParametersNotSaved(t *testing.T) {
+	checkFinite := func(dir string) {
+		t.Helper()
+		for _, f := range []string{LastFile, BestFile} {
+			for _, v := range paramsOf(t, filepath.Join(dir, f)) {
+				if v-v != 0 {
+					t.Fatalf("%s holds %v", f, v)
+				}
+			}
+		}
+	}
+	// In the last step of epoch 2 (6 steps per epoch).
+	dir := t.TempDir()
+	task := newBlobs(1)
+	task.poisonAt = 12
+	_, err := Run(context.Background(), task, testConfig(), Options{Dir: dir})
+	if !errors.Is(err, ErrNonFinite) || !strings.Contains(err.Error(), "fc1.weight") ||
+		!strings.Contains(err.Error(), "last good checkpoint is "+filepath.Join(dir, LastFile)+" (after epoch 1)") {
+		t.Fatalf("err %v, want ErrNonFinite naming fc1.weight and the checkpoint after epoch 1", err)
+	}
+	checkFinite(dir)
+	// Interrupted right after the step that overflowed: the interrupt's
+	// save is refused and last.safetensors stays as it was.
+	dir = t.TempDir()
+	task = newBlobs(1)
+	task.poisonAt = 9
+	ctx, cancel := context.WithCancel(context.Background())
+	_, err = Run(ctx, task, testConfig(), Options{Dir: dir, AfterStep: func(e, b int) {
+		if e == 1 && b == 2 {
+			cancel()
+		}
+	}})
+	cancel()
+	if !errors.Is(err, ErrNonFinite) || !strings.Contains(err.Error(), "after epoch 1") {
+		t.Fatalf("err %v, want ErrNonFinite naming the checkpoint after epoch 1", err)
+	}
+	checkFinite(dir)
+	if _, err := Run(context.Background(), newBlobs(1), testConfig(), Options{Dir: dir, Resume: true}); err != nil {
+		t.Fatalf("resume from the good checkpoint: %v", err)
+	}
+	// Non-finite from the start: nothing is written, and the message
+	// points at the weights.
+	dir = t.TempDir()
+	task = newBlobs(1)
+	task.fc2.Bias.Data[1] = float32(math.NaN())
+	if _, err := Run(context.Background(), task, testConfig(), Options{Dir: dir}); !errors.Is(err, ErrNonFinite) || !strings.Contains(err.Error(), "before training") {
+		t.Fatalf("NaN weights at the start: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, LastFile)); err == nil {
+		t.Error("a checkpoint of NaN weights was written")
+	}
+}
+
+// A resume whose last checkpoint is damaged (truncated, or holding NaN)
+// says that best.safetensors is there and how to use it, and following
+// that advice ends the run as an uninterrupted one.
+func TestResumeDamagedLast(t *testing.T) {
+	ref := t.TempDir()
+	want, err := Run(context.Background(), newBlobs(1), testConfig(), Options{Dir: ref})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := func() string { // a run interrupted in epoch 5
+		dir := t.TempDir()
+		ctx, cancel := context.WithCancel(context.Background())
+		Run(ctx, newBlobs(1), testConfig(), Options{Dir: dir, AfterStep: func(e, b int) {
+			if e == 4 && b == 1 {
+				cancel()
+			}
+		}})
+		cancel()
+		return dir
+	}
+	nanBits := []byte{0, 0, 0xc0, 0x7f}
+	for name, damage := range map[string]func(b []byte) []byte{
+		"truncated": func(b []byte) []byte { return b[:len(b)/2] },
+		"NaN":       func(b []byte) []byte { copy(b[len(b)-4:], nanBits); return b },
+	} {
+		dir := run()
+		last := filepath.Join(dir, LastFile)
+		b, err := os.ReadFile(last)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(last, damage(b), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, err = Run(context.Background(), newBlobs(1), testConfig(), Options{Dir: dir, Resume: true})
+		best := filepath.Join(dir, BestFile)
+		if err == nil || !strings.Contains(err.Error(), best+" (after epoch") || !strings.Contains(err.Error(), "pcx eval --ckpt "+best) ||
+			!strings.Contains(err.Error(), "copy it over "+last) {
+			t.Fatalf("%s: resume: %v; want the way on from %s", name, err, best)
+		}
+		t.Logf("%s: %v", name, err)
+		// The advice: best over last, resume.
+		bb, _ := os.ReadFile(best)
+		os.WriteFile(last, bb, 0o644)
+		got, err := Run(context.Background(), newBlobs(1), testConfig(), Options{Dir: dir, Resume: true})
+		if err != nil {
+			t.Fatalf("%s: resume from best: %v", name, err)
+		}
+		if a, b := strip(want.Epochs), strip(got.Epochs); fmt.Sprint(a) != fmt.Sprint(b) {
+			t.Fatalf("%s: resumed from best:\n%+v\nwant\n%+v", name, b, a)
+		}
+	}
+	// Without a best checkpoint, the message says there is none.
+	dir := run()
+	os.Remove(filepath.Join(dir, BestFile))
+	os.WriteFile(filepath.Join(dir, LastFile), []byte("garbage"), 0o644)
+	if _, err := Run(context.Background(), newBlobs(1), testConfig(), Options{Dir: dir, Resume: true}); err == nil || !strings.Contains(err.Error(), "no "+filepath.Join(dir, BestFile)) {
+		t.Fatalf("no best: %v", err)
+	}
+}
+
+// A panic in a task's Batch, in a loader goroutine, ends the run with an
+// error naming the batch and sample, not the process.
+func TestBatchPanicIsAnError(t *testing.T) {
+	task := newBlobs(1)
+	task.panicAt = 40
+	_, err := Run(context.Background(), task, testConfig(), Options{Dir: t.TempDir()})
+	if err == nil || !strings.Contains(err.Error(), "building train batch") || !strings.Contains(err.Error(), "nil map") {
+		t.Fatalf("err %v, want the batch's panic", err)
+	}
+	if got := samples([]int{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}); got != "1 2 3 4 5 6 7 8 … (10 in all)" {
+		t.Errorf("samples: %q", got)
 	}
 }

@@ -1,6 +1,8 @@
 package backbone
 
 import (
+	"fmt"
+	"regexp"
 	"strings"
 
 	"github.com/pcx-dev/pcx/nn"
@@ -11,25 +13,66 @@ import (
 // strip from checkpoint keys after "module." (load_model_from_ckpt).
 var PointMAEPrefixes = []string{"MAE_encoder.", "base_model.", "ACT_encoder.", "transformer_k."}
 
+// pthKeys are where a .pth may keep its state dict, in the order tried:
+// Point-MAE's and DAPT's "base_model", a bare state dict, then the keys
+// other code uses.
+var pthKeys = []string{"base_model", "", "model", "state_dict"}
+
+// LoadOptions adjust LoadWeights.
+type LoadOptions struct {
+	// Partial accepts a checkpoint that leaves some of the pretrained
+	// backbone's weights unloaded (they keep their random initialisation).
+	Partial bool
+}
+
+// pretrained matches the keys of the weights a Point-MAE pre-training
+// checkpoint provides: the patch encoder, the positional MLP, the
+// transformer blocks' own layers and the final norm. BatchNorm's batch
+// counters are left out, as PyTorch tolerates their absence.
+var pretrained = regexp.MustCompile(`^(encoder\.|pos_embed\.|norm\.|blocks\.blocks\.[0-9]+\.(norm1|attn\.qkv|attn\.proj|norm2|mlp\.fc1|mlp\.fc2)\.)`)
+
+// IsPretrained reports whether a parameter name is one of the backbone
+// weights a pre-training checkpoint provides (see LoadWeights).
+func IsPretrained(name string) bool {
+	return pretrained.MatchString(name) && !strings.HasSuffix(name, "num_batches_tracked")
+}
+
 // LoadWeights loads a checkpoint into ps: a pcx .safetensors file, or a
 // PyTorch .pth (Point-MAE's pretrain.pth or a fine-tuned checkpoint: the
-// state dict under "base_model", or a bare state dict). As Point-MAE's
-// loader, it does not require every key: the report lists the model's keys
-// the file lacks (missing) and the file's keys the model lacks (unexpected).
-// A shape mismatch is an error.
-func LoadWeights(path string, ps nn.Params) (checkpoint.Report, error) {
+// state dict under "base_model", a bare state dict, or one under "model" or
+// "state_dict"). The report lists the model's keys the file lacks (missing)
+// and the file's keys the model lacks (unexpected); a method's own layers
+// (head, adapters) are normally missing. A shape mismatch is an error, and
+// so, unless opt.Partial, is a checkpoint that lacks any of the backbone's
+// pretrained weights (IsPretrained): training from it would silently start
+// those from random values.
+func LoadWeights(path string, ps nn.Params, opt LoadOptions) (checkpoint.Report, error) {
+	var rep checkpoint.Report
+	var err error
 	if strings.HasSuffix(strings.ToLower(path), ".safetensors") {
-		rep, _, _, err := checkpoint.Load(path, ps)
+		rep, _, _, err = checkpoint.Load(path, ps)
+	} else {
+		rep, err = checkpoint.LoadPTH(path, pthKeys, ps, PointMAEPrefixes...)
+	}
+	if err != nil || opt.Partial {
 		return rep, err
 	}
-	rep, err := checkpoint.LoadPTH(path, "base_model", ps, PointMAEPrefixes...)
-	if err != nil && strings.Contains(err.Error(), "base_model") {
-		// A bare state dict, or one under "model" / "state_dict".
-		for _, key := range []string{"", "model", "state_dict"} {
-			if r2, err2 := checkpoint.LoadPTH(path, key, ps, PointMAEPrefixes...); err2 == nil {
-				return r2, nil
+	missing := map[string]bool{}
+	for _, k := range rep.Missing {
+		missing[k] = true
+	}
+	var want, lack []string
+	for _, p := range ps {
+		if IsPretrained(p.Name) {
+			want = append(want, p.Name)
+			if missing[p.Name] {
+				lack = append(lack, p.Name)
 			}
 		}
 	}
-	return rep, err
+	if len(lack) > 0 {
+		return rep, fmt.Errorf("%s: loaded %d of the backbone's %d pretrained weights (%d missing, the first %s); to train from it anyway, the missing ones random, allow a partial load (pcx train --partial-load)",
+			path, len(want)-len(lack), len(want), len(lack), lack[0])
+	}
+	return rep, nil
 }

@@ -97,7 +97,7 @@ func TestLoadPointMAEShapedCheckpoint(t *testing.T) {
 		nn.NewParam("norm.bias", 4),
 		nn.NewParam("cls_pos", 1, 1, 4),
 	}
-	rep, err := LoadWeights("../testdata/state/pointmae.pth", ps)
+	rep, err := LoadWeights("../testdata/state/pointmae.pth", ps, LoadOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -45,6 +45,9 @@ type Config struct {
 	// Ckpt is the pretrained checkpoint (Point-MAE .pth, DAPT .pth or pcx
 	// .safetensors); empty means random initialisation.
 	Ckpt string `yaml:"ckpt,omitempty" json:"ckpt,omitempty"`
+	// PartialLoad accepts a Ckpt that lacks some of the backbone's
+	// pretrained weights, which then start random (refused otherwise).
+	PartialLoad bool `yaml:"partial_load,omitempty" json:"partial_load,omitempty"`
 	// Rotate adds a random rotation about this axis to training clouds.
 	Rotate string       `yaml:"rotate,omitempty" json:"rotate,omitempty"`
 	Model  ModelConfig  `yaml:"model" json:"model"`
@@ -79,7 +82,7 @@ func Build(cfg Config, log io.Writer) (*Model, error) {
 		return nil, err
 	}
 	if cfg.Ckpt != "" {
-		rep, err := backbone.LoadWeights(cfg.Ckpt, m.Params())
+		rep, err := backbone.LoadWeights(cfg.Ckpt, m.Params(), backbone.LoadOptions{Partial: cfg.PartialLoad})
 		if err != nil {
 			return nil, err
 		}

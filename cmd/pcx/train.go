@@ -90,6 +90,7 @@ func trainFlags(k trainKind) []cli.Flag {
 		&cli.StringFlag{Name: "method", Value: "dapt-x", Usage: "full, linear, dapt or dapt-x"},
 		&cli.StringFlag{Name: "preset", Usage: "model preset (default: the data set's; see pcx params)"},
 		&cli.StringFlag{Name: "ckpt", Usage: "pretrained weights: Point-MAE or DAPT .pth, or a pcx .safetensors"},
+		&cli.BoolFlag{Name: "partial-load", Usage: "train from a --ckpt that lacks some of the backbone's pretrained weights (they start random)"},
 		&cli.StringFlag{Name: "config", Usage: "a Point-MAE/DAPT fine-tuning YAML or a pcx config.yaml; flags override it"},
 		&cli.IntFlag{Name: "epochs", Value: t.Epochs},
 		&cli.IntFlag{Name: "batch", Value: t.BatchSize},
@@ -178,6 +179,7 @@ func trainConfig(c *cli.Context, k trainKind) (classify.Config, error) {
 		{"seed", func() { t.Seed = c.Uint64("seed") }},
 		{"workers", func() { t.Workers = c.Int("workers") }},
 		{"ckpt", func() { cfg.Ckpt = c.String("ckpt") }},
+		{"partial-load", func() { cfg.PartialLoad = c.Bool("partial-load") }},
 		{"rotate", func() { cfg.Rotate = c.String("rotate") }},
 	} {
 		if use(f.name) {
@@ -289,7 +291,7 @@ Example:
 // (those a resumed run takes from its config.yaml instead).
 func settingFlagsSet(c *cli.Context) []string {
 	var out []string
-	for _, f := range []string{"data", "variant", "method", "preset", "ckpt", "config", "epochs", "batch", "lr",
+	for _, f := range []string{"data", "variant", "method", "preset", "ckpt", "partial-load", "config", "epochs", "batch", "lr",
 		"weight-decay", "warmup", "seed", "rotate"} {
 		if c.IsSet(f) {
 			out = append(out, f)

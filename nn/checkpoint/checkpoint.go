@@ -18,6 +18,7 @@
 package checkpoint
 
 import (
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -80,15 +81,36 @@ type Report struct {
 	Unexpected []string
 }
 
-// String prints the report the way Point-MAE logs it.
+// reportKeys is the most keys String lists of each kind.
+const reportKeys = 40
+
+// String prints the report the way Point-MAE logs it, listing at most 40
+// keys of each kind (a file may hold any number, of any length).
 func (r Report) String() string {
 	var b strings.Builder
-	if len(r.Missing) > 0 {
-		fmt.Fprintf(&b, "missing keys: %s\n", strings.Join(r.Missing, ", "))
+	list := func(what string, keys []string) {
+		if len(keys) == 0 {
+			return
+		}
+		fmt.Fprintf(&b, "%s keys: ", what)
+		for i, k := range keys {
+			if i == reportKeys {
+				fmt.Fprintf(&b, ", … (%d in all)", len(keys))
+				break
+			}
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			if q := state.Quote(k); len(q) == len(k)+2 {
+				b.WriteString(k) // short and printable: as it is
+			} else {
+				b.WriteString(q)
+			}
+		}
+		b.WriteByte('\n')
 	}
-	if len(r.Unexpected) > 0 {
-		fmt.Fprintf(&b, "unexpected keys: %s\n", strings.Join(r.Unexpected, ", "))
-	}
+	list("missing", r.Missing)
+	list("unexpected", r.Unexpected)
 	return b.String()
 }
 
@@ -115,7 +137,7 @@ func LoadDict(d *state.Dict, ps nn.Params) (Report, error) {
 			continue
 		}
 		if !sameShape(t.Shape, p.Shape) {
-			return rep, fmt.Errorf("%s: shape %v in the checkpoint, %v in the model", p.Name, t.Shape, p.Shape)
+			return rep, fmt.Errorf("%s: shape %s in the checkpoint, %v in the model", p.Name, state.FormatShape(t.Shape), p.Shape)
 		}
 		if t.F32 != nil {
 			copy(p.Data, t.F32)
@@ -170,18 +192,34 @@ func Load(path string, ps nn.Params) (Report, map[string][]float32, map[string]s
 	return rep, opt, d.Meta, nil
 }
 
-// LoadPTH reads a PyTorch checkpoint, takes the state dict under key ("" for
-// a bare state dict; Point-MAE and DAPT use "base_model"), strips the given
-// prefixes after "module." as Point-MAE's load_model_from_ckpt does, and
-// loads it into ps.
-func LoadPTH(path, key string, ps nn.Params, prefixes ...string) (Report, error) {
+// LoadPTH reads a PyTorch checkpoint, takes the state dict under the first
+// of keys that holds one ("" for a bare state dict; Point-MAE and DAPT use
+// "base_model"), strips the given prefixes after "module." as Point-MAE's
+// load_model_from_ckpt does, and loads it into ps. When no key holds a
+// state dict, the error is the first key's, which lists the keys on offer.
+func LoadPTH(path string, keys []string, ps nn.Params, prefixes ...string) (Report, error) {
 	obj, err := state.ReadPTH(path)
 	if err != nil {
 		return Report{}, err
 	}
-	d, err := state.StateDict(obj, key)
-	if err != nil {
-		return Report{}, fmt.Errorf("%s: %w", path, err)
+	var d *state.Dict
+	var first error
+	for _, key := range keys {
+		if d, err = state.StateDict(obj, key); err == nil {
+			break
+		}
+		if !errors.Is(err, state.ErrNoStateDict) {
+			return Report{}, fmt.Errorf("%s: %w", path, err)
+		}
+		if first == nil {
+			first = err
+		}
+	}
+	if d == nil {
+		if first == nil {
+			first = errors.New("no key to look for the state dict under")
+		}
+		return Report{}, fmt.Errorf("%s: %w", path, first)
 	}
 	if err := state.StripPrefixes(d, prefixes...); err != nil {
 		return Report{}, fmt.Errorf("%s: %w", path, err)

@@ -80,7 +80,7 @@ func TestLoadPTHPointMAE(t *testing.T) {
 		nn.NewParam("cls_pos", 1, 1, 4),
 		{Tensor: nn.New(1), Name: "encoder.first_conv.1.num_batches_tracked", Buffer: true},
 	}
-	rep, err := LoadPTH("../../testdata/state/pointmae.pth", "base_model", ps, "MAE_encoder.")
+	rep, err := LoadPTH("../../testdata/state/pointmae.pth", []string{"base_model"}, ps, "MAE_encoder.")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,7 +104,7 @@ func TestLoadPTHPointMAE(t *testing.T) {
 	if !nonzero {
 		t.Error("qkv weight not loaded")
 	}
-	if _, err := LoadPTH("../../testdata/state/malicious.pth", "", ps); err == nil {
+	if _, err := LoadPTH("../../testdata/state/malicious.pth", []string{""}, ps); err == nil {
 		t.Error("malicious pickle loaded")
 	}
 }

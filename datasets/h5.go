@@ -16,6 +16,9 @@ import (
 	"strings"
 
 	"github.com/scigolib/hdf5"
+
+	"github.com/pcx-dev/pcx/internal/memlimit"
+	"github.com/pcx-dev/pcx/nn/state"
 )
 
 // ErrH5Layout is wrapped by ReadH5's error for a dataset stored in a layout
@@ -28,24 +31,32 @@ type h5Meta struct {
 	class  string // "float", "integer", "string", "compound", ...
 	size   int    // bytes per element
 	dims   []uint64
-	layout string // "compact", "contiguous", "chunked", "virtual", ...
+	layout string   // "compact", "contiguous", "chunked", "virtual", ...
+	chunk  []uint64 // chunked: the chunk's shape and, last, the element size
 }
 
 // The hdf5 module exposes a dataset's type, shape and layout only as the
 // text of Dataset.Info, e.g.
 // "Dataset: float (size=4 bytes), 3D array [6 64 3], contiguous (address=0x800, size=4608)".
-var h5InfoRE = regexp.MustCompile(`^Dataset: (\S+) \(size=(\d+) bytes\), (scalar|null|unknown|\d+D array \[[^\]]*\]), (\S+)`)
+var h5InfoRE = regexp.MustCompile(`^Dataset: (\S+) \(size=(\d+) bytes\), (scalar|null|unknown|\d+D array \[[^\]]*\]), (\S+)(?: \(chunks=\[([\d ]*)\]\))?`)
 
 func parseH5Info(s string) (*h5Meta, error) {
 	m := h5InfoRE.FindStringSubmatch(s)
 	if m == nil {
-		return nil, fmt.Errorf("unexpected dataset description %q", s)
+		return nil, fmt.Errorf("unexpected dataset description %s", state.Quote(s))
 	}
 	size, err := strconv.Atoi(m[2])
 	if err != nil {
-		return nil, fmt.Errorf("unexpected dataset description %q", s)
+		return nil, fmt.Errorf("unexpected dataset description %s", state.Quote(s))
 	}
 	meta := &h5Meta{class: m[1], size: size, layout: m[4]}
+	for _, f := range strings.Fields(m[5]) {
+		d, err := strconv.ParseUint(f, 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("unexpected chunk shape %s", state.Quote(m[5]))
+		}
+		meta.chunk = append(meta.chunk, d)
+	}
 	switch m[3] {
 	case "scalar":
 		meta.dims = []uint64{}
@@ -56,7 +67,7 @@ func parseH5Info(s string) (*h5Meta, error) {
 		for _, f := range strings.Fields(strings.ReplaceAll(inner, " x ", " ")) {
 			d, err := strconv.ParseUint(f, 10, 64)
 			if err != nil {
-				return nil, fmt.Errorf("unexpected dataset shape %q", m[3])
+				return nil, fmt.Errorf("unexpected dataset shape %s", state.Quote(m[3]))
 			}
 			meta.dims = append(meta.dims, d)
 		}
@@ -142,46 +153,11 @@ func h5Precheck(path string, size int64) error {
 	if _, err := f.ReadAt(sb[:], 0); err != nil || string(sb[:8]) != "\x89HDF\r\n\x1a\n" {
 		return nil // the library rejects it before reading any heap
 	}
-	// Sizes and byte order as the library reads them.
-	var offsetSize, lengthSize int
-	var order binary.ByteOrder = binary.LittleEndian
-	switch sb[8] {
-	case 0:
-		offsetSize, lengthSize = int(sb[13]), int(sb[14])
-	case 2, 3:
-		if sb[9]&1 != 0 {
-			order = binary.BigEndian
-		}
-		switch b := sb[10]; b {
-		case 1, 2, 4, 8:
-			offsetSize, lengthSize = int(b), 8
-		default:
-			offsetSize, lengthSize = 1<<(b&0x0f), 1<<((b>>4)&0x0f)
-		}
-	default:
+	offsetSize, lengthSize, order, ok := h5Sizes(sb)
+	if !ok {
 		return nil
 	}
-	if offsetSize == 0 {
-		offsetSize = 8
-	}
-	if lengthSize == 0 {
-		lengthSize = 8
-	}
-	valid := func(n int) bool { return n == 1 || n == 2 || n == 4 || n == 8 }
-	if !valid(offsetSize) || !valid(lengthSize) {
-		return nil
-	}
-	readUint := func(b []byte, n int) uint64 {
-		switch n {
-		case 1:
-			return uint64(b[0])
-		case 2:
-			return uint64(order.Uint16(b))
-		case 4:
-			return uint64(order.Uint32(b))
-		}
-		return order.Uint64(b)
-	}
+	readUint := func(b []byte, n int) uint64 { return h5Uint(order, b, n) }
 	var suspects []int64
 	hdr := make([]byte, 8+lengthSize)
 	err = scanFile(f, size, []byte("HEAP"), func(at int64) bool {
@@ -213,6 +189,104 @@ func h5Precheck(path string, size int64) error {
 		}
 	}
 	return nil
+}
+
+// h5Sizes reads the sizes of addresses and lengths and the byte order from
+// the first 16 bytes of an HDF5 file, as the library reads them.
+func h5Sizes(sb [16]byte) (offsetSize, lengthSize int, order binary.ByteOrder, ok bool) {
+	order = binary.LittleEndian
+	switch sb[8] {
+	case 0:
+		offsetSize, lengthSize = int(sb[13]), int(sb[14])
+	case 2, 3:
+		if sb[9]&1 != 0 {
+			order = binary.BigEndian
+		}
+		switch b := sb[10]; b {
+		case 1, 2, 4, 8:
+			offsetSize, lengthSize = int(b), 8
+		default:
+			offsetSize, lengthSize = 1<<(b&0x0f), 1<<((b>>4)&0x0f)
+		}
+	default:
+		return 0, 0, nil, false
+	}
+	if offsetSize == 0 {
+		offsetSize = 8
+	}
+	if lengthSize == 0 {
+		lengthSize = 8
+	}
+	valid := func(n int) bool { return n == 1 || n == 2 || n == 4 || n == 8 }
+	return offsetSize, lengthSize, order, valid(offsetSize) && valid(lengthSize)
+}
+
+func h5Uint(order binary.ByteOrder, b []byte, n int) uint64 {
+	switch n {
+	case 1:
+		return uint64(b[0])
+	case 2:
+		return uint64(order.Uint16(b))
+	case 4:
+		return uint64(order.Uint32(b))
+	}
+	return order.Uint64(b)
+}
+
+// h5CheckChunkIndex guards the library's slice reader, which allocates a
+// chunk's stored size, as its index claims it, before reading the chunk:
+// every version-1 B-tree node of raw-data chunks (signature "TREE", type 1)
+// with keys of this rank (the chunk's dimensions plus one) whose child
+// addresses all lie in the file is checked, and a chunk claimed larger than
+// the file is an error.
+func h5CheckChunkIndex(path string, size int64, rank int) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	var sb [16]byte
+	if _, err := f.ReadAt(sb[:], 0); err != nil {
+		return nil
+	}
+	offsetSize, _, order, ok := h5Sizes(sb)
+	if !ok {
+		return nil
+	}
+	head := 8 + 2*offsetSize
+	key := 8 + 8*rank
+	var bad error
+	node := make([]byte, head)
+	err = scanFile(f, size, []byte("TREE\x01"), func(at int64) bool {
+		if k, _ := f.ReadAt(node, at); k < head || node[5] > 32 {
+			return true
+		}
+		entries := int(binary.LittleEndian.Uint16(node[6:]))
+		if entries == 0 {
+			return true
+		}
+		body := make([]byte, entries*(key+offsetSize))
+		if k, _ := f.ReadAt(body, at+int64(head)); k < len(body) {
+			return true
+		}
+		for i := 0; i < entries; i++ {
+			child := body[i*(key+offsetSize)+key:]
+			if h5Uint(order, child, offsetSize) >= uint64(size) {
+				return true // not a node of this rank, or not a node
+			}
+		}
+		for i := 0; i < entries; i++ {
+			if n := binary.LittleEndian.Uint32(body[i*(key+offsetSize):]); int64(n) > size {
+				bad = fmt.Errorf("%s: malformed HDF5 file: the chunk index at offset %d claims a chunk of %d bytes, more than the file holds", path, at, n)
+				return false
+			}
+		}
+		return true
+	})
+	if err != nil {
+		return fmt.Errorf("%s: %v", path, err)
+	}
+	return bad
 }
 
 // scanFile calls found with the offset of each occurrence of pat in the
@@ -333,7 +407,11 @@ func (hf *h5File) readErr(name string, meta *h5Meta, err error) error {
 }
 
 // h5Batch is how many values ReadH5 asks the library for at once.
-const h5Batch = 1 << 22
+const h5Batch = 1 << 20
+
+// h5MemoryLimit is the most bytes ReadH5 lets a file's shapes ask for: the
+// machine's physical memory.
+var h5MemoryLimit = memlimit.Limit
 
 // ReadH5 reads a ScanObjectNN-style HDF5 file: float dataset "data" of shape
 // N×P×3 and integer dataset "label" of shape N or N×1. It returns each
@@ -344,12 +422,14 @@ const h5Batch = 1 << 22
 // Files written by h5py with its defaults (contiguous, or chunked with gzip
 // and shuffle) are read. Chunked datasets in HDF5 1.10+ files (h5py's
 // libver='latest') are not: the error wraps ErrH5Layout and says how to
-// rewrite the file. Shapes are checked against the file size before the
-// library reads, and the library's panics become errors; a deliberately
-// crafted file can still make the library allocate up to about 1 GiB (a
-// chunk) or inflate a gzip bomb, so do not read untrusted HDF5 files in a
-// process with little memory. Contiguous data is read in batches; chunked
-// data is read whole, taking about four times its size in memory at peak.
+// rewrite the file. Shapes are checked against the file size, and the
+// memory they ask for against the machine's physical memory, before the
+// library reads; the library's panics become errors. Data is read in
+// batches of about a million values (whole rows of chunks for chunked data), so
+// reading takes about the result's size (4 bytes a coordinate) plus one
+// batch. A deliberately crafted chunk that inflates far beyond its declared
+// shape is still inflated whole by the library, so do not read untrusted
+// HDF5 files in a process with little memory.
 func ReadH5(path string) (points [][]float32, labels []int, err error) {
 	hf, err := openH5(path)
 	if err != nil {
@@ -368,6 +448,11 @@ func ReadH5(path string) (points [][]float32, labels []int, err error) {
 		return nil, nil, fmt.Errorf("%s: dataset 'data' has shape %s, want (samples, points, 3)", path, meta.shape())
 	}
 	n, p := int(meta.dims[0]), int(meta.dims[1])
+	need := memlimit.Sum(memlimit.Bytes(int64(n), int64(p), 3, 4), memlimit.Bytes(int64(n), 8))
+	if lim := h5MemoryLimit(); need > lim {
+		return nil, nil, fmt.Errorf("%s: dataset 'data' of shape %s would take %s (%d bytes) as float32, more than the %s this machine has",
+			path, meta.shape(), memlimit.Human(need), need, memlimit.Human(lim))
+	}
 
 	lds, lmeta, err := hf.dataset("label")
 	if err != nil {
@@ -404,13 +489,21 @@ func ReadH5(path string) (points [][]float32, labels []int, err error) {
 
 	points = make([][]float32, n)
 	per := 3 * p
-	// Contiguous data is read in batches of samples, bounding the memory
-	// the library's float64 results take. Other layouts are read whole:
-	// the library's whole-dataset reader checks chunk sizes, its slice
-	// reader does not (a lying chunk size made it allocate 4 GiB).
-	batch := n
-	if meta.layout == "contiguous" {
-		batch = max(1, h5Batch/per)
+	// The data is read in batches of samples, so that beside the result
+	// only one batch's float64 values are held. For chunked data a batch
+	// is whole rows of chunks, so each chunk is inflated once; the slice
+	// reader allocates a chunk's stored size before reading it, so the
+	// chunk index is checked first.
+	batch := max(1, h5Batch/per)
+	if meta.layout == "chunked" && hf.f.SuperblockVersion() < 2 { // newer ones are refused by readErr
+		if len(meta.chunk) != 4 || meta.chunk[0] == 0 {
+			return nil, nil, fmt.Errorf("%s: dataset 'data' has chunk shape %v, want 3 dimensions and the element size", path, meta.chunk)
+		}
+		if err := h5CheckChunkIndex(path, hf.size, len(meta.chunk)); err != nil {
+			return nil, nil, err
+		}
+		rows := int(min(meta.chunk[0], uint64(n)))
+		batch = max(rows, batch/rows*rows)
 	}
 	for b := 0; b < n; b += batch {
 		k := min(batch, n-b)

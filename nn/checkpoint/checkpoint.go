@@ -20,6 +20,7 @@ package checkpoint
 import (
 	"errors"
 	"fmt"
+	"math"
 	"sort"
 	"strings"
 
@@ -115,8 +116,8 @@ func (r Report) String() string {
 }
 
 // LoadDict copies the tensors of d into the parameters of the same name. A
-// shape mismatch is an error naming the key and both shapes; absent and
-// extra keys are reported.
+// shape mismatch is an error naming the key and both shapes, and so is a
+// NaN or infinite value; absent and extra keys are reported.
 func LoadDict(d *state.Dict, ps nn.Params) (Report, error) {
 	var rep Report
 	have := map[string]bool{}
@@ -140,6 +141,11 @@ func LoadDict(d *state.Dict, ps nn.Params) (Report, error) {
 			return rep, fmt.Errorf("%s: shape %s in the checkpoint, %v in the model", p.Name, state.FormatShape(t.Shape), p.Shape)
 		}
 		if t.F32 != nil {
+			for i, v := range t.F32 {
+				if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+					return rep, fmt.Errorf("%s: element %d is %v: the checkpoint is damaged or its training diverged", p.Name, i, v)
+				}
+			}
 			copy(p.Data, t.F32)
 		} else {
 			for i, v := range t.I64 {

@@ -1,6 +1,7 @@
 package checkpoint
 
 import (
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -139,6 +140,20 @@ func TestStateShape(t *testing.T) {
 		}
 		if !slices.Equal(back[0].Data, ps[0].Data) {
 			t.Errorf("file shape %v: loaded %v", shape, back[0].Data)
+		}
+	}
+}
+
+// TestLoadRefusesNonFinite: a weight that is NaN or infinite (a damaged
+// file without a checksum, or a diverged run) is an error naming the key.
+func TestLoadRefusesNonFinite(t *testing.T) {
+	for _, v := range []float32{float32(math.NaN()), float32(math.Inf(-1))} {
+		ps := model(1)
+		ps[2].Data[1] = v
+		d := Dict(ps, nil, nil)
+		_, err := LoadDict(d, model(2))
+		if err == nil || !strings.Contains(err.Error(), ps[2].Name) || !strings.Contains(err.Error(), "element 1") {
+			t.Errorf("%v: error %v", v, err)
 		}
 	}
 }

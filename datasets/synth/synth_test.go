@@ -8,7 +8,6 @@ import (
 	"slices"
 	"sort"
 	"testing"
-	"time"
 
 	"github.com/pcx-dev/pcx/pointcloud"
 )
@@ -454,16 +453,6 @@ func TestLearnable(t *testing.T) {
 			}
 		})
 	}
-}
-
-func TestSpeed(t *testing.T) {
-	if testing.Short() {
-		t.Skip("short")
-	}
-	opt := DefaultOptions()
-	start := time.Now()
-	generate(t, opt)
-	t.Logf("DefaultOptions (%d classes × %d samples × %d points): %v", len(Classes()), opt.Train+opt.Test, opt.Points, time.Since(start))
 }
 
 func BenchmarkGenerate(b *testing.B) {

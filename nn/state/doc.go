@@ -17,7 +17,9 @@
 // buffer exactly. WriteSafetensors writes the layout of the reference
 // implementation (tensors sorted by name, header padded with spaces to a
 // multiple of 8) through a temporary file that is synced and renamed, so a
-// crash never leaves a partial file.
+// crash never leaves a partial file. It records the file's SHA-256 in the
+// metadata (ChecksumKey), which DecodeSafetensors checks, so a file changed
+// or damaged since is an error matching ErrChecksum, not different weights.
 //
 // # PyTorch checkpoints
 //

@@ -5,11 +5,16 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
+	"syscall"
 
+	"github.com/pcx-dev/pcx/internal/atomicfile"
 	"github.com/pcx-dev/pcx/nn/blas"
 	"github.com/urfave/cli/v2"
 )
@@ -18,11 +23,47 @@ import (
 var version = "0.1.0-dev"
 
 func main() {
+	// An interrupt removes the temporary files of writes in flight before
+	// it ends pcx; commands that stop cleanly on it take it over
+	// (interruptContext).
+	stopTempCleanup = atomicfile.RemoveOnSignal()
 	app := newApp()
 	if err := app.Run(interspersed(app, os.Args)); err != nil {
 		fmt.Fprintln(os.Stderr, "pcx:", err)
-		os.Exit(1)
+		os.Exit(exitCode(err))
 	}
+}
+
+// stopTempCleanup ends main's removal of temporaries on an interrupt.
+var stopTempCleanup = func() {}
+
+// interruptContext returns a context cancelled by an interrupt (Ctrl-C) or
+// SIGTERM, for a command that stops cleanly when it is: from then on these
+// signals no longer end pcx at once. stop releases them. (A variable:
+// tests interrupt commands through it.)
+var interruptContext = func() (ctx context.Context, stop context.CancelFunc) {
+	stopTempCleanup()
+	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+}
+
+// exitError is an error that ends pcx with its own exit status, once every
+// deferred cleanup of the command has run.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e exitError) Error() string { return e.err.Error() }
+func (e exitError) Unwrap() error { return e.err }
+
+// exitCode is the exit status for a command's error: 1 unless it says
+// otherwise (exitError).
+func exitCode(err error) int {
+	var ee exitError
+	if errors.As(err, &ee) {
+		return ee.code
+	}
+	return 1
 }
 
 func newApp() *cli.App {

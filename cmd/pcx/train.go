@@ -1,14 +1,12 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strings"
-	"syscall"
 
 	"github.com/pcx-dev/pcx/classify"
 	"github.com/pcx-dev/pcx/train"
@@ -102,6 +100,7 @@ func trainFlags(k trainKind) []cli.Flag {
 		&cli.StringFlag{Name: "rotate", Usage: "random rotation of training clouds about x, y or z"},
 		&cli.StringFlag{Name: "out", Usage: "run directory (default runs/DATASET-METHOD)"},
 		&cli.BoolFlag{Name: "resume", Usage: "continue the run in --out from its last checkpoint, with its own config.yaml"},
+		&cli.BoolFlag{Name: "overwrite", Usage: "start a new run in --out even if it holds one, removing that run's files"},
 		&cli.BoolFlag{Name: "plots", Value: true, Usage: "draw the run's figures at the end (curves, DAPT-X routing, t-SNE)"},
 		&cli.BoolFlag{Name: "json", Usage: "print the result as JSON at the end"},
 		deviceFlag,
@@ -217,6 +216,9 @@ Example:
 			out := c.String("out")
 			var cfg classify.Config
 			var err error
+			if c.Bool("resume") && c.Bool("overwrite") {
+				return fmt.Errorf("--resume continues the run in --out and --overwrite replaces it: give one of them")
+			}
 			if c.Bool("resume") {
 				if out == "" {
 					return fmt.Errorf("--resume needs --out RUN_DIR")
@@ -233,6 +235,18 @@ Example:
 			if out == "" {
 				out = filepath.Join("runs", k.name+"-"+cfg.Model.Method)
 			}
+			// This run owns out until it ends; a new run does not start
+			// over another one unless asked.
+			lock, err := train.Lock(out)
+			if err != nil {
+				return err
+			}
+			defer lock.Unlock()
+			if !c.Bool("resume") {
+				if err := train.StartFresh(out, c.Bool("overwrite"), append([]string{classify.ConfigFile}, runFigures...)...); err != nil {
+					return err
+				}
+			}
 			data, err := classify.LoadData(cfg)
 			if err != nil {
 				return err
@@ -246,18 +260,21 @@ Example:
 			}
 			defer closeDev()
 			cfg.Device, cfg.HostGrouping = eng, c.Bool("group-on-host")
-			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			ctx, stop := interruptContext()
 			defer stop()
 			fmt.Printf("run directory %s\n", out)
-			res, err := classify.Train(ctx, cfg, data, out, c.Bool("resume"), os.Stdout, os.Stderr)
+			var log io.Writer = os.Stdout
+			if trainLogHook != nil {
+				log = trainLogHook(log)
+			}
+			res, err := classify.Train(ctx, cfg, data, out, c.Bool("resume"), log, os.Stderr)
 			if dev != nil {
 				st := dev.Allocator().Stats()
 				fmt.Fprintf(os.Stderr, "peak GPU memory (pcx's caching allocator): %.1f MiB held, %.1f MiB in use\n", mib(st.Peak), mib(st.PeakInUse))
 			}
 			if err != nil {
 				if errors.Is(err, train.ErrInterrupted) {
-					fmt.Fprintln(os.Stderr, "pcx:", err)
-					os.Exit(130)
+					return exitError{130, err} // after the deferred cleanups
 				}
 				return err
 			}
@@ -286,6 +303,13 @@ Example:
 		},
 	}
 }
+
+// runFigures are the figures pcx train draws into a run directory.
+var runFigures = []string{"curves.png", "routing.png", "gates.png", "tsne.png"}
+
+// trainLogHook, when set, wraps the writer a run logs its epochs to (tests
+// use it to hold a run at a chosen epoch).
+var trainLogHook func(io.Writer) io.Writer
 
 // settingFlagsSet lists the flags given that change a run's settings
 // (those a resumed run takes from its config.yaml instead).

@@ -1,15 +1,19 @@
 package main
 
 import (
+	"bufio"
+	"context"
 	"encoding/json"
-	"math/rand/v2"
+	"errors"
+	"fmt"
+	"io"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/pcx-dev/pcx/classify"
 	"github.com/pcx-dev/pcx/datasets"
@@ -21,6 +25,11 @@ import (
 // TestMain lets tests run pcx as a child process (to kill it).
 func TestMain(m *testing.M) {
 	if os.Getenv("PCX_TEST_RUN_MAIN") == "1" {
+		if m := os.Getenv("PCX_TEST_HOLD_AT"); m != "" {
+			h := &holdAt{marker: m, sig: make(chan os.Signal, 1)}
+			signal.Notify(h.sig, os.Interrupt)
+			trainLogHook = func(w io.Writer) io.Writer { h.w = w; return h }
+		}
 		main()
 		os.Exit(0)
 	}
@@ -107,47 +116,79 @@ func TestTrainEvalPlotCommands(t *testing.T) {
 	}
 }
 
-// TestKillAndResume kills training runs with SIGKILL at random moments, and
-// interrupts one as Ctrl-C does, and resumes them: they end with the
-// metrics of an uninterrupted run.
+// TestKillAndResume stops training runs in a child process, twice with
+// SIGKILL and once with an interrupt as Ctrl-C sends, each at a chosen
+// epoch (the child holds its run there until the signal comes), and
+// resumes them: they end with the metrics of an uninterrupted run. While a
+// child holds its run directory, other runs into it are refused.
 func TestKillAndResume(t *testing.T) {
 	if testing.Short() {
-		t.Skip("trains three times")
+		t.Skip("trains four times")
 	}
 	cfg := tinyRun(t, 4)
 	ref := filepath.Join(t.TempDir(), "ref")
-	start := time.Now()
 	if _, err := run(t, "train", "folder", "--config", cfg, "--out", ref, "--plots=false"); err != nil {
 		t.Fatal(err)
 	}
-	total := time.Since(start)
 	want := metricsOf(t, ref)
-	r := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
-	for attempt, sig := range []syscall.Signal{syscall.SIGKILL, syscall.SIGKILL, syscall.SIGINT} {
+	for _, tc := range []struct {
+		sig   syscall.Signal
+		epoch int // the child stops after this epoch's line
+	}{{syscall.SIGKILL, 1}, {syscall.SIGKILL, 3}, {syscall.SIGINT, 2}} {
 		out := filepath.Join(t.TempDir(), "run")
 		cmd := exec.Command(os.Args[0], "train", "folder", "--config", cfg, "--out", out, "--plots=false")
-		cmd.Env = append(os.Environ(), "PCX_TEST_RUN_MAIN=1")
+		cmd.Env = append(os.Environ(), "PCX_TEST_RUN_MAIN=1", fmt.Sprintf("PCX_TEST_HOLD_AT=epoch %3d/4", tc.epoch))
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		stdout, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		// Wait until the run has started writing (its first checkpoint),
-		// then stop it at a random moment within the first 60% of a run.s length.
-		for i := 0; i < 600; i++ {
-			if _, err := os.Stat(filepath.Join(out, train.LastFile)); err == nil {
-				break
-			}
-			time.Sleep(50 * time.Millisecond)
+		var printed strings.Builder
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() && sc.Text() != holding {
+			printed.WriteString(sc.Text() + "\n")
 		}
-		delay := time.Duration(0.6 * r.Float64() * float64(total))
-		time.Sleep(delay)
-		cmd.Process.Signal(sig)
-		err := cmd.Wait()
-		t.Logf("attempt %d: %v after %v of a %v run: %v", attempt, sig, delay, total, err)
-		if ee, ok := err.(*exec.ExitError); sig == syscall.SIGINT && ok && ee.ExitCode() != 130 {
-			t.Errorf("after Ctrl-C pcx exited with %d, want 130 (state saved)", ee.ExitCode())
+		if sc.Err() != nil || sc.Text() != holding {
+			cmd.Process.Kill()
+			cmd.Wait()
+			t.Fatalf("the child did not reach epoch %d: %v\n%s%s", tc.epoch, sc.Err(), printed.String(), stderr.String())
+		}
+		// The child owns the directory: no other run may use it.
+		for _, args := range [][]string{{"--resume"}, {"--config", cfg, "--overwrite"}} {
+			_, err := run(t, append([]string{"train", "folder", "--out", out, "--plots=false"}, args...)...)
+			if !errors.Is(err, train.ErrBusy) || !strings.Contains(err.Error(), fmt.Sprintf("in use by another pcx run (process %d)", cmd.Process.Pid)) {
+				t.Errorf("%v while another run owns %s: %v", args, out, err)
+			}
+		}
+		if err := cmd.Process.Signal(tc.sig); err != nil {
+			t.Fatalf("signal: %v", err)
+		}
+		go io.Copy(io.Discard, stdout)
+		err = cmd.Wait()
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) {
+			t.Fatalf("after %v at epoch %d the child ended with %v, want stopped by the signal", tc.sig, tc.epoch, err)
+		}
+		ws := ee.Sys().(syscall.WaitStatus)
+		switch {
+		case tc.sig == syscall.SIGKILL && !(ws.Signaled() && ws.Signal() == syscall.SIGKILL):
+			t.Fatalf("after SIGKILL the child ended with %v", err)
+		case tc.sig == syscall.SIGINT && ee.ExitCode() != 130:
+			t.Fatalf("after Ctrl-C pcx ended with %v, want exit status 130 (state saved)\n%s", err, stderr.String())
+		case tc.sig == syscall.SIGINT && !strings.Contains(stderr.String(), "interrupted at epoch 3"):
+			t.Errorf("after Ctrl-C pcx said %q", stderr.String())
+		}
+		// A write the kill cut short leaves a temporary; resuming removes it.
+		stale := filepath.Join(out, ".last.safetensors.tmp123456")
+		if err := os.WriteFile(stale, []byte("partial"), 0o644); err != nil {
+			t.Fatal(err)
 		}
 		if _, err := run(t, "train", "folder", "--resume", "--out", out, "--plots=false"); err != nil {
-			t.Fatalf("resume: %v", err)
+			t.Fatalf("resume after %v at epoch %d: %v", tc.sig, tc.epoch, err)
 		}
 		got := metricsOf(t, out)
 		if len(got) != len(want) {
@@ -155,13 +196,111 @@ func TestKillAndResume(t *testing.T) {
 		}
 		for i := range want {
 			if got[i] != want[i] {
-				t.Fatalf("epoch %d after kill and resume:\n%+v\nwant\n%+v", i+1, got[i], want[i])
+				t.Fatalf("epoch %d after %v at epoch %d and resume:\n%+v\nwant\n%+v", i+1, tc.sig, tc.epoch, got[i], want[i])
 			}
 		}
-		matches, _ := filepath.Glob(filepath.Join(out, "*.tmp*"))
-		if len(matches) > 0 {
-			t.Logf("temporary files left by the kill (harmless, never read): %v", matches)
+		if left, _ := filepath.Glob(filepath.Join(out, ".*.tmp*")); len(left) > 0 {
+			t.Errorf("temporary files left after resuming: %v", left)
 		}
+	}
+}
+
+// holding is what a child run prints when it holds at PCX_TEST_HOLD_AT.
+const holding = "PCX TEST: holding"
+
+// holdAt is the child's log writer: after the line containing marker it
+// prints holding and waits for an interrupt (or to be killed).
+type holdAt struct {
+	w      io.Writer
+	marker string
+	sig    chan os.Signal
+}
+
+func (h *holdAt) Write(p []byte) (int, error) {
+	n, err := h.w.Write(p)
+	if h.marker != "" && strings.Contains(string(p), h.marker) {
+		h.marker = ""
+		fmt.Fprintln(h.w, holding)
+		<-h.sig
+	}
+	return n, err
+}
+
+// An interrupted run returns its error with exit status 130 to main after
+// the command's deferred cleanups ran (here: the run directory is free
+// again), instead of ending the process from inside the command.
+func TestTrainInterruptExitsAfterCleanup(t *testing.T) {
+	cfg := tinyRun(t, 3)
+	out := filepath.Join(t.TempDir(), "run")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	oldCtx, oldHook := interruptContext, trainLogHook
+	defer func() { interruptContext, trainLogHook = oldCtx, oldHook }()
+	interruptContext = func() (context.Context, context.CancelFunc) { return ctx, cancel }
+	trainLogHook = func(w io.Writer) io.Writer { return cancelAt{w, "epoch   1/3", cancel} }
+	_, err := run(t, "train", "folder", "--config", cfg, "--out", out, "--plots=false")
+	if !errors.Is(err, train.ErrInterrupted) || exitCode(err) != 130 {
+		t.Fatalf("interrupted run: %v (exit status %d), want ErrInterrupted with 130", err, exitCode(err))
+	}
+	l, err := train.Lock(out)
+	if err != nil {
+		t.Fatalf("the run directory after the interrupted run: %v", err)
+	}
+	l.Unlock()
+	if exitCode(errors.New("x")) != 1 {
+		t.Error("a plain error's exit status is not 1")
+	}
+}
+
+// cancelAt cancels after writing the text containing marker.
+type cancelAt struct {
+	w      io.Writer
+	marker string
+	cancel func()
+}
+
+func (c cancelAt) Write(p []byte) (int, error) {
+	if strings.Contains(string(p), c.marker) {
+		c.cancel()
+	}
+	return c.w.Write(p)
+}
+
+// A new run into a directory that holds a run is refused and changes
+// nothing; --overwrite replaces it; --resume with --overwrite is refused.
+func TestTrainRunDirectory(t *testing.T) {
+	cfg := tinyRun(t, 1)
+	out := filepath.Join(t.TempDir(), "run")
+	if _, err := run(t, "train", "folder", "--config", cfg, "--out", out, "--plots=false"); err != nil {
+		t.Fatal(err)
+	}
+	files := []string{"config.yaml", "metrics.jsonl", "last.safetensors", "best.safetensors"}
+	before := map[string]string{}
+	for _, f := range files {
+		b, err := os.ReadFile(filepath.Join(out, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		before[f] = string(b)
+	}
+	_, err := run(t, "train", "folder", "--config", cfg, "--out", out, "--seed", "9", "--plots=false")
+	if !errors.Is(err, train.ErrRunExists) || !strings.Contains(err.Error(), "--resume") || !strings.Contains(err.Error(), "--overwrite") {
+		t.Fatalf("a new run over a run: %v, want a refusal naming --resume and --overwrite", err)
+	}
+	for _, f := range files {
+		if b, _ := os.ReadFile(filepath.Join(out, f)); string(b) != before[f] {
+			t.Errorf("the refused run changed %s", f)
+		}
+	}
+	if _, err := run(t, "train", "folder", "--resume", "--overwrite", "--out", out); err == nil || !strings.Contains(err.Error(), "one of them") {
+		t.Errorf("--resume --overwrite: %v", err)
+	}
+	if _, err := run(t, "train", "folder", "--config", cfg, "--out", out, "--seed", "9", "--overwrite", "--plots=false"); err != nil {
+		t.Fatalf("--overwrite: %v", err)
+	}
+	got, err := classify.ReadRunConfig(out)
+	if err != nil || got.Train.Seed != 9 {
+		t.Errorf("after --overwrite the run directory's config has seed %d (%v), want 9", got.Train.Seed, err)
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // Format names a point-cloud or mesh file format.
@@ -60,6 +61,13 @@ func readFormat(r io.Reader, f Format, size int64, pts bool) (*Cloud, error) {
 		c   *Cloud
 		err error
 	)
+	if f != NPY {
+		br := bufio.NewReader(r)
+		if err := checkTextEncoding(br); err != nil {
+			return nil, err
+		}
+		r = br
+	}
 	switch f {
 	case PLY:
 		c, err = readPLY(r, size)
@@ -83,6 +91,27 @@ func readFormat(r io.Reader, f Format, size int64, pts bool) (*Cloud, error) {
 		return nil, err
 	}
 	return c, nil
+}
+
+// checkTextEncoding refuses UTF-16 text, which the text formats would
+// otherwise read as a file without points, and skips a UTF-8 byte-order
+// mark. Text without a byte-order mark is taken as UTF-16 when its first
+// four bytes are two non-zero ASCII bytes each beside a zero.
+func checkTextEncoding(br *bufio.Reader) error {
+	b, _ := br.Peek(4)
+	utf16 := ""
+	switch {
+	case bytes.HasPrefix(b, []byte{0xef, 0xbb, 0xbf}):
+		br.Discard(3)
+		return nil
+	case bytes.HasPrefix(b, []byte{0xff, 0xfe}), len(b) == 4 && b[0] > 0 && b[0] < 0x80 && b[1] == 0 && b[2] > 0 && b[2] < 0x80 && b[3] == 0:
+		utf16 = "UTF-16LE"
+	case bytes.HasPrefix(b, []byte{0xfe, 0xff}), len(b) == 4 && b[0] == 0 && b[1] > 0 && b[1] < 0x80 && b[2] == 0 && b[3] > 0 && b[3] < 0x80:
+		utf16 = "UTF-16BE"
+	default:
+		return nil
+	}
+	return fmt.Errorf("the file is %s text; pcx reads ASCII or UTF-8: convert it first, e.g. iconv -f %s -t UTF-8", utf16, utf16)
 }
 
 // ReadFile reads and validates the cloud in the file at path, choosing the
@@ -287,7 +316,11 @@ func appendFields(dst []string, s string) []string {
 // excerpt shortens s for an error message.
 func excerpt(s string) string {
 	if len(s) > 40 {
-		return s[:40] + "..."
+		n := 40
+		for n > 0 && !utf8.RuneStart(s[n]) {
+			n--
+		}
+		return s[:n] + "…"
 	}
 	return s
 }
@@ -297,9 +330,9 @@ func parseFloat32(s string) (float32, error) {
 	v, err := strconv.ParseFloat(s, 32)
 	if err != nil {
 		if errors.Is(err, strconv.ErrRange) {
-			return 0, fmt.Errorf("number %q is out of float32 range", s)
+			return 0, fmt.Errorf("number %q is out of float32 range", excerpt(s))
 		}
-		return 0, fmt.Errorf("bad number %q", s)
+		return 0, fmt.Errorf("bad number %q", excerpt(s))
 	}
 	return float32(v), nil
 }
@@ -308,7 +341,7 @@ func parseFloat32(s string) (float32, error) {
 func parseCount(s, what string) (int64, error) {
 	v, err := strconv.ParseInt(s, 10, 64)
 	if err != nil || v < 0 {
-		return 0, fmt.Errorf("bad %s %q", what, s)
+		return 0, fmt.Errorf("bad %s %q", what, excerpt(s))
 	}
 	return v, nil
 }

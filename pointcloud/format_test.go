@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"math"
 	"os"
@@ -360,6 +361,66 @@ func sameTriangles(t *testing.T, got, want *Cloud) {
 	for i, v := range got.Faces {
 		if got.Point(int(v)) != want.Point(int(want.Faces[i])) {
 			t.Fatalf("face %d corner %d = %v, want %v", i/3, i%3, got.Point(int(v)), want.Point(int(want.Faces[i])))
+		}
+	}
+}
+
+// UTF-16 text is named as such rather than read as a file without points; a
+// UTF-8 byte-order mark is skipped.
+func TestTextEncoding(t *testing.T) {
+	utf16 := func(s string, big bool, bom bool) string {
+		var b []byte
+		if bom {
+			b = append(b, 0xff, 0xfe)
+			if big {
+				b[0], b[1] = 0xfe, 0xff
+			}
+		}
+		for _, r := range []byte(s) {
+			if big {
+				b = append(b, 0, r)
+			} else {
+				b = append(b, r, 0)
+			}
+		}
+		return string(b)
+	}
+	const obj = "v 0 0 0\nv 1 0 0\nv 0 1 0\nf 1 2 3\n"
+	for _, f := range []Format{OBJ, XYZ, OFF, PLY, STL} {
+		for _, tc := range []struct {
+			data, want string
+		}{
+			{utf16(obj, false, true), "the file is UTF-16LE text"},
+			{utf16(obj, true, true), "the file is UTF-16BE text"},
+			{utf16(obj, false, false), "the file is UTF-16LE text"},
+			{utf16(obj, true, false), "the file is UTF-16BE text"},
+		} {
+			_, err := Read(strings.NewReader(tc.data), f)
+			wantErr(t, err, tc.want)
+		}
+	}
+	c, err := Read(strings.NewReader("\xef\xbb\xbf"+obj), OBJ)
+	if err != nil || c.Len() != 3 || len(c.Faces) != 3 {
+		t.Fatalf("OBJ with a UTF-8 byte-order mark: %v", err)
+	}
+}
+
+// Messages quote at most a short excerpt of a long token.
+func TestLongTokensQuotedShort(t *testing.T) {
+	long := strings.Repeat("9x", 1<<20)
+	for _, tc := range []struct {
+		f    Format
+		data string
+	}{
+		{OBJ, "v 0 0 0\nf 1 " + long + " 1\n"},
+		{OBJ, "v 0 " + long + " 0\n"},
+		{XYZ, "0 " + long + " 0\n"},
+		{OFF, "OFF\n3 1 0\n0 0 0\n1 0 0\n0 1 0\n3 0 1 " + long + "\n"},
+		{PLY, "ply\nformat ascii 1.0\nelement vertex 1\nproperty float x\nproperty float y\nproperty float z\nend_header\n0 " + long + " 0\n"},
+	} {
+		_, err := Read(strings.NewReader(tc.data), tc.f)
+		if err == nil || len(err.Error()) > 200 {
+			t.Errorf("%s: %d-byte message", tc.f, len(fmt.Sprint(err)))
 		}
 	}
 }

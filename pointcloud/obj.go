@@ -36,7 +36,7 @@ func readOBJ(r io.Reader) (*Cloud, error) {
 		i, err := strconv.ParseInt(s, 10, 64)
 		switch {
 		case err != nil:
-			return 0, fmt.Errorf("bad index %q", s)
+			return 0, fmt.Errorf("bad index %q", excerpt(s))
 		case i == 0:
 			return 0, fmt.Errorf("index 0 (OBJ counts from 1)")
 		case i < 0:
@@ -90,7 +90,7 @@ func readOBJ(r io.Reader) (*Cloud, error) {
 				_, ns, hasN := strings.Cut(rest, "/")
 				v, err := resolve(vs, nv, &maxV, &maxVLine)
 				if err != nil {
-					return nil, bad(fmt.Errorf("face corner %q: %w", corner, err))
+					return nil, bad(fmt.Errorf("face corner %q: %w", excerpt(corner), err))
 				}
 				fn.add(int32(v))
 				if !hasN || ns == "" {
@@ -98,7 +98,7 @@ func readOBJ(r io.Reader) (*Cloud, error) {
 				}
 				n, err := resolve(ns, nn, &maxN, &maxNLine)
 				if err != nil {
-					return nil, bad(fmt.Errorf("face corner %q: normal %w", corner, err))
+					return nil, bad(fmt.Errorf("face corner %q: normal %w", excerpt(corner), err))
 				}
 				pairs = append(pairs, int32(v), int32(n))
 				paired = paired && n == v

@@ -62,7 +62,7 @@ func readOFF(r io.Reader, size int64) (*Cloud, error) {
 		return nil, fmt.Errorf("not an OFF file: it starts with %q", excerpt(f[0]))
 	}
 	if len(counts) < 2 || len(counts) > 3 {
-		return nil, fmt.Errorf("OFF line %d: want \"vertices faces [edges]\" counts, got %q", lr.line, strings.Join(counts, " "))
+		return nil, fmt.Errorf("OFF line %d: want \"vertices faces [edges]\" counts, got %q", lr.line, excerpt(strings.Join(counts, " ")))
 	}
 	nv, err := parseCount(counts[0], "vertex count")
 	if err != nil {
@@ -128,7 +128,7 @@ func readOFF(r io.Reader, size int64) (*Cloud, error) {
 		for _, s := range f[1 : 1+k] {
 			v, err := strconv.ParseInt(s, 10, 64)
 			if err != nil {
-				return nil, fmt.Errorf("OFF line %d: face %d: bad vertex index %q", lr.line, i, s)
+				return nil, fmt.Errorf("OFF line %d: face %d: bad vertex index %q", lr.line, i, excerpt(s))
 			}
 			if v < 0 || v >= nv {
 				return nil, fmt.Errorf("OFF line %d: face %d names vertex %d but there are %d vertices", lr.line, i, v, nv)
@@ -152,9 +152,9 @@ func offPrefix(p string) (normals bool, err error) {
 	case rest == "":
 		return normals, nil
 	case strings.ContainsAny(rest, "4n"):
-		return false, fmt.Errorf("OFF variant %q (4D or n-dimensional) is not supported", p+"OFF")
+		return false, fmt.Errorf("OFF variant %q (4D or n-dimensional) is not supported", excerpt(p+"OFF"))
 	default:
-		return false, fmt.Errorf("not an OFF file: unknown header %q", p+"OFF")
+		return false, fmt.Errorf("not an OFF file: unknown header %q", excerpt(p+"OFF"))
 	}
 }
 

@@ -678,7 +678,7 @@ func (p *plyReader) asciiRecords(e *plyElement, scalar func(int, float64) error,
 			}
 			v, err := strconv.ParseFloat(f[at], bits)
 			if err != nil && !errors.Is(err, strconv.ErrRange) {
-				return bad("bad number %q", f[at])
+				return bad("bad number %q", excerpt(f[at]))
 			}
 			at++
 			if q.count == plyNone {
@@ -690,7 +690,7 @@ func (p *plyReader) asciiRecords(e *plyElement, scalar func(int, float64) error,
 				continue
 			}
 			if v != math.Trunc(v) || v < 0 || v > float64(len(f)-at) {
-				return bad("list %s of %q items but %d values follow", q.name, f[at-1], len(f)-at)
+				return bad("list %s of %q items but %d values follow", q.name, excerpt(f[at-1]), len(f)-at)
 			}
 			n := int(v)
 			if len(wanted) == 0 || wanted[0].at != i {
@@ -701,7 +701,7 @@ func (p *plyReader) asciiRecords(e *plyElement, scalar func(int, float64) error,
 			for _, s := range f[at : at+n] {
 				v, err := strconv.ParseFloat(s, 64)
 				if err != nil {
-					return bad("bad number %q", s)
+					return bad("bad number %q", excerpt(s))
 				}
 				if err := wanted[0].item(v); err != nil {
 					return err

@@ -67,7 +67,9 @@ func (m *stlMesh) cloud() (*Cloud, error) {
 // readSTL reads ASCII or binary STL. A file is binary when its size is
 // 84 + 50·n for the count n in bytes 80..83, even if it starts with "solid"
 // as many binary files do; otherwise a file that starts with "solid" and
-// holds text is ASCII.
+// holds text is ASCII. A binary file may have up to 49 bytes after its
+// triangles (padding); a file with room for more triangles than its header
+// counts is refused, since the count and the data disagree.
 func readSTL(r io.Reader) (*Cloud, error) {
 	data, err := io.ReadAll(r)
 	if err != nil {
@@ -92,7 +94,13 @@ func readSTL(r io.Reader) (*Cloud, error) {
 	if 84+50*n > int64(len(data)) {
 		return nil, fmt.Errorf("binary STL header promises %d triangles (%d bytes) but the file has %d bytes", n, 84+50*n, len(data))
 	}
-	// Some writers leave bytes after the triangles; ignore them.
+	// Some writers pad the file after the triangles; fewer bytes than a
+	// triangle are ignored. More would be triangles the count leaves out:
+	// dropping them silently would lose part of the mesh.
+	if extra := int64(len(data)) - 84 - 50*n; extra >= 50 {
+		return nil, fmt.Errorf("binary STL header says %d triangles but the file holds %d more bytes, room for %d more triangles: the count and the data disagree",
+			n, extra, extra/50)
+	}
 	return readSTLBinary(data[:84+50*n], n)
 }
 

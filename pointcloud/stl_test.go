@@ -87,6 +87,10 @@ func TestSTLErrors(t *testing.T) {
 		name, data, want string
 	}{
 		{"empty", "", "empty file: no STL data"},
+		{"count below the data", func() string {
+			two := stlBinary("pcx", [9]float32{0, 0, 0, 1, 0, 0, 0, 1, 0}, [9]float32{0, 0, 1, 1, 0, 1, 0, 1, 1})
+			return two[:80] + "\x01\x00\x00\x00" + two[84:]
+		}(), "binary STL header says 1 triangles but the file holds 50 more bytes, room for 1 more triangles: the count and the data disagree"},
 		{"short", "\x01\x02\x03", "STL file of 3 bytes is too short for a binary header"},
 		{"lying count", stlBinary("pcx", [9]float32{})[:84+50-7], "binary STL header promises 1 triangles (134 bytes) but the file has 127 bytes"},
 		{"huge count", strings.Repeat("\x00", 80) + "\xff\xff\xff\xff", "promises 4294967295 triangles"},

@@ -9,8 +9,10 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"reflect"
 	"sort"
 	"strconv"
+	"strings"
 
 	"github.com/pcx-dev/pcx/internal/atomicfile"
 	"github.com/pcx-dev/pcx/nn"
@@ -149,7 +151,8 @@ func (r *runner) resume() error {
 	saved, now := st.Config, r.cfg
 	saved.Workers, saved.Prefetch, now.Workers, now.Prefetch = 0, 0, 0, 0
 	if saved != now {
-		return fmt.Errorf("cannot resume: %s was trained with other settings (%+v, now %+v)", path, st.Config, r.cfg)
+		return fmt.Errorf("cannot resume: %s was trained with other settings (%s); resume with the run's own settings, or start a new run",
+			path, configDiff(saved, now))
 	}
 	r.adam.Load(opt)
 	r.adam.SetSteps(st.Steps)
@@ -168,6 +171,21 @@ func (r *runner) resume() error {
 	r.metrics = ms[:st.Epoch]
 	r.logf("resuming %s at epoch %d, step %d\n", path, st.Epoch+1, st.Batch)
 	return r.writeMetrics()
+}
+
+// configDiff lists the settings in which a and b differ, by their names
+// in a configuration file: "lr 0.001, now 0.002".
+func configDiff(a, b Config) string {
+	va, vb := reflect.ValueOf(a), reflect.ValueOf(b)
+	var out []string
+	for i := 0; i < va.NumField(); i++ {
+		x, y := va.Field(i).Interface(), vb.Field(i).Interface()
+		if x != y {
+			name, _, _ := strings.Cut(va.Type().Field(i).Tag.Get("yaml"), ",")
+			out = append(out, fmt.Sprintf("%s %v, now %v", name, x, y))
+		}
+	}
+	return strings.Join(out, "; ")
 }
 
 // lastUnusable is the error of a resume whose last checkpoint cannot be

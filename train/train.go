@@ -359,7 +359,7 @@ func (r *runner) loop() (*Result, error) {
 				if errors.Is(err, context.Canceled) || r.ctx.Err() != nil {
 					return r.interrupted()
 				}
-				return nil, err
+				return nil, fmt.Errorf("%w; %s", err, r.goodCheckpoint())
 			}
 			if err := r.step(lb, lr, e, b); err != nil {
 				ld.stop()
@@ -392,7 +392,7 @@ func (r *runner) loop() (*Result, error) {
 			if r.ctx.Err() != nil {
 				return r.interrupted()
 			}
-			return nil, err
+			return nil, fmt.Errorf("epoch %d: %w; %s", e+1, err, r.goodCheckpoint())
 		}
 		m := EpochMetrics{Epoch: e + 1, LR: lr, TrainLoss: r.lossSum / float64(max(perEpoch, 1)),
 			TrainAcc: float64(r.correct) / float64(max(r.seen, 1)), TestLoss: ev.Loss, TestAcc: ev.Acc(),

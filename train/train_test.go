@@ -15,6 +15,7 @@ import (
 	"github.com/pcx-dev/pcx/nn"
 	"github.com/pcx-dev/pcx/nn/checkpoint"
 	"github.com/pcx-dev/pcx/nn/layers"
+	"github.com/pcx-dev/pcx/nn/state"
 )
 
 // blobs is a toy task: Gaussian clusters in d dimensions classified by a
@@ -316,8 +317,10 @@ func TestRunRejects(t *testing.T) {
 	}
 	c := testConfig()
 	c.LR *= 2
-	if _, err := Run(context.Background(), newBlobs(1), c, Options{Dir: dir, Resume: true}); err == nil {
-		t.Error("resume with another learning rate: no error")
+	c.Epochs = 9
+	if _, err := Run(context.Background(), newBlobs(1), c, Options{Dir: dir, Resume: true}); err == nil ||
+		!strings.Contains(err.Error(), "(epochs 6, now 9; lr 0.01, now 0.02)") {
+		t.Errorf("resume with another learning rate and epochs: %v, want the two settings named", err)
 	}
 }
 
@@ -462,6 +465,7 @@ func TestResumeDamagedLast(t *testing.T) {
 	for name, damage := range map[string]func(b []byte) []byte{
 		"truncated": func(b []byte) []byte { return b[:len(b)/2] },
 		"NaN":       func(b []byte) []byte { copy(b[len(b)-4:], nanBits); return b },
+		"bit flip":  func(b []byte) []byte { b[len(b)-6] ^= 1; return b },
 	} {
 		dir := run()
 		last := filepath.Join(dir, LastFile)
@@ -477,6 +481,9 @@ func TestResumeDamagedLast(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), best+" (after epoch") || !strings.Contains(err.Error(), "pcx eval --ckpt "+best) ||
 			!strings.Contains(err.Error(), "copy it over "+last) {
 			t.Fatalf("%s: resume: %v; want the way on from %s", name, err, best)
+		}
+		if name == "bit flip" && !errors.Is(err, state.ErrChecksum) {
+			t.Errorf("bit flip: %v, want the checksum's error", err)
 		}
 		t.Logf("%s: %v", name, err)
 		// The advice: best over last, resume.
@@ -505,7 +512,8 @@ func TestBatchPanicIsAnError(t *testing.T) {
 	task := newBlobs(1)
 	task.panicAt = 40
 	_, err := Run(context.Background(), task, testConfig(), Options{Dir: t.TempDir()})
-	if err == nil || !strings.Contains(err.Error(), "building train batch") || !strings.Contains(err.Error(), "nil map") {
+	if err == nil || !strings.Contains(err.Error(), "building train batch") || !strings.Contains(err.Error(), "nil map") ||
+		!strings.Contains(err.Error(), "the last good checkpoint is") {
 		t.Fatalf("err %v, want the batch's panic", err)
 	}
 	if got := samples([]int{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}); got != "1 2 3 4 5 6 7 8 … (10 in all)" {

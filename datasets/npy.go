@@ -7,13 +7,12 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"math/bits"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 
+	"github.com/pcx-dev/pcx/nn/state"
 	"github.com/pcx-dev/pcx/pointcloud"
 )
 
@@ -23,91 +22,23 @@ import (
 
 const npyMagic = "\x93NUMPY"
 
-// npyArray is a decoded .npy file (C order only).
-type npyArray struct {
-	descr string
-	shape []int
-	data  []byte
-}
-
-var (
-	npyDescrRE   = regexp.MustCompile(`'descr'\s*:\s*'([^']*)'`)
-	npyFortranRE = regexp.MustCompile(`'fortran_order'\s*:\s*(True|False)`)
-	npyShapeRE   = regexp.MustCompile(`'shape'\s*:\s*\(([^)]*)\)`)
-)
-
-// parseNPY decodes a .npy file's bytes, checking that the data length
-// matches the header.
-func parseNPY(name string, b []byte) (*npyArray, error) {
-	if len(b) < 10 || string(b[:6]) != npyMagic {
-		return nil, fmt.Errorf("%s: not a .npy file", name)
-	}
-	var hlen, start int
-	switch b[6] {
-	case 1:
-		hlen, start = int(binary.LittleEndian.Uint16(b[8:10])), 10
-	case 2, 3:
-		if len(b) < 12 {
-			return nil, fmt.Errorf("%s: truncated .npy header", name)
-		}
-		h := binary.LittleEndian.Uint32(b[8:12])
-		if uint64(h) > uint64(len(b)) {
-			return nil, fmt.Errorf("%s: truncated .npy header", name)
-		}
-		hlen, start = int(h), 12
-	default:
-		return nil, fmt.Errorf("%s: unsupported .npy version %d", name, b[6])
-	}
-	if start+hlen > len(b) {
-		return nil, fmt.Errorf("%s: truncated .npy header", name)
-	}
-	header := string(b[start : start+hlen])
-	a := &npyArray{}
-	m := npyDescrRE.FindStringSubmatch(header)
-	if m == nil {
-		return nil, fmt.Errorf("%s: .npy header has no dtype", name)
-	}
-	a.descr = m[1]
-	if m := npyFortranRE.FindStringSubmatch(header); m == nil || m[1] != "False" {
-		return nil, fmt.Errorf("%s: only C-ordered .npy arrays are supported", name)
-	}
-	m = npyShapeRE.FindStringSubmatch(header)
-	if m == nil {
-		return nil, fmt.Errorf("%s: .npy header has no shape", name)
-	}
-	for _, f := range strings.Split(m[1], ",") {
-		f = strings.TrimSpace(f)
-		if f == "" {
-			continue
-		}
-		d, err := strconv.Atoi(f)
-		if err != nil || d < 0 {
-			return nil, fmt.Errorf("%s: bad .npy shape (%s)", name, m[1])
-		}
-		a.shape = append(a.shape, d)
-	}
-	dt, err := parseDtype(a.descr)
+// readNPYFile reads a .npy file with pointcloud.ReadNPYArray, checking
+// its shape with check before the data is read; errors name the file.
+func readNPYFile(path string, check func(*pointcloud.NPYArray) error) (*pointcloud.NPYArray, error) {
+	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %v", name, err)
+		return nil, err
 	}
-	n := uint64(dt.size)
-	for _, d := range a.shape {
-		hi, lo := bits.Mul64(n, uint64(d))
-		if hi != 0 {
-			return nil, fmt.Errorf("%s: .npy shape overflows", name)
-		}
-		n = lo
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
 	}
-	a.data = b[start+hlen:]
-	if uint64(len(a.data)) != n {
-		return nil, fmt.Errorf("%s: .npy data has %d bytes, its header says %d", name, len(a.data), n)
+	a, err := pointcloud.ReadNPYArray(f, st.Size(), check)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return a, nil
-}
-
-func (a *npyArray) values() *npArray {
-	dt, _ := parseDtype(a.descr)
-	return &npArray{shape: a.shape, dtype: dt, data: a.data}
 }
 
 // writeNPY writes a C-ordered array atomically.
@@ -175,45 +106,43 @@ func LoadNPY(dir string) (*Dataset, error) {
 }
 
 func readNPYSplit(dataPath, labelPath string) (*Split, error) {
-	raw, err := os.ReadFile(dataPath)
+	da, err := readNPYFile(dataPath, func(a *pointcloud.NPYArray) error {
+		if a.Kind() != 'f' || len(a.Shape) != 3 || a.Shape[2] != 3 || a.Shape[1] == 0 {
+			return fmt.Errorf("array of %s with shape %s, want float (samples, points, 3)", a.DType, state.Quote(a.ShapeString()))
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	da, err := parseNPY(dataPath, raw)
+	la, err := readNPYFile(labelPath, func(a *pointcloud.NPYArray) error {
+		if a.Kind() == 'f' || len(a.Shape) != 1 {
+			return fmt.Errorf("array of %s with shape %s, want integers (samples,)", a.DType, state.Quote(a.ShapeString()))
+		}
+		if a.Shape[0] != da.Shape[0] {
+			return fmt.Errorf("%d labels for the %d samples of %s", a.Shape[0], da.Shape[0], dataPath)
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	v := da.values()
-	if v.dtype.kind != 'f' || len(da.shape) != 3 || da.shape[2] != 3 || da.shape[1] == 0 {
-		return nil, fmt.Errorf("%s: array of %s with shape %s, want float (samples, points, 3)", dataPath, v.dtype, v.shapeString())
-	}
-	raw, err = os.ReadFile(labelPath)
-	if err != nil {
-		return nil, err
-	}
-	la, err := parseNPY(labelPath, raw)
-	if err != nil {
-		return nil, err
-	}
-	lv := la.values()
-	if lv.dtype.kind == 'f' || len(la.shape) != 1 {
-		return nil, fmt.Errorf("%s: array of %s with shape %s, want integers (samples,)", labelPath, lv.dtype, lv.shapeString())
-	}
-	n, p := da.shape[0], da.shape[1]
-	if la.shape[0] != n {
-		return nil, fmt.Errorf("%s: %d labels for the %d samples of %s", labelPath, la.shape[0], n, dataPath)
-	}
+	n, p := da.Shape[0], da.Shape[1]
 	s := &Split{Points: make([][]float32, n), Labels: make([]int, n)}
-	for i := 0; i < n; i++ {
+	for i := int64(0); i < n; i++ {
 		xyz := make([]float32, 3*p)
-		for k := range xyz {
-			xyz[k] = float32(v.float(i*3*p + k))
+		for k := range int64(len(xyz)) {
+			at := i*3*p + k // C order
+			if da.Fortran {
+				at = i + n*(k/3) + n*p*(k%3)
+			}
+			xyz[k] = float32(da.Float(at))
 		}
 		if bad := nonFinite(xyz); bad != "" {
 			return nil, fmt.Errorf("%s: sample %d has %s coordinates", dataPath, i, bad)
 		}
 		s.Points[i] = xyz
-		l := lv.float(i)
+		l := la.Float(i)
 		if l < 0 || l > math.MaxInt32 {
 			return nil, fmt.Errorf("%s: sample %d has label %v", labelPath, i, l)
 		}

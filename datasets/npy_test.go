@@ -1,49 +1,96 @@
 package datasets
 
 import (
+	"encoding/binary"
+	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
-// FuzzParseNPY feeds arbitrary bytes to the .npy reader of LoadNPY: data
-// that matches its header or an error, never a panic.
-func FuzzParseNPY(f *testing.F) {
-	dir := f.TempDir()
-	for i, c := range []struct {
-		descr string
-		shape []int
-		data  []byte
-	}{
-		{"<f4", []int{1, 2, 3}, float32Bytes([][]float32{{1, 2, 3, 4, 5, 6}})},
-		{"<i8", []int{2}, int64Bytes([]int{3, 7})},
-		{"<f8", []int{0}, nil},
-	} {
-		p := filepath.Join(dir, string(rune('a'+i))+".npy")
-		if err := writeNPY(p, c.descr, c.shape, c.data); err != nil {
-			f.Fatal(err)
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(b)
+// npyBytes is a version 1 .npy file with the given header dict.
+func npyBytes(dict string, data []byte) []byte {
+	header := dict + strings.Repeat(" ", 64) + "\n"
+	b := append([]byte(npyMagic), 1, 0)
+	b = binary.LittleEndian.AppendUint16(b, uint16(len(header)))
+	return append(append(b, header...), data...)
+}
+
+// A Fortran-ordered data array (as numpy.asfortranarray saves it) reads
+// like the C-ordered one.
+func TestLoadNPYFortranOrder(t *testing.T) {
+	const n, p = 2, 4
+	vals := make([]float32, n*p*3)
+	for i := range vals {
+		vals[i] = float32(i)
 	}
+	var cdata, fdata []byte
+	for _, v := range vals {
+		cdata = binary.LittleEndian.AppendUint32(cdata, math.Float32bits(v))
+	}
+	for c := 0; c < 3; c++ {
+		for b := 0; b < p; b++ {
+			for a := 0; a < n; a++ {
+				fdata = binary.LittleEndian.AppendUint32(fdata, math.Float32bits(vals[a*3*p+b*3+c]))
+			}
+		}
+	}
+	labels := npyBytes("{'descr': '<i8', 'fortran_order': False, 'shape': (2,), }", int64Bytes([]int{1, 0}))
+	for name, data := range map[string][]byte{
+		"C":       npyBytes("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 4, 3), }", cdata),
+		"Fortran": npyBytes("{'descr': '<f4', 'fortran_order': True, 'shape': (2, 4, 3), }", fdata),
+	} {
+		dir := t.TempDir()
+		writeBytes(t, filepath.Join(dir, "d.npy"), data)
+		writeBytes(t, filepath.Join(dir, "l.npy"), labels)
+		s, err := readNPYSplit(filepath.Join(dir, "d.npy"), filepath.Join(dir, "l.npy"))
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		for i := range s.Points {
+			for k, v := range s.Points[i] {
+				if v != vals[i*3*p+k] {
+					t.Fatalf("%s order: sample %d value %d is %v, want %v", name, i, k, v, vals[i*3*p+k])
+				}
+			}
+		}
+		if !equalInts(s.Labels, []int{1, 0}) {
+			t.Fatalf("%s order: labels %v", name, s.Labels)
+		}
+	}
+}
+
+func writeBytes(t testing.TB, path string, data []byte) {
+	t.Helper()
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// FuzzReadNPYSplit feeds arbitrary bytes as the data file of LoadNPY's
+// reader: samples that match the labels or an error, never a panic.
+func FuzzReadNPYSplit(f *testing.F) {
+	f.Add(npyBytes("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 1, 3), }", float32Bytes([][]float32{{1, 2, 3}, {4, 5, 6}})))
+	f.Add(npyBytes("{'descr': '>f8', 'fortran_order': True, 'shape': (2, 1, 3), }", make([]byte, 48)))
+	labels := npyBytes("{'descr': '<i8', 'fortran_order': False, 'shape': (2,), }", int64Bytes([]int{3, 7}))
+	dir := f.TempDir()
+	lp := filepath.Join(dir, "l.npy")
+	writeBytes(f, lp, labels)
 	f.Fuzz(func(t *testing.T, b []byte) {
-		a, err := parseNPY("fuzz.npy", b)
+		dp := filepath.Join(t.TempDir(), "d.npy")
+		writeBytes(t, dp, b)
+		s, err := readNPYSplit(dp, lp)
 		if err != nil {
 			return
 		}
-		v := a.values()
-		if v.dtype == nil {
-			t.Fatalf("dtype %q accepted but unknown", a.descr)
+		if len(s.Points) != 2 || !equalInts(s.Labels, []int{3, 7}) {
+			t.Fatalf("%d samples, labels %v", len(s.Points), s.Labels)
 		}
-		n := v.dtype.size
-		for _, d := range a.shape {
-			n *= d
-		}
-		if n != len(a.data) {
-			t.Fatalf("shape %v of %s with %d data bytes", a.shape, v.dtype, len(a.data))
+		for i, p := range s.Points {
+			if err := checkSample(p); err != nil {
+				t.Fatalf("sample %d %v", i, err)
+			}
 		}
 	})
 }

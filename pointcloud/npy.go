@@ -77,11 +77,37 @@ func (t npyType) decode(b []byte) float64 {
 	return float64(t.order.Uint64(b))
 }
 
-// readNPY reads a NumPy .npy array (format versions 1 to 3) of shape
-// (N, 3), (N, C) with C ≥ 3, or (1, N, C): columns 0 to 2 are x, y, z and,
-// when C ≥ 6, columns 3 to 5 are normals. C and Fortran order are both
-// read.
-func readNPY(r io.Reader, size int64) (*Cloud, error) {
+// NPYArray is a NumPy array as ReadNPYArray returns it.
+type NPYArray struct {
+	Shape   []int64
+	Fortran bool   // stored in Fortran (column-major) order
+	DType   string // the header's descr, e.g. "<f4"
+	Data    []byte // the elements as stored
+	typ     npyType
+}
+
+// Kind returns 'f' for a float array, 'i' or 'u' for an integer one.
+func (a *NPYArray) Kind() byte { return a.typ.kind }
+
+// Float returns element i, counted in storage order, as float64.
+func (a *NPYArray) Float(i int64) float64 { return a.typ.decode(a.Data[i*int64(a.typ.size):]) }
+
+// ShapeString formats the shape as Python does: (2, 3) or (5,).
+func (a *NPYArray) ShapeString() string {
+	t := make([]any, len(a.Shape))
+	for i, d := range a.Shape {
+		t[i] = d
+	}
+	return pyTuple(t)
+}
+
+// ReadNPYArray reads a NumPy .npy file (format versions 1 to 3) of a
+// float or integer dtype in either byte order, C or Fortran order, from r,
+// whose size is size bytes (or -1 when unknown). It reads no more data than
+// the file holds, whatever the header claims, and refuses a file whose data
+// is shorter than its shape. check, when not nil, sees the array with its
+// shape and no data before the data is read; its error is returned.
+func ReadNPYArray(r io.Reader, size int64, check func(*NPYArray) error) (*NPYArray, error) {
 	br := bufio.NewReader(r)
 	var pre [10]byte
 	if n, err := io.ReadFull(br, pre[:8]); err != nil {
@@ -141,43 +167,62 @@ func readNPY(r io.Reader, size int64) (*Cloud, error) {
 	if !ok {
 		return nil, errors.New("NPY header has no shape tuple")
 	}
-	shape := make([]int64, len(shapeAny))
+	a := &NPYArray{Shape: make([]int64, len(shapeAny)), Fortran: fortran, DType: descr, typ: typ}
+	need := int64(typ.size)
 	for i, d := range shapeAny {
 		v, ok := d.(int64)
 		if !ok || v < 0 {
-			return nil, fmt.Errorf("NPY shape %s is not a tuple of sizes", pyTuple(shapeAny))
+			return nil, fmt.Errorf("NPY shape %s is not a tuple of sizes", excerpt(pyTuple(shapeAny)))
 		}
-		shape[i] = v
+		a.Shape[i] = v
+		if v > 0 && need > math.MaxInt64/v {
+			return nil, fmt.Errorf("NPY shape %s is too large", excerpt(pyTuple(shapeAny)))
+		}
+		need *= v
 	}
+	if check != nil {
+		if err := check(a); err != nil {
+			return nil, err
+		}
+	}
+	if a.Data, err = readUpTo(br, need, size); err != nil {
+		return nil, err
+	}
+	if int64(len(a.Data)) < need {
+		return nil, fmt.Errorf("NPY header promises shape %s (%d bytes) but the data ends after %d bytes", excerpt(pyTuple(shapeAny)), need, len(a.Data))
+	}
+	a.Data = a.Data[:need]
+	return a, nil
+}
+
+// readNPY reads a NumPy .npy array (see ReadNPYArray) of shape (N, 3),
+// (N, C) with C ≥ 3, or (1, N, C): columns 0 to 2 are x, y, z and, when
+// C ≥ 6, columns 3 to 5 are normals. C and Fortran order are both read.
+func readNPY(r io.Reader, size int64) (*Cloud, error) {
 	var n, c int64
-	switch {
-	case len(shape) == 2:
-		n, c = shape[0], shape[1]
-	case len(shape) == 3 && shape[0] == 1:
-		n, c = shape[1], shape[2]
-	case len(shape) == 3:
-		return nil, fmt.Errorf("NPY array of shape %s holds %d clouds; pcx reads one, shape (N, C) or (1, N, C)", pyTuple(shapeAny), shape[0])
-	default:
-		return nil, fmt.Errorf("NPY shape %s is not (N, C) or (1, N, C)", pyTuple(shapeAny))
-	}
-	if c < 3 {
-		return nil, fmt.Errorf("NPY shape %s has %d columns, want at least x, y and z", pyTuple(shapeAny), c)
-	}
-	if n > maxPoints {
-		return nil, fmt.Errorf("NPY shape %s has more points than pcx can index", pyTuple(shapeAny))
-	}
-	if c > math.MaxInt64/int64(typ.size)/max(n, 1) {
-		return nil, fmt.Errorf("NPY shape %s is too large", pyTuple(shapeAny))
-	}
-	need := n * c * int64(typ.size)
-	data, err := readUpTo(br, need, size)
+	a, err := ReadNPYArray(r, size, func(a *NPYArray) error {
+		shape := a.Shape
+		switch {
+		case len(shape) == 2:
+			n, c = shape[0], shape[1]
+		case len(shape) == 3 && shape[0] == 1:
+			n, c = shape[1], shape[2]
+		case len(shape) == 3:
+			return fmt.Errorf("NPY array of shape %s holds %d clouds; pcx reads one, shape (N, C) or (1, N, C)", a.ShapeString(), shape[0])
+		default:
+			return fmt.Errorf("NPY shape %s is not (N, C) or (1, N, C)", excerpt(a.ShapeString()))
+		}
+		if c < 3 {
+			return fmt.Errorf("NPY shape %s has %d columns, want at least x, y and z", a.ShapeString(), c)
+		}
+		if n > maxPoints {
+			return fmt.Errorf("NPY shape %s has more points than pcx can index", a.ShapeString())
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	if int64(len(data)) < need {
-		return nil, fmt.Errorf("NPY header promises shape %s (%d bytes) but the data ends after %d bytes", pyTuple(shapeAny), need, len(data))
-	}
-
 	out := &Cloud{XYZ: make([]float32, 3*n)}
 	cols := 3
 	if c >= 6 {
@@ -187,10 +232,10 @@ func readNPY(r io.Reader, size int64) (*Cloud, error) {
 	for i := int64(0); i < n; i++ {
 		for j := int64(0); j < int64(cols); j++ {
 			at := i*c + j
-			if fortran {
+			if a.Fortran {
 				at = j*n + i
 			}
-			v := float32(typ.decode(data[at*int64(typ.size):]))
+			v := float32(a.Float(at))
 			if j < 3 {
 				out.XYZ[3*i+j] = v
 			} else {

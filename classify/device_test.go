@@ -2,6 +2,8 @@ package classify
 
 import (
 	"context"
+	"math"
+	"os"
 	"slices"
 	"testing"
 
@@ -11,6 +13,18 @@ import (
 	"github.com/pcx-dev/pcx/nn/cuda/emu"
 	"github.com/pcx-dev/pcx/train"
 )
+
+// TestMain removes the emulator that the device tests built.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	emu.Cleanup()
+	os.Exit(code)
+}
+
+// deviceLogitTol bounds the difference between logits computed on the
+// device (the emulator: float32 kernels, its own summation orders) and on
+// the CPU, relative to the largest logit magnitude of the batch.
+const deviceLogitTol = 1e-5
 
 // emuEngine opens the CPU emulator of the driver and cuBLAS as a device;
 // it skips in -short mode and without a C++ compiler.
@@ -79,6 +93,24 @@ func TestDeviceGrouping(t *testing.T) {
 	if cpu.Acc != gpu.Acc || !slices.Equal(cpu.Vote.Accs, gpu.Vote.Accs) {
 		t.Errorf("evaluation: cpu %v %v, device %v %v", cpu.Acc, cpu.Vote.Accs, gpu.Acc, gpu.Vote.Accs)
 	}
+	if len(cpu.Predictions) != len(gpu.Predictions) || len(cpu.Predictions) == 0 {
+		t.Fatalf("predictions: %d on the CPU, %d on the device", len(cpu.Predictions), len(gpu.Predictions))
+	}
+	var diff, scale float64
+	for i, p := range cpu.Predictions {
+		q := gpu.Predictions[i]
+		if len(p.Logits) != len(q.Logits) {
+			t.Fatalf("sample %d: %d logits on the CPU, %d on the device", i, len(p.Logits), len(q.Logits))
+		}
+		for j, v := range p.Logits {
+			diff = math.Max(diff, math.Abs(float64(q.Logits[j])-float64(v)))
+			scale = math.Max(scale, math.Abs(float64(v)))
+		}
+	}
+	if diff > deviceLogitTol*math.Max(scale, 1) {
+		t.Errorf("logits: device and CPU differ by %.3g (largest logit %.3g, tolerance %g relative)", diff, scale, deviceLogitTol)
+	}
+	t.Logf("logits: device and CPU differ by at most %.3g (largest %.3g)", diff, scale)
 	if tr.Model.Params()[0].Device() != nil {
 		t.Error("Evaluate left the parameters on the device")
 	}

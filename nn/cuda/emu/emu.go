@@ -92,7 +92,7 @@ func Build(dir string) (string, error) {
 }
 
 var (
-	once     sync.Once
+	mu       sync.Mutex
 	onceDir  string
 	onceErr  error
 	tempRoot string
@@ -101,21 +101,28 @@ var (
 // Shared builds the emulator once per process into a temporary directory
 // (removed by Cleanup).
 func Shared() (string, error) {
-	once.Do(func() {
+	mu.Lock()
+	defer mu.Unlock()
+	if onceDir == "" && onceErr == nil {
 		tempRoot, onceErr = os.MkdirTemp("", "pcx-emu-")
 		if onceErr == nil {
 			onceDir, onceErr = Build(tempRoot)
 		}
-	})
+	}
 	return onceDir, onceErr
 }
 
-// Cleanup removes what Shared built (call it from TestMain after the
-// tests; the library stays mapped in the process).
+// Cleanup removes what Shared built: call it from TestMain after the tests,
+// or from a test's Cleanup when no later test of the package needs the
+// emulator (the library stays mapped in the process). A later Shared
+// builds it again.
 func Cleanup() {
+	mu.Lock()
+	defer mu.Unlock()
 	if tempRoot != "" {
 		os.RemoveAll(tempRoot)
 	}
+	tempRoot, onceDir, onceErr = "", "", nil
 }
 
 // Dir is Shared for tests: it skips t without a C++ compiler and fails it

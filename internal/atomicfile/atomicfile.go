@@ -225,7 +225,11 @@ func RemoveOnSignal() (stop func()) {
 	onSignal.users++
 	if onSignal.users == 1 {
 		ch := make(chan os.Signal, 1)
-		signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
+		for _, s := range []os.Signal{os.Interrupt, syscall.SIGTERM} {
+			if !signal.Ignored(s) { // a process started to ignore it goes on ignoring it
+				signal.Notify(ch, s)
+			}
+		}
 		onSignal.ch = ch
 		go func() {
 			s, ok := <-ch

@@ -11,9 +11,14 @@
 // Runs are reproducible: every random stream (epoch order, each batch's
 // augmentation, each step's dropout) is derived from the seed, the epoch and
 // the batch index, so a run repeats bit for bit on one machine and a resumed
-// run continues exactly where the checkpoint stopped. A non-finite loss stops
-// the run and leaves the last good checkpoint in place; cancelling the
-// context (Ctrl-C in pcx) saves the state after the current step.
+// run continues exactly where the checkpoint stopped. A non-finite loss or
+// parameter stops the run and leaves the last good checkpoint in place
+// (non-finite values are never saved); cancelling the context (Ctrl-C in
+// pcx) saves the state after the current step.
+//
+// A run owns its directory while it runs (Lock): another run into it, in
+// this process or another, is refused, and a new run does not start over a
+// directory holding one unless Options.Overwrite says to replace it.
 package train
 
 import (

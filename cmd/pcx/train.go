@@ -206,6 +206,8 @@ func trainSubcommand(k trainKind) *cli.Command {
 		Description: `Trains, evaluates on the test split after every epoch, and writes the run directory:
 config.yaml (the resolved configuration), metrics.jsonl and metrics.csv, last.safetensors and
 best.safetensors (written atomically). Ctrl-C saves the state; --resume continues exactly.
+A run owns its directory while it runs; a new run does not replace a finished one unless
+given --overwrite.
 Both the best and the last test accuracy are printed: papers report the best, which selects
 the epoch on the test set.
 

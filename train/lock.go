@@ -63,7 +63,7 @@ func Lock(dir string) (*DirLock, error) {
 	locks.Lock()
 	defer locks.Unlock()
 	if locks.held[abs] != nil {
-		return nil, fmt.Errorf("%w: %s is already in use by this process", ErrBusy, dir)
+		return nil, fmt.Errorf("%w: %s, by this process already", ErrBusy, dir)
 	}
 	path := filepath.Join(dir, LockFile)
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
@@ -78,7 +78,7 @@ func Lock(dir string) (*DirLock, error) {
 	if !ok {
 		owner := ownerOf(f)
 		f.Close()
-		return nil, fmt.Errorf("%w: %s is in use by another pcx run (%s); wait for it to end, or use another run directory", ErrBusy, dir, owner)
+		return nil, fmt.Errorf("%w: %s, by another pcx run (%s); wait for it to end, or use another run directory", ErrBusy, dir, owner)
 	}
 	// The owner's process id, for the message above; the lock is what counts.
 	if err := f.Truncate(0); err == nil {
@@ -184,7 +184,7 @@ func StartFresh(dir string, overwrite bool, others ...string) error {
 		return nil
 	}
 	if !overwrite {
-		return fmt.Errorf("%w: %s already holds a run (%s); continue it with --resume, or replace it with --overwrite",
+		return fmt.Errorf("%w: %s (%s); continue it with --resume, or replace it with --overwrite",
 			ErrRunExists, dir, strings.Join(found, ", "))
 	}
 	for _, name := range append(append([]string(nil), runFiles...), others...) {

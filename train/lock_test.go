@@ -54,7 +54,7 @@ func TestLockOtherProcess(t *testing.T) {
 	}
 	for _, resume := range []bool{false, true} {
 		_, err := Run(context.Background(), newBlobs(1), testConfig(), Options{Dir: dir, Resume: resume})
-		if !errors.Is(err, ErrBusy) || !strings.Contains(err.Error(), "in use by another pcx run") {
+		if !errors.Is(err, ErrBusy) || !strings.Contains(err.Error(), "by another pcx run (process ") {
 			t.Errorf("run (resume %v) in a directory another process owns: %v", resume, err)
 		}
 	}

@@ -160,7 +160,7 @@ func TestKillAndResume(t *testing.T) {
 		// The child owns the directory: no other run may use it.
 		for _, args := range [][]string{{"--resume"}, {"--config", cfg, "--overwrite"}} {
 			_, err := run(t, append([]string{"train", "folder", "--out", out, "--plots=false"}, args...)...)
-			if !errors.Is(err, train.ErrBusy) || !strings.Contains(err.Error(), fmt.Sprintf("in use by another pcx run (process %d)", cmd.Process.Pid)) {
+			if !errors.Is(err, train.ErrBusy) || !strings.Contains(err.Error(), fmt.Sprintf("by another pcx run (process %d)", cmd.Process.Pid)) {
 				t.Errorf("%v while another run owns %s: %v", args, out, err)
 			}
 		}

@@ -1,8 +1,11 @@
 package datasets
 
 import (
+	"bytes"
+	"compress/zlib"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -335,6 +338,8 @@ func TestReadH5ChunkedMemory(t *testing.T) {
 	const n, p = 2000, 2048 // 49 MB of float32
 	path := filepath.Join(t.TempDir(), "big.h5")
 	want := writeChunkedH5(t, path, n, p, 40)
+	defer func(v int) { h5WholeValues = v }(h5WholeValues)
+	h5WholeValues = 0 // as for a dataset too large to read whole
 	defer debug.SetGCPercent(debug.SetGCPercent(10))
 	runtime.GC()
 	var base runtime.MemStats
@@ -372,4 +377,37 @@ func TestReadH5ChunkedMemory(t *testing.T) {
 	if grew := top - base.HeapAlloc; grew > size+24<<20 {
 		t.Errorf("reading %d bytes of points grew the live heap by %d bytes at peak", size, grew)
 	}
+}
+
+// A compressed chunk that inflates to more than its shape holds is refused
+// before the library inflates it whole.
+func TestReadH5ChunkBomb(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "bomb.h5")
+	writeChunkedH5(t, path, 8, 256, 2) // chunks of 2×256×3 float32: 6144 bytes
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The first chunk's address: the child of the first entry of the chunk
+	// index (signature, type, level, entries, two siblings, one key of
+	// 8+8·4 bytes, with 8-byte addresses).
+	at := bytes.Index(data, []byte("TREE\x01\x00"))
+	if at < 0 {
+		t.Fatal("no chunk index")
+	}
+	addr := binary.LittleEndian.Uint64(data[at+8+16+40:])
+	stored := binary.LittleEndian.Uint32(data[at+8+16:])
+	var bomb bytes.Buffer
+	zw, _ := zlib.NewWriterLevel(&bomb, zlib.BestCompression)
+	zw.Write(make([]byte, 1<<20))
+	zw.Close()
+	if bomb.Len() > int(stored) {
+		t.Fatalf("bomb of %d bytes does not fit the chunk's %d", bomb.Len(), stored)
+	}
+	copy(data[addr:], bomb.Bytes())
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = ReadH5(path)
+	wantErr(t, err, fmt.Sprintf("bomb.h5: malformed HDF5 file: the compressed chunk at offset %d inflates to more than 6144 bytes, its shape [2 256 3] holds 6144", addr))
 }

@@ -79,7 +79,9 @@ type Device interface {
 	BatchNormBackward(dx, dw, db, dout, x, w, mean, rstd DeviceBuffer, rows, c int, train bool)
 	Dropout(out, mask, x DeviceBuffer, p float32, key0, key1 uint32)
 	// AdamW and SumSquares serve package optim.
-	AdamW(p, g, m, v DeviceBuffer, b1, b2 float32, eps, step, decay, sbc2 float64)
+	// AdamW's betas are float64: the kernel multiplies by float32(β) and
+	// float32(1-β), as torch does.
+	AdamW(p, g, m, v DeviceBuffer, b1, b2, eps, step, decay, sbc2 float64)
 	SumSquares(bs []DeviceBuffer) float64
 }
 

@@ -264,7 +264,7 @@ func (e *Engine) Dropout(out, mask, x nn.DeviceBuffer, p float32, key0, key1 uin
 }
 
 // AdamW implements nn.Device.
-func (e *Engine) AdamW(p, g, m, v nn.DeviceBuffer, b1, b2 float32, eps, step, decay, sbc2 float64) {
+func (e *Engine) AdamW(p, g, m, v nn.DeviceBuffer, b1, b2, eps, step, decay, sbc2 float64) {
 	e.must(e.s.AdamW(cb(p), cb(g), cb(m), cb(v), b1, b2, eps, step, decay, sbc2))
 }
 

@@ -222,10 +222,12 @@ func PhiloxUniform(i int, k0, k1 uint32) float32 {
 
 // AdamW applies optim.AdamW's update to one parameter p from its gradient
 // g and moments m, v (equal lengths): decay = 1 - lr·wd (1 without
-// decay), step = lr/(1-β1^t), sbc2 = √(1-β2^t).
-func (s *Stream) AdamW(p, g, m, v *Buffer, b1, b2 float32, eps, step, decay, sbc2 float64) error {
+// decay), step = lr/(1-β1^t), sbc2 = √(1-β2^t). The moments are updated
+// with float32(β) and float32(1-β), 1-β taken in float64 as torch does.
+func (s *Stream) AdamW(p, g, m, v *Buffer, b1, b2, eps, step, decay, sbc2 float64) error {
 	n := p.Len()
-	a := newArgs("AdamW").buf("p", p, n).buf("g", g, n).buf("m", m, n).buf("v", v, n).int("n", n).f32(b1).f32(b2).
+	a := newArgs("AdamW").buf("p", p, n).buf("g", g, n).buf("m", m, n).buf("v", v, n).int("n", n).
+		f32(float32(b1)).f32(float32(b2)).f32(float32(1-b1)).f32(float32(1-b2)).
 		f64(eps).f64(step).f64(decay).f64(sbc2)
 	return s.run("pcx_adamw", blocks1(n, 256), a)
 }

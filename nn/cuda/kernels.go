@@ -79,7 +79,7 @@ var kernelSigs = map[string]kernelSig{
 	"pcx_axpy_dev":            {"engine", "pppi"},
 	"pcx_mul_acc":             {"engine", "pppi"},
 	"pcx_dropout_fwd":         {"engine", "pppiffii"},
-	"pcx_adamw":               {"engine", "ppppiffdddd"},
+	"pcx_adamw":               {"engine", "ppppiffffdddd"},
 	"pcx_sumsq":               {"engine", "ppi"},
 }
 

@@ -85,12 +85,15 @@ func (o *AdamW) Step(lr float64) {
 		if o.Decays(p) {
 			decay = 1 - lr*o.WeightDecay
 		}
+		// 1-β is taken in float64 before rounding to float32, as torch
+		// does (float32(1)-float32(0.999) is 1.3e-5 off 0.001).
 		b1, b2 := float32(o.Beta1), float32(o.Beta2)
+		c1, c2 := float32(1-o.Beta1), float32(1-o.Beta2)
 		step := lr / bc1
 		sbc2 := math.Sqrt(bc2)
 		for i, g := range p.Grad {
-			m[i] = b1*m[i] + (1-b1)*g
-			v[i] = b2*v[i] + (1-b2)*g*g
+			m[i] = b1*m[i] + c1*g
+			v[i] = b2*v[i] + c2*g*g
 			denom := math.Sqrt(float64(v[i]))/sbc2 + o.Eps
 			p.Data[i] = float32(float64(p.Data[i])*decay - step*float64(m[i])/denom)
 		}
@@ -125,7 +128,7 @@ func (o *AdamW) stepDevice(d nn.Device, p *nn.Param, lr, bc1, bc2 float64) {
 	if o.Decays(p) {
 		decay = 1 - lr*o.WeightDecay
 	}
-	d.AdamW(p.DeviceData(), g, m, v, float32(o.Beta1), float32(o.Beta2), o.Eps, lr/bc1, decay, math.Sqrt(bc2))
+	d.AdamW(p.DeviceData(), g, m, v, o.Beta1, o.Beta2, o.Eps, lr/bc1, decay, math.Sqrt(bc2))
 }
 
 // fetch downloads a parameter's device moments into its host copies and,

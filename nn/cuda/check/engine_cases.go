@@ -290,9 +290,10 @@ func caseNNAdamW(e *env) {
 				decay = 1 - lr*0.05
 			}
 			b1, b2 := float32(0.9), float32(0.999)
+			c1, c2 := float32(1-0.9), float32(1-0.999) // 1-β in float64, as torch
 			for i, gi := range g {
-				m[i] = b1*m[i] + (1-b1)*gi
-				v[i] = b2*v[i] + (1-b2)*gi*gi
+				m[i] = b1*m[i] + c1*gi
+				v[i] = b2*v[i] + c2*gi*gi
 				den := math.Sqrt(float64(v[i]))/math.Sqrt(bc2) + 1e-8
 				p[i] = float32(float64(p[i])*decay - lr/bc1*float64(m[i])/den)
 			}

@@ -176,13 +176,14 @@ PCX_KERNEL pcx_dropout_fwd(float *out, float *mask, const float *x, int n, float
 }
 
 // AdamW, as optim.AdamW.Step: moments in float, the update in double.
+// c1, c2 are 1-β1, 1-β2 rounded from double (as torch takes them);
 // decay is 1 - lr·wd (or 1), step = lr/(1-β1^t), sbc2 = √(1-β2^t).
-PCX_KERNEL pcx_adamw(float *p, const float *g, float *m, float *v, int n, float b1, float b2, double eps,
-                     double step, double decay, double sbc2) {
+PCX_KERNEL pcx_adamw(float *p, const float *g, float *m, float *v, int n, float b1, float b2, float c1, float c2,
+                     double eps, double step, double decay, double sbc2) {
   for (long long i = gidx(); i < n; i += gstride()) {
     float gi = g[i];
-    float mi = add_rn(mul_rn(b1, m[i]), mul_rn(1 - b1, gi));
-    float vi = add_rn(mul_rn(b2, v[i]), mul_rn(mul_rn(1 - b2, gi), gi));
+    float mi = add_rn(mul_rn(b1, m[i]), mul_rn(c1, gi));
+    float vi = add_rn(mul_rn(b2, v[i]), mul_rn(mul_rn(c2, gi), gi));
     m[i] = mi;
     v[i] = vi;
     double denom = sqrt_rn_d((double)vi) / sbc2 + eps;

@@ -227,7 +227,7 @@ func PhiloxUniform(i int, k0, k1 uint32) float32 {
 func (s *Stream) AdamW(p, g, m, v *Buffer, b1, b2, eps, step, decay, sbc2 float64) error {
 	n := p.Len()
 	a := newArgs("AdamW").buf("p", p, n).buf("g", g, n).buf("m", m, n).buf("v", v, n).int("n", n).
-		f32(float32(b1)).f32(float32(b2)).f32(float32(1-b1)).f32(float32(1-b2)).
+		f32(float32(b1)).f32(float32(b2)).f32(float32(1 - b1)).f32(float32(1 - b2)).
 		f64(eps).f64(step).f64(decay).f64(sbc2)
 	return s.run("pcx_adamw", blocks1(n, 256), a)
 }

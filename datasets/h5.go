@@ -453,11 +453,33 @@ func (hf *h5File) dataset(name string) (*hdf5.Dataset, *h5Meta, error) {
 
 // readErr describes a failed read, naming the unsupported layout case.
 func (hf *h5File) readErr(name string, meta *h5Meta, err error) error {
-	if meta.layout == "chunked" && hf.f.SuperblockVersion() >= 2 {
-		return fmt.Errorf("%s: dataset '%s' is stored chunked in the HDF5 1.10+ format (h5py libver='latest'), which the pure-Go HDF5 reader cannot read (%v): %w; rewrite it contiguous, e.g. `h5repack -l CONTI %s out.h5`, or with h5py's default libver",
-			hf.path, name, err, ErrH5Layout, hf.path)
+	if m := h5FilterRE.FindStringSubmatch(err.Error()); m != nil {
+		id, _ := strconv.Atoi(m[1])
+		filter := fmt.Sprintf("filter %d", id)
+		if n, ok := h5FilterNames[id]; ok {
+			filter = fmt.Sprintf("%s filter (HDF5 filter %d)", n, id)
+		}
+		return fmt.Errorf("%s: dataset '%s' is compressed with the %s, which the pure-Go HDF5 reader does not support: %w; rewrite it with gzip, e.g. `h5repack -f GZIP=4 %s out.h5` (h5repack needs the filter's plugin)",
+			hf.path, name, filter, ErrH5Filter, hf.path)
 	}
-	return fmt.Errorf("%s: reading dataset '%s': %v", hf.path, name, err)
+	if meta.layout == "chunked" && len(meta.chunk) == 0 && hf.f.SuperblockVersion() >= 2 {
+		return fmt.Errorf("%s: dataset '%s' is stored chunked in the HDF5 1.10+ format (h5py libver='latest'), which the pure-Go HDF5 reader cannot read (%s): %w; rewrite it contiguous, e.g. `h5repack -l CONTI %s out.h5`, or with h5py's default libver",
+			hf.path, name, state.Quote(err.Error()), ErrH5Layout, hf.path)
+	}
+	return fmt.Errorf("%s: reading dataset '%s': %s", hf.path, name, state.Quote(err.Error()))
+}
+
+// ErrH5Filter is wrapped by ReadH5's error for a dataset compressed with a
+// filter the pure-Go HDF5 reader lacks (it reads gzip, shuffle,
+// fletcher32, lzf and bzip2).
+var ErrH5Filter = errors.New("unsupported HDF5 filter")
+
+var h5FilterRE = regexp.MustCompile(`unsupported filter ID: (\d+)`)
+
+// h5FilterNames names the registered HDF5 filters pcx users meet.
+var h5FilterNames = map[int]string{
+	4: "szip", 5: "nbit", 6: "scale-offset", 307: "bzip2", 32000: "lzf", 32001: "blosc",
+	32004: "lz4", 32008: "bitshuffle", 32013: "zfp", 32015: "zstd", 32017: "sz",
 }
 
 // h5Batch is how many values ReadH5 asks the library for at once.

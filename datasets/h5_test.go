@@ -411,3 +411,29 @@ func TestReadH5ChunkBomb(t *testing.T) {
 	_, _, err = ReadH5(path)
 	wantErr(t, err, fmt.Sprintf("bomb.h5: malformed HDF5 file: the compressed chunk at offset %d inflates to more than 6144 bytes, its shape [2 256 3] holds 6144", addr))
 }
+
+// A dataset compressed with a filter the reader lacks names the filter,
+// rather than blaming the file's format or a truncated chunk.
+func TestReadH5UnsupportedFilter(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "blosc.h5")
+	writeChunkedH5(t, path, 8, 256, 2)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The filter pipeline message, version 1 with one filter: deflate (1).
+	pat := []byte("\x01\x01\x00\x00\x00\x00\x00\x00\x01\x00")
+	if bytes.Count(data, pat) != 1 {
+		t.Fatal("no single filter pipeline message")
+	}
+	i := bytes.Index(data, pat)
+	binary.LittleEndian.PutUint16(data[i+8:], 32001)
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = ReadH5(path)
+	wantErr(t, err, "blosc.h5: dataset 'data' is compressed with the blosc filter (HDF5 filter 32001), which the pure-Go HDF5 reader does not support")
+	if !errors.Is(err, ErrH5Filter) || errors.Is(err, ErrH5Layout) {
+		t.Errorf("error %v does not wrap ErrH5Filter alone", err)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"sort"
 
 	"github.com/pcx-dev/pcx/datasets"
+	"github.com/pcx-dev/pcx/internal/memlimit"
 	"github.com/pcx-dev/pcx/nn"
 	"github.com/pcx-dev/pcx/pointcloud"
 	"github.com/pcx-dev/pcx/train"
@@ -55,6 +56,21 @@ type EvalReport struct {
 	// Confusion[true][predicted] counts the single pass's predictions.
 	Confusion [][]int    `json:"confusion"`
 	Vote      *VoteStats `json:"vote,omitempty"`
+	// Predictions are the single pass's per-sample outcomes, in split
+	// order (written by pcx eval --predictions, not part of the report).
+	Predictions []SamplePrediction `json:"-"`
+}
+
+// SamplePrediction is one test sample's single-pass outcome.
+type SamplePrediction struct {
+	// Index is the sample's position in the test split.
+	Index int `json:"index"`
+	// Label and Pred are the true and predicted classes' names.
+	Label string `json:"label"`
+	Pred  string `json:"prediction"`
+	// Logits are the model's scores, one per class in the data set's
+	// class order.
+	Logits []float32 `json:"logits"`
 }
 
 // Evaluate runs a trained model on data's test split: one plain pass, and
@@ -69,6 +85,17 @@ func Evaluate(ctx context.Context, tr *Trained, data *datasets.Dataset, opt Eval
 	if opt.Workers <= 0 {
 		opt.Workers = 2
 	}
+	if err := tr.Model.Cfg.CheckBatch("evaluating", opt.Batch, int64(opt.Workers)); err != nil {
+		return nil, err
+	}
+	if opt.Vote && (opt.Votes <= 0 || opt.Repeats <= 0) {
+		return nil, fmt.Errorf("voting needs at least one vote and one repeat (got %d, %d)", opt.Votes, opt.Repeats)
+	}
+	defer func() {
+		if err != nil && tr.Path != "" {
+			err = fmt.Errorf("%s on %s: %w", tr.Path, data.Name, err)
+		}
+	}()
 	pool := nn.NewPool()
 	task := &Task{Model: tr.Model, Data: data}
 	if opt.Device != nil {
@@ -89,7 +116,12 @@ func Evaluate(ctx context.Context, tr *Trained, data *datasets.Dataset, opt Eval
 		rep.Confusion[i] = make([]int, c)
 	}
 	for i, l := range ev.Labels {
+		if err := checkFinite(ev.Logits[i]); err != nil {
+			return nil, fmt.Errorf("test sample %d: %w", i, err)
+		}
 		rep.Confusion[l][ev.Preds[i]]++
+		rep.Predictions = append(rep.Predictions, SamplePrediction{Index: i, Label: data.Classes[l],
+			Pred: data.Classes[ev.Preds[i]], Logits: ev.Logits[i]})
 	}
 	n := 0
 	for k, name := range data.Classes {
@@ -109,9 +141,6 @@ func Evaluate(ctx context.Context, tr *Trained, data *datasets.Dataset, opt Eval
 	}
 	if !opt.Vote {
 		return rep, nil
-	}
-	if opt.Votes <= 0 || opt.Repeats <= 0 {
-		return nil, fmt.Errorf("voting needs at least one vote and one repeat (got %d, %d)", opt.Votes, opt.Repeats)
 	}
 	vs := &VoteStats{Votes: opt.Votes, Repeats: opt.Repeats}
 	vtask := &Task{Model: tr.Model, Data: data, Vote: true, Grouper: task.Grouper}
@@ -165,16 +194,19 @@ func meanStd(v []float64) (mean, std float64) {
 	return mean, math.Sqrt(std / float64(len(v)-1))
 }
 
-// Prediction is one file's top classes.
+// Prediction is one file's top classes, most probable first, with their
+// probabilities (the softmax of the logits over every class) and logits.
 type Prediction struct {
 	File    string    `json:"file"`
 	Classes []string  `json:"classes"`
 	Probs   []float64 `json:"probs"`
+	Logits  []float32 `json:"logits"`
 }
 
 // PredictOptions choose how files are prepared.
 type PredictOptions struct {
-	// TopK classes are returned per file.
+	// TopK classes are returned per file (every class when 0 or more
+	// than the model has).
 	TopK int
 	// MeshPoints is the number of points sampled from a mesh's surface
 	// before FPS takes the model's npoints (8192, as ModelNet40's clouds).
@@ -191,13 +223,22 @@ type PredictOptions struct {
 // are sampled on their surface; every cloud is reduced to the model's
 // npoints by FPS, as at test time.
 func Predict(tr *Trained, paths []string, opt PredictOptions) (_ []Prediction, err error) {
-	if opt.TopK <= 0 {
-		opt.TopK = 5
+	if opt.TopK < 0 {
+		return nil, fmt.Errorf("predict: cannot give the top %d classes", opt.TopK)
+	}
+	if opt.TopK == 0 {
+		opt.TopK = len(tr.Classes)
 	}
 	if opt.MeshPoints <= 0 {
 		opt.MeshPoints = 8192
 	}
 	np := tr.Model.Cfg.Points
+	if err := memlimit.Check(fmt.Sprintf("sampling %d points from a mesh", opt.MeshPoints), memlimit.Bytes(int64(max(opt.MeshPoints, np)), 24)); err != nil {
+		return nil, err
+	}
+	if err := tr.Model.Cfg.CheckBatch("predicting", 1, 0); err != nil {
+		return nil, err
+	}
 	var grouper nn.PointGrouper
 	if opt.Device != nil {
 		undo, derr := onDevice(tr.Model.Params(), opt.Device)
@@ -234,6 +275,9 @@ func Predict(tr *Trained, paths []string, opt PredictOptions) (_ []Prediction, e
 		tp := nn.NoGrad()
 		logits := task.Logits(tp, b, nil).Host()
 		tp.Release()
+		if err := checkFinite(logits); err != nil {
+			return nil, fmt.Errorf("%s on %s: %w", tr.name(), p, err)
+		}
 		probs := softmax(logits)
 		order := make([]int, len(probs))
 		for i := range order {
@@ -244,6 +288,7 @@ func Predict(tr *Trained, paths []string, opt PredictOptions) (_ []Prediction, e
 		for _, k := range order[:min(opt.TopK, len(order))] {
 			pr.Classes = append(pr.Classes, tr.Classes[k])
 			pr.Probs = append(pr.Probs, probs[k])
+			pr.Logits = append(pr.Logits, logits[k])
 		}
 		out = append(out, pr)
 	}
@@ -273,6 +318,17 @@ func onDevice(ps nn.Params, d nn.Device) (undo func(err *error), err error) {
 			}
 		}
 	}, nil
+}
+
+// checkFinite refuses outputs that are NaN or infinite: the weights that
+// gave them are broken (a diverged run), and nothing can be ranked.
+func checkFinite(logits []float32) error {
+	for i, v := range logits {
+		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+			return fmt.Errorf("the model's output for class %d is %v (the checkpoint's weights are not usable)", i, v)
+		}
+	}
+	return nil
 }
 
 func softmax(v []float32) []float64 {

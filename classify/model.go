@@ -118,6 +118,9 @@ type Model struct {
 // NewModel builds the model of cfg with weights drawn from r and the
 // method's trainable parameters set.
 func NewModel(cfg ModelConfig, r *rand.Rand) (*Model, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
 	m := &Model{Cfg: cfg}
 	switch cfg.Method {
 	case "full", "linear":

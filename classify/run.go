@@ -63,7 +63,11 @@ type Config struct {
 
 // LoadData opens the run's data set and checks it against the model.
 func LoadData(cfg Config) (*datasets.Dataset, error) {
-	d, err := datasets.Open(cfg.Data, datasets.Options{Variant: cfg.Variant, Points: cfg.DataPoints})
+	opt := datasets.Options{Variant: cfg.Variant, Points: cfg.DataPoints}
+	if err := CheckData(cfg.Data, opt); err != nil {
+		return nil, err
+	}
+	d, err := datasets.Open(cfg.Data, opt)
 	if err != nil {
 		return nil, err
 	}
@@ -97,7 +101,7 @@ func Build(cfg Config, log io.Writer) (*Model, error) {
 // returns the result. dir/config.yaml is written first; each epoch's line
 // goes to log and the progress bar to progress.
 func Train(ctx context.Context, cfg Config, data *datasets.Dataset, dir string, resume bool, log, progress io.Writer) (*train.Result, error) {
-	if err := cfg.Train.Validate(); err != nil {
+	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	if cfg.Model.Classes != len(data.Classes) {
@@ -167,6 +171,8 @@ func ReadRunConfig(dir string) (Config, error) {
 // Trained is a model loaded from a pcx checkpoint with what it was trained
 // on.
 type Trained struct {
+	// Path is the checkpoint's file ("" when built otherwise).
+	Path    string
 	Model   *Model
 	Config  Config
 	Classes []string
@@ -200,5 +206,13 @@ func LoadCheckpoint(path string) (*Trained, error) {
 	if len(rep.Missing) > 0 {
 		return nil, fmt.Errorf("%s: lacks %d of the model's parameters (first: %s)", path, len(rep.Missing), rep.Missing[0])
 	}
-	return &Trained{Model: m, Config: cfg, Classes: classes, Meta: d.Meta}, nil
+	return &Trained{Path: path, Model: m, Config: cfg, Classes: classes, Meta: d.Meta}, nil
+}
+
+// name is what messages call the trained model: its checkpoint's path.
+func (t *Trained) name() string {
+	if t.Path == "" {
+		return "the model"
+	}
+	return t.Path
 }

@@ -3,7 +3,9 @@ package classify
 import (
 	"bytes"
 	"fmt"
+	"math"
 	"os"
+	"reflect"
 	"sort"
 	"strings"
 
@@ -47,13 +49,80 @@ func ReadConfigFile(path string, cfg *Config) (notes []string, err error) {
 		if err := dec.Decode(&own); err != nil {
 			return nil, fmt.Errorf("%s: %v", path, err)
 		}
+		if err := wholeNumbers(top, reflect.TypeOf(own), ""); err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
 		if own.Version != 1 {
 			return nil, fmt.Errorf("%s: unknown pcx configuration version %d (want pcx: 1)", path, own.Version)
+		}
+		if err := own.Validate(); err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
 		}
 		*cfg = own
 		return nil, nil
 	}
 	return applyPointMAE(path, top, cfg)
+}
+
+// wholeNumbers refuses a fraction, NaN or infinity given for an integer
+// field of the struct type t (which the YAML decoder would truncate): v is
+// the decoded YAML, matched to t's fields by their yaml names.
+func wholeNumbers(v any, t reflect.Type, prefix string) error {
+	m, ok := v.(map[string]any)
+	if !ok || t.Kind() != reflect.Struct {
+		return nil
+	}
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		x, ok := m[name]
+		if name == "" || name == "-" || !ok {
+			continue
+		}
+		switch f.Type.Kind() {
+		case reflect.Struct:
+			if err := wholeNumbers(x, f.Type, prefix+name+"."); err != nil {
+				return err
+			}
+		case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+			reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+			if fl, isFloat := x.(float64); isFloat && fl != math.Trunc(fl) {
+				return fmt.Errorf("%s%s must be a whole number (got %v)", prefix, name, fl)
+			}
+		}
+	}
+	return nil
+}
+
+// numRange is the values a configuration number may take: whole numbers
+// only when integer, from lo to hi, each bound excluded when open.
+type numRange struct {
+	integer        bool
+	lo, hi         float64
+	loOpen, hiOpen bool
+}
+
+// check says what is wrong with f ("must be ... (got ...)"), or nil.
+func (r numRange) check(f float64) error {
+	if r.integer {
+		if f != math.Trunc(f) || f < r.lo || f > r.hi {
+			return fmt.Errorf("must be a whole number from %.0f to %.0f (got %v)", r.lo, r.hi, f)
+		}
+		return nil
+	}
+	inLo := f > r.lo || (!r.loOpen && f == r.lo)
+	inHi := f < r.hi || (!r.hiOpen && f == r.hi)
+	if !inLo || !inHi || math.IsNaN(f) {
+		lb, rb := "[", "]"
+		if r.loOpen {
+			lb = "("
+		}
+		if r.hiOpen {
+			rb = ")"
+		}
+		return fmt.Errorf("must be in %s%v, %v%s (got %v)", lb, r.lo, r.hi, rb, f)
+	}
+	return nil
 }
 
 // yamlNum reads a YAML number (int or float) as float64.
@@ -84,42 +153,46 @@ func applyPointMAE(path string, top map[string]any, cfg *Config) ([]string, erro
 		used[strings.Join(keys, ".")] = true
 		return cur, true
 	}
-	num := func(set func(float64), keys ...string) error {
-		if v, ok := get(keys...); ok {
-			f, err := yamlNum(path, strings.Join(keys, "."), v)
-			if err != nil {
-				return err
-			}
-			set(f)
-		}
-		return nil
-	}
 	m, t := &cfg.Model, &cfg.Train
 	method := m.Method
+	count := func(lo float64) numRange { return numRange{integer: true, lo: lo, hi: math.MaxInt32} }
+	positive := numRange{lo: 0, loOpen: true, hi: math.Inf(1), hiOpen: true}
+	nonNegative := numRange{lo: 0, hi: math.Inf(1), hiOpen: true}
 	for _, s := range []struct {
 		keys []string
+		r    numRange
 		set  func(float64)
 	}{
-		{[]string{"optimizer", "kwargs", "lr"}, func(f float64) { t.LR = f }},
-		{[]string{"optimizer", "kwargs", "weight_decay"}, func(f float64) { t.WeightDecay = f }},
-		{[]string{"scheduler", "kwargs", "epochs"}, func(f float64) { t.Epochs = int(f) }},
-		{[]string{"scheduler", "kwargs", "initial_epochs"}, func(f float64) { t.WarmupEpochs = int(f) }},
-		{[]string{"max_epoch"}, func(f float64) { t.Epochs = int(f) }},
-		{[]string{"total_bs"}, func(f float64) { t.BatchSize = int(f) }},
-		{[]string{"grad_norm_clip"}, func(f float64) { t.ClipGrad = f }},
-		{[]string{"npoints"}, func(f float64) { m.Points = int(f) }},
-		{[]string{"model", "trans_dim"}, func(f float64) { m.TransDim = int(f) }},
-		{[]string{"model", "encoder_dims"}, func(f float64) {}},
-		{[]string{"model", "depth"}, func(f float64) { m.Depth = int(f) }},
-		{[]string{"model", "num_heads"}, func(f float64) { m.Heads = int(f) }},
-		{[]string{"model", "cls_dim"}, func(f float64) { m.Classes = int(f) }},
-		{[]string{"model", "num_group"}, func(f float64) { m.Groups = int(f) }},
-		{[]string{"model", "group_size"}, func(f float64) { m.GroupSize = int(f) }},
-		{[]string{"model", "drop_path_rate"}, func(f float64) { m.DropPath = float32(f) }},
+		{[]string{"optimizer", "kwargs", "lr"}, positive, func(f float64) { t.LR = f }},
+		{[]string{"optimizer", "kwargs", "weight_decay"}, nonNegative, func(f float64) { t.WeightDecay = f }},
+		{[]string{"scheduler", "kwargs", "epochs"}, count(1), func(f float64) { t.Epochs = int(f) }},
+		{[]string{"scheduler", "kwargs", "initial_epochs"}, count(0), func(f float64) { t.WarmupEpochs = int(f) }},
+		{[]string{"max_epoch"}, count(1), func(f float64) { t.Epochs = int(f) }},
+		{[]string{"total_bs"}, count(1), func(f float64) { t.BatchSize = int(f) }},
+		{[]string{"grad_norm_clip"}, nonNegative, func(f float64) { t.ClipGrad = f }},
+		{[]string{"npoints"}, count(1), func(f float64) { m.Points = int(f) }},
+		{[]string{"model", "trans_dim"}, count(1), func(f float64) { m.TransDim = int(f) }},
+		{[]string{"model", "encoder_dims"}, count(1), func(f float64) {}},
+		{[]string{"model", "depth"}, count(1), func(f float64) { m.Depth = int(f) }},
+		{[]string{"model", "num_heads"}, count(1), func(f float64) { m.Heads = int(f) }},
+		{[]string{"model", "cls_dim"}, count(1), func(f float64) { m.Classes = int(f) }},
+		{[]string{"model", "num_group"}, count(1), func(f float64) { m.Groups = int(f) }},
+		{[]string{"model", "group_size"}, count(1), func(f float64) { m.GroupSize = int(f) }},
+		{[]string{"model", "drop_path_rate"}, numRange{lo: 0, hi: 1, hiOpen: true}, func(f float64) { m.DropPath = float32(f) }},
 	} {
-		if err := num(s.set, s.keys...); err != nil {
+		v, ok := get(s.keys...)
+		if !ok {
+			continue
+		}
+		key := strings.Join(s.keys, ".")
+		f, err := yamlNum(path, key, v)
+		if err != nil {
 			return nil, err
 		}
+		if err := s.r.check(f); err != nil {
+			return nil, fmt.Errorf("%s: %s %w", path, key, err)
+		}
+		s.set(f)
 	}
 	if v, ok := get("model", "encoder_dims"); ok && fmt.Sprint(v) != fmt.Sprint(m.TransDim) {
 		return nil, fmt.Errorf("%s: encoder_dims %v differs from trans_dim %d; Point-MAE needs them equal", path, v, m.TransDim)
@@ -165,6 +238,14 @@ func applyPointMAE(path string, top map[string]any, cfg *Config) ([]string, erro
 			return nil, fmt.Errorf("%s: %v", path, err)
 		}
 		*m = nm
+	}
+	if err := m.Validate(); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if t.BatchSize > 0 {
+		if err := m.CheckBatch("training", t.BatchSize, int64(t.Workers)); err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
 	}
 	// Report what was not used.
 	var walk func(prefix string, v any)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/pcx-dev/pcx/fps"
+	"github.com/pcx-dev/pcx/internal/memlimit"
 	"github.com/pcx-dev/pcx/knn"
 	"github.com/pcx-dev/pcx/pointcloud"
 	"github.com/urfave/cli/v2"
@@ -125,6 +126,27 @@ func runBench(c *cli.Context, op string) error {
 	b, n, g, rep := c.Int("batch"), c.Int("points"), c.Int("centres"), c.Int("repeat")
 	if b <= 0 || n <= 0 || g <= 0 || rep <= 0 {
 		return errors.New("bench: batch, points, centres and repeat must be positive")
+	}
+	if g > n {
+		return fmt.Errorf("bench %s: cannot choose %d centres among %d points", op, g, n)
+	}
+	// The clouds, and the centres' indices; knn adds each neighbour's index
+	// and offset (4 + 12 bytes) and the centres' coordinates.
+	need := memlimit.Bytes(int64(b), int64(n), 12)
+	perCentre := int64(4)
+	if op == "knn" {
+		k, err := intAtLeast(c, "k", 1)
+		if err != nil {
+			return err
+		}
+		if k > n {
+			return fmt.Errorf("bench knn: cannot find %d neighbours among %d points", k, n)
+		}
+		perCentre = memlimit.Sum(16, memlimit.Bytes(int64(k), 16))
+	}
+	need = memlimit.Sum(need, memlimit.Bytes(int64(b), int64(g), perCentre))
+	if err := memlimit.Check(fmt.Sprintf("bench %s on %d clouds of %d points", op, b, n), need); err != nil {
+		return err
 	}
 	var xyz []float32
 	input := "generated"

@@ -8,6 +8,7 @@ import (
 
 	"github.com/pcx-dev/pcx/adapters"
 	"github.com/pcx-dev/pcx/backbone"
+	"github.com/pcx-dev/pcx/classify"
 	"github.com/pcx-dev/pcx/nn"
 	"github.com/pcx-dev/pcx/nn/blas"
 	"github.com/pcx-dev/pcx/nn/optim"
@@ -74,13 +75,32 @@ func runStepBench(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	for name, v := range map[string]*int{"points": &cfg.NPoints, "groups": &cfg.NumGroup, "group-size": &cfg.GroupSize, "depth": &cfg.Depth} {
-		if c.Int(name) > 0 {
-			*v = c.Int(name)
+	for _, f := range []struct {
+		name string
+		v    *int
+	}{{"points", &cfg.NPoints}, {"groups", &cfg.NumGroup}, {"group-size", &cfg.GroupSize}, {"depth", &cfg.Depth}} {
+		n, err := intAtLeast(c, f.name, 0)
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			*f.v = n
 		}
 	}
-	if c.Int("batch") <= 0 || c.Int("repeat") <= 0 {
-		return fmt.Errorf("bench step: batch and repeat must be positive")
+	for _, f := range []string{"batch", "repeat"} {
+		if _, err := intAtLeast(c, f, 1); err != nil {
+			return err
+		}
+	}
+	// The model classify would build with these sizes: its checks of the
+	// numbers and of the memory a training batch needs.
+	mc := classify.ModelConfig{TransDim: cfg.TransDim, Depth: cfg.Depth, Heads: cfg.Heads, Classes: cfg.Classes,
+		Groups: cfg.NumGroup, GroupSize: cfg.GroupSize, Points: cfg.NPoints}
+	if err := mc.Validate(); err != nil {
+		return fmt.Errorf("bench step: %w", err)
+	}
+	if err := mc.CheckBatch("bench step", c.Int("batch"), 0); err != nil {
+		return err
 	}
 	dev, eng, closeDev, err := openDevice(c, os.Stderr)
 	if err != nil {

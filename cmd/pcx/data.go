@@ -6,7 +6,9 @@ import (
 	"os"
 	"strings"
 
+	"github.com/pcx-dev/pcx/classify"
 	"github.com/pcx-dev/pcx/datasets"
+	"github.com/pcx-dev/pcx/internal/atomicfile"
 	"github.com/urfave/cli/v2"
 )
 
@@ -22,9 +24,15 @@ func datasetFlags() []cli.Flag {
 	}
 }
 
-func datasetOptions(c *cli.Context) datasets.Options {
-	return datasets.Options{Variant: c.String("variant"), Points: c.Int("points"), Seed: c.Uint64("seed"),
+// datasetOptions reads the loading flags for the data set spec, refusing a
+// negative --points and one whose samples would not fit in memory.
+func datasetOptions(c *cli.Context, spec string) (datasets.Options, error) {
+	opt := datasets.Options{Variant: c.String("variant"), Points: c.Int("points"), Seed: c.Uint64("seed"),
 		Normals: c.Bool("normals"), Layout: c.String("layout")}
+	if opt.Points < 0 {
+		return opt, fmt.Errorf("--points must not be negative (got %d; 0 takes the data set's default)", opt.Points)
+	}
+	return opt, classify.CheckData(spec, opt)
 }
 
 func dataCommand() *cli.Command {
@@ -48,7 +56,11 @@ with KIND one of ` + kinds + `, or a folder whose layout pcx detects.`,
 					if c.NArg() != 1 {
 						return errors.New("data info: give one data set")
 					}
-					d, err := datasets.Open(c.Args().First(), datasetOptions(c))
+					opt, err := datasetOptions(c, c.Args().First())
+					if err != nil {
+						return err
+					}
+					d, err := datasets.Open(c.Args().First(), opt)
 					if err != nil {
 						return err
 					}
@@ -63,17 +75,29 @@ with KIND one of ` + kinds + `, or a folder whose layout pcx detects.`,
 				Name:      "export",
 				Usage:     "write a data set as h5 (ScanObjectNN layout), npy or a folder of PLY files",
 				ArgsUsage: "PATH|synth",
-				Description: `Examples:
+				Description: `--out is a new or empty folder; with --overwrite, an existing one's files of the
+same names are replaced (others are left as they are).
+
+Examples:
    pcx data export synth --format h5 --out synth-h5
    pcx data export synth:hardest --format ply --out synth-ply`,
 				Flags: append(datasetFlags(),
 					&cli.StringFlag{Name: "format", Value: "h5", Usage: "h5, npy or ply"},
-					&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Required: true, Usage: "output folder"}),
+					&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Required: true, Usage: "output folder"},
+					overwriteFlag()),
 				Action: func(c *cli.Context) error {
 					if c.NArg() != 1 {
 						return errors.New("data export: give one data set")
 					}
-					d, err := datasets.Open(c.Args().First(), datasetOptions(c))
+					opt, err := datasetOptions(c, c.Args().First())
+					if err != nil {
+						return err
+					}
+					if err := checkNewFolder(c.String("out"), c.Bool("overwrite")); err != nil {
+						return err
+					}
+					defer atomicfile.RemoveOnSignal()()
+					d, err := datasets.Open(c.Args().First(), opt)
 					if err != nil {
 						return err
 					}

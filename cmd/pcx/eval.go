@@ -2,15 +2,20 @@ package main
 
 import (
 	"context"
+	"encoding/csv"
+	"encoding/json"
 	"fmt"
+	"io"
 	"os"
-	"os/signal"
+	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/pcx-dev/pcx/classify"
 	"github.com/pcx-dev/pcx/datasets"
+	"github.com/pcx-dev/pcx/internal/atomicfile"
 	"github.com/urfave/cli/v2"
 )
 
@@ -27,6 +32,10 @@ accuracy, the per-class table and the confusion matrix. --vote adds Point-MAE's 
 --votes views (FPS to 1200 points for a 1024-point model, a random subset, ScaleAndTranslate) whose
 logits are averaged. Voting is random, so the whole voting pass is repeated --repeats times and
 reported as mean ± std; Point-MAE reports the maximum over 300 repeats, printed only with --max.
+--predictions FILE writes each test sample's single-pass outcome: its index in the test split,
+true class, predicted class and the logits of every class (in the data set's class order), as
+CSV (.csv: index,label,prediction,logit_CLASS...) or JSON lines (.jsonl); an existing FILE is
+replaced only with --overwrite.
 
 Example:
    pcx eval --ckpt runs/synth-dapt-x/best.safetensors --vote
@@ -44,10 +53,26 @@ Example:
 			&cli.Uint64Flag{Name: "seed", Value: 0},
 			deviceFlag,
 			&cli.BoolFlag{Name: "json", Usage: "machine-readable output"},
+			&cli.StringFlag{Name: "predictions", Usage: "write per-sample predictions and logits to this .csv or .jsonl file"},
+			overwriteFlag(),
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 1 {
 				return fmt.Errorf("eval takes at most one data set, got %d arguments", c.NArg())
+			}
+			for _, f := range []string{"votes", "repeats", "batch"} {
+				if _, err := intAtLeast(c, f, 1); err != nil {
+					return err
+				}
+			}
+			predOut := c.String("predictions")
+			if predOut != "" {
+				if _, err := predictionFormat(predOut); err != nil {
+					return err
+				}
+				if err := checkNewFile(predOut, c.Bool("overwrite")); err != nil {
+					return err
+				}
 			}
 			tr, err := classify.LoadCheckpoint(c.String("ckpt"))
 			if err != nil {
@@ -71,12 +96,17 @@ Example:
 				return err
 			}
 			defer closeDev()
-			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+			ctx, stop := interruptContext()
 			defer stop()
 			rep, err := classify.Evaluate(ctx, tr, data, classify.EvalOptions{Vote: c.Bool("vote"), Votes: c.Int("votes"),
 				Repeats: c.Int("repeats"), Batch: c.Int("batch"), Seed: c.Uint64("seed"), Device: eng})
 			if err != nil {
 				return err
+			}
+			if predOut != "" {
+				if err := writePredictions(ctx, predOut, data.Classes, rep.Predictions); err != nil {
+					return err
+				}
 			}
 			if c.Bool("json") {
 				if !c.Bool("max") && rep.Vote != nil {
@@ -122,12 +152,16 @@ their surface (--mesh-points); each cloud is normalised into the unit sphere whe
 data was (every data set but ScanObjectNN; --normalize overrides) and reduced to the model's number of points by FPS, as at test time. The
 model's point count must match the density it was trained on.
 
+Prints each file's top classes with their probabilities; --json adds each one's logit (the
+model's raw score, before the softmax over every class). A checkpoint whose outputs are not
+finite (NaN weights from a diverged run) is an error.
+
 Example:
    pcx predict --ckpt runs/synth-dapt-x/best.safetensors chair.off table.ply --top 3`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "ckpt", Required: true},
-			&cli.IntFlag{Name: "top", Value: 5, Usage: "classes per file"},
-			&cli.IntFlag{Name: "mesh-points", Value: 8192},
+			&cli.IntFlag{Name: "top", Value: 5, Usage: "classes per file (0: every class)"},
+			&cli.IntFlag{Name: "mesh-points", Value: 8192, Usage: "points sampled from a mesh's surface before FPS"},
 			&cli.BoolFlag{Name: "normalize", Usage: "centre and scale into the unit sphere (default: as the training data was; ScanObjectNN was not)"},
 			deviceFlag,
 			&cli.BoolFlag{Name: "json", Usage: "machine-readable output"},
@@ -135,6 +169,12 @@ Example:
 		Action: func(c *cli.Context) error {
 			if c.NArg() == 0 {
 				return fmt.Errorf("predict needs at least one file")
+			}
+			if _, err := intAtLeast(c, "top", 0); err != nil {
+				return err
+			}
+			if _, err := intAtLeast(c, "mesh-points", 1); err != nil {
+				return err
 			}
 			tr, err := classify.LoadCheckpoint(c.String("ckpt"))
 			if err != nil {
@@ -198,4 +238,57 @@ func normalizeFor(c *cli.Context, trainedOn string) bool {
 	}
 	kind, _ := datasets.ParseSpec(trainedOn)
 	return kind != datasets.KindScanObjectNN
+}
+
+// predictionFormat is the format of a --predictions file, by extension.
+func predictionFormat(path string) (string, error) {
+	switch ext := strings.ToLower(filepath.Ext(path)); ext {
+	case ".csv", ".jsonl":
+		return ext, nil
+	}
+	return "", fmt.Errorf("--predictions %s: give a .csv or .jsonl file", path)
+}
+
+// writePredictions writes per-sample predictions as CSV or JSON lines,
+// atomically; an interruption (ctx) leaves no partial file.
+func writePredictions(ctx context.Context, path string, classes []string, preds []classify.SamplePrediction) error {
+	format, err := predictionFormat(path)
+	if err != nil {
+		return err
+	}
+	err = atomicfile.WriteContext(ctx, path, func(w io.Writer) error {
+		if format == ".jsonl" {
+			enc := json.NewEncoder(w)
+			for _, p := range preds {
+				if err := enc.Encode(p); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+		cw := csv.NewWriter(w)
+		head := []string{"index", "label", "prediction"}
+		for _, name := range classes {
+			head = append(head, "logit_"+name)
+		}
+		if err := cw.Write(head); err != nil {
+			return err
+		}
+		row := make([]string, len(head))
+		for _, p := range preds {
+			row = append(row[:0], strconv.Itoa(p.Index), p.Label, p.Pred)
+			for _, v := range p.Logits {
+				row = append(row, strconv.FormatFloat(float64(v), 'g', -1, 32))
+			}
+			if err := cw.Write(row); err != nil {
+				return err
+			}
+		}
+		cw.Flush()
+		return cw.Error()
+	})
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return nil
 }

@@ -67,7 +67,7 @@ func exitCode(err error) int {
 }
 
 func newApp() *cli.App {
-	return &cli.App{
+	app := &cli.App{
 		Name:    "pcx",
 		Usage:   "parameter-efficient fine-tuning of point-cloud transformers, and the point-cloud tools around it",
 		Version: version,
@@ -102,6 +102,8 @@ func newApp() *cli.App {
 			selftestCommand(),
 		},
 	}
+	explainFlagErrors(app)
+	return app
 }
 
 // writeJSON prints v as indented JSON.

@@ -3,11 +3,13 @@ package main
 import (
 	"context"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 
 	"github.com/pcx-dev/pcx/classify"
 	"github.com/pcx-dev/pcx/datasets"
+	"github.com/pcx-dev/pcx/internal/atomicfile"
 	"github.com/pcx-dev/pcx/plot"
 	"github.com/pcx-dev/pcx/train"
 	"github.com/urfave/cli/v2"
@@ -26,6 +28,7 @@ func plotCommand() *cli.Command {
 					if err != nil {
 						return err
 					}
+					defer atomicfile.RemoveOnSignal()() // an interruption removes a figure's temporary file
 					p, err := plotCurves(dir)
 					if err == nil {
 						fmt.Println("wrote", p)
@@ -42,6 +45,7 @@ func plotCommand() *cli.Command {
 					if err != nil {
 						return err
 					}
+					defer atomicfile.RemoveOnSignal()() // an interruption removes a figure's temporary file
 					tr, data, err := loadRun(dir, c.String("ckpt"), nil)
 					if err != nil {
 						return err
@@ -60,6 +64,13 @@ func plotCommand() *cli.Command {
 					dir, err := runArg(c)
 					if err != nil {
 						return err
+					}
+					defer atomicfile.RemoveOnSignal()() // an interruption removes a figure's temporary file
+					if _, err := intAtLeast(c, "iters", 1); err != nil {
+						return err
+					}
+					if p := c.Float64("perplexity"); !(p > 0) || math.IsInf(p, 0) {
+						return fmt.Errorf("--perplexity must be a positive number (got %v)", p)
 					}
 					tr, data, err := loadRun(dir, c.String("ckpt"), nil)
 					if err != nil {

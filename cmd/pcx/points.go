@@ -1,11 +1,16 @@
 package main
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
+	"io"
+	"math"
 	"os"
 
 	"github.com/pcx-dev/pcx/fps"
+	"github.com/pcx-dev/pcx/internal/atomicfile"
+	"github.com/pcx-dev/pcx/internal/memlimit"
 	"github.com/pcx-dev/pcx/knn"
 	"github.com/pcx-dev/pcx/pointcloud"
 	"github.com/urfave/cli/v2"
@@ -27,19 +32,38 @@ func sampleCommand() *cli.Command {
 		ArgsUsage: "MESH",
 		Description: `Area-weighted uniform surface sampling; the same seed gives the same points.
 Reads PLY, OFF, STL, OBJ; writes any format pcx knows, chosen by the extension.
+Each point carries the normal of the face it was drawn on: without --out, pcx
+prints "x y z nx ny nz" lines, as a .xyz file holds them (cut -d' ' -f1-3 keeps
+x y z). An existing --out file is replaced only with --overwrite.
 
 Example:
    pcx sample chair.off --points 2048 --out chair.ply`,
 		Flags: []cli.Flag{
 			&cli.IntFlag{Name: "points", Aliases: []string{"n"}, Value: 2048, Usage: "points to draw"},
-			&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Usage: "output file (.ply .xyz .txt .csv .npy .obj .off); default: x y z lines on stdout"},
+			&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Usage: "output file (.ply .xyz .txt .csv .npy .obj .off); default: x y z nx ny nz lines on stdout"},
 			&cli.Uint64Flag{Name: "seed", Value: 0, Usage: "random seed"},
 			&cli.BoolFlag{Name: "normalize", Usage: "centre on the mean and scale into the unit sphere (Point-MAE pc_normalize)"},
+			overwriteFlag(),
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 1 {
 				return errors.New("sample: give one mesh file")
 			}
+			n, err := intAtLeast(c, "points", 1)
+			if err != nil {
+				return err
+			}
+			// The points and their normals, three float32 each.
+			if err := memlimit.Check(fmt.Sprintf("sampling %d points", n), memlimit.Bytes(int64(n), 24)); err != nil {
+				return err
+			}
+			if n > math.MaxInt32 {
+				return fmt.Errorf("--points %d: pcx reads at most %d points per cloud", n, math.MaxInt32)
+			}
+			if err := checkNewFile(c.String("out"), c.Bool("overwrite")); err != nil {
+				return err
+			}
+			defer atomicfile.RemoveOnSignal()()
 			m, err := pointcloud.ReadFile(c.Args().First())
 			if err != nil {
 				return err
@@ -47,7 +71,7 @@ Example:
 			if !m.IsMesh() {
 				return fmt.Errorf("%s: has no faces to sample (it is a point cloud)", c.Args().First())
 			}
-			out, err := pointcloud.SampleSurface(m, c.Int("points"), c.Uint64("seed"))
+			out, err := pointcloud.SampleSurface(m, n, c.Uint64("seed"))
 			if err != nil {
 				return fmt.Errorf("%s: %w", c.Args().First(), err)
 			}
@@ -59,7 +83,8 @@ Example:
 	}
 }
 
-// writeCloud writes to a file by extension, or x y z lines to stdout.
+// writeCloud writes to a file by extension, or to stdout as a .xyz file
+// holds it: "x y z" lines, with "nx ny nz" after when c has normals.
 func writeCloud(path string, c *pointcloud.Cloud) error {
 	if path == "" || path == "-" {
 		return pointcloud.Write(os.Stdout, c, pointcloud.XYZ)
@@ -72,7 +97,10 @@ func fpsCommand() *cli.Command {
 		Name:      "fps",
 		Usage:     "farthest-point sampling of a cloud or mesh",
 		ArgsUsage: "IN",
-		Description: `Writes the chosen points in the order chosen (format by the extension of --out).
+		Description: `Writes the chosen points in the order chosen (format by the extension of --out;
+without --out, "x y z" lines on stdout, with "nx ny nz" after when the input has
+normals), or with --indices their indices, one per line. An existing --out file
+is replaced only with --overwrite.
 The default follows pointnet2_ops (start at point 0, points with |p|² ≤ 1e-3 never
 chosen, ties to the lowest index); --plain is textbook FPS.
 
@@ -82,13 +110,24 @@ Example:
 			&cli.IntFlag{Name: "n", Value: 1024, Usage: "points to choose"},
 			&cli.BoolFlag{Name: "plain", Usage: "textbook FPS instead of pointnet2_ops semantics"},
 			&cli.IntFlag{Name: "start", Usage: "first point in --plain mode"},
-			&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Usage: "output file; default: x y z lines on stdout"},
-			&cli.BoolFlag{Name: "indices", Usage: "print the chosen indices, one per line, instead of points"},
+			&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Usage: "output file; default: stdout"},
+			&cli.BoolFlag{Name: "indices", Usage: "write the chosen indices, one per line, instead of points"},
+			overwriteFlag(),
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 1 {
 				return errors.New("fps: give one input file")
 			}
+			if _, err := intAtLeast(c, "n", 1); err != nil {
+				return err
+			}
+			if _, err := intAtLeast(c, "start", 0); err != nil {
+				return err
+			}
+			if err := checkNewFile(c.String("out"), c.Bool("overwrite")); err != nil {
+				return err
+			}
+			defer atomicfile.RemoveOnSignal()()
 			in, err := readPoints(c.Args().First())
 			if err != nil {
 				return err
@@ -102,10 +141,22 @@ Example:
 				return fmt.Errorf("%s: %w", c.Args().First(), err)
 			}
 			if c.Bool("indices") {
-				for _, i := range idx {
-					fmt.Println(i)
+				write := func(w io.Writer) error {
+					for _, i := range idx {
+						if _, err := fmt.Fprintln(w, i); err != nil {
+							return err
+						}
+					}
+					return nil
 				}
-				return nil
+				if out := c.String("out"); out != "" && out != "-" {
+					return atomicfile.Write(out, write)
+				}
+				bw := bufio.NewWriter(os.Stdout)
+				if err := write(bw); err != nil {
+					return err
+				}
+				return bw.Flush()
 			}
 			out := &pointcloud.Cloud{XYZ: fps.Gather(in.XYZ, idx)}
 			if in.Normals != nil {
@@ -148,7 +199,11 @@ Example:
 				return errors.New("group: give one input file")
 			}
 			path := c.Args().First()
-			in, err := readPoints(path)
+			g, err := intAtLeast(c, "groups", 1)
+			if err != nil {
+				return err
+			}
+			k, err := intAtLeast(c, "k", 1)
 			if err != nil {
 				return err
 			}
@@ -156,7 +211,19 @@ Example:
 			if err != nil {
 				return err
 			}
-			n, g, k := in.Len(), c.Int("groups"), c.Int("k")
+			in, err := readPoints(path)
+			if err != nil {
+				return err
+			}
+			n := in.Len()
+			if g > n || k > n {
+				return fmt.Errorf("%s: %d points cannot make %d groups of %d", path, n, g, k)
+			}
+			// Each neighbour's index and offset from its centre (4 + 12
+			// bytes), and as much again for the report.
+			if err := memlimit.Check(fmt.Sprintf("%d groups of %d points", g, k), memlimit.Bytes(int64(g), int64(k), 32)); err != nil {
+				return err
+			}
 			gr, err := knn.Group(in.XYZ, 1, n, g, k, knn.Options{Method: m})
 			if err != nil {
 				return fmt.Errorf("%s: %w", path, err)

@@ -12,6 +12,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/pcx-dev/pcx/nn/state"
 	"github.com/pcx-dev/pcx/pointcloud"
 )
 
@@ -267,6 +268,11 @@ func ReadModelNetLists(root string) (*ModelNetLists, error) {
 
 // listLines calls fn with each non-blank line, trimmed, and its number.
 func listLines(name string, data []byte, fn func(line string, no int) error) error {
+	bom, err := pointcloud.CheckText(data)
+	if err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	data = data[bom:]
 	if !utf8.Valid(data) {
 		return fmt.Errorf("%s: not UTF-8 text", name)
 	}
@@ -304,10 +310,10 @@ func parseShapeNames(name string, data []byte) ([]string, error) {
 	seen := map[string]int{}
 	err := listLines(name, data, func(line string, no int) error {
 		if !safeName(line) {
-			return fmt.Errorf("%s:%d: %q is not a usable class name", name, no, line)
+			return fmt.Errorf("%s:%d: %s is not a usable class name", name, no, state.Quote(line))
 		}
 		if prev, dup := seen[line]; dup {
-			return fmt.Errorf("%s:%d: class %q already named on line %d", name, no, line, prev)
+			return fmt.Errorf("%s:%d: class %s already named on line %d", name, no, state.Quote(line), prev)
 		}
 		seen[line] = no
 		names = append(names, line)
@@ -327,15 +333,15 @@ func parseSplitList(name string, data []byte, classes map[string]int) ([]ModelNe
 	var items []ModelNetItem
 	err := listLines(name, data, func(line string, no int) error {
 		if !safeName(line) {
-			return fmt.Errorf("%s:%d: %q is not a usable item name", name, no, line)
+			return fmt.Errorf("%s:%d: %s is not a usable item name", name, no, state.Quote(line))
 		}
 		cut := strings.LastIndexByte(line, '_')
 		if cut <= 0 {
-			return fmt.Errorf("%s:%d: item %q has no <class>_<number> form", name, no, line)
+			return fmt.Errorf("%s:%d: item %s has no <class>_<number> form", name, no, state.Quote(line))
 		}
 		c, ok := classes[line[:cut]]
 		if !ok {
-			return fmt.Errorf("%s:%d: item %q names unknown class %q (not in modelnet40_shape_names.txt)", name, no, line, line[:cut])
+			return fmt.Errorf("%s:%d: item %s names unknown class %s (not in modelnet40_shape_names.txt)", name, no, state.Quote(line), state.Quote(line[:cut]))
 		}
 		items = append(items, ModelNetItem{Name: line, Class: c})
 		return nil
@@ -397,6 +403,11 @@ func loadModelNetTxt(dir string, workers int) (*Dataset, error) {
 // parseModelNetTxt reads "x,y,z,nx,ny,nz" lines (commas and/or blanks
 // between the numbers; 3 columns without normals).
 func parseModelNetTxt(name string, data []byte) (xyz, nrm []float32, err error) {
+	bom, err := pointcloud.CheckText(data)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", name, err)
+	}
+	data = data[bom:]
 	cols := 0
 	no := 0
 	var fields [7][]byte
@@ -442,7 +453,7 @@ func parseModelNetTxt(name string, data []byte) (xyz, nrm []float32, err error) 
 		for k := 0; k < cols; k++ {
 			v, err := strconv.ParseFloat(string(fields[k]), 32)
 			if err != nil && !errors.Is(err, strconv.ErrRange) {
-				return nil, nil, fmt.Errorf("%s:%d: %q is not a number", name, no, fields[k])
+				return nil, nil, fmt.Errorf("%s:%d: %s is not a number", name, no, state.Quote(string(fields[k])))
 			}
 			f := float32(v)
 			if f != f || v > maxFloat32 || v < -maxFloat32 {

@@ -1,6 +1,7 @@
 package datasets
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -340,4 +341,40 @@ func FuzzParseModelNetTxt(f *testing.F) {
 			t.Fatal("bad normals")
 		}
 	})
+}
+
+// Text files in UTF-16 are named as such; a UTF-8 byte-order mark is
+// skipped rather than made part of the first name or number; long lines
+// are quoted short.
+func TestTextFilesEncoding(t *testing.T) {
+	le := func(s string) []byte {
+		b := []byte{0xff, 0xfe}
+		for _, c := range []byte(s) {
+			b = append(b, c, 0)
+		}
+		return b
+	}
+	_, err := parseShapeNames("names.txt", le("airplane\nbathtub\n"))
+	wantErr(t, err, "names.txt: the file is UTF-16LE text")
+	_, _, err = parseModelNetTxt("a.txt", le("1 2 3\n")[2:])
+	wantErr(t, err, "a.txt: the file is UTF-16LE text")
+
+	names, err := parseShapeNames("names.txt", []byte("\xef\xbb\xbfairplane\nbathtub\n"))
+	if err != nil || len(names) != 2 || names[0] != "airplane" {
+		t.Fatalf("names %q, %v", names, err)
+	}
+	xyz, _, err := parseModelNetTxt("a.txt", []byte("\xef\xbb\xbf1 2 3\n"))
+	if err != nil || len(xyz) != 3 || xyz[0] != 1 {
+		t.Fatalf("xyz %v, %v", xyz, err)
+	}
+
+	long := strings.Repeat("x/", 1<<20)
+	_, err = parseShapeNames("names.txt", []byte(long))
+	if err == nil || len(err.Error()) > 200 {
+		t.Errorf("long class line: %d-byte message", len(fmt.Sprint(err)))
+	}
+	_, _, err = parseModelNetTxt("a.txt", []byte("1 2 "+strings.Repeat("z", 1<<20)))
+	if err == nil || len(err.Error()) > 200 {
+		t.Errorf("long number: %d-byte message", len(fmt.Sprint(err)))
+	}
 }

@@ -95,23 +95,36 @@ func readFormat(r io.Reader, f Format, size int64, pts bool) (*Cloud, error) {
 
 // checkTextEncoding refuses UTF-16 text, which the text formats would
 // otherwise read as a file without points, and skips a UTF-8 byte-order
-// mark. Text without a byte-order mark is taken as UTF-16 when its first
-// four bytes are two non-zero ASCII bytes each beside a zero.
+// mark (see CheckText).
 func checkTextEncoding(br *bufio.Reader) error {
 	b, _ := br.Peek(4)
+	bom, err := CheckText(b)
+	if err != nil {
+		return err
+	}
+	br.Discard(bom)
+	return nil
+}
+
+// CheckText looks at the first four bytes (or fewer) of a text file. It
+// returns an error naming the encoding for UTF-16 text, which pcx does not
+// read, and otherwise the length of a UTF-8 byte-order mark to skip (0 or
+// 3). Text without a byte-order mark is taken as UTF-16 when its first
+// four bytes are two ASCII characters each beside a zero byte.
+func CheckText(head []byte) (bom int, err error) {
+	b := head
 	utf16 := ""
 	switch {
 	case bytes.HasPrefix(b, []byte{0xef, 0xbb, 0xbf}):
-		br.Discard(3)
-		return nil
-	case bytes.HasPrefix(b, []byte{0xff, 0xfe}), len(b) == 4 && b[0] > 0 && b[0] < 0x80 && b[1] == 0 && b[2] > 0 && b[2] < 0x80 && b[3] == 0:
+		return 3, nil
+	case bytes.HasPrefix(b, []byte{0xff, 0xfe}), len(b) >= 4 && b[0] > 0 && b[0] < 0x80 && b[1] == 0 && b[2] > 0 && b[2] < 0x80 && b[3] == 0:
 		utf16 = "UTF-16LE"
-	case bytes.HasPrefix(b, []byte{0xfe, 0xff}), len(b) == 4 && b[0] == 0 && b[1] > 0 && b[1] < 0x80 && b[2] == 0 && b[3] > 0 && b[3] < 0x80:
+	case bytes.HasPrefix(b, []byte{0xfe, 0xff}), len(b) >= 4 && b[0] == 0 && b[1] > 0 && b[1] < 0x80 && b[2] == 0 && b[3] > 0 && b[3] < 0x80:
 		utf16 = "UTF-16BE"
 	default:
-		return nil
+		return 0, nil
 	}
-	return fmt.Errorf("the file is %s text; pcx reads ASCII or UTF-8: convert it first, e.g. iconv -f %s -t UTF-8", utf16, utf16)
+	return 0, fmt.Errorf("the file is %s text; pcx reads ASCII or UTF-8: convert it first, e.g. iconv -f %s -t UTF-8", utf16, utf16)
 }
 
 // ReadFile reads and validates the cloud in the file at path, choosing the

@@ -67,6 +67,7 @@ func TestFlagErrorsNameTheFlag(t *testing.T) {
 		{[]string{"train", "synth", "--seed", "-1"}, []string{"--seed", `"-1"`}},
 		{[]string{"fps", sphereOFF, "--plain=maybe"}, []string{"--plain", `"maybe"`, "true or false"}},
 		{[]string{"group", sphereOFF, "--nope", "1"}, []string{"unknown flag", "--nope"}},
+		{[]string{"group", sphereOFF, "--method", "nope"}, []string{"--method", `"nope"`}},
 		{[]string{"bench", "fps", "--batch"}, []string{"--batch", "needs a value"}},
 		{[]string{"--blas", "go", "version", "--json=x"}, []string{"--json", `"x"`}},
 	} {

@@ -12,6 +12,7 @@ import (
 	"github.com/pcx-dev/pcx/internal/atomicfile"
 	"github.com/pcx-dev/pcx/internal/memlimit"
 	"github.com/pcx-dev/pcx/knn"
+	"github.com/pcx-dev/pcx/nn/state"
 	"github.com/pcx-dev/pcx/pointcloud"
 	"github.com/urfave/cli/v2"
 )
@@ -252,5 +253,5 @@ func parseMethod(s string) (knn.Method, error) {
 			return m, nil
 		}
 	}
-	return 0, fmt.Errorf("unknown neighbour search %q (want auto, brute or grid)", s)
+	return 0, fmt.Errorf("--method %s: unknown neighbour search (want auto, brute or grid)", state.Quote(s))
 }

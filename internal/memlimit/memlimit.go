@@ -13,7 +13,8 @@ import (
 const Fallback = 64 << 30
 
 // Limit is the most bytes one request may need: the machine's physical
-// memory, or Fallback where the system does not say.
+// memory (or its container's limit, when lower), or Fallback where the
+// system does not say.
 func Limit() int64 {
 	if p := physical(); p > 0 {
 		return p

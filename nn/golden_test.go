@@ -3,7 +3,9 @@ package nn
 import (
 	"encoding/json"
 	"math"
+	"math/rand/v2"
 	"os"
+	"slices"
 	"testing"
 )
 
@@ -115,11 +117,33 @@ func runGolden(t *testing.T, name string, c goldenCase, f func(tp *Tape, in map[
 	}
 }
 
+type goldenFn = func(tp *Tape, in map[string]*Tensor, ps map[string]*Param) *Tensor
+
 func TestGoldenOps(t *testing.T) {
 	cases := loadGolden(t)
-	type fn = func(tp *Tape, in map[string]*Tensor, ps map[string]*Param) *Tensor
 	var labels []int
-	ops := map[string]fn{
+	for name, f := range goldenOps(t, &labels) {
+		c, ok := cases[name]
+		if !ok {
+			t.Errorf("no fixture %s: rerun scripts/golden_nn.py", name)
+			continue
+		}
+		if l, ok := c.Extra["labels"]; ok {
+			json.Unmarshal(l, &labels)
+		}
+		runGolden(t, name, c, f)
+	}
+}
+
+// goldenOps maps the fixture's single-operation cases to pcx's operations;
+// labels receives each cross-entropy case's labels before it runs.
+func goldenOps(t *testing.T, labelsPtr *[]int) map[string]goldenFn {
+	cases := loadGolden(t)
+	var labels0 []int
+	if labelsPtr == nil {
+		labelsPtr = &labels0
+	}
+	return map[string]goldenFn{
 		"linear": func(tp *Tape, in map[string]*Tensor, ps map[string]*Param) *Tensor {
 			return Linear(tp, in["x"], ps["w"], ps["b"])
 		},
@@ -157,25 +181,118 @@ func TestGoldenOps(t *testing.T) {
 			return SliceTokens(tp, in["x"], 1, 4)
 		},
 		"cross_entropy": func(tp *Tape, in map[string]*Tensor, ps map[string]*Param) *Tensor {
-			return CrossEntropy(tp, in["z"], labels, 0)
+			return CrossEntropy(tp, in["z"], *labelsPtr, 0)
 		},
 		"cross_entropy_smooth": func(tp *Tape, in map[string]*Tensor, ps map[string]*Param) *Tensor {
-			return CrossEntropy(tp, in["z"], labels, 0.1)
+			return CrossEntropy(tp, in["z"], *labelsPtr, 0.1)
 		},
 		"attention": func(tp *Tape, in map[string]*Tensor, ps map[string]*Param) *Tensor {
 			return Attention(tp, in["qkv"], 2, 0)
 		},
+		"attention_scaled": func(tp *Tape, in map[string]*Tensor, ps map[string]*Param) *Tensor {
+			return Attention(tp, in["qkv"], 4, 0.3)
+		},
+		"add":   func(tp *Tape, in map[string]*Tensor, ps map[string]*Param) *Tensor { return Add(tp, in["x"], in["y"]) },
+		"scale": func(tp *Tape, in map[string]*Tensor, ps map[string]*Param) *Tensor { return Scale(tp, in["x"], -0.7) },
+		"layernorm_noaffine": func(tp *Tape, in map[string]*Tensor, ps map[string]*Param) *Tensor {
+			return LayerNorm(tp, in["x"], nil, nil, 1e-6)
+		},
+		"conv1d": func(tp *Tape, in map[string]*Tensor, ps map[string]*Param) *Tensor {
+			return Conv1d(tp, in["x"], ps["w"], ps["b"])
+		},
+		"column": func(tp *Tape, in map[string]*Tensor, ps map[string]*Param) *Tensor { return Column(tp, in["x"], 2) },
+		"top1":   func(tp *Tape, in map[string]*Tensor, ps map[string]*Param) *Tensor { return Top1(tp, in["p"]) },
+		"dot_const": func(tp *Tape, in map[string]*Tensor, ps map[string]*Param) *Tensor {
+			return DotConst(tp, in["x"], goldenExtra(t, cases["dot_const"], "w").Data)
+		},
+		"matmul_t": func(tp *Tape, in map[string]*Tensor, ps map[string]*Param) *Tensor {
+			return MatMulT(tp, in["x"], in["w"])
+		},
+		"repeat_rows": func(tp *Tape, in map[string]*Tensor, ps map[string]*Param) *Tensor {
+			return RepeatRows(tp, in["x"], 5)
+		},
+		"concat_last": func(tp *Tape, in map[string]*Tensor, ps map[string]*Param) *Tensor {
+			return ConcatLast(tp, in["y"], in["x"], in["y"])
+		},
+		"dropout": func(tp *Tape, in map[string]*Tensor, ps map[string]*Param) *Tensor {
+			return applyMask(tp, in["x"], goldenMask(t, cases["dropout"]))
+		},
+		"drop_path": func(tp *Tape, in map[string]*Tensor, ps map[string]*Param) *Tensor {
+			return applyMask(tp, in["x"], goldenMask(t, cases["drop_path"]))
+		},
 	}
-	for name, f := range ops {
-		c, ok := cases[name]
-		if !ok {
-			t.Errorf("no fixture %s: rerun scripts/golden_nn.py", name)
-			continue
+}
+
+// goldenExtra decodes the tensor extra[name] of a case.
+func goldenExtra(t *testing.T, c goldenCase, name string) goldenTensor {
+	t.Helper()
+	var g goldenTensor
+	if err := json.Unmarshal(c.Extra[name], &g); err != nil || len(g.Data) == 0 {
+		t.Fatalf("extra %s: %v", name, err)
+	}
+	return g
+}
+
+// goldenMask is the scaled mask Dropout and DropPath apply for a case's
+// keep bits and drop rate p: 1/(1-p) where kept, 0 elsewhere.
+func goldenMask(t *testing.T, c goldenCase) []float32 {
+	t.Helper()
+	var p float32
+	if err := json.Unmarshal(c.Extra["p"], &p); err != nil {
+		t.Fatal(err)
+	}
+	keep := goldenExtra(t, c, "keep").Data
+	mask := make([]float32, len(keep))
+	for i, k := range keep {
+		if k != 0 {
+			mask[i] = 1 / (1 - p)
 		}
-		if l, ok := c.Extra["labels"]; ok {
-			json.Unmarshal(l, &labels)
+	}
+	return mask
+}
+
+// TestDropoutMasksFromStream: Dropout and DropPath apply (as applyMask, which
+// the golden cases check against PyTorch) the masks drawn from r in order,
+// one draw per element or per sample, kept when the draw is at least p.
+func TestDropoutMasksFromStream(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 5))
+	x := randT(r, 4, 3, 5)
+	for _, perSample := range []bool{false, true} {
+		const p = 0.4
+		draws := rand.New(rand.NewPCG(8, 9))
+		n := x.Len()
+		if perSample {
+			n = x.Dim(0)
 		}
-		runGolden(t, name, c, f)
+		mask := make([]float32, n)
+		for i := range mask {
+			if draws.Float32() >= p {
+				mask[i] = 1 / (1 - p)
+			}
+		}
+		want := applyMask(NewTape(true), x, mask).Data
+		var got *Tensor
+		if perSample {
+			got = DropPath(NewTape(true), x, p, rand.New(rand.NewPCG(8, 9)))
+		} else {
+			got = Dropout(NewTape(true), x, p, rand.New(rand.NewPCG(8, 9)))
+		}
+		if !slices.Equal(got.Data, want) {
+			t.Errorf("per sample %v: output %v, want %v", perSample, got.Data, want)
+		}
+	}
+}
+
+// TestGoldenCoversEveryOp: every case of the fixture is run by some test.
+func TestGoldenCoversEveryOp(t *testing.T) {
+	run := map[string]bool{"batchnorm_train": true, "batchnorm_eval": true, "block_adapter": true}
+	for name := range goldenOps(t, nil) {
+		run[name] = true
+	}
+	for name := range loadGolden(t) {
+		if !run[name] {
+			t.Errorf("fixture case %s is not checked", name)
+		}
 	}
 }
 

@@ -11,22 +11,16 @@ func Dropout(tp *Tape, x *Tensor, p float32, r *rand.Rand) *Tensor {
 	if d := x.dev; d != nil {
 		return dropoutDev(tp, d, x, p, r)
 	}
-	out := tp.newOut(x.Shape, x)
 	mask := tp.alloc(x.Len())
 	scale := 1 / (1 - p)
 	for i := range mask {
 		if r.Float32() >= p {
 			mask[i] = scale
+		} else {
+			mask[i] = 0
 		}
-		out.Data[i] = x.Data[i] * mask[i]
 	}
-	tp.record(out, func() {
-		g := x.grad()
-		for i, m := range mask {
-			g[i] += out.Grad[i] * m
-		}
-	})
-	return out
+	return applyMask(tp, x, mask)
 }
 
 // DropPath is per-sample stochastic depth (timm's drop_path): in training
@@ -36,9 +30,7 @@ func DropPath(tp *Tape, x *Tensor, p float32, r *rand.Rand) *Tensor {
 	if !tp.training() || p == 0 {
 		return x
 	}
-	b := x.Dim(0)
-	per := x.Len() / b
-	keep := make([]float32, b)
+	keep := make([]float32, x.Dim(0))
 	for i := range keep {
 		if r.Float32() >= p {
 			keep[i] = 1 / (1 - p)
@@ -47,17 +39,25 @@ func DropPath(tp *Tape, x *Tensor, p float32, r *rand.Rand) *Tensor {
 	if d := x.dev; d != nil {
 		return dropPathDev(tp, d, x, keep)
 	}
+	return applyMask(tp, x, keep)
+}
+
+// applyMask returns x⊙mask on the host, where mask has one value per
+// element of x (Dropout) or one per sample, covering that sample's
+// x.Len()/len(mask) elements (DropPath).
+func applyMask(tp *Tape, x *Tensor, mask []float32) *Tensor {
+	per := x.Len() / len(mask)
 	out := tp.newOut(x.Shape, x)
-	for i := 0; i < b; i++ {
-		for k := 0; k < per; k++ {
-			out.Data[i*per+k] = x.Data[i*per+k] * keep[i]
+	for i, m := range mask {
+		for k := i * per; k < (i+1)*per; k++ {
+			out.Data[k] = x.Data[k] * m
 		}
 	}
 	tp.record(out, func() {
 		g := x.grad()
-		for i := 0; i < b; i++ {
-			for k := 0; k < per; k++ {
-				g[i*per+k] += out.Grad[i*per+k] * keep[i]
+		for i, m := range mask {
+			for k := i * per; k < (i+1)*per; k++ {
+				g[k] += out.Grad[k] * m
 			}
 		}
 	})

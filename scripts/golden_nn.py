@@ -137,6 +137,35 @@ cases["block_adapter"] = {"inputs": {"x": enc(bx)}, "params": {k: enc(v) for k, 
                           "grads": {"x": enc(xin.grad), **{k: enc(v.grad) for k, v in leaves.items() if v.grad is not None}},
                           "extra": {"heads": HB, "frozen": [k for k in p if not k.startswith("adapter")]}}
 
+# The remaining differentiable operations of package nn.
+y2 = rnd(B, T, C)
+case("add", lambda x, y: x + y, {"x": x, "y": y2})
+case("scale", lambda x: x * -0.7, {"x": x})
+case("layernorm_noaffine", lambda x: F.layer_norm(x, (C,), None, None, 1e-6), {"x": x})
+case("conv1d", lambda x, w, b: F.conv1d(x.transpose(1, 2), w, b).transpose(1, 2), {"x": x},
+     {"w": rnd(6, C, 1), "b": rnd(6)})
+g6 = rnd(6, 4)
+case("column", lambda x: x[:, 2:3], {"x": g6})
+probs = f32(F.softmax(rnd(6, 4), -1))
+case("top1", lambda p: p * F.one_hot(p.argmax(-1), 4), {"p": probs})
+dc = rnd(6, 4)
+case("dot_const", lambda x: (x * dc).sum().reshape(1), {"x": g6}, extra={"w": enc(dc)})
+case("matmul_t", lambda x, w: x @ w.t(), {"x": g6, "w": rnd(3, 4)})
+case("repeat_rows", lambda x: x[:, None, :].expand(3, 5, 4), {"x": rnd(3, 4)})
+y3 = rnd(B, T, 3)
+case("concat_last", lambda x, y: torch.cat([y, x, y], -1), {"x": x, "y": y3})
+# Dropout and drop path with a given mask (torch's formula: x * mask / keep).
+keep = (torch.rand(B, T, C) >= 0.3).double()
+case("dropout", lambda x: x * keep.div(0.7), {"x": x}, extra={"keep": enc(keep), "p": 0.3})
+keep_s = torch.tensor([1.0, 0.0]).reshape(B, 1, 1)
+case("drop_path", lambda x: x * keep_s.div(0.6), {"x": x}, extra={"keep": enc(keep_s), "p": 0.4})
+
+def attn_scaled(qkv, h=4, scale=0.3):
+    b, t, c3 = qkv.shape
+    q, k, v = qkv.reshape(b, t, 3, h, c3 // 3 // h).permute(2, 0, 3, 1, 4)
+    return (((q @ k.transpose(-2, -1)) * scale).softmax(-1) @ v).transpose(1, 2).reshape(b, t, c3 // 3)
+case("attention_scaled", attn_scaled, {"qkv": rnd(B, T, 3 * C)})
+
 os.makedirs(os.path.dirname(OUT), exist_ok=True)
 with open(OUT, "w") as f:
     json.dump({"torch": torch.__version__, "cases": cases}, f, separators=(",", ":"))

@@ -106,7 +106,12 @@ func LoadNPY(dir string) (*Dataset, error) {
 }
 
 func readNPYSplit(dataPath, labelPath string) (*Split, error) {
-	da, err := readNPYFile(dataPath, func(a *pointcloud.NPYArray) error {
+	return npySplit(dataPath, labelPath, readNPYFile)
+}
+
+// npySplit is readNPYSplit with the files read by read.
+func npySplit(dataPath, labelPath string, read func(string, func(*pointcloud.NPYArray) error) (*pointcloud.NPYArray, error)) (*Split, error) {
+	da, err := read(dataPath, func(a *pointcloud.NPYArray) error {
 		if a.Kind() != 'f' || len(a.Shape) != 3 || a.Shape[2] != 3 || a.Shape[1] == 0 {
 			return fmt.Errorf("array of %s with shape %s, want float (samples, points, 3)", a.DType, state.Quote(a.ShapeString()))
 		}
@@ -115,7 +120,7 @@ func readNPYSplit(dataPath, labelPath string) (*Split, error) {
 	if err != nil {
 		return nil, err
 	}
-	la, err := readNPYFile(labelPath, func(a *pointcloud.NPYArray) error {
+	la, err := read(labelPath, func(a *pointcloud.NPYArray) error {
 		if a.Kind() == 'f' || len(a.Shape) != 1 {
 			return fmt.Errorf("array of %s with shape %s, want integers (samples,)", a.DType, state.Quote(a.ShapeString()))
 		}

@@ -1,12 +1,15 @@
 package datasets
 
 import (
+	"bytes"
 	"encoding/binary"
 	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/pcx-dev/pcx/pointcloud"
 )
 
 // npyBytes is a version 1 .npy file with the given header dict.
@@ -74,13 +77,12 @@ func FuzzReadNPYSplit(f *testing.F) {
 	f.Add(npyBytes("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 1, 3), }", float32Bytes([][]float32{{1, 2, 3}, {4, 5, 6}})))
 	f.Add(npyBytes("{'descr': '>f8', 'fortran_order': True, 'shape': (2, 1, 3), }", make([]byte, 48)))
 	labels := npyBytes("{'descr': '<i8', 'fortran_order': False, 'shape': (2,), }", int64Bytes([]int{3, 7}))
-	dir := f.TempDir()
-	lp := filepath.Join(dir, "l.npy")
-	writeBytes(f, lp, labels)
 	f.Fuzz(func(t *testing.T, b []byte) {
-		dp := filepath.Join(t.TempDir(), "d.npy")
-		writeBytes(t, dp, b)
-		s, err := readNPYSplit(dp, lp)
+		files := map[string][]byte{"d.npy": b, "l.npy": labels}
+		read := func(path string, check func(*pointcloud.NPYArray) error) (*pointcloud.NPYArray, error) {
+			return pointcloud.ReadNPYArray(bytes.NewReader(files[path]), int64(len(files[path])), check)
+		}
+		s, err := npySplit("d.npy", "l.npy", read)
 		if err != nil {
 			return
 		}

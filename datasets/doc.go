@@ -63,5 +63,7 @@
 // problem; a malformed file gives an error, not a panic or a hang. HDF5
 // files are read by the pure-Go github.com/scigolib/hdf5, whose panics are
 // turned into errors and whose known over-allocation on a lying header is
-// checked for before it reads; see ReadH5 for its limits.
+// checked for before it reads; see ReadH5 for its limits. ModelNet .dat
+// pickles pass nn/state's VetPickle first, which bounds the unpickler's
+// memory to a few times the file's size.
 package datasets

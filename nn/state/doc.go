@@ -59,13 +59,15 @@
 // ErrForbiddenGlobal and names it. That includes whole pickled nn.Modules,
 // argparse namespaces and the like: save the state_dict() instead.
 //
-// Before gopickle sees a pickle, a pre-pass walks its opcodes and simulates
+// Before gopickle sees a pickle, a pre-pass (VetPickle, which the datasets
+// package uses for ModelNet .dat pickles too) walks its opcodes and simulates
 // the stack. It checks every global name (also those built on the stack for
 // STACK_GLOBAL), every length against the bytes present, and the stack and
 // MARK discipline, and estimates what unpickling will cost. So malformed or
 // hostile input gives an error, never a panic or a hang, and memory stays
-// proportional to the input: pickles are limited to 64 MiB, unpickling to
-// a fixed multiple of the pickle's size, storages to what the file holds,
+// proportional to the input: pickles are limited to 64 MiB, the stack to
+// 2^18 values, MARKs to 2^16 deep, text numbers to 1024 digits, unpickling
+// to a fixed multiple of the pickle's size, storages to what the file holds,
 // and tensors together to a few times the elements of the file (a tensor
 // that repeats one storage element many times, with stride 0, counts in
 // full). Every tensor's reach (offset + Σ (size-1)·stride) is checked

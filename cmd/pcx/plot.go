@@ -129,7 +129,7 @@ func loadRun(dir, ckpt string, data *datasets.Dataset) (*classify.Trained, *data
 	if ckpt == "" {
 		ckpt = filepath.Join(dir, train.BestFile)
 	}
-	tr, err := classify.LoadCheckpoint(ckpt)
+	tr, err := loadCheckpoint(ckpt, os.Stderr)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -43,10 +43,11 @@ reported as mean ± std; Point-MAE reports the maximum over 300 repeats, printed
 --predictions FILE writes each test sample's single-pass outcome: its index in the test split,
 true class, predicted class and the logits of every class (in the data set's class order), as
 CSV (.csv: index,label,prediction,logit_CLASS...) or JSON lines (.jsonl); an existing FILE is
-replaced only with --overwrite.
+replaced only with --overwrite. Ctrl-C stops the evaluation (exit status 130) and writes nothing.
 
 Example:
    pcx eval --ckpt runs/synth-dapt-x/best.safetensors --vote
+   pcx eval synth:hardest --ckpt runs/synth-dapt-x
    pcx eval modelnet40 --ckpt runs/modelnet40-dapt-x/best.safetensors --vote
    pcx eval modelnet40:modelnet40_normal_resampled --ckpt best.safetensors --vote --votes 10 --json`,
 		Flags: []cli.Flag{

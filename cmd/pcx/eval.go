@@ -178,11 +178,11 @@ Example:
    pcx predict --ckpt runs/synth-dapt-x/best.safetensors chair.off table.ply --top 3
    pcx predict --ckpt runs/synth-dapt-x --up z boeing.off`,
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "ckpt", Required: true},
+			&cli.StringFlag{Name: "ckpt", Required: true, Usage: "a pcx training checkpoint (RUN/best.safetensors, or RUN for it)"},
 			&cli.IntFlag{Name: "top", Value: 5, Usage: "classes per file (0: every class)"},
 			&cli.IntFlag{Name: "mesh-points", Value: 8192, Usage: "points sampled from a mesh's surface before FPS"},
 			&cli.BoolFlag{Name: "normalize", Usage: "centre and scale into the unit sphere (default: as the training data was; ScanObjectNN was not)"},
-			&cli.StringFlag{Name: "up", Usage: "the files' up axis, x, y or z, turned to the training data's (default: as the training data's)"},
+			&cli.StringFlag{Name: "up", Usage: "the files' up axis, x, y or z, turned to the training data's (default: the files stand as the training data did)"},
 			deviceFlag,
 			&cli.BoolFlag{Name: "json", Usage: "machine-readable output"},
 		},

@@ -147,8 +147,20 @@ func Train(ctx context.Context, cfg Config, data *datasets.Dataset, dir string, 
 	if up := datasets.UpAxis(cfg.Data); up != "" {
 		meta[MetaUp] = up
 	}
-	return train.Run(ctx, task, cfg.Train, train.Options{Dir: dir, Resume: resume, Log: log, Progress: progress,
-		Meta: meta, Device: cfg.Device})
+	opt := train.Options{Dir: dir, Resume: resume, Log: log, Progress: progress, Meta: meta, Device: cfg.Device}
+	// The starting running statistics are known when they are the ones
+	// just built: always for a new run, and for a resumed run that began
+	// from random weights (a resumed run from a checkpoint began from that
+	// checkpoint's statistics, which are not loaded here).
+	if log != nil && (!resume || cfg.Ckpt == "") {
+		start := m.snapshotStats()
+		opt.OnEpoch = func(train.EpochMetrics) {
+			if note := m.staleStatsNote(start); note != "" {
+				fmt.Fprintln(log, note)
+			}
+		}
+	}
+	return train.Run(ctx, task, cfg.Train, opt)
 }
 
 // WriteConfig writes cfg as YAML, atomically.

@@ -59,7 +59,7 @@ func plotCommand() *cli.Command {
 			},
 			{
 				Name: "tsne", ArgsUsage: "RUN", Usage: "t-SNE of the head's input features on the test split → RUN/tsne.png",
-				Flags: []cli.Flag{ckpt, &cli.Float64Flag{Name: "perplexity", Value: 30}, &cli.IntFlag{Name: "iters", Value: 1000}},
+				Flags: []cli.Flag{ckpt, &cli.Float64Flag{Name: "perplexity", Value: 30, Usage: "t-SNE perplexity (effective neighbours per point)"}, &cli.IntFlag{Name: "iters", Value: 1000, Usage: "t-SNE iterations"}},
 				Action: func(c *cli.Context) error {
 					dir, err := runArg(c)
 					if err != nil {

@@ -218,6 +218,9 @@ var (
 	ErrNonFinite = errors.New("non-finite values")
 	// ErrInterrupted: the context was cancelled; the state was saved.
 	ErrInterrupted = errors.New("interrupted")
+	// ErrComplete: a run to resume has trained all its epochs already;
+	// nothing was changed.
+	ErrComplete = errors.New("complete")
 )
 
 // Checkpoint file names in a run directory.

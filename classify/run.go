@@ -135,7 +135,7 @@ func Train(ctx context.Context, cfg Config, data *datasets.Dataset, dir string, 
 	classes, _ := json.Marshal(data.Classes)
 	if log != nil {
 		tun := m.Params().Trainable().Count()
-		fmt.Fprintf(log, "%s on %s (%d classes, %d train / %d test): %s, %d of %d parameters tunable (%.2f%%)\n",
+		fmt.Fprintf(log, "%s on %s (%d classes, %d train / %d test): preset %s, %d of %d parameters tunable (%.2f%%)\n",
 			cfg.Model.Method, data.Name, len(data.Classes), data.Train.Len(), data.Test.Len(), cfg.Model.Preset,
 			tun, m.Params().Count(), 100*float64(tun)/float64(m.Params().Count()))
 	}

@@ -16,8 +16,12 @@ import (
 func TestResumeDefaultDirAndComplete(t *testing.T) {
 	cfg := tinyRun(t, 1)
 	t.Chdir(t.TempDir())
-	if _, err := run(t, "train", "folder", "--config", cfg, "--plots=false"); err != nil {
+	first, err := run(t, "train", "folder", "--config", cfg, "--plots=false")
+	if err != nil {
 		t.Fatal(err)
+	}
+	if !strings.Contains(first, "): preset synth, ") {
+		t.Errorf("the header does not name the preset:\n%s", first)
 	}
 	dir := filepath.Join("runs", "folder-dapt-x")
 	before := map[string]string{}
@@ -135,4 +139,18 @@ func TestEveryFlagHasUsage(t *testing.T) {
 		}
 	}
 	walk("pcx", newApp().Commands)
+}
+
+// The configuration records the number of loader goroutines the run uses
+// (the flag's default when neither the flag nor a file sets it).
+func TestConfigRecordsWorkers(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want int
+	}{{nil, 2}, {[]string{"--workers", "5"}, 5}} {
+		cfg, err := configFor(t, "synth", tc.args...)
+		if err != nil || cfg.Train.Workers != tc.want {
+			t.Errorf("%v: workers %d (%v), want %d", tc.args, cfg.Train.Workers, err, tc.want)
+		}
+	}
 }

@@ -157,8 +157,9 @@ type Options struct {
 	Meta map[string]string
 	// Log receives one line per epoch and the run's messages (nil: none).
 	Log io.Writer
-	// Progress receives progress bars (nil: none). Bars are drawn only when
-	// it is a terminal; otherwise nothing is written to it.
+	// Progress receives the progress of each epoch's training and
+	// evaluation (nil: none): bars on a terminal, otherwise a plain line
+	// per tenth done at most every PlainEvery (see Progress).
 	Progress io.Writer
 	// OnEpoch, when set, is called after each epoch's metrics are written.
 	OnEpoch func(EpochMetrics)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/pcx-dev/pcx/nn"
 	"github.com/pcx-dev/pcx/nn/checkpoint"
+	"github.com/pcx-dev/pcx/nn/state"
 )
 
 // PointMAEPrefixes are the module prefixes Point-MAE's and DAPT's loaders
@@ -38,7 +39,8 @@ func IsPretrained(name string) bool {
 }
 
 // LoadWeights loads a checkpoint into ps: a pcx .safetensors file, or a
-// PyTorch .pth (Point-MAE's pretrain.pth or a fine-tuned checkpoint: the
+// PyTorch .pth, told apart by their first bytes (state.Sniff; any other
+// file, or a directory, is an error saying so) (Point-MAE's pretrain.pth or a fine-tuned checkpoint: the
 // state dict under "base_model", a bare state dict, or one under "model" or
 // "state_dict"). The report lists the model's keys the file lacks (missing)
 // and the file's keys the model lacks (unexpected); a method's own layers
@@ -48,8 +50,11 @@ func IsPretrained(name string) bool {
 // those from random values.
 func LoadWeights(path string, ps nn.Params, opt LoadOptions) (checkpoint.Report, error) {
 	var rep checkpoint.Report
-	var err error
-	if strings.HasSuffix(strings.ToLower(path), ".safetensors") {
+	format, err := state.Sniff(path)
+	if err != nil {
+		return rep, fmt.Errorf("pretrained weights (a Point-MAE or DAPT .pth, or a pcx .safetensors): %w", err)
+	}
+	if format == state.FormatSafetensors {
 		rep, _, _, err = checkpoint.Load(path, ps)
 	} else {
 		rep, err = checkpoint.LoadPTH(path, pthKeys, ps, PointMAEPrefixes...)

@@ -1,6 +1,7 @@
 package backbone
 
 import (
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -87,5 +88,31 @@ func TestLoadWeightsReportsTheRealError(t *testing.T) {
 	ps = nn.Params{nn.NewParam("norm.weight", 4)}
 	if _, err := LoadWeights("../testdata/state/malicious.pth", ps, LoadOptions{}); err == nil {
 		t.Error("malicious pickle loaded")
+	}
+}
+
+// TestLoadWeightsRefusesNonCheckpoints: a directory (a run directory given
+// by mistake) or a text file is refused as not a checkpoint, naming it,
+// and a pcx safetensors file under another name still loads (the format is
+// told by content, not by name).
+func TestLoadWeightsRefusesNonCheckpoints(t *testing.T) {
+	dir := t.TempDir()
+	yaml := filepath.Join(dir, "config.yaml")
+	if err := os.WriteFile(yaml, []byte("pcx: 1\ndata: synth\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for path, want := range map[string]string{dir: "is a directory", yaml: "is not a checkpoint"} {
+		_, err := LoadWeights(path, tinyPointMAE(t).Params(), LoadOptions{})
+		if err == nil || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), ".pth") {
+			t.Errorf("%s: %v; want %q, naming it and what pretrained weights are", path, err, want)
+		}
+	}
+	m := tinyPointMAE(t)
+	own := filepath.Join(dir, "weights.bin")
+	if err := checkpoint.Save(own, m.Params(), nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if rep, err := LoadWeights(own, tinyPointMAE(t).Params(), LoadOptions{}); err != nil || len(rep.Missing) != 0 {
+		t.Errorf("pcx safetensors named .bin: %v, %+v", err, rep)
 	}
 }

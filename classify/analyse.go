@@ -21,6 +21,22 @@ type Routing struct {
 	Gates [][]float64 `json:"gates"`
 	// Token says which token Gates follows.
 	Token string `json:"token"`
+	// SubTokens is how many sub-tokens (SMoA heads) each row of Gates
+	// averages.
+	SubTokens int `json:"sub_tokens"`
+	// Label is the class of the sample whose token Gates follows (test
+	// sample 0).
+	Label int `json:"label"`
+}
+
+// GatesTitle describes Gates for a figure: the sample, its class (named
+// by classes), the token and the sub-tokens averaged.
+func (r *Routing) GatesTitle(classes []string) string {
+	class := fmt.Sprintf("class %d", r.Label)
+	if r.Label >= 0 && r.Label < len(classes) {
+		class = classes[r.Label]
+	}
+	return fmt.Sprintf("gates of test sample 0 (%s), %s token, mean of its %d sub-tokens", class, r.Token, r.SubTokens)
 }
 
 // RoutingOf runs a DAPT-X model over data's test split and records its
@@ -46,12 +62,13 @@ func RoutingOf(ctx context.Context, tr *Trained, data *datasets.Dataset, token s
 	if _, err := train.Evaluate(ctx, &Task{Model: tr.Model, Data: data}, train.TestSplit, max(batch, 1), workers, 0, nil); err != nil {
 		return nil, err
 	}
-	r := &Routing{Shares: st.Shares(), Token: token}
+	r := &Routing{Shares: st.Shares(), Token: token, Label: data.Test.Labels[0]}
 	for b, g := range st.Gates {
 		if len(g) == 0 {
 			return nil, fmt.Errorf("routing: block %d recorded no gates for the followed token", b+1)
 		}
 		heads := g[0]
+		r.SubTokens = len(heads)
 		row := make([]float64, len(heads[0]))
 		for _, h := range heads {
 			for e, v := range h {

@@ -2,7 +2,9 @@ package classify
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"math"
 	"sort"
 
@@ -26,6 +28,9 @@ type EvalOptions struct {
 	// Device, when set, runs the model there (the parameters move to it
 	// for the call) and groups the batches there when it can.
 	Device nn.Device
+	// Progress, when set, shows how far the evaluation has come (every
+	// pass, voting included, on one bar; see train.Progress).
+	Progress io.Writer
 }
 
 // ClassAcc is one class's accuracy.
@@ -106,7 +111,13 @@ func Evaluate(ctx context.Context, tr *Trained, data *datasets.Dataset, opt Eval
 		defer undo(&err)
 		task.Grouper, _ = opt.Device.(nn.PointGrouper)
 	}
-	ev, err := train.Evaluate(ctx, task, train.TestSplit, opt.Batch, opt.Workers, opt.Seed, pool)
+	passes := 1
+	if opt.Vote {
+		passes += opt.Votes * opt.Repeats
+	}
+	bar := train.NewProgress(opt.Progress, passes*data.Test.Len(), "eval "+data.Name)
+	defer bar.Finish()
+	ev, err := train.EvaluateShowing(ctx, task, train.TestSplit, opt.Batch, opt.Workers, opt.Seed, pool, bar)
 	if err != nil {
 		return nil, err
 	}
@@ -149,7 +160,7 @@ func Evaluate(ctx context.Context, tr *Trained, data *datasets.Dataset, opt Eval
 		var labels []int
 		for v := 0; v < opt.Votes; v++ {
 			seed := train.Stream(opt.Seed, train.StreamEval, rpt, v).Uint64()
-			e, err := train.Evaluate(ctx, vtask, train.TestSplit, opt.Batch, opt.Workers, seed, pool)
+			e, err := train.EvaluateShowing(ctx, vtask, train.TestSplit, opt.Batch, opt.Workers, seed, pool, bar)
 			if err != nil {
 				return nil, err
 			}
@@ -195,12 +206,17 @@ func meanStd(v []float64) (mean, std float64) {
 }
 
 // Prediction is one file's top classes, most probable first, with their
-// probabilities (the softmax of the logits over every class) and logits.
+// probabilities (the softmax of the logits over every class) and logits,
+// or why the file could not be classified.
 type Prediction struct {
 	File    string    `json:"file"`
-	Classes []string  `json:"classes"`
-	Probs   []float64 `json:"probs"`
-	Logits  []float32 `json:"logits"`
+	Classes []string  `json:"classes,omitempty"`
+	Probs   []float64 `json:"probs,omitempty"`
+	Logits  []float32 `json:"logits,omitempty"`
+	// Error, when not empty, says why the file could not be classified
+	// (it cannot be read, holds too few points...); nothing else but File
+	// is set then.
+	Error string `json:"error,omitempty"`
 }
 
 // PredictOptions choose how files are prepared.
@@ -215,16 +231,31 @@ type PredictOptions struct {
 	// the training data was when it came from ModelNet40, synth or meshes.
 	Normalize bool
 	Seed      uint64
+	// Up is the files' up axis (x, y or z), which is turned to the
+	// training data's (Trained.Up) before anything else; "" leaves the
+	// files as they are.
+	Up string
 	// Device, when set, runs the model (and the grouping) there.
 	Device nn.Device
 }
 
 // Predict classifies point-cloud or mesh files. Meshes (files with faces)
 // are sampled on their surface; every cloud is reduced to the model's
-// npoints by FPS, as at test time.
+// npoints by FPS, as at test time. It returns one Prediction per file, in
+// order: a file that cannot be classified has its Error set, the others
+// are still classified, and the error returned then counts the failures
+// and gives the first. Only a failure that concerns every file (the
+// options, the device, a model whose outputs are not finite) returns no
+// predictions.
 func Predict(tr *Trained, paths []string, opt PredictOptions) (_ []Prediction, err error) {
 	if opt.TopK < 0 {
 		return nil, fmt.Errorf("predict: cannot give the top %d classes", opt.TopK)
+	}
+	var up pointcloud.Axis
+	if opt.Up != "" {
+		if up, err = pointcloud.ParseAxis(opt.Up); err != nil {
+			return nil, fmt.Errorf("predict: up axis: %w", err)
+		}
 	}
 	if opt.TopK == 0 {
 		opt.TopK = len(tr.Classes)
@@ -249,50 +280,92 @@ func Predict(tr *Trained, paths []string, opt PredictOptions) (_ []Prediction, e
 		grouper, _ = opt.Device.(nn.PointGrouper)
 	}
 	var out []Prediction
+	var failed []error
 	for _, p := range paths {
-		c, err := pointcloud.ReadFile(p)
-		if err != nil {
+		pr, err := predictFile(tr, p, opt, up, grouper)
+		var broken brokenModel
+		if errors.As(err, &broken) {
 			return nil, err
 		}
-		if len(c.Faces) > 0 {
-			if c, err = pointcloud.SampleSurface(c, max(opt.MeshPoints, np), opt.Seed); err != nil {
-				return nil, fmt.Errorf("%s: %w", p, err)
-			}
-		}
-		if n := len(c.XYZ) / 3; n < np {
-			return nil, fmt.Errorf("%s: %d points, fewer than the %d the model was trained on (sample the surface of a mesh, or use a denser scan)", p, n, np)
-		}
-		if opt.Normalize {
-			pointcloud.Normalize(c.XYZ)
-		}
-		data := &datasets.Dataset{Name: p, Classes: tr.Classes, Train: &datasets.Split{},
-			Test: &datasets.Split{Points: [][]float32{c.XYZ}, Labels: []int{0}}}
-		task := &Task{Model: tr.Model, Data: data, Grouper: grouper}
-		b, err := task.Batch(train.TestSplit, []int{0}, nil)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", p, err)
-		}
-		tp := nn.NoGrad()
-		logits := task.Logits(tp, b, nil).Host()
-		tp.Release()
-		if err := checkFinite(logits); err != nil {
-			return nil, fmt.Errorf("%s on %s: %w", tr.name(), p, err)
-		}
-		probs := softmax(logits)
-		order := make([]int, len(probs))
-		for i := range order {
-			order[i] = i
-		}
-		sort.SliceStable(order, func(a, b int) bool { return probs[order[a]] > probs[order[b]] })
-		pr := Prediction{File: p}
-		for _, k := range order[:min(opt.TopK, len(order))] {
-			pr.Classes = append(pr.Classes, tr.Classes[k])
-			pr.Probs = append(pr.Probs, probs[k])
-			pr.Logits = append(pr.Logits, logits[k])
+			failed = append(failed, err)
+			pr = Prediction{File: p, Error: err.Error()}
 		}
 		out = append(out, pr)
 	}
+	if len(failed) > 0 {
+		return out, fmt.Errorf("%d of %d files could not be classified (the first: %w)", len(failed), len(paths), failed[0])
+	}
 	return out, nil
+}
+
+// brokenModel is the error of a model whose outputs are not finite: no
+// file can be classified with it.
+type brokenModel struct{ error }
+
+// predictFile classifies the file at p; errors name it.
+func predictFile(tr *Trained, p string, opt PredictOptions, up pointcloud.Axis, grouper nn.PointGrouper) (Prediction, error) {
+	np := tr.Model.Cfg.Points
+	c, err := pointcloud.ReadFile(p)
+	if err != nil {
+		return Prediction{}, err
+	}
+	if len(c.Faces) > 0 {
+		if c, err = pointcloud.SampleSurface(c, max(opt.MeshPoints, np), opt.Seed); err != nil {
+			return Prediction{}, fmt.Errorf("%s: %w", p, err)
+		}
+	}
+	if n := len(c.XYZ) / 3; n < np {
+		return Prediction{}, fmt.Errorf("%s: %d points, fewer than the %d the model was trained on (sample the surface of a mesh, or use a denser scan)", p, n, np)
+	}
+	if opt.Up != "" {
+		turnUp(c.XYZ, up, tr.Up)
+	}
+	if opt.Normalize {
+		pointcloud.Normalize(c.XYZ)
+	}
+	data := &datasets.Dataset{Name: p, Classes: tr.Classes, Train: &datasets.Split{},
+		Test: &datasets.Split{Points: [][]float32{c.XYZ}, Labels: []int{0}}}
+	task := &Task{Model: tr.Model, Data: data, Grouper: grouper}
+	b, err := task.Batch(train.TestSplit, []int{0}, nil)
+	if err != nil {
+		return Prediction{}, fmt.Errorf("%s: %w", p, err)
+	}
+	tp := nn.NoGrad()
+	logits := task.Logits(tp, b, nil).Host()
+	tp.Release()
+	if err := checkFinite(logits); err != nil {
+		return Prediction{}, brokenModel{fmt.Errorf("%s on %s: %w", tr.name(), p, err)}
+	}
+	probs := softmax(logits)
+	order := make([]int, len(probs))
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(a, b int) bool { return probs[order[a]] > probs[order[b]] })
+	pr := Prediction{File: p}
+	for _, k := range order[:min(opt.TopK, len(order))] {
+		pr.Classes = append(pr.Classes, tr.Classes[k])
+		pr.Probs = append(pr.Probs, probs[k])
+		pr.Logits = append(pr.Logits, logits[k])
+	}
+	return pr, nil
+}
+
+// turnUp rotates the cloud xyz by a quarter turn so that what lay along
+// axis from lies along axis to (the third axis stays; nothing happens when
+// from is to): a z-up scan is turned y up, say, as a y-up model expects.
+func turnUp(xyz []float32, from, to pointcloud.Axis) {
+	if from == to {
+		return
+	}
+	// About the third axis, a quarter turn counter-clockwise takes x to y,
+	// y to z and z to x (pointcloud.Rotate), and clockwise the other way.
+	angle := math.Pi / 2
+	if to != (from+1)%3 {
+		angle = -angle
+	}
+	pointcloud.Rotate(xyz, nil, 3-from-to, angle)
 }
 
 // onDevice moves ps to d and returns what undoes it. The undo copies ps

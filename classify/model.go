@@ -8,6 +8,7 @@ package classify
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -184,4 +185,74 @@ func (m ModelConfig) WithMethod(method string) (ModelConfig, error) {
 	r.TransDim, r.Depth, r.Heads, r.Groups, r.GroupSize, r.Points = m.TransDim, m.Depth, m.Heads, m.Groups, m.GroupSize, m.Points
 	r.DropPath, r.HeadDropout = m.DropPath, m.HeadDropout
 	return r, nil
+}
+
+// staleFactor is how many times its data's variance a BatchNorm layer's
+// running variance (geometric mean over its channels) may be before
+// staleStatsNote speaks up: at 2, evaluation shrinks the features by √2.
+const staleFactor = 2
+
+// statsStart is where a BatchNorm layer's running statistics started: its
+// running variance and batch count.
+type statsStart struct {
+	runVar []float32
+	count  float32
+}
+
+// batchNorms lists the model's BatchNorm layers by name: the patch
+// encoder's two and the head's two.
+func (m *Model) batchNorms() map[string]*nn.BatchNorm {
+	e, h := m.MAE.Encoder, m.MAE.Head
+	return map[string]*nn.BatchNorm{"encoder.first_conv.1": e.BN1, "encoder.second_conv.1": e.BN2,
+		"cls_head_finetune.1": h.BN1, "cls_head_finetune.5": h.BN5}
+}
+
+// snapshotStats records every BatchNorm layer's starting statistics.
+func (m *Model) snapshotStats() map[string]statsStart {
+	out := map[string]statsStart{}
+	for name, bn := range m.batchNorms() {
+		out[name] = statsStart{runVar: append([]float32(nil), bn.RunningVar.Data...), count: bn.NumBatchesTracked.Data[0]}
+	}
+	return out
+}
+
+// staleStatsNote explains, when it applies, why the test accuracy can sit
+// at chance while the training accuracy rises. Evaluation normalises with
+// BatchNorm's running statistics, which move by the momentum (0.1) towards
+// each training batch's, so after n steps a share 0.9^n of the starting
+// variance v0 remains: the running variance is v = 0.9^n·v0 + (1−0.9^n)·d
+// for data variance d. A randomly initialised backbone starts at PyTorch's
+// default v0 = 1 while its patch encoder's features vary by about 1e-3, so
+// for the first few dozen steps evaluation shrinks the encoder's features,
+// as it does in PyTorch, Point-MAE and DAPT. It returns "" while every
+// layer's running variance is within staleFactor of its data's.
+func (m *Model) staleStatsNote(start map[string]statsStart) string {
+	worst, worstName, steps := 0.0, "", 0
+	for name, bn := range m.batchNorms() {
+		st, ok := start[name]
+		if !ok || len(st.runVar) != len(bn.RunningVar.Data) {
+			continue
+		}
+		n := int(bn.NumBatchesTracked.Data[0] - st.count)
+		left := math.Pow(1-float64(bn.Momentum), float64(n))
+		if n <= 0 || left >= 1 {
+			continue
+		}
+		var logSum float64
+		for k, v := range bn.RunningVar.Data {
+			d := (float64(v) - left*float64(st.runVar[k])) / (1 - left)
+			logSum += math.Log(math.Min(float64(v)/math.Max(d, 1e-12*float64(v)+1e-30), 1e12))
+		}
+		f := math.Exp(logSum / float64(len(bn.RunningVar.Data)))
+		if f > worst || (f == worst && name < worstName) {
+			worst, worstName, steps = f, name, n
+		}
+	}
+	if worst <= staleFactor {
+		return ""
+	}
+	return fmt.Sprintf("  note: BatchNorm %s's running variance is still %.3g× its features' after %d training steps "+
+		"(it moves 10%% of the way from its starting value to each batch's); evaluation normalises with it, so early test accuracy "+
+		"can sit at chance, one class predicted, while training accuracy rises. Point-MAE and DAPT do the same; "+
+		"it fades within a few epochs (a pretrained --ckpt brings its own statistics)", worstName, worst, steps)
 }

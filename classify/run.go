@@ -14,6 +14,7 @@ import (
 	"github.com/pcx-dev/pcx/nn"
 	"github.com/pcx-dev/pcx/nn/checkpoint"
 	"github.com/pcx-dev/pcx/nn/state"
+	"github.com/pcx-dev/pcx/pointcloud"
 	"github.com/pcx-dev/pcx/train"
 	"go.yaml.in/yaml/v3"
 )
@@ -25,6 +26,10 @@ const ConfigFile = "config.yaml"
 const (
 	MetaConfig  = "pcx_config"
 	MetaClasses = "classes"
+	// MetaUp is the training data's up axis (x, y or z; see
+	// datasets.UpAxis), written when it is known. A checkpoint without it
+	// is taken as y up, as Point-MAE's data sets are.
+	MetaUp = "up_axis"
 )
 
 // Config describes a whole run: the data, the model, pretrained weights,
@@ -130,7 +135,7 @@ func Train(ctx context.Context, cfg Config, data *datasets.Dataset, dir string, 
 	classes, _ := json.Marshal(data.Classes)
 	if log != nil {
 		tun := m.Params().Trainable().Count()
-		fmt.Fprintf(log, "%s on %s (%d classes, %d train / %d test): %s, %d of %d parameters tunable (%.2f%%)\n",
+		fmt.Fprintf(log, "%s on %s (%d classes, %d train / %d test): preset %s, %d of %d parameters tunable (%.2f%%)\n",
 			cfg.Model.Method, data.Name, len(data.Classes), data.Train.Len(), data.Test.Len(), cfg.Model.Preset,
 			tun, m.Params().Count(), 100*float64(tun)/float64(m.Params().Count()))
 	}
@@ -138,8 +143,24 @@ func Train(ctx context.Context, cfg Config, data *datasets.Dataset, dir string, 
 	if g, ok := cfg.Device.(nn.PointGrouper); ok && !cfg.HostGrouping {
 		task.Grouper = g
 	}
-	return train.Run(ctx, task, cfg.Train, train.Options{Dir: dir, Resume: resume, Log: log, Progress: progress,
-		Meta: map[string]string{MetaConfig: string(cj), MetaClasses: string(classes)}, Device: cfg.Device})
+	meta := map[string]string{MetaConfig: string(cj), MetaClasses: string(classes)}
+	if up := datasets.UpAxis(cfg.Data); up != "" {
+		meta[MetaUp] = up
+	}
+	opt := train.Options{Dir: dir, Resume: resume, Log: log, Progress: progress, Meta: meta, Device: cfg.Device}
+	// The starting running statistics are known when they are the ones
+	// just built: always for a new run, and for a resumed run that began
+	// from random weights (a resumed run from a checkpoint began from that
+	// checkpoint's statistics, which are not loaded here).
+	if log != nil && (!resume || cfg.Ckpt == "") {
+		start := m.snapshotStats()
+		opt.OnEpoch = func(train.EpochMetrics) {
+			if note := m.staleStatsNote(start); note != "" {
+				fmt.Fprintln(log, note)
+			}
+		}
+	}
+	return train.Run(ctx, task, cfg.Train, opt)
 }
 
 // WriteConfig writes cfg as YAML, atomically.
@@ -177,11 +198,20 @@ type Trained struct {
 	Config  Config
 	Classes []string
 	Meta    map[string]string
+	// Up is the training data's up axis (MetaUp; y when not recorded).
+	Up pointcloud.Axis
 }
 
 // LoadCheckpoint rebuilds the model a pcx training checkpoint was written
 // by and loads its weights.
 func LoadCheckpoint(path string) (*Trained, error) {
+	format, err := state.Sniff(path)
+	if err != nil {
+		return nil, err
+	}
+	if format != state.FormatSafetensors {
+		return nil, fmt.Errorf("%s: a PyTorch checkpoint, not a pcx training checkpoint (the best.safetensors of a pcx train run); pretrained .pth weights go to pcx train --ckpt", path)
+	}
 	d, err := state.ReadSafetensors(path)
 	if err != nil {
 		return nil, err
@@ -206,7 +236,13 @@ func LoadCheckpoint(path string) (*Trained, error) {
 	if len(rep.Missing) > 0 {
 		return nil, fmt.Errorf("%s: lacks %d of the model's parameters (first: %s)", path, len(rep.Missing), rep.Missing[0])
 	}
-	return &Trained{Path: path, Model: m, Config: cfg, Classes: classes, Meta: d.Meta}, nil
+	up := pointcloud.Y
+	if s, ok := d.Meta[MetaUp]; ok {
+		if up, err = pointcloud.ParseAxis(s); err != nil {
+			return nil, fmt.Errorf("%s: metadata %q is %s, not x, y or z", path, MetaUp, state.Quote(s))
+		}
+	}
+	return &Trained{Path: path, Model: m, Config: cfg, Classes: classes, Meta: d.Meta, Up: up}, nil
 }
 
 // name is what messages call the trained model: its checkpoint's path.

@@ -77,6 +77,8 @@ type Options struct {
 // "synth" (or "synth:VARIANT", whose path part is the variant),
 // "KIND:PATH" for one of Kinds, or a bare path, whose kind is left empty
 // for Detect. A path that only looks like KIND:PATH (C:\data) stays a path.
+// A path that starts with "~" or "~/" starts in the user's home folder (the
+// shell does not expand it after "KIND:" or in "--data=~/...").
 func ParseSpec(spec string) (kind, path string) {
 	if spec == KindSynth {
 		return KindSynth, ""
@@ -85,11 +87,28 @@ func ParseSpec(spec string) (kind, path string) {
 		k := strings.ToLower(spec[:i])
 		for _, known := range Kinds() {
 			if k == known {
-				return k, spec[i+1:]
+				if k == KindSynth {
+					return k, spec[i+1:] // a variant, not a path
+				}
+				return k, ExpandHome(spec[i+1:])
 			}
 		}
 	}
-	return "", spec
+	return "", ExpandHome(spec)
+}
+
+// ExpandHome replaces a leading "~" or "~/" of path by the user's home
+// folder, as a shell does; any other path (~user/... included) is returned
+// as it is, and so is path when the home folder is unknown.
+func ExpandHome(path string) string {
+	if path != "~" && !strings.HasPrefix(path, "~/") && !(filepath.Separator != '/' && strings.HasPrefix(path, "~"+string(filepath.Separator))) {
+		return path
+	}
+	home, err := os.UserHomeDir()
+	if err != nil || home == "" {
+		return path
+	}
+	return filepath.Join(home, path[1:])
 }
 
 // Open loads the data set that spec names (see ParseSpec); a bare path's
@@ -213,4 +232,26 @@ func Detect(path string) (string, error) {
 		return KindFolder, nil
 	}
 	return "", fmt.Errorf("%s: cannot tell the data set layout: no ScanObjectNN h5 files, ModelNet40 .dat or list files, npy files or <class>/{train,test}/ folders", path)
+}
+
+// UpAxis is the up axis ("x", "y" or "z") of the data set spec names, as
+// pcx loads it, or "" when it is not known. Synth is generated y up;
+// ScanObjectNN's h5 files and ModelNet40's point clouds (Point-MAE's .dat
+// files, modelnet40_normal_resampled) are stored y up, which is also the
+// axis their rotation augmentations turn about. ModelNet40's original
+// meshes, folders and npy files are oriented as whoever made them chose.
+func UpAxis(spec string) string {
+	kind, path := ParseSpec(spec)
+	if kind == "" && path != "" {
+		kind, _ = Detect(path)
+	}
+	switch kind {
+	case KindSynth, KindScanObjectNN:
+		return "y"
+	case KindModelNet40:
+		if layout, _, err := detectModelNet(path, ""); err == nil && layout != ModelNetMesh {
+			return "y"
+		}
+	}
+	return ""
 }

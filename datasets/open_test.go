@@ -359,3 +359,63 @@ func nan() float64 {
 	z := 0.0
 	return z / z
 }
+
+// TestSpecExpandsHome: "~" and "~/" at the start of a spec's path mean the
+// home folder, for every kind but synth (whose part after ':' is a
+// variant); the data set then opens from there.
+func TestSpecExpandsHome(t *testing.T) {
+	home := t.TempDir()
+	t.Setenv("HOME", home)
+	t.Setenv("USERPROFILE", home)
+	for _, c := range []struct{ spec, kind, path string }{
+		{"modelnet40:~/data/mn", KindModelNet40, filepath.Join(home, "data", "mn")},
+		{"npy:~", KindNPY, home},
+		{"~/so", "", filepath.Join(home, "so")},
+		{"folder:~other/x", KindFolder, "~other/x"},
+		{"folder:a/~/b", KindFolder, "a/~/b"},
+		{"synth:~", KindSynth, "~"},
+	} {
+		k, p := ParseSpec(c.spec)
+		if k != c.kind || p != c.path {
+			t.Errorf("%q: %q %q, want %q %q", c.spec, k, p, c.kind, c.path)
+		}
+	}
+	d, err := LoadSynth(synth.Options{Train: 1, Test: 1, Points: 8, Variant: "clean", Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := Export(d, filepath.Join(home, "exported"), ExportNPY); err != nil {
+		t.Fatal(err)
+	}
+	for _, spec := range []string{"npy:~/exported", "~/exported"} {
+		got, err := Open(spec, Options{})
+		if err != nil {
+			t.Fatalf("%s: %v", spec, err)
+		}
+		if got.Train.Len() != d.Train.Len() {
+			t.Errorf("%s: %d training samples, want %d", spec, got.Train.Len(), d.Train.Len())
+		}
+	}
+}
+
+// TestUpAxis: synth, ScanObjectNN and ModelNet40's point clouds are y up;
+// ModelNet40's meshes, folders and npy files have no known up axis.
+func TestUpAxis(t *testing.T) {
+	for spec, want := range map[string]string{
+		"synth":                              "y",
+		"synth:hardest":                      "y",
+		td("scanobjectnn"):                   "y",
+		"scanobjectnn:" + td("scanobjectnn"): "y",
+		td("modelnet40_dat"):                 "y",
+		"modelnet40:" + td("modelnet40_dat"): "y",
+		td("modelnet40_normal_resampled"):    "y",
+		"modelnet40:" + td("ModelNet40"):     "",
+		"folder:" + td("ModelNet40"):         "",
+		"npy:" + td("nowhere"):               "",
+		td("nowhere"):                        "",
+	} {
+		if got := UpAxis(spec); got != want {
+			t.Errorf("UpAxis(%q) = %q, want %q", spec, got, want)
+		}
+	}
+}

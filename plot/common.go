@@ -155,21 +155,45 @@ func clamp(v, lo, hi vg.Length) vg.Length {
 	return vg.Length(math.Min(math.Max(float64(v), float64(lo)), float64(hi)))
 }
 
+// niceStep is the distance between niceTicks' labelled ticks on [lo, hi]:
+// 1, 2, 2.5 or 5 × 10^k, about a sixth of the range.
+func niceStep(lo, hi float64) float64 {
+	raw := (hi - lo) / 6
+	mag := math.Pow(10, math.Floor(math.Log10(raw)))
+	for _, m := range []float64{1, 2, 2.5, 5} {
+		if m*mag >= raw {
+			return m * mag
+		}
+	}
+	return 10 * mag
+}
+
+// niceRange widens [lo, hi] to the nearest multiples of niceStep that
+// enclose it, so that an axis starts and ends on labelled ticks and its
+// labels cover all the data (data reaching 0.99 gets a tick at 1.0). An
+// empty or non-finite range comes back unchanged.
+func niceRange(lo, hi float64) (float64, float64) {
+	if !(hi > lo) || math.IsInf(hi-lo, 0) {
+		return lo, hi
+	}
+	for range 8 { // the step grows at most a few times before it settles
+		step := niceStep(lo, hi)
+		nlo, nhi := math.Floor(lo/step+1e-9)*step, math.Ceil(hi/step-1e-9)*step
+		if nlo == lo && nhi == hi {
+			break
+		}
+		lo, hi = nlo, nhi
+	}
+	return lo, hi
+}
+
 // niceTicks marks about six round values (1, 2, 2.5 or 5 × 10^k apart)
 // across the axis range, with minor ticks between them.
 var niceTicks = gplot.TickerFunc(func(lo, hi float64) []gplot.Tick {
 	if !(hi > lo) {
 		return []gplot.Tick{{Value: lo, Label: strconv.FormatFloat(lo, 'g', 4, 64)}}
 	}
-	raw := (hi - lo) / 6
-	mag := math.Pow(10, math.Floor(math.Log10(raw)))
-	step := 10 * mag
-	for _, m := range []float64{1, 2, 2.5, 5} {
-		if m*mag >= raw {
-			step = m * mag
-			break
-		}
-	}
+	step := niceStep(lo, hi)
 	// Decimals that show the step exactly.
 	prec := max(0, -int(math.Floor(math.Log10(step)+1e-9)))
 	if m := step / math.Pow(10, math.Floor(math.Log10(step)+1e-9)); math.Abs(m-2.5) < 1e-9 {

@@ -196,7 +196,7 @@ func TestCurves(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			path := filepath.Join(dir, "curves_"+strings.ReplaceAll(tc.name, " ", "_")+".png")
-			if err := Curves(path, tc.series); err != nil {
+			if err := Curves(path, tc.series, CurvesOptions{}); err != nil {
 				t.Fatal(err)
 			}
 			colours := readPNG(t, path, 900, 350, 0.02)
@@ -269,10 +269,10 @@ func TestPlotBadInput(t *testing.T) {
 		{"shares sum", RoutingShares(p, [][]float64{{0.2, 0.2}}, ""), "sums to 0.4"},
 		{"gates empty row", GateHeatmap(p, [][]float64{{}}, ""), "row 0 is empty"},
 		{"gates Inf", GateHeatmap(p, [][]float64{{0, math.Inf(-1)}}, ""), "-Inf"},
-		{"curves none", Curves(p, nil), "no series"},
-		{"curves lengths", Curves(p, []Series{{Name: "a", X: []float64{1, 2}, Y: []float64{1}}}), "2 x and 1 y"},
-		{"curves empty", Curves(p, []Series{{Name: "a"}}), "is empty"},
-		{"curves NaN", Curves(p, []Series{{Name: "a", X: []float64{1}, Y: []float64{nan}}}), "NaN"},
+		{"curves none", Curves(p, nil, CurvesOptions{}), "no series"},
+		{"curves lengths", Curves(p, []Series{{Name: "a", X: []float64{1, 2}, Y: []float64{1}}}, CurvesOptions{}), "2 x and 1 y"},
+		{"curves empty", Curves(p, []Series{{Name: "a"}}, CurvesOptions{}), "is empty"},
+		{"curves NaN", Curves(p, []Series{{Name: "a", X: []float64{1}, Y: []float64{nan}}}, CurvesOptions{}), "NaN"},
 		{"scatter none", Scatter(p, nil, nil, nil, ""), "no points"},
 		{"scatter labels", Scatter(p, [][2]float64{{0, 0}}, []int{0, 1}, nil, ""), "1 points but 2 labels"},
 		{"scatter negative", Scatter(p, [][2]float64{{0, 0}}, []int{-1}, nil, ""), "label -1, want 0..999"},

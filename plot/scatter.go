@@ -17,26 +17,44 @@ const (
 	maxClasses = 1000 // the most classes Scatter draws
 )
 
-// scatterShapes mark classes beyond the tenth, with the ten colours again.
+// scatterShapes mark classes, a shape per run of ten classes.
 var scatterShapes = []draw.GlyphDrawer{
 	draw.CircleGlyph{}, draw.BoxGlyph{}, draw.PyramidGlyph{}, draw.RingGlyph{},
 	draw.SquareGlyph{}, draw.TriangleGlyph{}, draw.CrossGlyph{}, draw.PlusGlyph{},
 }
 
-// classStyle returns the glyph of class k among classes classes: tab10
-// colours, and with more than ten classes a shape per run of ten.
+// classColours are twenty well-separated colours: tab10, then ten that
+// resemble none of them.
+var classColours = append(append([]color.RGBA(nil), tab10...),
+	color.RGBA{0x00, 0x00, 0x00, 0xff}, color.RGBA{0x00, 0x00, 0x75, 0xff}, color.RGBA{0x80, 0x00, 0x00, 0xff},
+	color.RGBA{0x46, 0x99, 0x90, 0xff}, color.RGBA{0xf0, 0x32, 0xe6, 0xff}, color.RGBA{0xe6, 0xc3, 0x00, 0xff},
+	color.RGBA{0x80, 0x80, 0x00, 0xff}, color.RGBA{0x7f, 0xdc, 0x9b, 0xff}, color.RGBA{0xc8, 0xa2, 0xf0, 0xff},
+	color.RGBA{0xff, 0xb2, 0x7f, 0xff})
+
+// paletteClasses is the most classes classStyle draws from classColours
+// (20 colours × a shape per run of ten).
+const paletteClasses = 80
+
+// classStyle returns the glyph of class k among classes classes; no two
+// classes share both colour and shape. Up to twenty classes each have
+// their own colour (tab10's circles, then ten more colours as boxes); up
+// to eighty the twenty colours repeat with a new shape per run of ten;
+// beyond, each class has its own hue and the shapes cycle.
 func classStyle(k, classes int, radius vg.Length) draw.GlyphStyle {
-	if classes <= len(tab10) {
-		return draw.GlyphStyle{Color: tab10[k], Radius: radius, Shape: draw.CircleGlyph{}}
+	if classes <= paletteClasses {
+		return draw.GlyphStyle{Color: classColours[k%len(classColours)], Radius: radius, Shape: scatterShapes[k/10]}
 	}
-	shape := scatterShapes[(k/len(tab10))%len(scatterShapes)]
-	return draw.GlyphStyle{Color: tab10[k%len(tab10)], Radius: radius, Shape: shape}
+	v := 0.85
+	if k%2 == 1 {
+		v = 0.55
+	}
+	return draw.GlyphStyle{Color: hsv(float64(k)/float64(classes), 0.8, v), Radius: radius, Shape: scatterShapes[k%len(scatterShapes)]}
 }
 
 // Scatter writes to path (PNG) a 2-D embedding such as TSNE's, the paper's
 // Fig. 3: point i at xy[i] coloured by its class labels[i] (≥ 0), with a
 // legend beside the plot naming each class present by classNames[label]
-// ("class k" when classNames is shorter; labels below 1000). Up to ten classes differ by
+// ("class k" when classNames is shorter; labels below 1000). Up to twenty classes differ by
 // colour, more by colour and shape. The axes are hidden and scaled equally,
 // since only relative positions in an embedding mean something; points are
 // drawn in a fixed shuffled order so that no class hides another

@@ -33,6 +33,13 @@ func (e *Eval) Acc() float64 {
 // batches of bs built by workers goroutines. Batches draw randomness (for
 // test-time augmentation) from Stream(seed, StreamEval, 0, batch).
 func Evaluate(ctx context.Context, task Task, s Split, bs, workers int, seed uint64, pool *nn.Pool) (*Eval, error) {
+	return EvaluateShowing(ctx, task, s, bs, workers, seed, pool, nil)
+}
+
+// EvaluateShowing is Evaluate reporting each batch's samples to prog (which
+// may be nil; it is not finished here, so that one Progress can span
+// several evaluations, one per vote say).
+func EvaluateShowing(ctx context.Context, task Task, s Split, bs, workers int, seed uint64, pool *nn.Pool, prog *Progress) (*Eval, error) {
 	n := task.Len(s)
 	if n == 0 {
 		return nil, fmt.Errorf("evaluate: the %s split is empty", s)
@@ -79,6 +86,7 @@ func Evaluate(ctx context.Context, task Task, s Split, bs, workers int, seed uin
 		}
 		ev.Total += len(labels)
 		tp.Release()
+		prog.Add(len(labels))
 	}
 	ev.Loss /= float64(n)
 	if math.IsNaN(ev.Loss) {

@@ -9,6 +9,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"reflect"
 	"sort"
 	"strconv"
@@ -169,6 +170,9 @@ func (r *runner) resume() error {
 	// Epochs after the checkpoint (a run killed after writing an epoch's
 	// metrics but before its checkpoint) are dropped and run again.
 	r.metrics = ms[:st.Epoch]
+	if st.complete() {
+		return fmt.Errorf("run %s is %w (%d epochs); nothing to do", r.opt.Dir, ErrComplete, st.Epoch)
+	}
 	r.logf("resuming %s at epoch %d, step %d\n", path, st.Epoch+1, st.Batch)
 	return r.writeMetrics()
 }
@@ -228,6 +232,26 @@ func (r *runner) checkBest() (runState, error) {
 		return st, fmt.Errorf("no readable training state: %v", err)
 	}
 	return st, nil
+}
+
+// Complete reports whether the run in dir has trained all its epochs, by
+// its last checkpoint, and how many epochs it has. A missing or unreadable
+// checkpoint is not complete (resuming says what is wrong with it).
+func Complete(dir string) (epochs int, done bool) {
+	d, err := state.ReadSafetensors(filepath.Join(dir, LastFile))
+	if err != nil {
+		return 0, false
+	}
+	var st runState
+	if json.Unmarshal([]byte(d.Meta[MetaState]), &st) != nil {
+		return 0, false
+	}
+	return st.Config.Epochs, st.complete()
+}
+
+// complete says the run stands after its last epoch.
+func (st runState) complete() bool {
+	return st.Batch == 0 && st.Config.Epochs > 0 && st.Epoch >= st.Config.Epochs
 }
 
 // writeMetrics rewrites metrics.jsonl and metrics.csv atomically.

@@ -157,8 +157,9 @@ type Options struct {
 	Meta map[string]string
 	// Log receives one line per epoch and the run's messages (nil: none).
 	Log io.Writer
-	// Progress receives progress bars (nil: none). Bars are drawn only when
-	// it is a terminal; otherwise nothing is written to it.
+	// Progress receives the progress of each epoch's training and
+	// evaluation (nil: none): bars on a terminal, otherwise a plain line
+	// per tenth done at most every PlainEvery (see Progress).
 	Progress io.Writer
 	// OnEpoch, when set, is called after each epoch's metrics are written.
 	OnEpoch func(EpochMetrics)
@@ -218,6 +219,9 @@ var (
 	ErrNonFinite = errors.New("non-finite values")
 	// ErrInterrupted: the context was cancelled; the state was saved.
 	ErrInterrupted = errors.New("interrupted")
+	// ErrComplete: a run to resume has trained all its epochs already;
+	// nothing was changed.
+	ErrComplete = errors.New("complete")
 )
 
 // Checkpoint file names in a run directory.
@@ -342,6 +346,7 @@ func (r *runner) loop() (*Result, error) {
 	r.pool = nn.NewPool()
 	nTrain := r.task.Len(TrainSplit)
 	perEpoch := nTrain / cfg.BatchSize // the last partial batch is dropped, as Point-MAE does
+	ran, runSec := 0, 0.0              // epochs finished by this process and their time, for the time left
 	for r.epoch < cfg.Epochs {
 		e := r.epoch
 		lr := cfg.Schedule(e)
@@ -351,7 +356,9 @@ func (r *runner) loop() (*Result, error) {
 		for b := 0; b < perEpoch; b++ {
 			idx = append(idx, order[b*cfg.BatchSize:(b+1)*cfg.BatchSize])
 		}
-		bar := newBar(r.opt.Progress, perEpoch, r.batch, fmt.Sprintf("epoch %d/%d", e+1, cfg.Epochs), cfg.BatchSize)
+		desc := fmt.Sprintf("epoch %d/%d", e+1, cfg.Epochs)
+		bar := NewProgress(r.opt.Progress, perEpoch*cfg.BatchSize, desc)
+		bar.Set(r.batch * cfg.BatchSize)
 		ld := startLoader(r.ctx, r.task, TrainSplit, idx, r.batch, cfg.Workers, cfg.Prefetch, func(b int) *rand.Rand {
 			return Stream(cfg.Seed, StreamData, e, b)
 		})
@@ -373,18 +380,18 @@ func (r *runner) loop() (*Result, error) {
 			r.waitSec += wait
 			r.trainSec += time.Since(t0).Seconds()
 			r.batch = b + 1
-			bar.add(1)
+			bar.Add(cfg.BatchSize)
 			if r.opt.AfterStep != nil {
 				r.opt.AfterStep(e, b)
 			}
 			if r.ctx.Err() != nil {
 				ld.stop()
-				bar.finish()
+				bar.Finish()
 				return r.interrupted()
 			}
 		}
 		ld.stop()
-		bar.finish()
+		bar.Finish()
 		// Parameters gone non-finite without a non-finite loss (an
 		// overflowing update in the epoch's last step) stop the run
 		// before anything of this epoch is written.
@@ -392,7 +399,9 @@ func (r *runner) loop() (*Result, error) {
 		if name, v, bad := firstNonFinite(r.ps, nil); bad {
 			return nil, r.nonFinite("parameter "+name, float64(v), e, perEpoch-1)
 		}
-		ev, err := Evaluate(r.ctx, r.task, TestSplit, cfg.EvalBatch, cfg.Workers, cfg.Seed, r.pool)
+		evBar := NewProgress(r.opt.Progress, r.task.Len(TestSplit), desc+" test")
+		ev, err := EvaluateShowing(r.ctx, r.task, TestSplit, cfg.EvalBatch, cfg.Workers, cfg.Seed, r.pool, evBar)
+		evBar.Finish()
 		if err != nil {
 			if r.ctx.Err() != nil {
 				return r.interrupted()
@@ -425,8 +434,11 @@ func (r *runner) loop() (*Result, error) {
 		if err := r.save(LastFile); err != nil {
 			return nil, err
 		}
-		r.logf("epoch %3d/%d  lr %.2e  loss %.4f  train %.4f  test %.4f  best %.4f (epoch %d)  %.1fs  %.0f samples/s  data wait %.1f%%\n",
-			m.Epoch, cfg.Epochs, m.LR, m.TrainLoss, m.TrainAcc, m.TestAcc, m.BestAcc, m.BestEpoch, m.Seconds, m.SamplesPerSec, 100*m.DataWait)
+		ran++
+		runSec += m.Seconds
+		r.logf("epoch %3d/%d  lr %.2e  loss %.4f  train %.4f  test %.4f  best %.4f (epoch %d)  %.1fs  %.0f samples/s  data wait %.1f%%%s\n",
+			m.Epoch, cfg.Epochs, m.LR, m.TrainLoss, m.TrainAcc, m.TestAcc, m.BestAcc, m.BestEpoch, m.Seconds, m.SamplesPerSec, 100*m.DataWait,
+			runLeft(runSec, ran, cfg.Epochs-r.epoch))
 		if r.opt.OnEpoch != nil {
 			r.opt.OnEpoch(m)
 		}
@@ -436,6 +448,16 @@ func (r *runner) loop() (*Result, error) {
 		res.LastAcc = r.metrics[n-1].TestAcc
 	}
 	return res, nil
+}
+
+// runLeft is the epoch line's estimate of the run's time left: left more
+// epochs at the mean time of the ran epochs that took sec in all ("" once
+// none is left).
+func runLeft(sec float64, ran, left int) string {
+	if left <= 0 || ran <= 0 {
+		return ""
+	}
+	return "  about " + Round(time.Duration(sec/float64(ran)*float64(left)*float64(time.Second))).String() + " left"
 }
 
 // step runs one optimiser step on a loaded batch.

@@ -520,3 +520,41 @@ func TestBatchPanicIsAnError(t *testing.T) {
 		t.Errorf("samples: %q", got)
 	}
 }
+
+// Resuming a run that has trained all its epochs says so and changes
+// nothing.
+func TestResumeComplete(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := Run(context.Background(), newBlobs(1), testConfig(), Options{Dir: dir}); err != nil {
+		t.Fatal(err)
+	}
+	n := testConfig().Epochs
+	if e, done := Complete(dir); !done || e != n {
+		t.Errorf("Complete after the run: %d, %v; want %d, true", e, done, n)
+	}
+	if _, done := Complete(t.TempDir()); done {
+		t.Error("an empty directory is complete")
+	}
+	before := map[string][]byte{}
+	for _, f := range []string{MetricsJSONL, MetricsCSV, LastFile, BestFile} {
+		b, err := os.ReadFile(filepath.Join(dir, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		before[f] = b
+	}
+	var log strings.Builder
+	_, err := Run(context.Background(), newBlobs(1), testConfig(), Options{Dir: dir, Resume: true, Log: &log})
+	want := fmt.Sprintf("run %s is complete (%d epochs); nothing to do", dir, n)
+	if !errors.Is(err, ErrComplete) || err.Error() != want {
+		t.Fatalf("resuming a complete run: %v, want %q", err, want)
+	}
+	if strings.Contains(log.String(), "resuming") {
+		t.Errorf("resuming a complete run logged %q", log.String())
+	}
+	for f, b := range before {
+		if got, _ := os.ReadFile(filepath.Join(dir, f)); !bytes.Equal(got, b) {
+			t.Errorf("resuming a complete run changed %s", f)
+		}
+	}
+}

@@ -93,14 +93,21 @@ var (
 
 // explainFlagErrors makes app and every command under it report a flag it
 // cannot parse as the flag is written (--seed), with the value given and
-// what the flag takes, instead of printing the usage.
+// what the flag takes, instead of printing the usage; and a command with
+// subcommands answer an unknown one with the closest and the choices.
 func explainFlagErrors(app *cli.App) {
 	app.OnUsageError = func(_ *cli.Context, err error, _ bool) error { return flagError(err, app.Flags) }
+	if app.Action == nil {
+		app.Action = unknownSubcommand(&cli.Command{Subcommands: app.Commands})
+	}
 	var walk func([]*cli.Command)
 	walk = func(cs []*cli.Command) {
 		for _, cmd := range cs {
 			flags := cmd.Flags
 			cmd.OnUsageError = func(_ *cli.Context, err error, _ bool) error { return flagError(err, flags) }
+			if len(cmd.Subcommands) > 0 && cmd.Action == nil {
+				cmd.Action = unknownSubcommand(cmd)
+			}
 			walk(cmd.Subcommands)
 		}
 	}
@@ -140,9 +147,94 @@ func flagError(err error, flags []cli.Flag) error {
 		return fmt.Errorf("%s needs a value", dashed(m[1]))
 	}
 	if m := flagUnknown.FindStringSubmatch(msg); m != nil {
+		var names []string
+		for _, f := range flags {
+			names = append(names, f.Names()...)
+		}
+		if n := nearest(m[1], names); n != "" {
+			return fmt.Errorf("unknown flag %s; did you mean %s? (see --help)", state.Quote(dashed(m[1])), dashed(n))
+		}
 		return fmt.Errorf("unknown flag %s (see --help)", state.Quote(dashed(m[1])))
 	}
 	return err
+}
+
+// nearest is the name among names closest to s in edit distance, when it
+// is close enough to be a slip (at most a third of s's letters, and at
+// least one, differ); "" when none is.
+func nearest(s string, names []string) string {
+	best, bestD := "", max(len([]rune(s))/3, 1)+1
+	for _, n := range names {
+		if d := editDistance(strings.ToLower(s), strings.ToLower(n)); d < bestD {
+			best, bestD = n, d
+		}
+	}
+	return best
+}
+
+// editDistance is the number of single-rune insertions, deletions,
+// substitutions and swaps of neighbours that turn a into b (optimal string
+// alignment distance).
+func editDistance(a, b string) int {
+	ra, rb := []rune(a), []rune(b)
+	if len(ra) > 64 || len(rb) > 64 {
+		return max(len(ra), len(rb)) // input too long to be a slip
+	}
+	// d[i][j] is the distance between ra[:i] and rb[:j].
+	d := make([][]int, len(ra)+1)
+	for i := range d {
+		d[i] = make([]int, len(rb)+1)
+		d[i][0] = i
+	}
+	for j := range d[0] {
+		d[0][j] = j
+	}
+	for i := 1; i <= len(ra); i++ {
+		for j := 1; j <= len(rb); j++ {
+			sub := d[i-1][j-1]
+			if ra[i-1] != rb[j-1] {
+				sub++
+			}
+			d[i][j] = min(sub, d[i-1][j]+1, d[i][j-1]+1)
+			if i > 1 && j > 1 && ra[i-1] == rb[j-2] && ra[i-2] == rb[j-1] {
+				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
+			}
+		}
+	}
+	return d[len(ra)][len(rb)]
+}
+
+// unknownSubcommand is the action of cmd, a command with subcommands, run
+// when the first argument names none of them: it shows the command's help
+// without one, and otherwise names the closest subcommand and every choice.
+func unknownSubcommand(cmd *cli.Command) cli.ActionFunc {
+	what, path := "subcommand", "pcx "+cmd.Name
+	switch cmd.Name {
+	case "train":
+		what = "data set kind"
+	case "":
+		what, path = "command", "pcx"
+	}
+	return func(c *cli.Context) error {
+		if c.NArg() == 0 {
+			if cmd.Name == "" {
+				return cli.ShowAppHelp(c)
+			}
+			return cli.ShowSubcommandHelp(c)
+		}
+		var names []string
+		for _, sc := range cmd.Subcommands {
+			if !sc.Hidden && sc.Name != "help" {
+				names = append(names, sc.Name)
+			}
+		}
+		arg := c.Args().First()
+		msg := fmt.Sprintf("unknown %s %s for %s", what, state.Quote(arg), path)
+		if n := nearest(arg, names); n != "" {
+			msg += fmt.Sprintf("; did you mean %s?", n)
+		}
+		return fmt.Errorf("%s (choose from %s)", msg, strings.Join(names, ", "))
+	}
 }
 
 // dashed writes a flag name as the help shows it: -n, --points.

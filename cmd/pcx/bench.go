@@ -55,16 +55,19 @@ func benchCommand() *cli.Command {
 	}
 	return &cli.Command{
 		Name:  "bench",
-		Usage: "measure farthest-point sampling and kNN grouping speed",
-		Description: `Times pcx on generated surface-like clouds (unit sphere plus noise) or on --input,
+		Usage: "time farthest-point sampling, kNN grouping, a DAPT-X training step and the training engine",
+		Description: `step times one DAPT-X training step (grouping, forward, backward, AdamW) and engine the
+training engine's reference step (a frozen block with an adapter); see pcx bench step --help.
+fps and knn time pcx on generated surface-like clouds (unit sphere plus noise) or on --input,
 using all cores and then one core. scripts/bench_open3d.py runs these next to Open3D
 on the same clouds and prints the ratios. With --device cuda, fps and knn run on the GPU
 (the clouds uploaded once; each timed pass ends with a device synchronisation) and the
 indices are compared with the CPU's; scripts/bench_step.py --device cuda runs PyTorch
 references next to them.
 
-Example:
-   pcx bench fps --points 8192 --centres 1024 --batch 32 --json`,
+Examples:
+   pcx bench fps --points 8192 --centres 1024 --batch 32 --json
+   pcx bench step --device cuda`,
 		Subcommands: []*cli.Command{
 			stepCommand(),
 			{

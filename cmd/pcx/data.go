@@ -4,11 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/pcx-dev/pcx/classify"
 	"github.com/pcx-dev/pcx/datasets"
 	"github.com/pcx-dev/pcx/internal/atomicfile"
+	"github.com/pcx-dev/pcx/nn/state"
 	"github.com/urfave/cli/v2"
 )
 
@@ -32,7 +34,32 @@ func datasetOptions(c *cli.Context, spec string) (datasets.Options, error) {
 	if opt.Points < 0 {
 		return opt, fmt.Errorf("--points must not be negative (got %d; 0 takes the data set's default)", opt.Points)
 	}
+	if err := checkSpec(spec); err != nil {
+		return opt, err
+	}
 	return opt, classify.CheckData(spec, opt)
+}
+
+// checkSpec refuses a data set that is neither a kind pcx knows nor an
+// existing path when it is a slip of a kind's name (sinth, modelnet:DIR),
+// naming the kind meant; other paths are left to the loaders.
+func checkSpec(spec string) error {
+	kind, path := datasets.ParseSpec(spec)
+	if kind != "" {
+		return nil
+	}
+	if _, err := os.Stat(path); err == nil {
+		return nil
+	}
+	word := spec
+	if i := strings.IndexByte(spec, ':'); i > 0 {
+		word = spec[:i]
+	}
+	if n := nearest(word, datasets.Kinds()); n != "" {
+		return fmt.Errorf("%s: no such file or folder, nor a data set kind; did you mean %s? (kinds: %s)",
+			state.Quote(spec), n, strings.Join(datasets.Kinds(), ", "))
+	}
+	return nil
 }
 
 func dataCommand() *cli.Command {
@@ -88,6 +115,9 @@ Examples:
 				Action: func(c *cli.Context) error {
 					if c.NArg() != 1 {
 						return errors.New("data export: give one data set")
+					}
+					if f := c.String("format"); !slices.Contains(datasets.ExportFormats(), f) {
+						return fmt.Errorf("unknown --format %s (choose from %s)", state.Quote(f), strings.Join(datasets.ExportFormats(), ", "))
 					}
 					opt, err := datasetOptions(c, c.Args().First())
 					if err != nil {

@@ -1,11 +1,13 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 
 	"github.com/pcx-dev/pcx/nn"
 	"github.com/pcx-dev/pcx/nn/cuda"
+	"github.com/pcx-dev/pcx/nn/state"
 	"github.com/urfave/cli/v2"
 )
 
@@ -24,6 +26,7 @@ func openDevice(c *cli.Context, log io.Writer) (dev *cuda.Device, eng nn.Device,
 	case "cuda", "auto":
 		d, err := cuda.Open(cuda.Options{})
 		if err != nil {
+			err = shortDeviceError(err)
 			if name == "auto" {
 				fmt.Fprintf(log, "device: cpu (no usable GPU: %v)\n", err)
 				return nil, nil, none, nil
@@ -33,6 +36,34 @@ func openDevice(c *cli.Context, log io.Writer) (dev *cuda.Device, eng nn.Device,
 		fmt.Fprintf(log, "device: %s\n", d)
 		return d, cuda.NewEngine(d), func() { d.Close() }, nil
 	default:
-		return nil, nil, none, fmt.Errorf("unknown --device %q (cpu, cuda or auto)", name)
+		return nil, nil, none, checkDeviceName(name)
 	}
+}
+
+// shortDeviceError shortens the error of a GPU whose libraries were not
+// found to what is missing; pcx selftest lists every place looked.
+func shortDeviceError(err error) error {
+	var miss *cuda.MissingError
+	if !errors.As(err, &miss) {
+		return err
+	}
+	return shortError{fmt.Sprintf("%s; pcx selftest --device cuda lists where pcx looked", miss.Summary()), err}
+}
+
+// shortError is an error shown by a short text that wraps the full one.
+type shortError struct {
+	text string
+	err  error
+}
+
+func (e shortError) Error() string { return e.text }
+func (e shortError) Unwrap() error { return e.err }
+
+// checkDeviceName refuses a --device that is none of cpu, cuda and auto.
+func checkDeviceName(name string) error {
+	switch name {
+	case "", "cpu", "cuda", "auto":
+		return nil
+	}
+	return fmt.Errorf("unknown --device %s (cpu, cuda or auto)", state.Quote(name))
 }

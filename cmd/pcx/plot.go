@@ -59,7 +59,7 @@ func plotCommand() *cli.Command {
 			},
 			{
 				Name: "tsne", ArgsUsage: "RUN", Usage: "t-SNE of the head's input features on the test split → RUN/tsne.png",
-				Flags: []cli.Flag{ckpt, &cli.Float64Flag{Name: "perplexity", Value: 30}, &cli.IntFlag{Name: "iters", Value: 1000}},
+				Flags: []cli.Flag{ckpt, &cli.Float64Flag{Name: "perplexity", Value: 30, Usage: "t-SNE perplexity (effective neighbours per point)"}, &cli.IntFlag{Name: "iters", Value: 1000, Usage: "t-SNE iterations"}},
 				Action: func(c *cli.Context) error {
 					dir, err := runArg(c)
 					if err != nil {
@@ -114,13 +114,26 @@ func plotCurves(dir string) (string, error) {
 		lr = append(lr, m.LR)
 	}
 	out := filepath.Join(dir, "curves.png")
+	last := ms[len(ms)-1]
+	title := "run " + dir
+	if cfg, err := classify.ReadRunConfig(dir); err == nil {
+		title += fmt.Sprintf(": %s on %s", cfg.Model.Method, cfg.Data)
+		if cfg.Variant != "" {
+			title += " (" + cfg.Variant + ")"
+		}
+	}
+	var best *plot.Mark
+	if last.BestEpoch > 0 {
+		best = &plot.Mark{X: float64(last.BestEpoch), Panel: "accuracy", Series: "test",
+			Label: fmt.Sprintf("best test %.4f (epoch %d)", last.BestAcc, last.BestEpoch)}
+	}
 	return out, plot.Curves(out, []plot.Series{
 		{Name: "train", X: ep, Y: tl, Panel: "loss", XLabel: "epoch"},
 		{Name: "test", X: ep, Y: vl, Panel: "loss", XLabel: "epoch"},
 		{Name: "train", X: ep, Y: ta, Panel: "accuracy", XLabel: "epoch"},
 		{Name: "test", X: ep, Y: va, Panel: "accuracy", XLabel: "epoch"},
 		{Name: "learning rate", X: ep, Y: lr, Panel: "learning rate", XLabel: "epoch"},
-	})
+	}, plot.CurvesOptions{Title: title, Mark: best})
 }
 
 // loadRun loads a run's checkpoint (RUN/best.safetensors unless ckpt is
@@ -129,7 +142,7 @@ func loadRun(dir, ckpt string, data *datasets.Dataset) (*classify.Trained, *data
 	if ckpt == "" {
 		ckpt = filepath.Join(dir, train.BestFile)
 	}
-	tr, err := classify.LoadCheckpoint(ckpt)
+	tr, err := loadCheckpoint(ckpt, os.Stderr)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -150,7 +163,7 @@ func plotRouting(dir string, tr *classify.Trained, data *datasets.Dataset, token
 	if err := plot.RoutingShares(a, r.Shares, "sub-tokens per shared expert, "+data.Name+" test"); err != nil {
 		return nil, err
 	}
-	if err := plot.GateHeatmap(b, r.Gates, "gates of test sample 0, "+token+" token"); err != nil {
+	if err := plot.GateHeatmap(b, r.Gates, r.GatesTitle(data.Classes)); err != nil {
 		return []string{a}, err
 	}
 	return []string{a, b}, nil

@@ -4,11 +4,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/pcx-dev/pcx/classify"
+	"github.com/pcx-dev/pcx/datasets/synth"
+	"github.com/pcx-dev/pcx/nn/state"
 	"github.com/pcx-dev/pcx/train"
 	"github.com/urfave/cli/v2"
 )
@@ -44,8 +48,13 @@ func needData(kind string) func(string) (string, error) {
 var trainKinds = []trainKind{
 	{name: "synth", usage: "the built-in procedural data set (no download): DAPT-X on a small backbone in minutes",
 		example: "pcx train synth\n   pcx train synth --method full --epochs 5 --out runs/synth-full",
-		spec:    func(string) (string, error) { return "synth", nil },
-		preset:  func(string) string { return "synth" }, variant: "clean", train: SynthTrain()},
+		spec: func(data string) (string, error) {
+			if data != "" {
+				return "", fmt.Errorf("pcx train synth generates its own data and takes no --data; for a data set on disk use pcx train folder --data %s (or scanobjectnn, modelnet40)", shellQuote(data))
+			}
+			return "synth", nil
+		},
+		preset: func(string) string { return "synth" }, variant: "clean", train: SynthTrain()},
 	{name: "scanobjectnn", usage: "ScanObjectNN (objbg, objonly or hardest = PB_T50_RS)",
 		example: "pcx train scanobjectnn --variant hardest --data h5_files --ckpt pretrain.pth --method dapt-x",
 		spec:    needData("scanobjectnn"),
@@ -73,9 +82,22 @@ func trainCommand() *cli.Command {
 	for _, k := range trainKinds {
 		subs = append(subs, trainSubcommand(k))
 	}
+	var opts strings.Builder
+	for _, f := range trainFlags(trainKinds[0]) {
+		if s, ok := f.(fmt.Stringer); ok {
+			fmt.Fprintf(&opts, "   %s\n", s)
+		}
+	}
 	return &cli.Command{
-		Name:        "train",
-		Usage:       "fine-tune a Point-MAE model (full, linear, dapt or dapt-x) on a data set",
+		Name:  "train",
+		Usage: "fine-tune a Point-MAE model (full, linear, dapt or dapt-x) on a data set",
+		Description: `Every data set kind takes these options (defaults shown are synth's; pcx train KIND --help
+shows the kind's own):
+
+` + opts.String() + `
+Examples:
+   pcx train synth
+   pcx train scanobjectnn --variant hardest --data h5_files --ckpt pretrain.pth`,
 		Subcommands: subs,
 	}
 }
@@ -83,23 +105,23 @@ func trainCommand() *cli.Command {
 func trainFlags(k trainKind) []cli.Flag {
 	t := k.train
 	return []cli.Flag{
-		&cli.StringFlag{Name: "data", Usage: "data set folder"},
-		&cli.StringFlag{Name: "variant", Value: k.variant, Usage: "data set variant"},
+		&cli.StringFlag{Name: "data", Usage: "data set folder (not for synth, which is generated)"},
+		&cli.StringFlag{Name: "variant", Value: k.variant, Usage: "data set variant (synth: clean, bg or hardest; scanobjectnn: objbg, objonly or hardest)"},
 		&cli.StringFlag{Name: "method", Value: "dapt-x", Usage: "full, linear, dapt or dapt-x"},
 		&cli.StringFlag{Name: "preset", Usage: "model preset (default: the data set's; see pcx params)"},
 		&cli.StringFlag{Name: "ckpt", Usage: "pretrained weights: Point-MAE or DAPT .pth, or a pcx .safetensors"},
 		&cli.BoolFlag{Name: "partial-load", Usage: "train from a --ckpt that lacks some of the backbone's pretrained weights (they start random)"},
 		&cli.StringFlag{Name: "config", Usage: "a Point-MAE/DAPT fine-tuning YAML or a pcx config.yaml; flags override it"},
-		&cli.IntFlag{Name: "epochs", Value: t.Epochs},
-		&cli.IntFlag{Name: "batch", Value: t.BatchSize},
-		&cli.Float64Flag{Name: "lr", Value: t.LR},
-		&cli.Float64Flag{Name: "weight-decay", Value: t.WeightDecay},
+		&cli.IntFlag{Name: "epochs", Value: t.Epochs, Usage: "training epochs (passes over the training split)"},
+		&cli.IntFlag{Name: "batch", Value: t.BatchSize, Usage: "training batch size (clouds per optimiser step)"},
+		&cli.Float64Flag{Name: "lr", Value: t.LR, Usage: "peak learning rate of AdamW (cosine schedule after the warm-up)"},
+		&cli.Float64Flag{Name: "weight-decay", Value: t.WeightDecay, Usage: "AdamW weight decay"},
 		&cli.IntFlag{Name: "warmup", Value: t.WarmupEpochs, Usage: "warm-up epochs"},
-		&cli.Uint64Flag{Name: "seed", Value: 0},
+		&cli.Uint64Flag{Name: "seed", Value: 0, Usage: "seed of initialisation, data order, augmentation and dropout (a run repeats exactly)"},
 		&cli.IntFlag{Name: "workers", Value: 2, Usage: "data loader goroutines"},
 		&cli.StringFlag{Name: "rotate", Usage: "random rotation of training clouds about x, y or z"},
 		&cli.StringFlag{Name: "out", Usage: "run directory (default runs/DATASET-METHOD)"},
-		&cli.BoolFlag{Name: "resume", Usage: "continue the run in --out from its last checkpoint, with its own config.yaml"},
+		&cli.BoolFlag{Name: "resume", Usage: "continue the run in --out (default runs/DATASET-METHOD) from its last checkpoint, with its own config.yaml"},
 		&cli.BoolFlag{Name: "overwrite", Usage: "start a new run in --out even if it holds one, removing that run's files"},
 		&cli.BoolFlag{Name: "plots", Value: true, Usage: "draw the run's figures at the end (curves, DAPT-X routing, t-SNE)"},
 		&cli.BoolFlag{Name: "json", Usage: "print the result as JSON at the end"},
@@ -185,6 +207,9 @@ func trainConfig(c *cli.Context, k trainKind) (classify.Config, error) {
 			f.set()
 		}
 	}
+	if t.Workers == 0 { // record the number the run uses
+		t.Workers = c.Int("workers")
+	}
 	if c.IsSet("method") {
 		cfg.Model.Method = c.String("method")
 	}
@@ -215,28 +240,56 @@ Example:
    ` + k.example,
 		Flags: trainFlags(k),
 		Action: func(c *cli.Context) error {
+			if c.NArg() > 0 {
+				return fmt.Errorf("pcx train %s takes no arguments (got %s); the data set is --data DIR", k.name, state.Quote(c.Args().First()))
+			}
 			out := c.String("out")
 			var cfg classify.Config
 			var err error
 			if c.Bool("resume") && c.Bool("overwrite") {
 				return fmt.Errorf("--resume continues the run in --out and --overwrite replaces it: give one of them")
 			}
+			if err := checkDeviceName(c.String("device")); err != nil {
+				return err
+			}
 			if c.Bool("resume") {
+				given := settingFlagsSet(c)
 				if out == "" {
-					return fmt.Errorf("--resume needs --out RUN_DIR")
+					// The run directory a new run with this --method makes.
+					out = defaultRunDir(k, c.String("method"))
+					given = slices.DeleteFunc(given, func(f string) bool { return f == "method" })
 				}
-				if f := settingFlagsSet(c); len(f) > 0 {
-					return fmt.Errorf("--resume continues %s with its own config.yaml; --%s cannot change it (start a new run instead)", out, strings.Join(f, ", --"))
+				if len(given) > 0 {
+					return fmt.Errorf("--resume continues %s with its own config.yaml; --%s cannot change it (start a new run instead)", out, strings.Join(given, ", --"))
+				}
+				if _, err := os.Stat(filepath.Join(out, classify.ConfigFile)); errors.Is(err, fs.ErrNotExist) {
+					return fmt.Errorf("no run to resume in %s (it has no %s); give the run directory with --out", out, classify.ConfigFile)
 				}
 				if cfg, err = classify.ReadRunConfig(out); err != nil {
 					return err
+				}
+				if n, done := train.Complete(out); done {
+					fmt.Printf("run %s is complete (%d epochs); nothing to do\n", out, n)
+					return nil
 				}
 			} else if cfg, err = trainConfig(c, k); err != nil {
 				return err
 			}
 			if out == "" {
-				out = filepath.Join("runs", k.name+"-"+cfg.Model.Method)
+				out = defaultRunDir(k, cfg.Model.Method)
 			}
+			// Everything is checked before the run directory is made.
+			if err := checkVariant(k, cfg.Variant); err != nil {
+				return err
+			}
+			if err := cfg.Validate(); err != nil {
+				return err
+			}
+			dev, eng, closeDev, err := openDevice(c, os.Stdout)
+			if err != nil {
+				return err
+			}
+			defer closeDev()
 			// This run owns out until it ends; a new run does not start
 			// over another one unless asked.
 			lock, err := train.Lock(out)
@@ -256,11 +309,6 @@ Example:
 			if cfg.Model.Classes != len(data.Classes) {
 				cfg.Model.Classes = len(data.Classes)
 			}
-			dev, eng, closeDev, err := openDevice(c, os.Stdout)
-			if err != nil {
-				return err
-			}
-			defer closeDev()
 			cfg.Device, cfg.HostGrouping = eng, c.Bool("group-on-host")
 			ctx, stop := interruptContext()
 			defer stop()
@@ -274,9 +322,14 @@ Example:
 				st := dev.Allocator().Stats()
 				fmt.Fprintf(os.Stderr, "peak GPU memory (pcx's caching allocator): %.1f MiB held, %.1f MiB in use\n", mib(st.Peak), mib(st.PeakInUse))
 			}
+			if errors.Is(err, train.ErrComplete) {
+				fmt.Println(err) // completed by another run since the check above
+				return nil
+			}
 			if err != nil {
 				if errors.Is(err, train.ErrInterrupted) {
-					return exitError{130, err} // after the deferred cleanups
+					// after the deferred cleanups
+					return exitError{130, fmt.Errorf("%w:\n   %s", err, resumeCommand(c, k, out))}
 				}
 				return err
 			}
@@ -304,6 +357,48 @@ Example:
 			return nil
 		},
 	}
+}
+
+// defaultRunDir is the run directory of a run without --out.
+func defaultRunDir(k trainKind, method string) string {
+	return filepath.Join("runs", k.name+"-"+method)
+}
+
+// resumeCommand is the command line that continues the run in out: the
+// flags given that do not change its settings, which --resume refuses.
+func resumeCommand(c *cli.Context, k trainKind, out string) string {
+	args := []string{"pcx", "train", k.name, "--resume", "--out", shellQuote(out)}
+	for _, f := range []string{"device", "workers", "group-on-host", "plots", "json"} {
+		if !c.IsSet(f) {
+			continue
+		}
+		switch v := c.Value(f).(type) {
+		case bool:
+			args = append(args, fmt.Sprintf("--%s=%v", f, v))
+		default:
+			args = append(args, "--"+f, shellQuote(fmt.Sprint(v)))
+		}
+	}
+	return strings.Join(args, " ")
+}
+
+// shellQuote quotes s for a POSIX shell when it needs it.
+func shellQuote(s string) string {
+	if s != "" && strings.IndexFunc(s, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./:=+,@%", r))
+	}) < 0 {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// checkVariant refuses a synth variant that does not exist, naming the
+// choices (other data sets check theirs when they are opened).
+func checkVariant(k trainKind, variant string) error {
+	if k.name != "synth" || variant == "" || slices.Contains(synth.Variants(), variant) {
+		return nil
+	}
+	return fmt.Errorf("unknown variant %s for synth; choose from %s", state.Quote(variant), strings.Join(synth.Variants(), ", "))
 }
 
 // runFigures are the figures pcx train draws into a run directory.

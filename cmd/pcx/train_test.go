@@ -242,6 +242,9 @@ func TestTrainInterruptExitsAfterCleanup(t *testing.T) {
 	if !errors.Is(err, train.ErrInterrupted) || exitCode(err) != 130 {
 		t.Fatalf("interrupted run: %v (exit status %d), want ErrInterrupted with 130", err, exitCode(err))
 	}
+	if want := "pcx train folder --resume --out " + out + " --plots=false"; !strings.HasSuffix(err.Error(), "\n   "+want) {
+		t.Errorf("interrupted run: %q, want it to end with the command that continues it, %q", err, want)
+	}
 	l, err := train.Lock(out)
 	if err != nil {
 		t.Fatalf("the run directory after the interrupted run: %v", err)

@@ -260,6 +260,18 @@ func (e *MissingError) Error() string {
 		"; install the NVIDIA driver (and CUDA's cuBLAS) or " + set + " to the directories that hold them."
 }
 
+// Summary is the short form of the error: what is missing, without where
+// pcx looked ("no CUDA driver found (libcuda.so.1)").
+// Without the driver, cuBLAS is not mentioned: it is of no use alone.
+func (e *MissingError) Summary() string {
+	for _, l := range e.Libs {
+		if strings.HasPrefix(l.What, driverLib) {
+			return "no CUDA driver found (" + driverLib + ")"
+		}
+	}
+	return "no cuBLAS found (" + strings.Join(blasLibs, ", ") + ")"
+}
+
 // describe turns attempts into the places of a MissingLib: files missing
 // from one directory are grouped, dlopen's own search is spelled out, and
 // other failures keep their reason.

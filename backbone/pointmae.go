@@ -18,6 +18,7 @@ import (
 	"github.com/pcx-dev/pcx/knn"
 	"github.com/pcx-dev/pcx/nn"
 	"github.com/pcx-dev/pcx/nn/layers"
+	"github.com/pcx-dev/pcx/points"
 )
 
 // Config sizes a PointMAE model.
@@ -189,54 +190,23 @@ func (m *PointMAE) Params() nn.Params {
 
 // Groups is the input of the network proper: B clouds' centres (B×G×3) and
 // neighbourhoods relative to them (B×G×M×3).
-type Groups struct {
-	B, G, M        int
-	Centres        []float32
-	Neighbourhoods []float32
-	// DevCentres and DevNeighbourhoods, when set, hold the same values on
-	// a device (from GroupOn) and are used instead of the slices, which
-	// are then nil.
-	DevCentres, DevNeighbourhoods *nn.Tensor
-}
+type Groups = points.Groups
 
-// GroupOn groups b clouds of n points (xyz is b×n×3) into g groups of k
-// points on device d, as knn.Group does on the host (the same centre and
-// neighbour indices): the groups' tensors live on d, owned by tp.
-func GroupOn(tp *nn.Tape, d nn.PointGrouper, xyz []float32, b, n, g, k int) *Groups {
-	c, nb := d.GroupPoints(xyz, b, n, g, k)
-	return &Groups{B: b, G: g, M: k, DevCentres: nn.FromDevice(tp, d, c, b, g, 3),
-		DevNeighbourhoods: nn.FromDevice(tp, d, nb, b*g, k, 3)}
+// GroupOn groups b clouds on device d: see points.GroupOn.
+func GroupOn(tp *nn.Tape, d points.Grouper, xyz []float32, b, n, g, k int) *Groups {
+	return points.GroupOn(tp, d, xyz, b, n, g, k)
 }
 
 // Group runs Point-MAE's Group (pointnet2 FPS, then kNN) on b clouds of n
 // points (xyz is b×n×3).
 func (m *PointMAE) Group(xyz []float32, b, n int) (*Groups, error) {
-	g, err := knn.Group(xyz, b, n, m.Cfg.NumGroup, m.Cfg.GroupSize, knn.Options{})
-	if err != nil {
-		return nil, err
-	}
-	return &Groups{B: b, G: g.G, M: g.K, Centres: g.Centres, Neighbourhoods: g.Neighbourhoods}, nil
+	return points.Group(xyz, b, n, m.Cfg.NumGroup, m.Cfg.GroupSize, knn.Options{})
 }
 
-// GroupAt gathers groups from given centre and neighbour indices (b×g and
-// b×g×k into each cloud), as a reference implementation with fixed
-// indices does.
+// GroupAt gathers groups from given centre and neighbour indices: see
+// points.GroupAt.
 func GroupAt(xyz []float32, b, n int, centreIdx, nbIdx []int32, g, k int) *Groups {
-	out := &Groups{B: b, G: g, M: k, Centres: make([]float32, b*g*3), Neighbourhoods: make([]float32, b*g*k*3)}
-	for i := 0; i < b; i++ {
-		cloud := xyz[i*n*3 : (i+1)*n*3]
-		for j := 0; j < g; j++ {
-			c := centreIdx[i*g+j]
-			copy(out.Centres[(i*g+j)*3:(i*g+j)*3+3], cloud[3*c:3*c+3])
-			for q := 0; q < k; q++ {
-				p := nbIdx[(i*g+j)*k+q]
-				for a := 0; a < 3; a++ {
-					out.Neighbourhoods[((i*g+j)*k+q)*3+a] = cloud[3*int(p)+a] - cloud[3*int(c)+a]
-				}
-			}
-		}
-	}
-	return out
+	return points.GroupAt(xyz, b, n, centreIdx, nbIdx, g, k)
 }
 
 // Tokens embeds groups into the token sequence [cls, patches] (B×(G+1)×C)

@@ -26,6 +26,7 @@ import (
 	"github.com/pcx-dev/pcx/backbone"
 	"github.com/pcx-dev/pcx/nn"
 	"github.com/pcx-dev/pcx/nn/layers"
+	"github.com/pcx-dev/pcx/presets"
 )
 
 // SSF is DAPT's scale-and-shift ("tfts") pair.
@@ -192,27 +193,9 @@ func (b *DAPTBlock) forward(tp *nn.Tape, x *nn.Tensor, bx *blockX, r *rand.Rand)
 	return nn.ConcatTokens(tp, nn.SliceTokens(tp, x, 0, 1), p, nn.SliceTokens(tp, x, 1, t)), balance
 }
 
-// HeadTokens chooses what DAPT's head reads.
-type HeadTokens struct {
-	Cls    bool
-	Prompt string // "mean", "max" or "" (none)
-	Patch  string // "max", "mean" or ""
-}
-
-// Count is the number of C-wide pieces the head reads.
-func (h HeadTokens) Count() int {
-	n := 0
-	if h.Cls {
-		n++
-	}
-	if h.Prompt != "" {
-		n++
-	}
-	if h.Patch != "" {
-		n++
-	}
-	return n
-}
+// HeadTokens chooses what DAPT's head reads: cls, the prompts pooled by
+// "mean" or "max" (or "" for none), the patches pooled likewise.
+type HeadTokens = presets.HeadTokens
 
 // DAPTConfig sizes DAPT on a Point-MAE backbone.
 type DAPTConfig struct {
@@ -223,26 +206,17 @@ type DAPTConfig struct {
 }
 
 // DAPTPreset returns DAPT's configuration for a Point-MAE preset
-// (cfgs/finetune_*_dapt.yaml).
+// (cfgs/finetune_*_dapt.yaml), as the preset's row of the registry gives
+// it (presets.Model.DAPT).
 func DAPTPreset(name string) (DAPTConfig, error) {
 	p, err := backbone.LookupPreset(name)
 	if err != nil {
 		return DAPTConfig{}, err
 	}
-	c := DAPTConfig{Config: p.Config(), Rank: 64}
+	d := p.DAPT
+	c := DAPTConfig{Config: p.Config(), Rank: d.Rank, AdapterDropout: d.AdapterDropout, Head: d.Head}
 	c.PosEveryBlock = false
-	switch name {
-	case "scan_objbg":
-		c.DropPath, c.AdapterDropout, c.Head = 0.3, 0.5, HeadTokens{true, "mean", "max"}
-	case "scan_hardest":
-		c.DropPath, c.AdapterDropout, c.Head = 0.3, 0.2, HeadTokens{true, "mean", "max"}
-	case "scan_objonly":
-		c.DropPath, c.Head = 0.1, HeadTokens{true, "mean", ""}
-	case "synth": // pcx's preset: scans with clutter, so hardest's adapter and head, the preset's drop-path
-		c.AdapterDropout, c.Head = 0.2, HeadTokens{true, "mean", "max"}
-	default: // modelnet, modelnet_8k
-		c.DropPath, c.Rank, c.Head = 0.1, 72, HeadTokens{true, "", "max"}
-	}
+	c.DropPath = d.DropPath
 	return c, nil
 }
 

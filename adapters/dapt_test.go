@@ -33,7 +33,7 @@ func TestDAPTTunableCounts(t *testing.T) {
 
 func TestDAPTForwardBackward(t *testing.T) {
 	cfg := DAPTConfig{Config: backbone.Config{TransDim: 16, Depth: 2, Heads: 2, Classes: 3, NumGroup: 8, GroupSize: 4},
-		Rank: 4, Head: HeadTokens{true, "mean", "max"}}
+		Rank: 4, Head: HeadTokens{Cls: true, Prompt: "mean", Patch: "max"}}
 	d, err := NewDAPT(cfg, pointcloud.NewRand(2))
 	if err != nil {
 		t.Fatal(err)
@@ -64,5 +64,48 @@ func TestDAPTForwardBackward(t *testing.T) {
 	}
 	if d.Encoder.BN1.RunningMean.Data[0] == rm[0] {
 		t.Error("frozen encoder BatchNorm did not update its running statistics")
+	}
+}
+
+// oldDAPTPreset is DAPTPreset as a switch on the preset's name, as pcx had
+// it before the registry: the oracle of TestDAPTPresetsMatchOldSwitch.
+func oldDAPTPreset(name string) (DAPTConfig, error) {
+	p, err := backbone.LookupPreset(name)
+	if err != nil {
+		return DAPTConfig{}, err
+	}
+	c := DAPTConfig{Config: p.Config(), Rank: 64}
+	c.PosEveryBlock = false
+	switch name {
+	case "scan_objbg":
+		c.DropPath, c.AdapterDropout, c.Head = 0.3, 0.5, HeadTokens{Cls: true, Prompt: "mean", Patch: "max"}
+	case "scan_hardest":
+		c.DropPath, c.AdapterDropout, c.Head = 0.3, 0.2, HeadTokens{Cls: true, Prompt: "mean", Patch: "max"}
+	case "scan_objonly":
+		c.DropPath, c.Head = 0.1, HeadTokens{Cls: true, Prompt: "mean"}
+	case "synth":
+		c.AdapterDropout, c.Head = 0.2, HeadTokens{Cls: true, Prompt: "mean", Patch: "max"}
+	default:
+		c.DropPath, c.Rank, c.Head = 0.1, 72, HeadTokens{Cls: true, Patch: "max"}
+	}
+	return c, nil
+}
+
+func TestDAPTPresetsMatchOldSwitch(t *testing.T) {
+	for _, name := range backbone.Presets() {
+		want, _ := oldDAPTPreset(name)
+		got, err := DAPTPreset(name)
+		if err != nil || got != want {
+			t.Errorf("DAPTPreset(%s) = %+v, %v; want %+v", name, got, err, want)
+		}
+		x, err := DAPTXPreset(name)
+		wantX := DAPTXConfig{DAPTConfig: want, SMoAHeads: 3, Experts: 4, Alpha: 0.01, AdapterRank: want.Rank}
+		wantX.Rank = 32
+		if err != nil || x != wantX {
+			t.Errorf("DAPTXPreset(%s) = %+v, %v; want %+v", name, x, err, wantX)
+		}
+	}
+	if _, err := DAPTPreset("nope"); err == nil {
+		t.Error("DAPTPreset accepted an unknown preset")
 	}
 }

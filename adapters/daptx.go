@@ -7,6 +7,7 @@ import (
 
 	"github.com/pcx-dev/pcx/backbone"
 	"github.com/pcx-dev/pcx/nn"
+	"github.com/pcx-dev/pcx/presets"
 )
 
 // DAPT-X is Adapter-X on Point-MAE, as pcx builds it. The paper leaves
@@ -79,15 +80,22 @@ type DAPTXConfig struct {
 	AdapterRank int
 }
 
-// DAPTXPreset returns DAPT-X's defaults on a Point-MAE preset.
+// DAPTXPreset returns DAPT-X's defaults on a Point-MAE preset: DAPT's
+// drop-path and head for the preset, its adapter rank as AdapterRank, and
+// the SMoA of the dapt-x method's registry entry.
 func DAPTXPreset(name string) (DAPTXConfig, error) {
 	d, err := DAPTPreset(name)
 	if err != nil {
 		return DAPTXConfig{}, err
 	}
+	m, err := presets.LookupMethod("dapt-x")
+	if err != nil {
+		return DAPTXConfig{}, err
+	}
+	x := m.SMoA
 	adapterRank := d.Rank
-	d.Rank = 32
-	return DAPTXConfig{DAPTConfig: d, SMoAHeads: 3, Experts: 4, Alpha: 0.01, AdapterRank: adapterRank}, nil
+	d.Rank = x.Rank
+	return DAPTXConfig{DAPTConfig: d, SMoAHeads: x.Heads, Experts: x.Experts, Top1: x.Top1, Alpha: x.Alpha, AdapterRank: adapterRank}, nil
 }
 
 // NewDAPTX builds DAPT-X and sets its tunable parameters.

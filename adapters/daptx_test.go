@@ -73,7 +73,7 @@ func TestDAPTXForwardRouting(t *testing.T) {
 	for _, tc := range []struct{ top1, keep bool }{{false, false}, {true, false}, {false, true}} {
 		top1 := tc.top1
 		cfg := DAPTXConfig{DAPTConfig: DAPTConfig{Config: backbone.Config{TransDim: 12, Depth: 2, Heads: 2, Classes: 3, NumGroup: 8, GroupSize: 4},
-			Rank: 4, Head: HeadTokens{true, "mean", "max"}}, SMoAHeads: 3, Experts: 4, Alpha: 0.01, Top1: top1,
+			Rank: 4, Head: HeadTokens{Cls: true, Prompt: "mean", Patch: "max"}}, SMoAHeads: 3, Experts: 4, Alpha: 0.01, Top1: top1,
 			KeepDAPT: tc.keep, AdapterRank: 5}
 		d, err := NewDAPTX(cfg, pointcloud.NewRand(2))
 		if err != nil {

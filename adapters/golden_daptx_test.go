@@ -77,7 +77,7 @@ func TestGoldenDAPTX(t *testing.T) {
 			experts = 4
 		}
 		cfg := DAPTXConfig{DAPTConfig: DAPTConfig{Config: backbone.Config{TransDim: bc.TransDim, Depth: bc.Depth, Heads: bc.Heads,
-			Classes: bc.Classes, NumGroup: bc.NumGroup, GroupSize: bc.GroupSize}, Rank: bc.Rank, Head: HeadTokens{true, "mean", "max"}},
+			Classes: bc.Classes, NumGroup: bc.NumGroup, GroupSize: bc.GroupSize}, Rank: bc.Rank, Head: HeadTokens{Cls: true, Prompt: "mean", Patch: "max"}},
 			SMoAHeads: bc.SMoAHeads, Experts: experts, Alpha: 0.01, KeepDAPT: bc.KeepDAPT, AdapterRank: bc.AdapterRank}
 		d, err := NewDAPTX(cfg, pointcloud.NewRand(0))
 		if err != nil {

@@ -10,16 +10,16 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"slices"
 	"strings"
 
 	"github.com/pcx-dev/pcx/adapters"
 	"github.com/pcx-dev/pcx/backbone"
 	"github.com/pcx-dev/pcx/nn"
+	"github.com/pcx-dev/pcx/presets"
 )
 
-// Methods lists the fine-tuning methods.
-func Methods() []string { return []string{"full", "linear", "dapt", "dapt-x"} }
+// Methods lists the fine-tuning methods (the registry's, presets.MethodNames).
+func Methods() []string { return presets.MethodNames() }
 
 // ModelConfig is everything needed to rebuild a model: the backbone sizes
 // and the method with its settings.
@@ -56,8 +56,8 @@ type ModelConfig struct {
 // set of the given number of classes: the paper's settings for the paper's
 // presets, DAPT's head and dropout choices per preset.
 func ResolveModel(preset, method string, classes int) (ModelConfig, error) {
-	if !slices.Contains(Methods(), method) {
-		return ModelConfig{}, fmt.Errorf("unknown method %q (have %s)", method, strings.Join(Methods(), ", "))
+	if _, err := presets.LookupMethod(method); err != nil {
+		return ModelConfig{}, err
 	}
 	p, err := backbone.LookupPreset(preset)
 	if err != nil {
@@ -79,7 +79,7 @@ func ResolveModel(preset, method string, classes int) (ModelConfig, error) {
 		m.HeadCls, m.HeadPrompt, m.HeadPatch = d.Head.Cls, d.Head.Prompt, d.Head.Patch
 	}
 	if method == "dapt-x" {
-		x, err := adapters.DAPTXPreset("scan_objbg")
+		x, err := adapters.DAPTXPreset(preset)
 		if err != nil {
 			return ModelConfig{}, err
 		}

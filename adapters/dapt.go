@@ -14,14 +14,15 @@
 //   - Positions are added once, at the input.
 //   - The head reads cls, the mean over the prompts and the max over the
 //     patches, as the preset chooses.
-//   - Tunable: names containing "cls", "tfts" or "Adapter". The frozen
-//     encoder's BatchNorm still updates its running statistics in training.
+//   - Tunable (DAPT.Trainable): cls_token, cls_pos, the head, the SSFs and
+//     the adapters, which DAPT's optimiser finds as the names containing
+//     "cls", "tfts" or "Adapter". The frozen encoder's BatchNorm still
+//     updates its running statistics in training.
 package adapters
 
 import (
 	"fmt"
 	"math/rand/v2"
-	"strings"
 
 	"github.com/pcx-dev/pcx/backbone"
 	"github.com/pcx-dev/pcx/nn"
@@ -127,7 +128,13 @@ func newDAPTBlock(b *layers.Block, i, rank int, dropout float32, r *rand.Rand) *
 
 // Params lists the block's parameters (its nil pieces contribute nothing).
 func (b *DAPTBlock) Params() nn.Params {
-	ps := append(nn.Params{}, b.Block.Params()...)
+	return append(append(nn.Params{}, b.Block.Params()...), b.daptParams()...)
+}
+
+// daptParams lists what DAPT adds to the frozen block: the SSFs, then the
+// dynamic adapter (nothing for the nil ones).
+func (b *DAPTBlock) daptParams() nn.Params {
+	var ps nn.Params
 	for _, s := range []*SSF{b.AttnSSF1, b.AttnSSF2, b.MLPSSF1, b.MLPSSF2, b.SSF1, b.SSF2, b.SSF3} {
 		ps = append(ps, s.Params()...)
 	}
@@ -247,17 +254,24 @@ func NewDAPT(cfg DAPTConfig, r *rand.Rand) (*DAPT, error) {
 	for i, b := range pm.Blocks {
 		d.DBlocks = append(d.DBlocks, newDAPTBlock(b, i, cfg.Rank, cfg.AdapterDropout, r))
 	}
-	d.SetTunable()
+	setTrainable(d)
 	return d, nil
 }
 
-// SetTunable makes DAPT's parameters trainable and freezes the rest: names
-// containing "cls", "tfts" or "Adapter" (DAPT's optimizer part "dapt").
-func (d *DAPT) SetTunable() {
-	for _, p := range d.Params() {
-		p.Trainable = !p.Buffer && (strings.Contains(p.Name, "cls") || strings.Contains(p.Name, "tfts") || strings.Contains(p.Name, "Adapter"))
+// Trainable is DAPT's optimiser part "dapt": cls_token, cls_pos, the head,
+// every SSF and the dynamic adapters.
+func (d *DAPT) Trainable() nn.Params {
+	ps := nn.Params{d.ClsToken, d.ClsPos}
+	ps = append(ps, d.TokSSF.Params()...)
+	ps = append(ps, d.NormSSF.Params()...)
+	for _, b := range d.DBlocks {
+		ps = append(ps, b.daptParams()...)
 	}
+	return append(ps, weights(d.Head.Params())...)
 }
+
+// Backbone is the Point-MAE model DAPT is built on.
+func (d *DAPT) Backbone() *backbone.PointMAE { return d.PointMAE }
 
 // Params lists every parameter and buffer.
 func (d *DAPT) Params() nn.Params {

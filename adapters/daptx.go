@@ -3,7 +3,6 @@ package adapters
 import (
 	"fmt"
 	"math/rand/v2"
-	"strings"
 
 	"github.com/pcx-dev/pcx/backbone"
 	"github.com/pcx-dev/pcx/nn"
@@ -142,22 +141,28 @@ func NewDAPTX(cfg DAPTXConfig, r *rand.Rand) (*DAPTX, error) {
 	if cfg.KeepDAPT {
 		d.TokSSF, d.NormSSF = NewSSF("", 1, c, r), NewSSF("", 2, c, r)
 	}
-	d.SetTunable()
+	setTrainable(d)
 	return d, nil
 }
 
-// SetTunable trains cls_token, cls_pos, the head, the SMoA, each block's
-// norm2 and Prompt Generator, and, with KeepDAPT, DAPT's SSFs and dynamic
-// adapters (names containing "tfts" or "Adapter", which exist only then);
-// everything else is frozen.
-func (d *DAPTX) SetTunable() {
-	for _, p := range d.Params() {
-		n := p.Name
-		p.Trainable = !p.Buffer && (strings.Contains(n, "cls") || strings.HasPrefix(n, "smoa.") ||
-			strings.Contains(n, ".norm2.") || strings.Contains(n, ".pg_") ||
-			strings.Contains(n, "tfts") || strings.Contains(n, "Adapter"))
+// Trainable is cls_token, cls_pos, the head, the SMoA, each block's norm2
+// and Prompt Generator, and, with KeepDAPT, DAPT's SSFs and dynamic
+// adapters; everything else is frozen.
+func (d *DAPTX) Trainable() nn.Params {
+	ps := nn.Params{d.ClsToken, d.ClsPos}
+	ps = append(ps, d.SMoA.Params()...)
+	for i, b := range d.DBlocks {
+		ps = append(ps, b.Block.Norm2.Params()...)
+		ps = append(ps, d.PGamma[i], d.PBeta[i])
+		ps = append(ps, b.daptParams()...)
 	}
+	ps = append(ps, d.TokSSF.Params()...)
+	ps = append(ps, d.NormSSF.Params()...)
+	return append(ps, weights(d.Head.Params())...)
 }
+
+// Backbone is the Point-MAE model DAPT-X is built on.
+func (d *DAPTX) Backbone() *backbone.PointMAE { return d.PointMAE }
 
 // Params lists every parameter and buffer.
 func (d *DAPTX) Params() nn.Params {

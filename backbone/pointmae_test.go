@@ -136,31 +136,21 @@ func TestPresets(t *testing.T) {
 	}
 }
 
-func TestMethodsAndCounts(t *testing.T) {
+func TestCounts(t *testing.T) {
 	p, _ := LookupPreset("scan_objbg")
 	m, err := NewPointMAE(p.Config(), pointcloud.NewRand(1))
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, tc := range []struct {
-		method  string
-		tunable int
-	}{
-		{"full", 22093327},
-		{"linear", 267535},
-	} {
-		if err := ApplyMethod(m, tc.method); err != nil {
-			t.Fatal(err)
-		}
-		r := CountParams(m.Params())
-		if r.Total != 22093327 || r.Tunable != tc.tunable {
-			t.Errorf("%s: %d of %d tunable, want %d", tc.method, r.Tunable, r.Total, tc.tunable)
-		}
-	}
-	if err := ApplyMethod(m, "lora"); err == nil {
-		t.Error("unknown method accepted")
-	}
 	r := CountParams(m.Params())
+	if r.Total != 22093327 || r.Tunable != 22093327 {
+		t.Errorf("%d of %d tunable, want all 22093327", r.Tunable, r.Total)
+	}
+	m.Params().Freeze()
+	m.Head.Params().Unfreeze()
+	if r := CountParams(m.Params()); r.Total != 22093327 || r.Tunable != 267535 {
+		t.Errorf("head only: %d of %d tunable, want 267535", r.Tunable, r.Total)
+	}
 	mods := map[string]int{}
 	for _, mc := range r.Modules {
 		mods[mc.Module] = mc.Total

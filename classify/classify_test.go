@@ -11,6 +11,7 @@ import (
 	"github.com/pcx-dev/pcx/datasets"
 	"github.com/pcx-dev/pcx/datasets/synth"
 	"github.com/pcx-dev/pcx/pointcloud"
+	"github.com/pcx-dev/pcx/presets"
 	"github.com/pcx-dev/pcx/train"
 )
 
@@ -130,7 +131,7 @@ func stripTimes(ms []train.EpochMetrics) []train.EpochMetrics {
 // checkpoint.
 func TestTrainEvalPredict(t *testing.T) {
 	d := tinyData(t)
-	for _, method := range Methods() {
+	for _, method := range presets.MethodNames() {
 		dir := t.TempDir()
 		cfg := tinyConfig(t, method)
 		res, err := Train(context.Background(), cfg, d, dir, false, nil, nil)

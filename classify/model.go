@@ -10,16 +10,12 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"strings"
 
 	"github.com/pcx-dev/pcx/adapters"
 	"github.com/pcx-dev/pcx/backbone"
 	"github.com/pcx-dev/pcx/nn"
 	"github.com/pcx-dev/pcx/presets"
 )
-
-// Methods lists the fine-tuning methods (the registry's, presets.MethodNames).
-func Methods() []string { return presets.MethodNames() }
 
 // ModelConfig is everything needed to rebuild a model: the backbone sizes
 // and the method with its settings.
@@ -100,10 +96,9 @@ func (m ModelConfig) dapt() adapters.DAPTConfig {
 		Head: adapters.HeadTokens{Cls: m.HeadCls, Prompt: m.HeadPrompt, Patch: m.HeadPatch}}
 }
 
-// net is what every method's model provides.
-type net interface {
-	Params() nn.Params
-	Forward(tp *nn.Tape, g *backbone.Groups, r *rand.Rand) *nn.Tensor
+func (m ModelConfig) daptx() adapters.DAPTXConfig {
+	return adapters.DAPTXConfig{DAPTConfig: m.dapt(), SMoAHeads: m.SMoAHeads, Experts: m.Experts, Top1: m.Top1,
+		Alpha: m.Alpha, KeepDAPT: m.KeepDAPT, AdapterRank: m.AdapterRank}
 }
 
 // Model is a classifier built for a method.
@@ -113,7 +108,7 @@ type Model struct {
 	MAE *backbone.PointMAE
 	// DAPTX is set for dapt-x (its SMoA records routing statistics).
 	DAPTX *adapters.DAPTX
-	net   net
+	net   adapters.Net
 }
 
 // NewModel builds the model of cfg with weights drawn from r and the
@@ -122,33 +117,12 @@ func NewModel(cfg ModelConfig, r *rand.Rand) (*Model, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	m := &Model{Cfg: cfg}
-	switch cfg.Method {
-	case "full", "linear":
-		pm, err := backbone.NewPointMAE(cfg.backbone(), r)
-		if err != nil {
-			return nil, err
-		}
-		if err := backbone.ApplyMethod(pm, cfg.Method); err != nil {
-			return nil, err
-		}
-		m.MAE, m.net = pm, pm
-	case "dapt":
-		d, err := adapters.NewDAPT(cfg.dapt(), r)
-		if err != nil {
-			return nil, err
-		}
-		m.MAE, m.net = d.PointMAE, d
-	case "dapt-x":
-		d, err := adapters.NewDAPTX(adapters.DAPTXConfig{DAPTConfig: cfg.dapt(), SMoAHeads: cfg.SMoAHeads,
-			Experts: cfg.Experts, Top1: cfg.Top1, Alpha: cfg.Alpha, KeepDAPT: cfg.KeepDAPT, AdapterRank: cfg.AdapterRank}, r)
-		if err != nil {
-			return nil, err
-		}
-		m.MAE, m.DAPTX, m.net = d.PointMAE, d, d
-	default:
-		return nil, fmt.Errorf("unknown method %q (have %s)", cfg.Method, strings.Join(Methods(), ", "))
+	n, err := adapters.Build(cfg.Method, cfg.daptx(), r)
+	if err != nil {
+		return nil, err
 	}
+	m := &Model{Cfg: cfg, MAE: n.Backbone(), net: n}
+	m.DAPTX, _ = n.(*adapters.DAPTX)
 	return m, nil
 }
 

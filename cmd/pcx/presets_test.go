@@ -86,6 +86,7 @@ func TestTrainDefaultsMatchOldTable(t *testing.T) {
 					t.Fatalf("%s %v: %v", k.name, args, err)
 				}
 				wp, wpts, wtc := oldTrainDefaults(k.name, v, preset)
+				wtc.Workers = cfg.Train.Workers // the run's, not the schedule's
 				if cfg.Model.Preset != wp || cfg.DataPoints != wpts || cfg.Train != wtc {
 					t.Errorf("%s %v: preset %s, %d points, %+v; want %s, %d, %+v", k.name, args, cfg.Model.Preset, cfg.DataPoints, cfg.Train, wp, wpts, wtc)
 				}

@@ -1,0 +1,50 @@
+package adapters
+
+import (
+	"math/rand/v2"
+
+	"github.com/pcx-dev/pcx/backbone"
+	"github.com/pcx-dev/pcx/nn"
+)
+
+// Full is full fine-tuning: Point-MAE with every parameter trained.
+type Full struct{ *backbone.PointMAE }
+
+// NewFull builds Point-MAE (cfg as given, positions before every block)
+// with every parameter trainable.
+func NewFull(cfg backbone.Config, r *rand.Rand) (*Full, error) {
+	pm, err := backbone.NewPointMAE(cfg, r)
+	if err != nil {
+		return nil, err
+	}
+	f := &Full{pm}
+	setTrainable(f)
+	return f, nil
+}
+
+// Trainable is every parameter.
+func (f *Full) Trainable() nn.Params { return weights(f.Params()) }
+
+// Backbone is the model itself.
+func (f *Full) Backbone() *backbone.PointMAE { return f.PointMAE }
+
+// Linear is linear probing: Point-MAE with only its classification head
+// trained.
+type Linear struct{ *backbone.PointMAE }
+
+// NewLinear builds Point-MAE with only the head trainable.
+func NewLinear(cfg backbone.Config, r *rand.Rand) (*Linear, error) {
+	pm, err := backbone.NewPointMAE(cfg, r)
+	if err != nil {
+		return nil, err
+	}
+	l := &Linear{pm}
+	setTrainable(l)
+	return l, nil
+}
+
+// Trainable is the head's weights (cls_head_finetune.*).
+func (l *Linear) Trainable() nn.Params { return weights(l.Head.Params()) }
+
+// Backbone is the model itself.
+func (l *Linear) Backbone() *backbone.PointMAE { return l.PointMAE }

@@ -192,11 +192,6 @@ func (m *PointMAE) Params() nn.Params {
 // neighbourhoods relative to them (B×G×M×3).
 type Groups = points.Groups
 
-// GroupOn groups b clouds on device d: see points.GroupOn.
-func GroupOn(tp *nn.Tape, d points.Grouper, xyz []float32, b, n, g, k int) *Groups {
-	return points.GroupOn(tp, d, xyz, b, n, g, k)
-}
-
 // Group runs Point-MAE's Group (pointnet2 FPS, then kNN) on b clouds of n
 // points (xyz is b×n×3).
 func (m *PointMAE) Group(xyz []float32, b, n int) (*Groups, error) {

@@ -11,6 +11,7 @@ import (
 	"github.com/pcx-dev/pcx/nn/cuda"
 	"github.com/pcx-dev/pcx/nn/cuda/emu"
 	"github.com/pcx-dev/pcx/pointcloud"
+	"github.com/pcx-dev/pcx/points"
 )
 
 // deviceTol and deviceGradTol bound the difference between values computed
@@ -107,7 +108,7 @@ func stepMatchesCPU(t *testing.T, dir string) {
 		if eng != nil {
 			d.Params().ToDevice(eng)
 			defer d.Params().ToHost()
-			g = backbone.GroupOn(tp, eng.(nn.PointGrouper), xyz, b, cfg.NPoints, cfg.NumGroup, cfg.GroupSize)
+			g = points.GroupOn(tp, eng.(points.Grouper), xyz, b, cfg.NPoints, cfg.NumGroup, cfg.GroupSize)
 		} else if g, err = d.Group(xyz, b, cfg.NPoints); err != nil {
 			t.Fatal(err)
 		}

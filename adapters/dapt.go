@@ -275,8 +275,7 @@ func (d *DAPT) Backbone() *backbone.PointMAE { return d.PointMAE }
 
 // Params lists every parameter and buffer.
 func (d *DAPT) Params() nn.Params {
-	ps := append(nn.Params{d.ClsToken, d.ClsPos}, d.Encoder.Params()...)
-	ps = append(append(ps, d.Pos0.Params()...), d.Pos2.Params()...)
+	ps := d.EmbedParams()
 	for _, b := range d.DBlocks {
 		ps = append(ps, b.Params()...)
 	}

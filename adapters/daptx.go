@@ -166,8 +166,7 @@ func (d *DAPTX) Backbone() *backbone.PointMAE { return d.PointMAE }
 
 // Params lists every parameter and buffer.
 func (d *DAPTX) Params() nn.Params {
-	ps := append(nn.Params{d.ClsToken, d.ClsPos}, d.Encoder.Params()...)
-	ps = append(append(ps, d.Pos0.Params()...), d.Pos2.Params()...)
+	ps := d.EmbedParams()
 	for i, b := range d.DBlocks {
 		ps = append(ps, b.Params()...)
 		ps = append(ps, d.PGamma[i], d.PBeta[i])

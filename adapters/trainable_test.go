@@ -77,8 +77,15 @@ func TestTrainableMatchesNames(t *testing.T) {
 			if count != len(declared) {
 				t.Errorf("%s %s: %d declared, %d in Params", preset, method, len(declared), count)
 			}
-			if n.Backbone() == nil {
-				t.Errorf("%s %s: no backbone", preset, method)
+			// Every method's state dict starts with the backbone's embedding.
+			emb, all := n.Backbone().EmbedParams(), n.Params()
+			if len(emb) == 0 || len(all) < len(emb) {
+				t.Fatalf("%s %s: %d embedding parameters of %d", preset, method, len(emb), len(all))
+			}
+			for i, p := range emb {
+				if all[i] != p {
+					t.Errorf("%s %s: parameter %d is %s, the embedding's is %s", preset, method, i, all[i].Name, p.Name)
+				}
 			}
 		}
 	}

@@ -15,10 +15,10 @@ import (
 	"fmt"
 	"math/rand/v2"
 
-	"github.com/pcx-dev/pcx/knn"
 	"github.com/pcx-dev/pcx/nn"
 	"github.com/pcx-dev/pcx/nn/layers"
 	"github.com/pcx-dev/pcx/points"
+	"github.com/pcx-dev/pcx/points/knn"
 )
 
 // Config sizes a PointMAE model.
@@ -177,10 +177,19 @@ func (e *Encoder) Forward(tp *nn.Tape, nb *nn.Tensor, groups, m int) *nn.Tensor 
 	return nn.MaxMiddle(tp, f, groups, m, c)
 }
 
-// Params lists every parameter and buffer in Point-MAE's state-dict order.
-func (m *PointMAE) Params() nn.Params {
+// EmbedParams lists the embedding's parameters and buffers (what Tokens
+// uses) in state-dict order: cls_token, cls_pos, the patch encoder, the
+// positional MLP. Params starts with them, and so does every method built
+// on the backbone.
+func (m *PointMAE) EmbedParams() nn.Params {
 	ps := append(nn.Params{m.ClsToken, m.ClsPos}, m.Encoder.Params()...)
-	ps = append(append(ps, m.Pos0.Params()...), m.Pos2.Params()...)
+	return append(append(ps, m.Pos0.Params()...), m.Pos2.Params()...)
+}
+
+// Params lists every parameter and buffer in Point-MAE's state-dict order:
+// the embedding's, the blocks', the final norm's, the head's.
+func (m *PointMAE) Params() nn.Params {
+	ps := m.EmbedParams()
 	for _, b := range m.Blocks {
 		ps = append(ps, b.Params()...)
 	}
@@ -244,10 +253,15 @@ func (m *PointMAE) Forward(tp *nn.Tape, g *Groups, r *rand.Rand) *nn.Tensor {
 		}
 		x = b.Forward(tp, x, r, nil)
 	}
-	x = m.Norm.Forward(tp, x)
-	t := x.Dim(1)
-	c := m.Cfg.TransDim
-	cls := nn.SliceTokens(tp, x, 0, 1).Reshape(g.B, c)
-	mx := nn.MaxMiddle(tp, nn.SliceTokens(tp, x, 1, t), g.B, t-1, c)
-	return m.Head.Forward(tp, nn.ConcatLast(tp, cls, mx), r)
+	return m.Head.Forward(tp, m.Features(tp, m.Norm.Forward(tp, x)), r)
+}
+
+// Features pools the final norm's tokens (B×(1+G)×C: cls, then the
+// patches) into what Point-MAE's head reads: cls and the max over the
+// patches (B×2C).
+func (m *PointMAE) Features(tp *nn.Tape, x *nn.Tensor) *nn.Tensor {
+	b, t, c := x.Dim(0), x.Dim(1), x.Dim(2)
+	cls := nn.SliceTokens(tp, x, 0, 1).Reshape(b, c)
+	mx := nn.MaxMiddle(tp, nn.SliceTokens(tp, x, 1, t), b, t-1, c)
+	return nn.ConcatLast(tp, cls, mx)
 }

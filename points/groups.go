@@ -5,8 +5,8 @@
 package points
 
 import (
-	"github.com/pcx-dev/pcx/knn"
 	"github.com/pcx-dev/pcx/nn"
+	"github.com/pcx-dev/pcx/points/knn"
 )
 
 // Groups is the input of the network proper: B clouds' centres (B×G×3) and

@@ -5,10 +5,10 @@ import (
 	"math"
 	"math/rand/v2"
 
-	"github.com/pcx-dev/pcx/fps"
-	"github.com/pcx-dev/pcx/knn"
 	"github.com/pcx-dev/pcx/nn"
 	"github.com/pcx-dev/pcx/pointcloud"
+	"github.com/pcx-dev/pcx/points/fps"
+	"github.com/pcx-dev/pcx/points/knn"
 )
 
 // PointAll is the number of points Point-MAE's training step takes by FPS

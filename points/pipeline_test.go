@@ -9,8 +9,8 @@ import (
 	"testing"
 
 	"github.com/pcx-dev/pcx/internal/rng"
-	"github.com/pcx-dev/pcx/knn"
 	"github.com/pcx-dev/pcx/nn"
+	"github.com/pcx-dev/pcx/points/knn"
 )
 
 // clouds returns count random clouds of n points each.

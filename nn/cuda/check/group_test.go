@@ -6,9 +6,9 @@ import (
 	"testing"
 
 	"github.com/pcx-dev/pcx/adapters"
-	"github.com/pcx-dev/pcx/knn"
 	"github.com/pcx-dev/pcx/nn"
 	"github.com/pcx-dev/pcx/points"
+	"github.com/pcx-dev/pcx/points/knn"
 )
 
 // TestGroupOnDevice: points.GroupOn on the engine gives exactly the

@@ -9,11 +9,11 @@ import (
 
 	"github.com/pcx-dev/pcx/adapters"
 	"github.com/pcx-dev/pcx/backbone"
-	"github.com/pcx-dev/pcx/knn"
 	"github.com/pcx-dev/pcx/nn"
 	"github.com/pcx-dev/pcx/nn/cuda"
 	"github.com/pcx-dev/pcx/nn/cuda/emu"
 	"github.com/pcx-dev/pcx/nn/optim"
+	"github.com/pcx-dev/pcx/points/knn"
 )
 
 // emuEngine opens the CPU emulator as an nn.Device; it skips without a C++

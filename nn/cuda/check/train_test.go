@@ -8,8 +8,8 @@ import (
 
 	"github.com/pcx-dev/pcx/adapters"
 	"github.com/pcx-dev/pcx/backbone"
-	"github.com/pcx-dev/pcx/knn"
 	"github.com/pcx-dev/pcx/nn"
+	"github.com/pcx-dev/pcx/points/knn"
 	"github.com/pcx-dev/pcx/train"
 )
 

@@ -212,16 +212,28 @@ type DAPTConfig struct {
 	Head           HeadTokens
 }
 
+// BackboneConfig returns the Point-MAE configuration of a model preset:
+// Point-MAE's fine-tuning (head dropout 0.5, positions before every block)
+// with the preset's sizes; a preset without TransDim gets Point-MAE's 384
+// wide, 12 deep, 6 heads.
+func BackboneConfig(p presets.Model) backbone.Config {
+	c := backbone.PointMAEConfig(p.Classes, p.Groups, p.GroupSize, p.Points, p.DropPath)
+	if p.TransDim > 0 {
+		c.TransDim, c.Depth, c.Heads = p.TransDim, p.Depth, p.Heads
+	}
+	return c
+}
+
 // DAPTPreset returns DAPT's configuration for a Point-MAE preset
 // (cfgs/finetune_*_dapt.yaml), as the preset's row of the registry gives
 // it (presets.Model.DAPT).
 func DAPTPreset(name string) (DAPTConfig, error) {
-	p, err := backbone.LookupPreset(name)
+	p, err := presets.LookupModel(name)
 	if err != nil {
 		return DAPTConfig{}, err
 	}
 	d := p.DAPT
-	c := DAPTConfig{Config: p.Config(), Rank: d.Rank, AdapterDropout: d.AdapterDropout, Head: d.Head}
+	c := DAPTConfig{Config: BackboneConfig(p), Rank: d.Rank, AdapterDropout: d.AdapterDropout, Head: d.Head}
 	c.PosEveryBlock = false
 	c.DropPath = d.DropPath
 	return c, nil

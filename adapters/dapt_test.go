@@ -1,11 +1,13 @@
 package adapters
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/pcx-dev/pcx/backbone"
 	"github.com/pcx-dev/pcx/nn"
 	"github.com/pcx-dev/pcx/pointcloud"
+	"github.com/pcx-dev/pcx/presets"
 )
 
 func TestDAPTTunableCounts(t *testing.T) {
@@ -67,14 +69,46 @@ func TestDAPTForwardBackward(t *testing.T) {
 	}
 }
 
+// oldPresetConfigs is the preset table pcx had before the registry, as
+// Config values: the registry must give the same model for every preset.
+func oldPresetConfigs() map[string]backbone.Config {
+	synth := backbone.PointMAEConfig(16, 32, 16, 1024, 0.1)
+	synth.TransDim, synth.Depth, synth.Heads = 192, 6, 3
+	return map[string]backbone.Config{
+		"scan_objbg":   backbone.PointMAEConfig(15, 128, 32, 2048, 0.1),
+		"scan_objonly": backbone.PointMAEConfig(15, 128, 32, 2048, 0.1),
+		"scan_hardest": backbone.PointMAEConfig(15, 128, 32, 2048, 0.1),
+		"modelnet":     backbone.PointMAEConfig(40, 64, 32, 1024, 0.1),
+		"modelnet_8k":  backbone.PointMAEConfig(40, 512, 32, 8192, 0.1),
+		"synth":        synth,
+	}
+}
+
+func TestPresetsMatchOldTable(t *testing.T) {
+	old := oldPresetConfigs()
+	var names []string
+	for n := range old {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	if got := presets.ModelNames(); !slices.Equal(got, names) {
+		t.Fatalf("ModelNames() = %v, want %v", got, names)
+	}
+	for n, want := range old {
+		p, err := presets.LookupModel(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := BackboneConfig(p); got != want || p.Name != n {
+			t.Errorf("%s: %+v, want %+v", n, got, want)
+		}
+	}
+}
+
 // oldDAPTPreset is DAPTPreset as a switch on the preset's name, as pcx had
 // it before the registry: the oracle of TestDAPTPresetsMatchOldSwitch.
 func oldDAPTPreset(name string) (DAPTConfig, error) {
-	p, err := backbone.LookupPreset(name)
-	if err != nil {
-		return DAPTConfig{}, err
-	}
-	c := DAPTConfig{Config: p.Config(), Rank: 64}
+	c := DAPTConfig{Config: oldPresetConfigs()[name], Rank: 64}
 	c.PosEveryBlock = false
 	switch name {
 	case "scan_objbg":
@@ -92,7 +126,7 @@ func oldDAPTPreset(name string) (DAPTConfig, error) {
 }
 
 func TestDAPTPresetsMatchOldSwitch(t *testing.T) {
-	for _, name := range backbone.Presets() {
+	for _, name := range presets.ModelNames() {
 		want, _ := oldDAPTPreset(name)
 		got, err := DAPTPreset(name)
 		if err != nil || got != want {

@@ -4,7 +4,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pcx-dev/pcx/backbone"
 	"github.com/pcx-dev/pcx/nn"
 	"github.com/pcx-dev/pcx/pointcloud"
 	"github.com/pcx-dev/pcx/presets"
@@ -36,7 +35,7 @@ func oldTrainable(method string, p *nn.Param) bool {
 // Every method's declared trainable set is the set its names gave, on every
 // preset (and dapt-x with KeepDAPT), and buffers never train.
 func TestTrainableMatchesNames(t *testing.T) {
-	names := backbone.Presets()
+	names := presets.ModelNames()
 	if testing.Short() {
 		names = []string{"synth"}
 	}

@@ -111,34 +111,8 @@ func TestLoadPointMAEShapedCheckpoint(t *testing.T) {
 	}
 }
 
-func TestPresets(t *testing.T) {
-	for _, tc := range []struct {
-		name                        string
-		points, groups, size, class int
-	}{
-		{"scan_objbg", 2048, 128, 32, 15},
-		{"scan_objonly", 2048, 128, 32, 15},
-		{"scan_hardest", 2048, 128, 32, 15},
-		{"modelnet", 1024, 64, 32, 40},
-		{"modelnet_8k", 8192, 512, 32, 40},
-	} {
-		p, err := LookupPreset(tc.name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		c := p.Config()
-		if c.NPoints != tc.points || c.NumGroup != tc.groups || c.GroupSize != tc.size || c.Classes != tc.class || c.TransDim != 384 || c.Depth != 12 || !c.PosEveryBlock {
-			t.Errorf("%s: %+v", tc.name, c)
-		}
-	}
-	if _, err := LookupPreset("nope"); err == nil {
-		t.Error("unknown preset accepted")
-	}
-}
-
 func TestCounts(t *testing.T) {
-	p, _ := LookupPreset("scan_objbg")
-	m, err := NewPointMAE(p.Config(), pointcloud.NewRand(1))
+	m, err := NewPointMAE(PointMAEConfig(15, 128, 32, 2048, 0.1), pointcloud.NewRand(1)) // scan_objbg
 	if err != nil {
 		t.Fatal(err)
 	}

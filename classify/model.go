@@ -55,14 +55,14 @@ func ResolveModel(preset, method string, classes int) (ModelConfig, error) {
 	if _, err := presets.LookupMethod(method); err != nil {
 		return ModelConfig{}, err
 	}
-	p, err := backbone.LookupPreset(preset)
+	p, err := presets.LookupModel(preset)
 	if err != nil {
 		return ModelConfig{}, err
 	}
 	if classes <= 0 {
 		classes = p.Classes
 	}
-	c := p.Config()
+	c := adapters.BackboneConfig(p)
 	m := ModelConfig{Preset: preset, Method: method, TransDim: c.TransDim, Depth: c.Depth, Heads: c.Heads,
 		Classes: classes, Groups: c.NumGroup, GroupSize: c.GroupSize, Points: c.NPoints, DropPath: c.DropPath,
 		HeadDropout: c.HeadDropout}

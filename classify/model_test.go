@@ -4,12 +4,12 @@ import (
 	"testing"
 
 	"github.com/pcx-dev/pcx/adapters"
-	"github.com/pcx-dev/pcx/backbone"
+	"github.com/pcx-dev/pcx/presets"
 )
 
 // ResolveModel's dapt-x settings are DAPTXPreset's for the preset asked.
 func TestResolveModelDAPTXPreset(t *testing.T) {
-	for _, p := range backbone.Presets() {
+	for _, p := range presets.ModelNames() {
 		m, err := ResolveModel(p, "dapt-x", 0)
 		if err != nil {
 			t.Fatal(err)

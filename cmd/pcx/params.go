@@ -16,7 +16,7 @@ func paramsCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "params",
 		Usage: "tunable and total parameters of a preset and fine-tuning method, per module",
-		Description: `Presets: ` + strings.Join(backbone.Presets(), ", ") + `
+		Description: `Presets: ` + strings.Join(presets.ModelNames(), ", ") + `
 Methods: ` + strings.Join(presets.MethodNames(), ", ") + `
 (pcx presets shows what each sets)
 
@@ -29,7 +29,7 @@ Example:
 			&cli.BoolFlag{Name: "json", Usage: "machine-readable output"},
 		},
 		Action: func(c *cli.Context) error {
-			p, err := backbone.LookupPreset(c.String("preset"))
+			p, err := presets.LookupModel(c.String("preset"))
 			if err != nil {
 				return err
 			}

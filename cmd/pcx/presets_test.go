@@ -5,7 +5,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pcx-dev/pcx/backbone"
 	"github.com/pcx-dev/pcx/presets"
 	"github.com/pcx-dev/pcx/train"
 )
@@ -15,7 +14,7 @@ func TestPresetsCommand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, n := range append(backbone.Presets(), presets.MethodNames()...) {
+	for _, n := range append(presets.ModelNames(), presets.MethodNames()...) {
 		if !strings.Contains(out, "  "+n+" ") {
 			t.Errorf("pcx presets lacks %s:\n%s", n, out)
 		}
@@ -25,7 +24,7 @@ func TestPresetsCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	var r presets.Registry
-	if err := json.Unmarshal([]byte(js), &r); err != nil || len(r.Models) != len(backbone.Presets()) || len(r.Methods) != 4 {
+	if err := json.Unmarshal([]byte(js), &r); err != nil || len(r.Models) != len(presets.ModelNames()) || len(r.Methods) != 4 {
 		t.Errorf("pcx presets --json: %v, %d models, %d methods", err, len(r.Models), len(r.Methods))
 	}
 	if _, err := run(t, "presets", "synth"); err == nil {
@@ -70,7 +69,7 @@ func TestTrainDefaultsMatchOldTable(t *testing.T) {
 			variants = []string{"", "objbg", "objonly", "hardest", "pb_t50_rs"}
 		}
 		for _, v := range variants {
-			for _, preset := range append([]string{""}, backbone.Presets()...) {
+			for _, preset := range append([]string{""}, presets.ModelNames()...) {
 				var args []string
 				if k.name != "synth" {
 					args = append(args, "--data", "d")

@@ -52,7 +52,8 @@ type ModelConfig struct {
 // set of the given number of classes: the paper's settings for the paper's
 // presets, DAPT's head and dropout choices per preset.
 func ResolveModel(preset, method string, classes int) (ModelConfig, error) {
-	if _, err := presets.LookupMethod(method); err != nil {
+	meth, err := presets.LookupMethod(method)
+	if err != nil {
 		return ModelConfig{}, err
 	}
 	p, err := presets.LookupModel(preset)
@@ -66,7 +67,7 @@ func ResolveModel(preset, method string, classes int) (ModelConfig, error) {
 	m := ModelConfig{Preset: preset, Method: method, TransDim: c.TransDim, Depth: c.Depth, Heads: c.Heads,
 		Classes: classes, Groups: c.NumGroup, GroupSize: c.GroupSize, Points: c.NPoints, DropPath: c.DropPath,
 		HeadDropout: c.HeadDropout}
-	if method == "dapt" || method == "dapt-x" {
+	if meth.DAPT {
 		d, err := adapters.DAPTPreset(preset)
 		if err != nil {
 			return ModelConfig{}, err
@@ -74,7 +75,7 @@ func ResolveModel(preset, method string, classes int) (ModelConfig, error) {
 		m.DropPath, m.Rank, m.AdapterDropout = d.DropPath, d.Rank, d.AdapterDropout
 		m.HeadCls, m.HeadPrompt, m.HeadPatch = d.Head.Cls, d.Head.Prompt, d.Head.Patch
 	}
-	if method == "dapt-x" {
+	if meth.SMoA != nil {
 		x, err := adapters.DAPTXPreset(preset)
 		if err != nil {
 			return ModelConfig{}, err

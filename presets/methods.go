@@ -11,6 +11,9 @@ type Method struct {
 	Name    string `json:"name"`
 	Summary string `json:"summary"`
 	Trains  string `json:"trains"`
+	// DAPT: the method takes the model preset's DAPT row (drop-path, rank,
+	// adapter dropout, head).
+	DAPT bool `json:"dapt_settings,omitempty"`
 	// SMoA is DAPT-X's Sharing Mixture of Adapters; nil for the others.
 	SMoA *SMoA `json:"smoa,omitempty"`
 }
@@ -30,10 +33,10 @@ var methods = newTable("method", func(m Method) string { return m.Name },
 	Method{Name: "full", Summary: "full fine-tuning", Trains: "every parameter"},
 	Method{Name: "linear", Summary: "linear probing", Trains: "the classification head"},
 	Method{Name: "dapt", Summary: "DAPT (Zhou et al., CVPR 2024)",
-		Trains: "cls token and position, head, SSFs, dynamic adapters"},
+		Trains: "cls token and position, head, SSFs, dynamic adapters", DAPT: true},
 	Method{Name: "dapt-x", Summary: "Adapter-X on Point-MAE",
 		Trains: "cls token and position, head, SMoA, each block's norm2 and prompt generator (with keep_dapt also DAPT's SSFs and adapters)",
-		SMoA:   &SMoA{Rank: 32, Heads: 3, Experts: 4, Alpha: 0.01}},
+		DAPT: true, SMoA: &SMoA{Rank: 32, Heads: 3, Experts: 4, Alpha: 0.01}},
 )
 
 // MethodNames lists the methods in registration order: full, linear, dapt,

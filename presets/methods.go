@@ -36,7 +36,7 @@ var methods = newTable("method", func(m Method) string { return m.Name },
 		Trains: "cls token and position, head, SSFs, dynamic adapters", DAPT: true},
 	Method{Name: "dapt-x", Summary: "Adapter-X on Point-MAE",
 		Trains: "cls token and position, head, SMoA, each block's norm2 and prompt generator (with keep_dapt also DAPT's SSFs and adapters)",
-		DAPT: true, SMoA: &SMoA{Rank: 32, Heads: 3, Experts: 4, Alpha: 0.01}},
+		DAPT:   true, SMoA: &SMoA{Rank: 32, Heads: 3, Experts: 4, Alpha: 0.01}},
 )
 
 // MethodNames lists the methods in registration order: full, linear, dapt,

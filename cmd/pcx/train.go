@@ -351,9 +351,9 @@ Example:
 					BestEpoch int      `json:"best_epoch"`
 					LastAcc   float64  `json:"last_acc"`
 					Figures   []string `json:"figures"`
-				}{out, res.BestAcc, res.BestEpoch, res.LastAcc, figs})
+				}{out, res.Best, res.BestEpoch, res.Last, figs})
 			}
-			fmt.Printf("best test accuracy %.4f (epoch %d), last epoch %.4f\n", res.BestAcc, res.BestEpoch, res.LastAcc)
+			fmt.Printf("best test accuracy %.4f (epoch %d), last epoch %.4f\n", res.Best, res.BestEpoch, res.Last)
 			fmt.Println("(papers report the best epoch's test accuracy, which selects the model on the test set; the last epoch's is the unbiased one)")
 			for _, f := range figs {
 				fmt.Println("figure", f)

@@ -12,6 +12,7 @@ import (
 	"github.com/pcx-dev/pcx/internal/memlimit"
 	"github.com/pcx-dev/pcx/nn"
 	"github.com/pcx-dev/pcx/pointcloud"
+	"github.com/pcx-dev/pcx/points"
 	"github.com/pcx-dev/pcx/train"
 )
 
@@ -109,7 +110,7 @@ func Evaluate(ctx context.Context, tr *Trained, data *datasets.Dataset, opt Eval
 			return nil, derr
 		}
 		defer undo(&err)
-		task.Grouper, _ = opt.Device.(nn.PointGrouper)
+		task.Grouper, _ = opt.Device.(points.Grouper)
 	}
 	passes := 1
 	if opt.Vote {
@@ -291,14 +292,14 @@ func Predict(tr *Trained, paths []string, opt PredictOptions) (_ []Prediction, e
 	if err := tr.Model.Cfg.CheckBatch("predicting", 1, 0); err != nil {
 		return nil, err
 	}
-	var grouper nn.PointGrouper
+	var grouper points.Grouper
 	if opt.Device != nil {
 		undo, derr := onDevice(tr.Model.Params(), opt.Device)
 		if derr != nil {
 			return nil, derr
 		}
 		defer undo(&err)
-		grouper, _ = opt.Device.(nn.PointGrouper)
+		grouper, _ = opt.Device.(points.Grouper)
 	}
 	var out []Prediction
 	var failed []error
@@ -325,7 +326,7 @@ func Predict(tr *Trained, paths []string, opt PredictOptions) (_ []Prediction, e
 type brokenModel struct{ error }
 
 // predictFile classifies the file at p; errors name it.
-func predictFile(tr *Trained, p string, opt PredictOptions, up pointcloud.Axis, grouper nn.PointGrouper) (Prediction, error) {
+func predictFile(tr *Trained, p string, opt PredictOptions, up pointcloud.Axis, grouper points.Grouper) (Prediction, error) {
 	np := tr.Model.Cfg.Points
 	c, err := pointcloud.ReadFile(p)
 	if err != nil {

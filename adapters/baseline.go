@@ -25,6 +25,11 @@ func NewFull(cfg backbone.Config, r *rand.Rand) (*Full, error) {
 // Trainable is every parameter.
 func (f *Full) Trainable() nn.Params { return weights(f.Params()) }
 
+// ForwardAux returns the logits; full fine-tuning has no auxiliary loss.
+func (f *Full) ForwardAux(tp *nn.Tape, g *backbone.Groups, r *rand.Rand) (logits, aux *nn.Tensor) {
+	return f.Forward(tp, g, r), nil
+}
+
 // Backbone is the model itself.
 func (f *Full) Backbone() *backbone.PointMAE { return f.PointMAE }
 
@@ -45,6 +50,11 @@ func NewLinear(cfg backbone.Config, r *rand.Rand) (*Linear, error) {
 
 // Trainable is the head's weights (cls_head_finetune.*).
 func (l *Linear) Trainable() nn.Params { return weights(l.Head.Params()) }
+
+// ForwardAux returns the logits; linear probing has no auxiliary loss.
+func (l *Linear) ForwardAux(tp *nn.Tape, g *backbone.Groups, r *rand.Rand) (logits, aux *nn.Tensor) {
+	return l.Forward(tp, g, r), nil
+}
 
 // Backbone is the model itself.
 func (l *Linear) Backbone() *backbone.PointMAE { return l.PointMAE }

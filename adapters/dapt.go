@@ -282,6 +282,11 @@ func (d *DAPT) Trainable() nn.Params {
 	return append(ps, weights(d.Head.Params())...)
 }
 
+// ForwardAux returns the logits; DAPT has no auxiliary loss.
+func (d *DAPT) ForwardAux(tp *nn.Tape, g *backbone.Groups, r *rand.Rand) (logits, aux *nn.Tensor) {
+	return d.Forward(tp, g, r), nil
+}
+
 // Backbone is the Point-MAE model DAPT is built on.
 func (d *DAPT) Backbone() *backbone.PointMAE { return d.PointMAE }
 

@@ -59,8 +59,6 @@ type DAPTX struct {
 	// TokSSF and NormSSF are DAPT's model-level SSFs (tfts_*_1 after the
 	// encoder, tfts_*_2 after the final norm), nil unless KeepDAPT.
 	TokSSF, NormSSF *SSF
-	// BalanceLoss holds the last forward's mean balance loss over blocks.
-	BalanceLoss *nn.Tensor
 }
 
 // DAPTXConfig sizes DAPT-X.
@@ -178,9 +176,15 @@ func (d *DAPTX) Params() nn.Params {
 	return append(ps, d.Head.Params()...)
 }
 
-// Forward returns the logits; d.BalanceLoss holds the blocks' mean balance
-// loss (add Cfg.Alpha times it to the task loss, see Loss).
+// Forward returns the logits (ForwardAux also returns the balance loss).
 func (d *DAPTX) Forward(tp *nn.Tape, g *backbone.Groups, r *rand.Rand) *nn.Tensor {
+	logits, _ := d.ForwardAux(tp, g, r)
+	return logits
+}
+
+// ForwardAux returns the logits and the blocks' mean balance loss, which
+// training adds to the task's loss times Cfg.Alpha.
+func (d *DAPTX) ForwardAux(tp *nn.Tape, g *backbone.Groups, r *rand.Rand) (logits, balance *nn.Tensor) {
 	c := d.Cfg.TransDim
 	x := embed(tp, d.PointMAE, d.TokSSF, g)
 	var bal *nn.Tensor
@@ -193,15 +197,9 @@ func (d *DAPTX) Forward(tp *nn.Tape, g *backbone.Groups, r *rand.Rand) *nn.Tenso
 			bal = nn.Add(tp, bal, l)
 		}
 	}
-	d.BalanceLoss = nn.Scale(tp, bal, 1/float32(len(d.DBlocks)))
+	balance = nn.Scale(tp, bal, 1/float32(len(d.DBlocks)))
 	x = d.NormSSF.Forward(tp, d.Norm.Forward(tp, x))
-	return d.Head.Forward(tp, headFeatures(tp, x, d.Cfg.Head, g.B, g.G, c), r)
-}
-
-// Loss is cross-entropy plus Alpha times the balance loss of the last
-// forward.
-func (d *DAPTX) Loss(tp *nn.Tape, logits *nn.Tensor, labels []int) *nn.Tensor {
-	return nn.Add(tp, nn.CrossEntropy(tp, logits, labels, 0), nn.Scale(tp, d.BalanceLoss, d.Cfg.Alpha))
+	return d.Head.Forward(tp, headFeatures(tp, x, d.Cfg.Head, g.B, g.G, c), r), balance
 }
 
 // headFeatures concatenates the head's inputs: cls, pooled prompts, pooled

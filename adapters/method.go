@@ -20,6 +20,10 @@ type Net interface {
 	Trainable() nn.Params
 	// Forward returns the logits of grouped clouds.
 	Forward(tp *nn.Tape, g *backbone.Groups, r *rand.Rand) *nn.Tensor
+	// ForwardAux returns the logits and the method's auxiliary loss (a
+	// scalar, nil for none: DAPT-X's balance loss), which training adds
+	// to the task's loss times the method's weight (DAPT-X's Alpha).
+	ForwardAux(tp *nn.Tape, g *backbone.Groups, r *rand.Rand) (logits, aux *nn.Tensor)
 	// Backbone is the Point-MAE model the method is built on (its
 	// grouping, encoder and head).
 	Backbone() *backbone.PointMAE

@@ -135,12 +135,11 @@ func (m *Model) Forward(tp *nn.Tape, g *backbone.Groups, r *rand.Rand) *nn.Tenso
 	return m.net.Forward(tp, g, r)
 }
 
-// Loss is cross-entropy, plus DAPT-X's balance loss for dapt-x.
-func (m *Model) Loss(tp *nn.Tape, logits *nn.Tensor, labels []int) *nn.Tensor {
-	if m.DAPTX != nil {
-		return m.DAPTX.Loss(tp, logits, labels)
-	}
-	return nn.CrossEntropy(tp, logits, labels, 0)
+// ForwardAux returns the logits of grouped clouds and the method's
+// auxiliary loss (nil but for dapt-x: its balance loss, which training
+// weighs by Cfg.Alpha).
+func (m *Model) ForwardAux(tp *nn.Tape, g *backbone.Groups, r *rand.Rand) (logits, aux *nn.Tensor) {
+	return m.net.ForwardAux(tp, g, r)
 }
 
 // Group runs the backbone's grouping (FPS centres, kNN neighbourhoods) on b

@@ -95,13 +95,8 @@ func Metrics() []train.Metric { return []train.Metric{{Name: "acc", Higher: true
 // balance loss weighted by its α as an extra loss, and the number of
 // correct predictions.
 func (t *Task) Step(tp *nn.Tape, b train.Batch, r *rand.Rand) train.Output {
-	logits := t.Logits(tp, b, r)
-	var balance *nn.Tensor
-	var alpha float32
-	if d := t.Model.DAPTX; d != nil {
-		balance, alpha = d.BalanceLoss, d.Cfg.Alpha
-	}
-	return StepOutput(tp, logits, b.(*Batch).labels, balance, alpha)
+	logits, balance := t.Model.ForwardAux(tp, t.pipeline().Group(tp, b.(*Batch).Batch), r)
+	return StepOutput(tp, logits, b.(*Batch).labels, balance, t.Model.Cfg.Alpha)
 }
 
 // StepOutput is a classification step's outcome from its logits: the loss

@@ -89,7 +89,7 @@ func EvaluateShowing(ctx context.Context, task Task, s Split, bs, workers int, s
 			return nil, fmt.Errorf("evaluate: the task's step returned %d metric sums for its %d metrics", len(out.Sums), len(ev.Sums))
 		}
 		k := b.Len()
-		ev.Loss += float64(out.objective(tp).Host()[0]) * float64(k)
+		ev.Loss += float64(out.Objective(tp).Host()[0]) * float64(k)
 		for i, v := range out.Sums {
 			ev.Sums[i] += v
 		}

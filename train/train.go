@@ -83,8 +83,9 @@ type Output struct {
 	Out *nn.Tensor
 }
 
-// objective is Loss plus the weighted extra losses, recorded on tp.
-func (o Output) objective(tp *nn.Tape) *nn.Tensor {
+// Objective is Loss plus the weighted extra losses, recorded on tp: what
+// training minimises.
+func (o Output) Objective(tp *nn.Tape) *nn.Tensor {
 	total := o.Loss
 	for _, a := range o.Aux {
 		total = nn.Add(tp, total, nn.Scale(tp, a.Value, a.Weight))
@@ -606,7 +607,7 @@ func (r *runner) step(b Batch, lr float64, epoch, batch int) error {
 	r.ps.ZeroGrad()
 	tp := nn.NewTapePool(true, r.pool)
 	out := r.task.Step(tp, b, Stream(r.cfg.Seed, StreamModel, epoch, batch))
-	loss := out.objective(tp)
+	loss := out.Objective(tp)
 	l := float64(loss.Host()[0])
 	if math.IsNaN(l) || math.IsInf(l, 0) {
 		tp.Release()

@@ -159,8 +159,9 @@ func runStepBench(c *cli.Context) error {
 			return err
 		}
 		groupTime = time.Since(t0)
-		logits := d.Forward(tp, g, r)
-		l := d.Loss(tp, logits, labels)
+		logits, bal := d.ForwardAux(tp, g, r)
+		l := train.Output{Loss: nn.CrossEntropy(tp, logits, labels, 0),
+			Aux: []train.Aux{{Name: "balance", Value: bal, Weight: d.Cfg.Alpha}}}.Objective(tp)
 		tp.Backward(l)
 		rep.Loss = l.Host()[0]
 		tp.Release()

@@ -9,6 +9,7 @@ import (
 	"github.com/pcx-dev/pcx/nn"
 	"github.com/pcx-dev/pcx/points"
 	"github.com/pcx-dev/pcx/points/knn"
+	"github.com/pcx-dev/pcx/train"
 )
 
 // TestGroupOnDevice: points.GroupOn on the engine gives exactly the
@@ -59,8 +60,9 @@ func TestGroupOnDevice(t *testing.T) {
 		if onDevice {
 			gr = points.GroupOn(tp, eng, xyz, b, n, g, k)
 		}
-		lg := d.Forward(tp, gr, rand.New(rand.NewPCG(3, 4)))
-		l := d.Loss(tp, lg, labels)
+		lg, bal := d.ForwardAux(tp, gr, rand.New(rand.NewPCG(3, 4)))
+		l := train.Output{Loss: nn.CrossEntropy(tp, lg, labels, 0),
+			Aux: []train.Aux{{Name: "balance", Value: bal, Weight: d.Cfg.Alpha}}}.Objective(tp)
 		tp.Backward(l)
 		for _, p := range d.Params().Trainable() {
 			grads = append(grads, p.HostGrad())

@@ -47,8 +47,8 @@ func (t *tinyTask) Batch(s train.Split, idx []int, r *rand.Rand) (train.Batch, e
 func (t *tinyTask) Metrics() []train.Metric { return classify.Metrics() }
 func (t *tinyTask) Step(tp *nn.Tape, b train.Batch, r *rand.Rand) train.Output {
 	bt := b.(*tinyBatch)
-	logits := t.m.Forward(tp, bt.g, r)
-	return classify.StepOutput(tp, logits, bt.labels, t.m.BalanceLoss, t.m.Cfg.Alpha)
+	logits, balance := t.m.ForwardAux(tp, bt.g, r)
+	return classify.StepOutput(tp, logits, bt.labels, balance, t.m.Cfg.Alpha)
 }
 
 func newTinyTask(t *testing.T) *tinyTask {

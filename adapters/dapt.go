@@ -14,18 +14,20 @@
 //   - Positions are added once, at the input.
 //   - The head reads cls, the mean over the prompts and the max over the
 //     patches, as the preset chooses.
-//   - Tunable: names containing "cls", "tfts" or "Adapter". The frozen
-//     encoder's BatchNorm still updates its running statistics in training.
+//   - Tunable (DAPT.Trainable): cls_token, cls_pos, the head, the SSFs and
+//     the adapters, which DAPT's optimiser finds as the names containing
+//     "cls", "tfts" or "Adapter". The frozen encoder's BatchNorm still
+//     updates its running statistics in training.
 package adapters
 
 import (
 	"fmt"
 	"math/rand/v2"
-	"strings"
 
 	"github.com/pcx-dev/pcx/backbone"
 	"github.com/pcx-dev/pcx/nn"
 	"github.com/pcx-dev/pcx/nn/layers"
+	"github.com/pcx-dev/pcx/presets"
 )
 
 // SSF is DAPT's scale-and-shift ("tfts") pair.
@@ -126,7 +128,13 @@ func newDAPTBlock(b *layers.Block, i, rank int, dropout float32, r *rand.Rand) *
 
 // Params lists the block's parameters (its nil pieces contribute nothing).
 func (b *DAPTBlock) Params() nn.Params {
-	ps := append(nn.Params{}, b.Block.Params()...)
+	return append(append(nn.Params{}, b.Block.Params()...), b.daptParams()...)
+}
+
+// daptParams lists what DAPT adds to the frozen block: the SSFs, then the
+// dynamic adapter (nothing for the nil ones).
+func (b *DAPTBlock) daptParams() nn.Params {
+	var ps nn.Params
 	for _, s := range []*SSF{b.AttnSSF1, b.AttnSSF2, b.MLPSSF1, b.MLPSSF2, b.SSF1, b.SSF2, b.SSF3} {
 		ps = append(ps, s.Params()...)
 	}
@@ -192,27 +200,9 @@ func (b *DAPTBlock) forward(tp *nn.Tape, x *nn.Tensor, bx *blockX, r *rand.Rand)
 	return nn.ConcatTokens(tp, nn.SliceTokens(tp, x, 0, 1), p, nn.SliceTokens(tp, x, 1, t)), balance
 }
 
-// HeadTokens chooses what DAPT's head reads.
-type HeadTokens struct {
-	Cls    bool
-	Prompt string // "mean", "max" or "" (none)
-	Patch  string // "max", "mean" or ""
-}
-
-// Count is the number of C-wide pieces the head reads.
-func (h HeadTokens) Count() int {
-	n := 0
-	if h.Cls {
-		n++
-	}
-	if h.Prompt != "" {
-		n++
-	}
-	if h.Patch != "" {
-		n++
-	}
-	return n
-}
+// HeadTokens chooses what DAPT's head reads: cls, the prompts pooled by
+// "mean" or "max" (or "" for none), the patches pooled likewise.
+type HeadTokens = presets.HeadTokens
 
 // DAPTConfig sizes DAPT on a Point-MAE backbone.
 type DAPTConfig struct {
@@ -222,27 +212,30 @@ type DAPTConfig struct {
 	Head           HeadTokens
 }
 
+// BackboneConfig returns the Point-MAE configuration of a model preset:
+// Point-MAE's fine-tuning (head dropout 0.5, positions before every block)
+// with the preset's sizes; a preset without TransDim gets Point-MAE's 384
+// wide, 12 deep, 6 heads.
+func BackboneConfig(p presets.Model) backbone.Config {
+	c := backbone.PointMAEConfig(p.Classes, p.Groups, p.GroupSize, p.Points, p.DropPath)
+	if p.TransDim > 0 {
+		c.TransDim, c.Depth, c.Heads = p.TransDim, p.Depth, p.Heads
+	}
+	return c
+}
+
 // DAPTPreset returns DAPT's configuration for a Point-MAE preset
-// (cfgs/finetune_*_dapt.yaml).
+// (cfgs/finetune_*_dapt.yaml), as the preset's row of the registry gives
+// it (presets.Model.DAPT).
 func DAPTPreset(name string) (DAPTConfig, error) {
-	p, err := backbone.LookupPreset(name)
+	p, err := presets.LookupModel(name)
 	if err != nil {
 		return DAPTConfig{}, err
 	}
-	c := DAPTConfig{Config: p.Config(), Rank: 64}
+	d := p.DAPT
+	c := DAPTConfig{Config: BackboneConfig(p), Rank: d.Rank, AdapterDropout: d.AdapterDropout, Head: d.Head}
 	c.PosEveryBlock = false
-	switch name {
-	case "scan_objbg":
-		c.DropPath, c.AdapterDropout, c.Head = 0.3, 0.5, HeadTokens{true, "mean", "max"}
-	case "scan_hardest":
-		c.DropPath, c.AdapterDropout, c.Head = 0.3, 0.2, HeadTokens{true, "mean", "max"}
-	case "scan_objonly":
-		c.DropPath, c.Head = 0.1, HeadTokens{true, "mean", ""}
-	case "synth": // pcx's preset: scans with clutter, so hardest's adapter and head, the preset's drop-path
-		c.AdapterDropout, c.Head = 0.2, HeadTokens{true, "mean", "max"}
-	default: // modelnet, modelnet_8k
-		c.DropPath, c.Rank, c.Head = 0.1, 72, HeadTokens{true, "", "max"}
-	}
+	c.DropPath = d.DropPath
 	return c, nil
 }
 
@@ -273,22 +266,33 @@ func NewDAPT(cfg DAPTConfig, r *rand.Rand) (*DAPT, error) {
 	for i, b := range pm.Blocks {
 		d.DBlocks = append(d.DBlocks, newDAPTBlock(b, i, cfg.Rank, cfg.AdapterDropout, r))
 	}
-	d.SetTunable()
+	setTrainable(d)
 	return d, nil
 }
 
-// SetTunable makes DAPT's parameters trainable and freezes the rest: names
-// containing "cls", "tfts" or "Adapter" (DAPT's optimizer part "dapt").
-func (d *DAPT) SetTunable() {
-	for _, p := range d.Params() {
-		p.Trainable = !p.Buffer && (strings.Contains(p.Name, "cls") || strings.Contains(p.Name, "tfts") || strings.Contains(p.Name, "Adapter"))
+// Trainable is DAPT's optimiser part "dapt": cls_token, cls_pos, the head,
+// every SSF and the dynamic adapters.
+func (d *DAPT) Trainable() nn.Params {
+	ps := nn.Params{d.ClsToken, d.ClsPos}
+	ps = append(ps, d.TokSSF.Params()...)
+	ps = append(ps, d.NormSSF.Params()...)
+	for _, b := range d.DBlocks {
+		ps = append(ps, b.daptParams()...)
 	}
+	return append(ps, weights(d.Head.Params())...)
 }
+
+// ForwardAux returns the logits; DAPT has no auxiliary loss.
+func (d *DAPT) ForwardAux(tp *nn.Tape, g *backbone.Groups, r *rand.Rand) (logits, aux *nn.Tensor) {
+	return d.Forward(tp, g, r), nil
+}
+
+// Backbone is the Point-MAE model DAPT is built on.
+func (d *DAPT) Backbone() *backbone.PointMAE { return d.PointMAE }
 
 // Params lists every parameter and buffer.
 func (d *DAPT) Params() nn.Params {
-	ps := append(nn.Params{d.ClsToken, d.ClsPos}, d.Encoder.Params()...)
-	ps = append(append(ps, d.Pos0.Params()...), d.Pos2.Params()...)
+	ps := d.EmbedParams()
 	for _, b := range d.DBlocks {
 		ps = append(ps, b.Params()...)
 	}

@@ -3,10 +3,10 @@ package adapters
 import (
 	"fmt"
 	"math/rand/v2"
-	"strings"
 
 	"github.com/pcx-dev/pcx/backbone"
 	"github.com/pcx-dev/pcx/nn"
+	"github.com/pcx-dev/pcx/presets"
 )
 
 // DAPT-X is Adapter-X on Point-MAE, as pcx builds it. The paper leaves
@@ -59,8 +59,6 @@ type DAPTX struct {
 	// TokSSF and NormSSF are DAPT's model-level SSFs (tfts_*_1 after the
 	// encoder, tfts_*_2 after the final norm), nil unless KeepDAPT.
 	TokSSF, NormSSF *SSF
-	// BalanceLoss holds the last forward's mean balance loss over blocks.
-	BalanceLoss *nn.Tensor
 }
 
 // DAPTXConfig sizes DAPT-X.
@@ -79,15 +77,22 @@ type DAPTXConfig struct {
 	AdapterRank int
 }
 
-// DAPTXPreset returns DAPT-X's defaults on a Point-MAE preset.
+// DAPTXPreset returns DAPT-X's defaults on a Point-MAE preset: DAPT's
+// drop-path and head for the preset, its adapter rank as AdapterRank, and
+// the SMoA of the dapt-x method's registry entry.
 func DAPTXPreset(name string) (DAPTXConfig, error) {
 	d, err := DAPTPreset(name)
 	if err != nil {
 		return DAPTXConfig{}, err
 	}
+	m, err := presets.LookupMethod("dapt-x")
+	if err != nil {
+		return DAPTXConfig{}, err
+	}
+	x := m.SMoA
 	adapterRank := d.Rank
-	d.Rank = 32
-	return DAPTXConfig{DAPTConfig: d, SMoAHeads: 3, Experts: 4, Alpha: 0.01, AdapterRank: adapterRank}, nil
+	d.Rank = x.Rank
+	return DAPTXConfig{DAPTConfig: d, SMoAHeads: x.Heads, Experts: x.Experts, Top1: x.Top1, Alpha: x.Alpha, AdapterRank: adapterRank}, nil
 }
 
 // NewDAPTX builds DAPT-X and sets its tunable parameters.
@@ -134,27 +139,32 @@ func NewDAPTX(cfg DAPTXConfig, r *rand.Rand) (*DAPTX, error) {
 	if cfg.KeepDAPT {
 		d.TokSSF, d.NormSSF = NewSSF("", 1, c, r), NewSSF("", 2, c, r)
 	}
-	d.SetTunable()
+	setTrainable(d)
 	return d, nil
 }
 
-// SetTunable trains cls_token, cls_pos, the head, the SMoA, each block's
-// norm2 and Prompt Generator, and, with KeepDAPT, DAPT's SSFs and dynamic
-// adapters (names containing "tfts" or "Adapter", which exist only then);
-// everything else is frozen.
-func (d *DAPTX) SetTunable() {
-	for _, p := range d.Params() {
-		n := p.Name
-		p.Trainable = !p.Buffer && (strings.Contains(n, "cls") || strings.HasPrefix(n, "smoa.") ||
-			strings.Contains(n, ".norm2.") || strings.Contains(n, ".pg_") ||
-			strings.Contains(n, "tfts") || strings.Contains(n, "Adapter"))
+// Trainable is cls_token, cls_pos, the head, the SMoA, each block's norm2
+// and Prompt Generator, and, with KeepDAPT, DAPT's SSFs and dynamic
+// adapters; everything else is frozen.
+func (d *DAPTX) Trainable() nn.Params {
+	ps := nn.Params{d.ClsToken, d.ClsPos}
+	ps = append(ps, d.SMoA.Params()...)
+	for i, b := range d.DBlocks {
+		ps = append(ps, b.Block.Norm2.Params()...)
+		ps = append(ps, d.PGamma[i], d.PBeta[i])
+		ps = append(ps, b.daptParams()...)
 	}
+	ps = append(ps, d.TokSSF.Params()...)
+	ps = append(ps, d.NormSSF.Params()...)
+	return append(ps, weights(d.Head.Params())...)
 }
+
+// Backbone is the Point-MAE model DAPT-X is built on.
+func (d *DAPTX) Backbone() *backbone.PointMAE { return d.PointMAE }
 
 // Params lists every parameter and buffer.
 func (d *DAPTX) Params() nn.Params {
-	ps := append(nn.Params{d.ClsToken, d.ClsPos}, d.Encoder.Params()...)
-	ps = append(append(ps, d.Pos0.Params()...), d.Pos2.Params()...)
+	ps := d.EmbedParams()
 	for i, b := range d.DBlocks {
 		ps = append(ps, b.Params()...)
 		ps = append(ps, d.PGamma[i], d.PBeta[i])
@@ -166,9 +176,15 @@ func (d *DAPTX) Params() nn.Params {
 	return append(ps, d.Head.Params()...)
 }
 
-// Forward returns the logits; d.BalanceLoss holds the blocks' mean balance
-// loss (add Cfg.Alpha times it to the task loss, see Loss).
+// Forward returns the logits (ForwardAux also returns the balance loss).
 func (d *DAPTX) Forward(tp *nn.Tape, g *backbone.Groups, r *rand.Rand) *nn.Tensor {
+	logits, _ := d.ForwardAux(tp, g, r)
+	return logits
+}
+
+// ForwardAux returns the logits and the blocks' mean balance loss, which
+// training adds to the task's loss times Cfg.Alpha.
+func (d *DAPTX) ForwardAux(tp *nn.Tape, g *backbone.Groups, r *rand.Rand) (logits, balance *nn.Tensor) {
 	c := d.Cfg.TransDim
 	x := embed(tp, d.PointMAE, d.TokSSF, g)
 	var bal *nn.Tensor
@@ -181,15 +197,9 @@ func (d *DAPTX) Forward(tp *nn.Tape, g *backbone.Groups, r *rand.Rand) *nn.Tenso
 			bal = nn.Add(tp, bal, l)
 		}
 	}
-	d.BalanceLoss = nn.Scale(tp, bal, 1/float32(len(d.DBlocks)))
+	balance = nn.Scale(tp, bal, 1/float32(len(d.DBlocks)))
 	x = d.NormSSF.Forward(tp, d.Norm.Forward(tp, x))
-	return d.Head.Forward(tp, headFeatures(tp, x, d.Cfg.Head, g.B, g.G, c), r)
-}
-
-// Loss is cross-entropy plus Alpha times the balance loss of the last
-// forward.
-func (d *DAPTX) Loss(tp *nn.Tape, logits *nn.Tensor, labels []int) *nn.Tensor {
-	return nn.Add(tp, nn.CrossEntropy(tp, logits, labels, 0), nn.Scale(tp, d.BalanceLoss, d.Cfg.Alpha))
+	return d.Head.Forward(tp, headFeatures(tp, x, d.Cfg.Head, g.B, g.G, c), r), balance
 }
 
 // headFeatures concatenates the head's inputs: cls, pooled prompts, pooled

@@ -8,7 +8,15 @@ import (
 	"github.com/pcx-dev/pcx/backbone"
 	"github.com/pcx-dev/pcx/nn"
 	"github.com/pcx-dev/pcx/pointcloud"
+	"github.com/pcx-dev/pcx/train"
 )
+
+// daptxLoss is DAPT-X's objective (Eq. 6–7), as training forms it:
+// cross-entropy plus alpha times the balance loss.
+func daptxLoss(tp *nn.Tape, logits, balance *nn.Tensor, alpha float32, labels []int) *nn.Tensor {
+	return train.Output{Loss: nn.CrossEntropy(tp, logits, labels, 0),
+		Aux: []train.Aux{{Name: "balance", Value: balance, Weight: alpha}}}.Objective(tp)
+}
 
 func TestDAPTXTunableCount(t *testing.T) {
 	cfg, err := DAPTXPreset("scan_objbg")
@@ -73,7 +81,7 @@ func TestDAPTXForwardRouting(t *testing.T) {
 	for _, tc := range []struct{ top1, keep bool }{{false, false}, {true, false}, {false, true}} {
 		top1 := tc.top1
 		cfg := DAPTXConfig{DAPTConfig: DAPTConfig{Config: backbone.Config{TransDim: 12, Depth: 2, Heads: 2, Classes: 3, NumGroup: 8, GroupSize: 4},
-			Rank: 4, Head: HeadTokens{true, "mean", "max"}}, SMoAHeads: 3, Experts: 4, Alpha: 0.01, Top1: top1,
+			Rank: 4, Head: HeadTokens{Cls: true, Prompt: "mean", Patch: "max"}}, SMoAHeads: 3, Experts: 4, Alpha: 0.01, Top1: top1,
 			KeepDAPT: tc.keep, AdapterRank: 5}
 		d, err := NewDAPTX(cfg, pointcloud.NewRand(2))
 		if err != nil {
@@ -87,9 +95,9 @@ func TestDAPTXForwardRouting(t *testing.T) {
 		}
 		g, _ := d.Group(xyz, 2, 64)
 		tp := nn.NewTape(true)
-		logits := d.Forward(tp, g, r)
-		loss := d.Loss(tp, logits, []int{0, 2})
-		if b := d.BalanceLoss.Data[0]; !(b > 0) || b > float32(cfg.Experts) {
+		logits, bal := d.ForwardAux(tp, g, r)
+		loss := daptxLoss(tp, logits, bal, d.Cfg.Alpha, []int{0, 2})
+		if b := bal.Data[0]; !(b > 0) || b > float32(cfg.Experts) {
 			t.Errorf("balance loss %v outside (0, E]", b)
 		}
 		tp.Backward(loss)
@@ -112,5 +120,40 @@ func TestDAPTXForwardRouting(t *testing.T) {
 		if math.Abs(sum-1) > 1e-9 {
 			t.Errorf("shares of block 0 sum to %v", sum)
 		}
+	}
+}
+
+// Each forward returns its own balance loss: a second forward on other
+// clouds leaves the first's as it was.
+func TestDAPTXBalancePerForward(t *testing.T) {
+	cfg := DAPTXConfig{DAPTConfig: DAPTConfig{Config: backbone.Config{TransDim: 24, Depth: 2, Heads: 2, Classes: 3,
+		NumGroup: 8, GroupSize: 8, NPoints: 64}, Rank: 4, Head: HeadTokens{Cls: true, Prompt: "mean", Patch: "max"}},
+		SMoAHeads: 3, Experts: 4, Alpha: 0.01}
+	d, err := NewDAPTX(cfg, pointcloud.NewRand(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	group := func(seed uint64) *backbone.Groups {
+		r := pointcloud.NewRand(seed)
+		xyz := make([]float32, 2*64*3)
+		for i := range xyz {
+			xyz[i] = float32(r.NormFloat64())
+		}
+		g, err := d.Group(xyz, 2, 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return g
+	}
+	g1, g2 := group(1), group(2)
+	tp := nn.NoGrad()
+	_, b1 := d.ForwardAux(tp, g1, nil)
+	first := b1.Data[0]
+	_, b2 := d.ForwardAux(tp, g2, nil)
+	if b1.Data[0] != first || b2 == b1 {
+		t.Errorf("the second forward changed the first's balance loss: %v, then %v", first, b1.Data[0])
+	}
+	if b2.Data[0] == first {
+		t.Errorf("both clouds gave balance loss %v", first)
 	}
 }

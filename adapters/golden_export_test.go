@@ -57,7 +57,7 @@ func TestGoldenExportDAPT(t *testing.T) {
 	bc := dapt.Config
 	base := backbone.Config{TransDim: bc.TransDim, Depth: bc.Depth, Heads: bc.Heads, Classes: bc.Classes,
 		NumGroup: bc.NumGroup, GroupSize: bc.GroupSize}
-	d, err := NewDAPT(DAPTConfig{Config: base, Rank: bc.Rank, Head: HeadTokens{true, tokenKind(bc.Prompt), tokenKind(bc.Patch)}},
+	d, err := NewDAPT(DAPTConfig{Config: base, Rank: bc.Rank, Head: HeadTokens{Cls: true, Prompt: tokenKind(bc.Prompt), Patch: tokenKind(bc.Patch)}},
 		pointcloud.NewRand(0))
 	if err != nil {
 		t.Fatal(err)
@@ -70,7 +70,7 @@ func TestGoldenExportDAPT(t *testing.T) {
 		c := daptx(name)
 		xc := c.Config
 		cfg := DAPTXConfig{DAPTConfig: DAPTConfig{Config: backbone.Config{TransDim: xc.TransDim, Depth: xc.Depth, Heads: xc.Heads,
-			Classes: xc.Classes, NumGroup: xc.NumGroup, GroupSize: xc.GroupSize}, Rank: xc.Rank, Head: HeadTokens{true, "mean", "max"}},
+			Classes: xc.Classes, NumGroup: xc.NumGroup, GroupSize: xc.GroupSize}, Rank: xc.Rank, Head: HeadTokens{Cls: true, Prompt: "mean", Patch: "max"}},
 			SMoAHeads: xc.SMoAHeads, Experts: xc.Experts, Alpha: 0.01, KeepDAPT: xc.KeepDAPT, AdapterRank: xc.AdapterRank}
 		x, err := NewDAPTX(cfg, pointcloud.NewRand(0))
 		if err != nil {

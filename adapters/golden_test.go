@@ -73,9 +73,9 @@ func runDAPTCase(t *testing.T, name string, c, base daptCase, train bool) {
 	t.Helper()
 	cfg := DAPTConfig{Config: backbone.Config{TransDim: base.Config.TransDim, Depth: base.Config.Depth, Heads: base.Config.Heads,
 		Classes: base.Config.Classes, NumGroup: base.Config.NumGroup, GroupSize: base.Config.GroupSize},
-		Rank: base.Config.Rank, Head: HeadTokens{true, tokenKind(base.Config.Prompt), tokenKind(base.Config.Patch)}}
+		Rank: base.Config.Rank, Head: HeadTokens{Cls: true, Prompt: tokenKind(base.Config.Prompt), Patch: tokenKind(base.Config.Patch)}}
 	if c.Config.TransDim != 0 {
-		cfg.Head = HeadTokens{true, tokenKind(c.Config.Prompt), tokenKind(c.Config.Patch)}
+		cfg.Head = HeadTokens{Cls: true, Prompt: tokenKind(c.Config.Prompt), Patch: tokenKind(c.Config.Patch)}
 	}
 	d, err := NewDAPT(cfg, pointcloud.NewRand(0))
 	if err != nil {

@@ -15,9 +15,10 @@ import (
 	"fmt"
 	"math/rand/v2"
 
-	"github.com/pcx-dev/pcx/knn"
 	"github.com/pcx-dev/pcx/nn"
 	"github.com/pcx-dev/pcx/nn/layers"
+	"github.com/pcx-dev/pcx/points"
+	"github.com/pcx-dev/pcx/points/knn"
 )
 
 // Config sizes a PointMAE model.
@@ -176,10 +177,19 @@ func (e *Encoder) Forward(tp *nn.Tape, nb *nn.Tensor, groups, m int) *nn.Tensor 
 	return nn.MaxMiddle(tp, f, groups, m, c)
 }
 
-// Params lists every parameter and buffer in Point-MAE's state-dict order.
-func (m *PointMAE) Params() nn.Params {
+// EmbedParams lists the embedding's parameters and buffers (what Tokens
+// uses) in state-dict order: cls_token, cls_pos, the patch encoder, the
+// positional MLP. Params starts with them, and so does every method built
+// on the backbone.
+func (m *PointMAE) EmbedParams() nn.Params {
 	ps := append(nn.Params{m.ClsToken, m.ClsPos}, m.Encoder.Params()...)
-	ps = append(append(ps, m.Pos0.Params()...), m.Pos2.Params()...)
+	return append(append(ps, m.Pos0.Params()...), m.Pos2.Params()...)
+}
+
+// Params lists every parameter and buffer in Point-MAE's state-dict order:
+// the embedding's, the blocks', the final norm's, the head's.
+func (m *PointMAE) Params() nn.Params {
+	ps := m.EmbedParams()
 	for _, b := range m.Blocks {
 		ps = append(ps, b.Params()...)
 	}
@@ -189,54 +199,18 @@ func (m *PointMAE) Params() nn.Params {
 
 // Groups is the input of the network proper: B clouds' centres (B×G×3) and
 // neighbourhoods relative to them (B×G×M×3).
-type Groups struct {
-	B, G, M        int
-	Centres        []float32
-	Neighbourhoods []float32
-	// DevCentres and DevNeighbourhoods, when set, hold the same values on
-	// a device (from GroupOn) and are used instead of the slices, which
-	// are then nil.
-	DevCentres, DevNeighbourhoods *nn.Tensor
-}
-
-// GroupOn groups b clouds of n points (xyz is b×n×3) into g groups of k
-// points on device d, as knn.Group does on the host (the same centre and
-// neighbour indices): the groups' tensors live on d, owned by tp.
-func GroupOn(tp *nn.Tape, d nn.PointGrouper, xyz []float32, b, n, g, k int) *Groups {
-	c, nb := d.GroupPoints(xyz, b, n, g, k)
-	return &Groups{B: b, G: g, M: k, DevCentres: nn.FromDevice(tp, d, c, b, g, 3),
-		DevNeighbourhoods: nn.FromDevice(tp, d, nb, b*g, k, 3)}
-}
+type Groups = points.Groups
 
 // Group runs Point-MAE's Group (pointnet2 FPS, then kNN) on b clouds of n
 // points (xyz is b×n×3).
 func (m *PointMAE) Group(xyz []float32, b, n int) (*Groups, error) {
-	g, err := knn.Group(xyz, b, n, m.Cfg.NumGroup, m.Cfg.GroupSize, knn.Options{})
-	if err != nil {
-		return nil, err
-	}
-	return &Groups{B: b, G: g.G, M: g.K, Centres: g.Centres, Neighbourhoods: g.Neighbourhoods}, nil
+	return points.Group(xyz, b, n, m.Cfg.NumGroup, m.Cfg.GroupSize, knn.Options{})
 }
 
-// GroupAt gathers groups from given centre and neighbour indices (b×g and
-// b×g×k into each cloud), as a reference implementation with fixed
-// indices does.
+// GroupAt gathers groups from given centre and neighbour indices: see
+// points.GroupAt.
 func GroupAt(xyz []float32, b, n int, centreIdx, nbIdx []int32, g, k int) *Groups {
-	out := &Groups{B: b, G: g, M: k, Centres: make([]float32, b*g*3), Neighbourhoods: make([]float32, b*g*k*3)}
-	for i := 0; i < b; i++ {
-		cloud := xyz[i*n*3 : (i+1)*n*3]
-		for j := 0; j < g; j++ {
-			c := centreIdx[i*g+j]
-			copy(out.Centres[(i*g+j)*3:(i*g+j)*3+3], cloud[3*c:3*c+3])
-			for q := 0; q < k; q++ {
-				p := nbIdx[(i*g+j)*k+q]
-				for a := 0; a < 3; a++ {
-					out.Neighbourhoods[((i*g+j)*k+q)*3+a] = cloud[3*int(p)+a] - cloud[3*int(c)+a]
-				}
-			}
-		}
-	}
-	return out
+	return points.GroupAt(xyz, b, n, centreIdx, nbIdx, g, k)
 }
 
 // Tokens embeds groups into the token sequence [cls, patches] (B×(G+1)×C)
@@ -279,10 +253,15 @@ func (m *PointMAE) Forward(tp *nn.Tape, g *Groups, r *rand.Rand) *nn.Tensor {
 		}
 		x = b.Forward(tp, x, r, nil)
 	}
-	x = m.Norm.Forward(tp, x)
-	t := x.Dim(1)
-	c := m.Cfg.TransDim
-	cls := nn.SliceTokens(tp, x, 0, 1).Reshape(g.B, c)
-	mx := nn.MaxMiddle(tp, nn.SliceTokens(tp, x, 1, t), g.B, t-1, c)
-	return m.Head.Forward(tp, nn.ConcatLast(tp, cls, mx), r)
+	return m.Head.Forward(tp, m.Features(tp, m.Norm.Forward(tp, x)), r)
+}
+
+// Features pools the final norm's tokens (B×(1+G)×C: cls, then the
+// patches) into what Point-MAE's head reads: cls and the max over the
+// patches (B×2C).
+func (m *PointMAE) Features(tp *nn.Tape, x *nn.Tensor) *nn.Tensor {
+	b, t, c := x.Dim(0), x.Dim(1), x.Dim(2)
+	cls := nn.SliceTokens(tp, x, 0, 1).Reshape(b, c)
+	mx := nn.MaxMiddle(tp, nn.SliceTokens(tp, x, 1, t), b, t-1, c)
+	return nn.ConcatLast(tp, cls, mx)
 }

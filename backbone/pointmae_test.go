@@ -111,56 +111,20 @@ func TestLoadPointMAEShapedCheckpoint(t *testing.T) {
 	}
 }
 
-func TestPresets(t *testing.T) {
-	for _, tc := range []struct {
-		name                        string
-		points, groups, size, class int
-	}{
-		{"scan_objbg", 2048, 128, 32, 15},
-		{"scan_objonly", 2048, 128, 32, 15},
-		{"scan_hardest", 2048, 128, 32, 15},
-		{"modelnet", 1024, 64, 32, 40},
-		{"modelnet_8k", 8192, 512, 32, 40},
-	} {
-		p, err := LookupPreset(tc.name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		c := p.Config()
-		if c.NPoints != tc.points || c.NumGroup != tc.groups || c.GroupSize != tc.size || c.Classes != tc.class || c.TransDim != 384 || c.Depth != 12 || !c.PosEveryBlock {
-			t.Errorf("%s: %+v", tc.name, c)
-		}
-	}
-	if _, err := LookupPreset("nope"); err == nil {
-		t.Error("unknown preset accepted")
-	}
-}
-
-func TestMethodsAndCounts(t *testing.T) {
-	p, _ := LookupPreset("scan_objbg")
-	m, err := NewPointMAE(p.Config(), pointcloud.NewRand(1))
+func TestCounts(t *testing.T) {
+	m, err := NewPointMAE(PointMAEConfig(15, 128, 32, 2048, 0.1), pointcloud.NewRand(1)) // scan_objbg
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, tc := range []struct {
-		method  string
-		tunable int
-	}{
-		{"full", 22093327},
-		{"linear", 267535},
-	} {
-		if err := ApplyMethod(m, tc.method); err != nil {
-			t.Fatal(err)
-		}
-		r := CountParams(m.Params())
-		if r.Total != 22093327 || r.Tunable != tc.tunable {
-			t.Errorf("%s: %d of %d tunable, want %d", tc.method, r.Tunable, r.Total, tc.tunable)
-		}
-	}
-	if err := ApplyMethod(m, "lora"); err == nil {
-		t.Error("unknown method accepted")
-	}
 	r := CountParams(m.Params())
+	if r.Total != 22093327 || r.Tunable != 22093327 {
+		t.Errorf("%d of %d tunable, want all 22093327", r.Tunable, r.Total)
+	}
+	m.Params().Freeze()
+	m.Head.Params().Unfreeze()
+	if r := CountParams(m.Params()); r.Total != 22093327 || r.Tunable != 267535 {
+		t.Errorf("head only: %d of %d tunable, want 267535", r.Tunable, r.Total)
+	}
 	mods := map[string]int{}
 	for _, mc := range r.Modules {
 		mods[mc.Module] = mc.Total

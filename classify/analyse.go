@@ -59,7 +59,7 @@ func RoutingOf(ctx context.Context, tr *Trained, data *datasets.Dataset, token s
 	}
 	d.SMoA.Stats = st
 	defer func() { d.SMoA.Stats = nil }()
-	if _, err := train.Evaluate(ctx, &Task{Model: tr.Model, Data: data}, train.TestSplit, max(batch, 1), workers, 0, nil); err != nil {
+	if _, err := train.Evaluate(ctx, &Task{Model: tr.Model, Data: data}, train.TestSplit, max(batch, 1), workers, 0, nil, nil); err != nil {
 		return nil, err
 	}
 	r := &Routing{Shares: st.Shares(), Token: token, Label: data.Test.Labels[0]}
@@ -92,12 +92,14 @@ func Features(ctx context.Context, tr *Trained, data *datasets.Dataset, batch, w
 		}
 	}
 	defer func() { h.Features = nil }()
-	ev, err := train.Evaluate(ctx, &Task{Model: tr.Model, Data: data}, train.TestSplit, max(batch, 1), workers, 0, nil)
+	var labels []int
+	_, err := train.Evaluate(ctx, &Task{Model: tr.Model, Data: data}, train.TestSplit, max(batch, 1), workers, 0, nil,
+		func(b train.Batch, _ train.Output) { labels = append(labels, b.(*Batch).labels...) })
 	if err != nil {
 		return nil, nil, err
 	}
-	if len(feats) != len(ev.Labels) {
-		return nil, nil, fmt.Errorf("features: %d rows for %d samples", len(feats), len(ev.Labels))
+	if len(feats) != len(labels) {
+		return nil, nil, fmt.Errorf("features: %d rows for %d samples", len(feats), len(labels))
 	}
-	return feats, ev.Labels, nil
+	return feats, labels, nil
 }

@@ -5,12 +5,14 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
 	"github.com/pcx-dev/pcx/datasets"
 	"github.com/pcx-dev/pcx/datasets/synth"
 	"github.com/pcx-dev/pcx/pointcloud"
+	"github.com/pcx-dev/pcx/presets"
 	"github.com/pcx-dev/pcx/train"
 )
 
@@ -36,7 +38,7 @@ func tinyConfig(t *testing.T, method string) Config {
 	if method == "dapt" || method == "dapt-x" {
 		m.Rank = 6
 	}
-	tc := train.PointMAE()
+	tc := train.PointMAEFineTune()
 	tc.Epochs, tc.BatchSize, tc.EvalBatch, tc.LR, tc.WarmupEpochs, tc.Seed = 2, 8, 8, 1e-3, 0, 5
 	return Config{Version: 1, Data: "synth", Model: m, Train: tc}
 }
@@ -130,14 +132,14 @@ func stripTimes(ms []train.EpochMetrics) []train.EpochMetrics {
 // checkpoint.
 func TestTrainEvalPredict(t *testing.T) {
 	d := tinyData(t)
-	for _, method := range Methods() {
+	for _, method := range presets.MethodNames() {
 		dir := t.TempDir()
 		cfg := tinyConfig(t, method)
 		res, err := Train(context.Background(), cfg, d, dir, false, nil, nil)
 		if err != nil {
 			t.Fatalf("%s: %v", method, err)
 		}
-		if len(res.Epochs) != 2 || math.IsNaN(res.Epochs[1].TrainLoss) {
+		if len(res.Epochs) != 2 || math.IsNaN(res.Epochs[1].Values[0].Value) {
 			t.Fatalf("%s: %+v", method, res.Epochs)
 		}
 		if _, err := ReadRunConfig(dir); err != nil {
@@ -156,8 +158,8 @@ func TestTrainEvalPredict(t *testing.T) {
 		}
 		// The checkpoint is the best epoch: evaluating it reproduces that
 		// epoch's test accuracy.
-		if math.Abs(rep.Acc-res.BestAcc) > 1e-12 {
-			t.Errorf("%s: eval accuracy %.4f, training's best %.4f", method, rep.Acc, res.BestAcc)
+		if math.Abs(rep.Acc-res.Best) > 1e-12 || res.Metric != "test_acc" {
+			t.Errorf("%s: eval accuracy %.4f, training's best %s %.4f", method, rep.Acc, res.Metric, res.Best)
 		}
 		if rep.Vote == nil || len(rep.Vote.Accs) != 2 || rep.Samples != 16 {
 			t.Errorf("%s: vote %+v", method, rep.Vote)
@@ -254,7 +256,7 @@ func TestScanObjectNNPathMatchesSynth(t *testing.T) {
 	}
 	a, b := stripTimes(direct.Epochs), stripTimes(viaH5.Epochs)
 	for i := range a {
-		if a[i] != b[i] {
+		if !reflect.DeepEqual(a[i], b[i]) {
 			t.Fatalf("epoch %d: synth %+v, h5 %+v", i+1, a[i], b[i])
 		}
 	}

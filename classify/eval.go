@@ -12,6 +12,7 @@ import (
 	"github.com/pcx-dev/pcx/internal/memlimit"
 	"github.com/pcx-dev/pcx/nn"
 	"github.com/pcx-dev/pcx/pointcloud"
+	"github.com/pcx-dev/pcx/points"
 	"github.com/pcx-dev/pcx/train"
 )
 
@@ -109,7 +110,7 @@ func Evaluate(ctx context.Context, tr *Trained, data *datasets.Dataset, opt Eval
 			return nil, derr
 		}
 		defer undo(&err)
-		task.Grouper, _ = opt.Device.(nn.PointGrouper)
+		task.Grouper, _ = opt.Device.(points.Grouper)
 	}
 	passes := 1
 	if opt.Vote {
@@ -117,22 +118,23 @@ func Evaluate(ctx context.Context, tr *Trained, data *datasets.Dataset, opt Eval
 	}
 	bar := train.NewProgress(opt.Progress, passes*data.Test.Len(), "eval "+data.Name)
 	defer bar.Finish()
-	ev, err := train.EvaluateShowing(ctx, task, train.TestSplit, opt.Batch, opt.Workers, opt.Seed, pool, bar)
+	var got outcomes
+	ev, err := train.EvaluateShowing(ctx, task, train.TestSplit, opt.Batch, opt.Workers, opt.Seed, pool, bar, got.add)
 	if err != nil {
 		return nil, err
 	}
 	c := len(data.Classes)
-	rep := &EvalReport{Samples: ev.Total, Acc: ev.Acc(), Confusion: make([][]int, c)}
+	rep := &EvalReport{Samples: ev.Samples, Acc: ev.Mean(0), Confusion: make([][]int, c)}
 	for i := range rep.Confusion {
 		rep.Confusion[i] = make([]int, c)
 	}
-	for i, l := range ev.Labels {
-		if err := checkFinite(ev.Logits[i]); err != nil {
+	for i, l := range got.labels {
+		if err := checkFinite(got.logits[i]); err != nil {
 			return nil, fmt.Errorf("test sample %d: %w", i, err)
 		}
-		rep.Confusion[l][ev.Preds[i]]++
+		rep.Confusion[l][got.preds[i]]++
 		rep.Predictions = append(rep.Predictions, SamplePrediction{Index: i, Label: data.Classes[l],
-			Pred: data.Classes[ev.Preds[i]], Logits: ev.Logits[i]})
+			Pred: data.Classes[got.preds[i]], Logits: got.logits[i]})
 	}
 	n := 0
 	for k, name := range data.Classes {
@@ -160,17 +162,17 @@ func Evaluate(ctx context.Context, tr *Trained, data *datasets.Dataset, opt Eval
 		var labels []int
 		for v := 0; v < opt.Votes; v++ {
 			seed := train.Stream(opt.Seed, train.StreamEval, rpt, v).Uint64()
-			e, err := train.EvaluateShowing(ctx, vtask, train.TestSplit, opt.Batch, opt.Workers, seed, pool, bar)
-			if err != nil {
+			var e outcomes
+			if _, err := train.EvaluateShowing(ctx, vtask, train.TestSplit, opt.Batch, opt.Workers, seed, pool, bar, e.add); err != nil {
 				return nil, err
 			}
 			if sum == nil {
-				sum, labels = e.Logits, e.Labels
+				sum, labels = e.logits, e.labels
 				continue
 			}
 			for i := range sum {
 				for j := range sum[i] {
-					sum[i][j] += e.Logits[i][j]
+					sum[i][j] += e.logits[i][j]
 				}
 			}
 		}
@@ -189,6 +191,26 @@ func Evaluate(ctx context.Context, tr *Trained, data *datasets.Dataset, opt Eval
 	}
 	rep.Vote = vs
 	return rep, nil
+}
+
+// outcomes are an evaluation's per-sample labels, predictions (the
+// largest logit's class) and logits, in split order.
+type outcomes struct {
+	labels, preds []int
+	logits        [][]float32
+}
+
+// add records a batch's outcomes (train.Evaluate's each).
+func (o *outcomes) add(b train.Batch, out train.Output) {
+	labels := b.(*Batch).labels
+	c := out.Out.Dim(-1)
+	hl := out.Out.Host()
+	pred := nn.ArgmaxRows(hl, len(labels), c)
+	for i, l := range labels {
+		o.labels = append(o.labels, l)
+		o.preds = append(o.preds, pred[i])
+		o.logits = append(o.logits, append([]float32(nil), hl[i*c:(i+1)*c]...))
+	}
 }
 
 func meanStd(v []float64) (mean, std float64) {
@@ -270,14 +292,14 @@ func Predict(tr *Trained, paths []string, opt PredictOptions) (_ []Prediction, e
 	if err := tr.Model.Cfg.CheckBatch("predicting", 1, 0); err != nil {
 		return nil, err
 	}
-	var grouper nn.PointGrouper
+	var grouper points.Grouper
 	if opt.Device != nil {
 		undo, derr := onDevice(tr.Model.Params(), opt.Device)
 		if derr != nil {
 			return nil, derr
 		}
 		defer undo(&err)
-		grouper, _ = opt.Device.(nn.PointGrouper)
+		grouper, _ = opt.Device.(points.Grouper)
 	}
 	var out []Prediction
 	var failed []error
@@ -304,7 +326,7 @@ func Predict(tr *Trained, paths []string, opt PredictOptions) (_ []Prediction, e
 type brokenModel struct{ error }
 
 // predictFile classifies the file at p; errors name it.
-func predictFile(tr *Trained, p string, opt PredictOptions, up pointcloud.Axis, grouper nn.PointGrouper) (Prediction, error) {
+func predictFile(tr *Trained, p string, opt PredictOptions, up pointcloud.Axis, grouper points.Grouper) (Prediction, error) {
 	np := tr.Model.Cfg.Points
 	c, err := pointcloud.ReadFile(p)
 	if err != nil {

@@ -10,16 +10,12 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"slices"
-	"strings"
 
 	"github.com/pcx-dev/pcx/adapters"
 	"github.com/pcx-dev/pcx/backbone"
 	"github.com/pcx-dev/pcx/nn"
+	"github.com/pcx-dev/pcx/presets"
 )
-
-// Methods lists the fine-tuning methods.
-func Methods() []string { return []string{"full", "linear", "dapt", "dapt-x"} }
 
 // ModelConfig is everything needed to rebuild a model: the backbone sizes
 // and the method with its settings.
@@ -56,21 +52,22 @@ type ModelConfig struct {
 // set of the given number of classes: the paper's settings for the paper's
 // presets, DAPT's head and dropout choices per preset.
 func ResolveModel(preset, method string, classes int) (ModelConfig, error) {
-	if !slices.Contains(Methods(), method) {
-		return ModelConfig{}, fmt.Errorf("unknown method %q (have %s)", method, strings.Join(Methods(), ", "))
+	meth, err := presets.LookupMethod(method)
+	if err != nil {
+		return ModelConfig{}, err
 	}
-	p, err := backbone.LookupPreset(preset)
+	p, err := presets.LookupModel(preset)
 	if err != nil {
 		return ModelConfig{}, err
 	}
 	if classes <= 0 {
 		classes = p.Classes
 	}
-	c := p.Config()
+	c := adapters.BackboneConfig(p)
 	m := ModelConfig{Preset: preset, Method: method, TransDim: c.TransDim, Depth: c.Depth, Heads: c.Heads,
 		Classes: classes, Groups: c.NumGroup, GroupSize: c.GroupSize, Points: c.NPoints, DropPath: c.DropPath,
 		HeadDropout: c.HeadDropout}
-	if method == "dapt" || method == "dapt-x" {
+	if meth.DAPT {
 		d, err := adapters.DAPTPreset(preset)
 		if err != nil {
 			return ModelConfig{}, err
@@ -78,8 +75,8 @@ func ResolveModel(preset, method string, classes int) (ModelConfig, error) {
 		m.DropPath, m.Rank, m.AdapterDropout = d.DropPath, d.Rank, d.AdapterDropout
 		m.HeadCls, m.HeadPrompt, m.HeadPatch = d.Head.Cls, d.Head.Prompt, d.Head.Patch
 	}
-	if method == "dapt-x" {
-		x, err := adapters.DAPTXPreset("scan_objbg")
+	if meth.SMoA != nil {
+		x, err := adapters.DAPTXPreset(preset)
 		if err != nil {
 			return ModelConfig{}, err
 		}
@@ -100,10 +97,9 @@ func (m ModelConfig) dapt() adapters.DAPTConfig {
 		Head: adapters.HeadTokens{Cls: m.HeadCls, Prompt: m.HeadPrompt, Patch: m.HeadPatch}}
 }
 
-// net is what every method's model provides.
-type net interface {
-	Params() nn.Params
-	Forward(tp *nn.Tape, g *backbone.Groups, r *rand.Rand) *nn.Tensor
+func (m ModelConfig) daptx() adapters.DAPTXConfig {
+	return adapters.DAPTXConfig{DAPTConfig: m.dapt(), SMoAHeads: m.SMoAHeads, Experts: m.Experts, Top1: m.Top1,
+		Alpha: m.Alpha, KeepDAPT: m.KeepDAPT, AdapterRank: m.AdapterRank}
 }
 
 // Model is a classifier built for a method.
@@ -113,7 +109,7 @@ type Model struct {
 	MAE *backbone.PointMAE
 	// DAPTX is set for dapt-x (its SMoA records routing statistics).
 	DAPTX *adapters.DAPTX
-	net   net
+	net   adapters.Net
 }
 
 // NewModel builds the model of cfg with weights drawn from r and the
@@ -122,33 +118,12 @@ func NewModel(cfg ModelConfig, r *rand.Rand) (*Model, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	m := &Model{Cfg: cfg}
-	switch cfg.Method {
-	case "full", "linear":
-		pm, err := backbone.NewPointMAE(cfg.backbone(), r)
-		if err != nil {
-			return nil, err
-		}
-		if err := backbone.ApplyMethod(pm, cfg.Method); err != nil {
-			return nil, err
-		}
-		m.MAE, m.net = pm, pm
-	case "dapt":
-		d, err := adapters.NewDAPT(cfg.dapt(), r)
-		if err != nil {
-			return nil, err
-		}
-		m.MAE, m.net = d.PointMAE, d
-	case "dapt-x":
-		d, err := adapters.NewDAPTX(adapters.DAPTXConfig{DAPTConfig: cfg.dapt(), SMoAHeads: cfg.SMoAHeads,
-			Experts: cfg.Experts, Top1: cfg.Top1, Alpha: cfg.Alpha, KeepDAPT: cfg.KeepDAPT, AdapterRank: cfg.AdapterRank}, r)
-		if err != nil {
-			return nil, err
-		}
-		m.MAE, m.DAPTX, m.net = d.PointMAE, d, d
-	default:
-		return nil, fmt.Errorf("unknown method %q (have %s)", cfg.Method, strings.Join(Methods(), ", "))
+	n, err := adapters.Build(cfg.Method, cfg.daptx(), r)
+	if err != nil {
+		return nil, err
 	}
+	m := &Model{Cfg: cfg, MAE: n.Backbone(), net: n}
+	m.DAPTX, _ = n.(*adapters.DAPTX)
 	return m, nil
 }
 
@@ -160,12 +135,11 @@ func (m *Model) Forward(tp *nn.Tape, g *backbone.Groups, r *rand.Rand) *nn.Tenso
 	return m.net.Forward(tp, g, r)
 }
 
-// Loss is cross-entropy, plus DAPT-X's balance loss for dapt-x.
-func (m *Model) Loss(tp *nn.Tape, logits *nn.Tensor, labels []int) *nn.Tensor {
-	if m.DAPTX != nil {
-		return m.DAPTX.Loss(tp, logits, labels)
-	}
-	return nn.CrossEntropy(tp, logits, labels, 0)
+// ForwardAux returns the logits of grouped clouds and the method's
+// auxiliary loss (nil but for dapt-x: its balance loss, which training
+// weighs by Cfg.Alpha).
+func (m *Model) ForwardAux(tp *nn.Tape, g *backbone.Groups, r *rand.Rand) (logits, aux *nn.Tensor) {
+	return m.net.ForwardAux(tp, g, r)
 }
 
 // Group runs the backbone's grouping (FPS centres, kNN neighbourhoods) on b

@@ -15,6 +15,7 @@ import (
 	"github.com/pcx-dev/pcx/nn/checkpoint"
 	"github.com/pcx-dev/pcx/nn/state"
 	"github.com/pcx-dev/pcx/pointcloud"
+	"github.com/pcx-dev/pcx/points"
 	"github.com/pcx-dev/pcx/train"
 	"go.yaml.in/yaml/v3"
 )
@@ -61,7 +62,7 @@ type Config struct {
 	// not part of the saved configuration.
 	Device nn.Device `yaml:"-" json:"-"`
 	// HostGrouping keeps FPS and kNN grouping in the loader on the host
-	// when Device can group (nn.PointGrouper), which otherwise groups
+	// when Device can group (points.Grouper), which otherwise groups
 	// each batch; both give the same groups.
 	HostGrouping bool `yaml:"-" json:"-"`
 }
@@ -140,7 +141,7 @@ func Train(ctx context.Context, cfg Config, data *datasets.Dataset, dir string, 
 			tun, m.Params().Count(), 100*float64(tun)/float64(m.Params().Count()))
 	}
 	task := &Task{Model: m, Data: data, Rotate: cfg.Rotate}
-	if g, ok := cfg.Device.(nn.PointGrouper); ok && !cfg.HostGrouping {
+	if g, ok := cfg.Device.(points.Grouper); ok && !cfg.HostGrouping {
 		task.Grouper = g
 	}
 	meta := map[string]string{MetaConfig: string(cj), MetaClasses: string(classes)}

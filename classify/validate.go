@@ -8,6 +8,7 @@ import (
 	"github.com/pcx-dev/pcx/datasets/synth"
 	"github.com/pcx-dev/pcx/internal/memlimit"
 	"github.com/pcx-dev/pcx/pointcloud"
+	"github.com/pcx-dev/pcx/points"
 )
 
 // Validate checks a model configuration's numbers before anything is
@@ -67,7 +68,7 @@ func (m ModelConfig) weightBytes() int64 {
 // patch encoder's features, the attention maps and the MLP's hidden layer.
 func (m ModelConfig) batchBytes(b int) int64 {
 	g, k, d, h := int64(m.Groups), int64(m.GroupSize), int64(m.TransDim), int64(m.Heads)
-	in := memlimit.Bytes(int64(PointAll(m.Points)), 3)
+	in := memlimit.Bytes(int64(points.PointAll(m.Points)), 3)
 	peak := max(memlimit.Bytes(g, k, 512), memlimit.Bytes(h, g+1, g+1), memlimit.Bytes(g+1, 4, d))
 	return memlimit.Bytes(4, int64(b), memlimit.Sum(in, peak))
 }
@@ -78,7 +79,7 @@ func (m ModelConfig) CheckBatch(what string, b int, workers int64) error {
 	if b <= 0 {
 		return fmt.Errorf("%s: the batch size must be positive (got %d)", what, b)
 	}
-	loading := memlimit.Bytes(workers, 4, int64(b), int64(PointAll(m.Points)), 3)
+	loading := memlimit.Bytes(workers, 4, int64(b), int64(points.PointAll(m.Points)), 3)
 	need := memlimit.Sum(m.weightBytes(), m.batchBytes(b), loading)
 	return memlimit.Check(fmt.Sprintf("%s in batches of %d clouds of %d points", what, b, m.Points), need)
 }

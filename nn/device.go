@@ -580,20 +580,6 @@ func scaleDev(tp *Tape, d Device, x *Tensor, a float32) *Tensor {
 	return out
 }
 
-// PointGrouper is a Device that groups point clouds itself (Point-MAE's
-// Group: farthest-point sampling, then kNN around each centre), so that a
-// batch's clouds need not be grouped on the host. package nn/cuda's Engine
-// is one.
-type PointGrouper interface {
-	Device
-	// GroupPoints uploads the clouds xyz (b×n×3) and returns, in device
-	// memory, the g centres of each (b×g×3) and their k nearest points
-	// relative to them (b×g×k×3), with package knn's Group semantics
-	// (pointnet2 FPS from point 0, exact kNN, ties to the lower index).
-	// The caller owns both buffers.
-	GroupPoints(xyz []float32, b, n, g, k int) (centres, nbhd DeviceBuffer)
-}
-
 // FromDevice wraps device memory buf of d (of the given shape) as a tensor
 // without gradient; tp takes ownership and frees buf on Release.
 func FromDevice(tp *Tape, d Device, buf DeviceBuffer, shape ...int) *Tensor {

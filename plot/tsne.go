@@ -8,6 +8,8 @@ import (
 	"runtime"
 	"sort"
 	"sync"
+
+	pcxrng "github.com/pcx-dev/pcx/internal/rng"
 )
 
 // t-SNE settings, those of van der Maaten's bhtsne and of openTSNE.
@@ -77,7 +79,7 @@ func TSNE(points [][]float32, perplexity float64, iters int, seed uint64) ([][2]
 		copy(data[i*dim:], row)
 	}
 
-	rng := rand.New(rand.NewPCG(seed, 0x9e3779b97f4a7c15))
+	rng := pcxrng.New(seed)
 	if limit := float64(n-1) / 3; perplexity > limit {
 		perplexity = limit
 	}

@@ -6,6 +6,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"sort"
+
+	"github.com/pcx-dev/pcx/internal/rng"
 )
 
 // ErrZeroArea is returned when a mesh has no surface to sample.
@@ -13,7 +15,7 @@ var ErrZeroArea = errors.New("mesh has zero surface area")
 
 // NewRand returns pcx's deterministic random stream for a seed.
 func NewRand(seed uint64) *rand.Rand {
-	return rand.New(rand.NewPCG(seed, 0x9e3779b97f4a7c15))
+	return rng.New(seed)
 }
 
 // SampleSurface draws n points uniformly over the surface of a triangle mesh:

@@ -11,35 +11,48 @@ import (
 
 // Eval is the outcome of evaluating a split.
 type Eval struct {
-	Correct, Total int
-	// Loss is the task's loss averaged over samples (each batch's mean
-	// weighted by its size).
+	// Samples is the number of samples evaluated.
+	Samples int
+	// Loss is the task's objective (its loss plus the weighted extra
+	// losses) averaged over samples (each batch's mean weighted by its
+	// size).
 	Loss float64
-	// Labels and Preds are per sample, in split order.
-	Labels, Preds []int
-	// Logits holds each sample's logits, in split order.
-	Logits [][]float32
+	// Metrics are the task's metrics and Sums their sums over the split.
+	Metrics []Metric
+	Sums    []float64
 }
 
-// Acc is the accuracy.
-func (e *Eval) Acc() float64 {
-	if e.Total == 0 {
+// Mean is metric i's mean over the split's samples.
+func (e *Eval) Mean(i int) float64 {
+	if e.Samples == 0 {
 		return 0
 	}
-	return float64(e.Correct) / float64(e.Total)
+	return e.Sums[i] / float64(e.Samples)
+}
+
+// Get returns the mean of the metric named name.
+func (e *Eval) Get(name string) (float64, bool) {
+	for i, m := range e.Metrics {
+		if m.Name == name {
+			return e.Mean(i), true
+		}
+	}
+	return 0, false
 }
 
 // Evaluate runs the model in evaluation mode over split s in order, in
 // batches of bs built by workers goroutines. Batches draw randomness (for
-// test-time augmentation) from Stream(seed, StreamEval, 0, batch).
-func Evaluate(ctx context.Context, task Task, s Split, bs, workers int, seed uint64, pool *nn.Pool) (*Eval, error) {
-	return EvaluateShowing(ctx, task, s, bs, workers, seed, pool, nil)
+// test-time augmentation) from Stream(seed, StreamEval, 0, batch). each,
+// when set, sees every batch and its step's output in order, before the
+// step's tensors are released (Output.Out is valid only then).
+func Evaluate(ctx context.Context, task Task, s Split, bs, workers int, seed uint64, pool *nn.Pool, each func(Batch, Output)) (*Eval, error) {
+	return EvaluateShowing(ctx, task, s, bs, workers, seed, pool, nil, each)
 }
 
 // EvaluateShowing is Evaluate reporting each batch's samples to prog (which
 // may be nil; it is not finished here, so that one Progress can span
 // several evaluations, one per vote say).
-func EvaluateShowing(ctx context.Context, task Task, s Split, bs, workers int, seed uint64, pool *nn.Pool, prog *Progress) (*Eval, error) {
+func EvaluateShowing(ctx context.Context, task Task, s Split, bs, workers int, seed uint64, pool *nn.Pool, prog *Progress, each func(Batch, Output)) (*Eval, error) {
 	n := task.Len(s)
 	if n == 0 {
 		return nil, fmt.Errorf("evaluate: the %s split is empty", s)
@@ -62,31 +75,30 @@ func EvaluateShowing(ctx context.Context, task Task, s Split, bs, workers int, s
 		return Stream(seed, StreamEval, 0, i)
 	})
 	defer ld.stop()
-	ev := &Eval{}
+	ev := &Eval{Metrics: task.Metrics()}
+	ev.Sums = make([]float64, len(ev.Metrics))
 	for range idx {
 		b, err := ld.next()
 		if err != nil {
 			return nil, err
 		}
 		tp := nn.NewTapePool(false, pool).Scope() // evaluation mode, nothing recorded
-		logits := task.Logits(tp, b, nil)
-		loss := task.Loss(tp, logits, b)
-		ev.Loss += float64(loss.Host()[0]) * float64(len(b.Labels()))
-		labels := b.Labels()
-		c := logits.Dim(-1)
-		hl := logits.Host()
-		pred := nn.ArgmaxRows(hl, len(labels), c)
-		for i, l := range labels {
-			ev.Labels = append(ev.Labels, l)
-			ev.Preds = append(ev.Preds, pred[i])
-			ev.Logits = append(ev.Logits, append([]float32(nil), hl[i*c:(i+1)*c]...))
-			if pred[i] == l {
-				ev.Correct++
-			}
+		out := task.Step(tp, b, nil)
+		if len(out.Sums) != len(ev.Sums) {
+			tp.Release()
+			return nil, fmt.Errorf("evaluate: the task's step returned %d metric sums for its %d metrics", len(out.Sums), len(ev.Sums))
 		}
-		ev.Total += len(labels)
+		k := b.Len()
+		ev.Loss += float64(out.Objective(tp).Host()[0]) * float64(k)
+		for i, v := range out.Sums {
+			ev.Sums[i] += v
+		}
+		ev.Samples += k
+		if each != nil {
+			each(b, out)
+		}
 		tp.Release()
-		prog.Add(len(labels))
+		prog.Add(k)
 	}
 	ev.Loss /= float64(n)
 	if math.IsNaN(ev.Loss) {

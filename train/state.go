@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -32,17 +33,24 @@ const MetaState = "train_state"
 
 // runState is where a run stands, stored in each checkpoint.
 type runState struct {
-	Epoch     int     `json:"epoch"` // epochs done
-	Batch     int     `json:"batch"` // batches done in the current epoch
-	Steps     int     `json:"steps"` // optimiser steps
-	LossSum   float64 `json:"loss_sum"`
-	Correct   int     `json:"correct"`
-	Seen      int     `json:"seen"`
-	WaitSec   float64 `json:"wait_sec"`
-	TrainSec  float64 `json:"train_sec"`
-	BestAcc   float64 `json:"best_acc"`
+	Epoch   int     `json:"epoch"` // epochs done
+	Batch   int     `json:"batch"` // batches done in the current epoch
+	Steps   int     `json:"steps"` // optimiser steps
+	LossSum float64 `json:"loss_sum"`
+	// Sum0 is the task's first metric's sum over the epoch's samples so
+	// far (a count of correct predictions for classification, hence the
+	// key).
+	Sum0     float64 `json:"correct"`
+	Seen     int     `json:"seen"`
+	WaitSec  float64 `json:"wait_sec"`
+	TrainSec float64 `json:"train_sec"`
+	// Best is the best epoch's value of the metric choosing it (the key
+	// is classification's, whose metric is the accuracy).
+	Best      float64 `json:"best_acc"`
 	BestEpoch int     `json:"best_epoch"`
 	Config    Config  `json:"config"`
+	// Sums are the other metrics' sums, after the first.
+	Sums []float64 `json:"sums,omitempty"`
 }
 
 // position describes where a checkpoint stands.
@@ -57,8 +65,13 @@ func (st runState) position() string {
 }
 
 func (r *runner) state() runState {
-	return runState{Epoch: r.epoch, Batch: r.batch, Steps: r.adam.Steps(), LossSum: r.lossSum, Correct: r.correct,
-		Seen: r.seen, WaitSec: r.waitSec, TrainSec: r.trainSec, BestAcc: r.bestAcc, BestEpoch: r.bestEpoch, Config: r.cfg}
+	st := runState{Epoch: r.epoch, Batch: r.batch, Steps: r.adam.Steps(), LossSum: r.lossSum,
+		Seen: r.seen, WaitSec: r.waitSec, TrainSec: r.trainSec, Best: r.bestVal, BestEpoch: r.bestEpoch, Config: r.cfg}
+	if len(r.sums) > 0 {
+		st.Sum0 = r.sums[0]
+		st.Sums = append([]float64(nil), r.sums[1:]...)
+	}
+	return st
 }
 
 // save writes the model, the optimiser and the run's position to the run
@@ -157,8 +170,15 @@ func (r *runner) resume() error {
 	}
 	r.adam.Load(opt)
 	r.adam.SetSteps(st.Steps)
-	r.epoch, r.batch, r.lossSum, r.correct, r.seen = st.Epoch, st.Batch, st.LossSum, st.Correct, st.Seen
-	r.waitSec, r.trainSec, r.bestAcc, r.bestEpoch = st.WaitSec, st.TrainSec, st.BestAcc, st.BestEpoch
+	if len(r.sums) > 0 && len(st.Sums) != len(r.sums)-1 || len(r.sums) == 0 && (st.Sum0 != 0 || len(st.Sums) > 0) {
+		return fmt.Errorf("cannot resume: %s holds the sums of %d metrics, the task has %d", path, 1+len(st.Sums), len(r.sums))
+	}
+	r.epoch, r.batch, r.lossSum, r.seen = st.Epoch, st.Batch, st.LossSum, st.Seen
+	if len(r.sums) > 0 {
+		r.sums[0] = st.Sum0
+		copy(r.sums[1:], st.Sums)
+	}
+	r.waitSec, r.trainSec, r.bestVal, r.bestEpoch = st.WaitSec, st.TrainSec, st.Best, st.BestEpoch
 	r.good, r.hasGood = st, true
 	ms, err := ReadMetrics(r.path(MetricsJSONL))
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -170,6 +190,13 @@ func (r *runner) resume() error {
 	// Epochs after the checkpoint (a run killed after writing an epoch's
 	// metrics but before its checkpoint) are dropped and run again.
 	r.metrics = ms[:st.Epoch]
+	want := append(append([]string(nil), r.cols...), r.best.key())
+	for _, m := range r.metrics {
+		if got := m.Names(); !slices.Equal(got, want) {
+			return fmt.Errorf("cannot resume: epoch %d of %s has the metrics %s, this run %s", m.Epoch, r.path(MetricsJSONL),
+				quoteShort(strings.Join(got, ",")), strings.Join(want, ","))
+		}
+	}
 	if st.complete() {
 		return fmt.Errorf("run %s is %w (%d epochs); nothing to do", r.opt.Dir, ErrComplete, st.Epoch)
 	}
@@ -269,11 +296,7 @@ func (r *runner) writeMetrics() error {
 		return err
 	}
 	return atomicfile.Write(r.path(MetricsCSV), func(w io.Writer) error {
-		fmt.Fprintln(w, "epoch,lr,train_loss,train_acc,test_loss,test_acc,best_acc,best_epoch,seconds,train_seconds,samples_per_sec,data_wait,peak_mb")
-		for _, m := range r.metrics {
-			fmt.Fprintf(w, "%d,%g,%g,%g,%g,%g,%g,%d,%g,%g,%g,%g,%d\n", m.Epoch, m.LR, m.TrainLoss, m.TrainAcc, m.TestLoss,
-				m.TestAcc, m.BestAcc, m.BestEpoch, m.Seconds, m.TrainSeconds, m.SamplesPerSec, m.DataWait, m.PeakMB)
-		}
+		writeCSV(w, append(append([]string(nil), r.cols...), r.best.key()), r.metrics)
 		return nil
 	})
 }

@@ -1,6 +1,10 @@
 package train
 
-import "math/rand/v2"
+import (
+	"math/rand/v2"
+
+	"github.com/pcx-dev/pcx/internal/rng"
+)
 
 // Stream kinds: each random stream of a run is derived from the seed, its
 // kind, the epoch and the batch, so that any step can be reproduced on its
@@ -12,19 +16,10 @@ const (
 	StreamEval                    // an evaluation batch (voting)
 )
 
-// mix is SplitMix64's finaliser.
-func mix(x uint64) uint64 {
-	x += 0x9e3779b97f4a7c15
-	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9
-	x = (x ^ (x >> 27)) * 0x94d049bb133111eb
-	return x ^ (x >> 31)
-}
-
-// Stream returns the random stream of (seed, kind, epoch, batch).
+// Stream returns the random stream of (seed, kind, epoch, batch); kind 0 is
+// model initialisation.
 func Stream(seed, kind uint64, epoch, batch int) *rand.Rand {
-	a := mix(seed ^ mix(kind))
-	b := mix(a ^ mix(uint64(epoch)<<32|uint64(uint32(batch))))
-	return rand.New(rand.NewPCG(a, b))
+	return rng.Stream(seed, kind, epoch, batch)
 }
 
 // Permutation is epoch's order of n training samples.

@@ -1,12 +1,15 @@
 // Package train is pcx's training core. It runs epochs over a parallel data
-// loader, steps AdamW with Point-MAE's cosine warm-up schedule and gradient
-// clipping, evaluates on the test split every epoch, and keeps a run
-// directory: the resolved configuration, metrics as JSON lines and CSV, and
-// the checkpoints last.safetensors and best.safetensors, written atomically.
+// loader, steps AdamW with a cosine warm-up schedule (per epoch or per step)
+// and gradient clipping, evaluates on the test split every epoch when there
+// is one, and keeps a run directory: the resolved configuration, metrics as
+// JSON lines and CSV, and the checkpoints last.safetensors and
+// best.safetensors (the best epoch by a named metric), written atomically.
 //
 // The core knows nothing about what it trains. A Task supplies the
-// parameters, builds batches (in the loader's goroutines) and runs the model;
-// point-cloud classification and, later, images plug in the same way.
+// parameters, builds batches (in the loader's goroutines) and runs a step,
+// which returns its loss, any extra weighted losses and the sums of the
+// task's named metrics; point-cloud classification and other tasks plug in
+// the same way.
 //
 // Runs are reproducible: every random stream (epoch order, each batch's
 // augmentation, each step's dropout) is derived from the seed, the epoch and
@@ -52,9 +55,42 @@ func (s Split) String() string {
 	return "test"
 }
 
-// Batch is what a Task builds for one step; the core only reads its labels.
+// Batch is what a Task builds for one step; the core only reads its size.
 type Batch interface {
-	Labels() []int
+	// Len is the number of samples in the batch.
+	Len() int
+}
+
+// Aux is an extra loss of a step: the objective is the step's Loss plus
+// Weight times each Aux's Value (a scalar).
+type Aux struct {
+	Name   string
+	Value  *nn.Tensor
+	Weight float32
+}
+
+// Output is what a step returns.
+type Output struct {
+	// Loss is the task's loss (a scalar, the batch's mean).
+	Loss *nn.Tensor
+	// Aux are extra losses, added to Loss in order, each times its weight.
+	Aux []Aux
+	// Sums holds, for each of the task's Metrics in order, its sum over
+	// the batch's samples.
+	Sums []float64
+	// Out is the model's output (for Evaluate's callers; the core does
+	// not read it).
+	Out *nn.Tensor
+}
+
+// Objective is Loss plus the weighted extra losses, recorded on tp: what
+// training minimises.
+func (o Output) Objective(tp *nn.Tape) *nn.Tensor {
+	total := o.Loss
+	for _, a := range o.Aux {
+		total = nn.Add(tp, total, nn.Scale(tp, a.Value, a.Weight))
+	}
+	return total
 }
 
 // Task couples a model with its data.
@@ -68,14 +104,16 @@ type Task interface {
 	// goroutines, concurrently with other Batch calls and with the model,
 	// and must draw all its randomness from r.
 	Batch(s Split, idx []int, r *rand.Rand) (Batch, error)
-	// Logits runs the model; tp.Train selects training behaviour and r
-	// drives dropout and drop-path.
-	Logits(tp *nn.Tape, b Batch, r *rand.Rand) *nn.Tensor
-	// Loss is the training objective of the logits of b (a scalar).
-	Loss(tp *nn.Tape, logits *nn.Tensor, b Batch) *nn.Tensor
+	// Step runs the model on b and returns its loss, extra losses and
+	// metric sums; tp.Train selects training behaviour and r drives
+	// dropout and drop-path (r is nil in evaluation).
+	Step(tp *nn.Tape, b Batch, r *rand.Rand) Output
+	// Metrics names the task's metrics, the order of Output.Sums.
+	Metrics() []Metric
 }
 
-// Config holds the optimisation settings. Zero values mean Point-MAE's.
+// Config holds the optimisation settings (PointMAEFineTune gives
+// Point-MAE's).
 type Config struct {
 	Epochs       int     `yaml:"epochs" json:"epochs"`
 	BatchSize    int     `yaml:"batch_size" json:"batch_size"`
@@ -91,15 +129,30 @@ type Config struct {
 	Workers int `yaml:"workers" json:"workers"`
 	// Prefetch bounds the batches built ahead of the model (0: 2×Workers).
 	Prefetch int `yaml:"prefetch" json:"prefetch"`
+	// Best names the metric that chooses best.safetensors: train_loss,
+	// test_loss, or train_<m> or test_<m> for a metric m of the task
+	// (larger is better when the metric says so, otherwise smaller). ""
+	// is the task's first metric (the loss if it has none) on the test
+	// split, or on the training split when there is no test split.
+	Best string `yaml:"best,omitempty" json:"best,omitempty"`
+	// ScheduleUnit is "step" to move the learning rate every optimiser
+	// step (warm-up and cosine counted in steps: WarmupEpochs and Epochs
+	// times the steps of an epoch); "" or "epoch" move it once per epoch.
+	ScheduleUnit string `yaml:"schedule_unit,omitempty" json:"schedule_unit,omitempty"`
 }
 
-// PointMAE returns Point-MAE's fine-tuning settings: 300 epochs of batch 32
-// (evaluation 64), AdamW lr 5e-4 and weight decay 0.05, 10 warm-up epochs
-// from 1e-6, cosine to 1e-6, gradient norm clipped at 10.
-func PointMAE() Config {
+// PointMAEFineTune returns Point-MAE's fine-tuning schedule: 300 epochs of
+// batch 32 (evaluation 64), AdamW lr 5e-4 and weight decay 0.05, 10
+// warm-up epochs from 1e-6, cosine to 1e-6, gradient norm clipped at 10.
+func PointMAEFineTune() Config {
 	return Config{Epochs: 300, BatchSize: 32, EvalBatch: 64, LR: 5e-4, MinLR: 1e-6, WarmupLR: 1e-6,
 		WarmupEpochs: 10, WeightDecay: 0.05, ClipGrad: 10}
 }
+
+// PointMAE is PointMAEFineTune.
+//
+// Deprecated: use PointMAEFineTune.
+func PointMAE() Config { return PointMAEFineTune() }
 
 // Validate checks the settings.
 func (c Config) Validate() error {
@@ -118,6 +171,10 @@ func (c Config) Validate() error {
 		return fmt.Errorf("warm-up epochs must not be negative (got %d)", c.WarmupEpochs)
 	case c.Workers < 0 || c.Prefetch < 0:
 		return fmt.Errorf("workers and prefetch must not be negative")
+	case c.ScheduleUnit != "" && c.ScheduleUnit != "epoch" && c.ScheduleUnit != "step":
+		return fmt.Errorf("schedule_unit must be epoch or step (got %s)", quoteShort(c.ScheduleUnit))
+	case len(c.Best) > 64:
+		return fmt.Errorf("best must name a metric (got %s)", quoteShort(c.Best))
 	}
 	return nil
 }
@@ -135,10 +192,18 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-// Schedule is the learning-rate schedule: timm's CosineLRScheduler stepped
-// once per epoch after it ends, as Point-MAE's runner does, so epoch e ≥ 1
-// trains with the scheduler's value at e−1 and epoch 0 with its value at 0.
-func (c Config) Schedule(epoch int) float64 {
+// Schedule is the learning rate of step batch of epoch (both 0-based) in
+// a run of perEpoch steps an epoch. Per epoch (the default) it is timm's
+// CosineLRScheduler stepped once per epoch after it ends, as Point-MAE's
+// runner does, so epoch e ≥ 1 trains with the scheduler's value at e−1 and
+// epoch 0 with its value at 0. Per step (ScheduleUnit "step") step s of
+// the run trains with the value at s, warm-up and length counted in steps.
+func (c Config) Schedule(epoch, batch, perEpoch int) float64 {
+	if c.ScheduleUnit == "step" {
+		n := float64(perEpoch)
+		s := optim.Cosine{Base: c.LR, Min: c.MinLR, WarmupInit: c.WarmupLR, Warmup: float64(c.WarmupEpochs) * n, Total: float64(c.Epochs) * n}
+		return s.LR(float64(epoch*perEpoch + batch))
+	}
 	s := optim.Cosine{Base: c.LR, Min: c.MinLR, WarmupInit: c.WarmupLR, Warmup: float64(c.WarmupEpochs), Total: float64(c.Epochs)}
 	return s.LR(float64(max(epoch-1, 0)))
 }
@@ -169,47 +234,20 @@ type Options struct {
 	// Device, when set, runs the steps and evaluations there: the
 	// parameters and optimiser state move to it for the run (and back at
 	// its end), checkpoints copy them to the host, batches are uploaded
-	// by the operations that take them, loss and logits come back.
+	// by the operations that take them, the step's outputs come back.
 	Device nn.Device
-}
-
-// EpochMetrics is one line of metrics.jsonl.
-type EpochMetrics struct {
-	Epoch     int     `json:"epoch"` // 1-based
-	LR        float64 `json:"lr"`
-	TrainLoss float64 `json:"train_loss"`
-	TrainAcc  float64 `json:"train_acc"`
-	TestLoss  float64 `json:"test_loss"`
-	TestAcc   float64 `json:"test_acc"`
-	BestAcc   float64 `json:"best_acc"`
-	BestEpoch int     `json:"best_epoch"`
-	// Seconds is the epoch's wall time (training and evaluation; for an
-	// epoch resumed part-way, only the part run after resuming).
-	Seconds float64 `json:"seconds"`
-	// TrainSeconds is the training part of Seconds.
-	TrainSeconds float64 `json:"train_seconds"`
-	// SamplesPerSec is the training throughput.
-	SamplesPerSec float64 `json:"samples_per_sec"`
-	// DataWait is the fraction of training time the model waited for the
-	// loader.
-	DataWait float64 `json:"data_wait"`
-	// PeakMB is the process's peak resident memory so far.
-	PeakMB int `json:"peak_mb"`
-}
-
-// WithoutTimes returns m with its timing and memory fields zeroed: what is
-// left repeats exactly between runs of the same seed.
-func (m EpochMetrics) WithoutTimes() EpochMetrics {
-	m.Seconds, m.TrainSeconds, m.SamplesPerSec, m.DataWait, m.PeakMB = 0, 0, 0, 0, 0
-	return m
 }
 
 // Result summarises a run.
 type Result struct {
-	Epochs    []EpochMetrics
-	BestAcc   float64
+	Epochs []EpochMetrics
+	// Metric names the metric that chose the best epoch (Config.Best
+	// resolved: test_acc, train_loss...).
+	Metric string
+	// Best is the best epoch's value of Metric, Last the last epoch's.
+	Best      float64
 	BestEpoch int
-	LastAcc   float64
+	Last      float64
 }
 
 // Errors a run can end with; each is wrapped with the details.
@@ -242,8 +280,9 @@ func Run(ctx context.Context, task Task, cfg Config, opt Options) (*Result, erro
 	if task.Len(TrainSplit) < cfg.BatchSize {
 		return nil, fmt.Errorf("train: %d training samples, fewer than one batch of %d", task.Len(TrainSplit), cfg.BatchSize)
 	}
-	if task.Len(TestSplit) == 0 {
-		return nil, fmt.Errorf("train: the test split is empty")
+	cols, best, err := columns(task, cfg.Best)
+	if err != nil {
+		return nil, err
 	}
 	// The run owns its directory until it returns.
 	lk, owned, err := claim(opt.Dir)
@@ -251,7 +290,8 @@ func Run(ctx context.Context, task Task, cfg Config, opt Options) (*Result, erro
 		return nil, err
 	}
 	defer lk.release(owned)
-	r := &runner{ctx: ctx, task: task, cfg: cfg, opt: opt, ps: task.Params()}
+	r := &runner{ctx: ctx, task: task, cfg: cfg, opt: opt, ps: task.Params(), cols: cols, best: best,
+		sums: make([]float64, len(task.Metrics()))}
 	r.adam = optim.NewAdamW(r.ps, cfg.WeightDecay)
 	if len(r.adam.Params) == 0 {
 		return nil, fmt.Errorf("train: the model has no trainable parameters")
@@ -319,11 +359,15 @@ type runner struct {
 	adam *optim.AdamW
 	pool *nn.Pool
 
+	cols []string   // the names of each epoch's Values
+	best bestChoice // the metric choosing best.safetensors
+
 	epoch, batch      int // position: epochs done, batches done in the current epoch
 	lossSum           float64
-	correct, seen     int
+	sums              []float64 // per metric, over the current epoch's samples
+	seen              int
 	waitSec, trainSec float64
-	bestAcc           float64
+	bestVal           float64
 	bestEpoch         int
 	metrics           []EpochMetrics
 
@@ -347,9 +391,11 @@ func (r *runner) loop() (*Result, error) {
 	nTrain := r.task.Len(TrainSplit)
 	perEpoch := nTrain / cfg.BatchSize // the last partial batch is dropped, as Point-MAE does
 	ran, runSec := 0, 0.0              // epochs finished by this process and their time, for the time left
+	metrics := r.task.Metrics()
+	hasTest := r.task.Len(TestSplit) > 0
 	for r.epoch < cfg.Epochs {
 		e := r.epoch
-		lr := cfg.Schedule(e)
+		lr := cfg.Schedule(e, 0, perEpoch)
 		start := time.Now()
 		order := Permutation(cfg.Seed, e, nTrain)
 		var idx [][]int
@@ -373,7 +419,7 @@ func (r *runner) loop() (*Result, error) {
 				}
 				return nil, fmt.Errorf("%w; %s", err, r.goodCheckpoint())
 			}
-			if err := r.step(lb, lr, e, b); err != nil {
+			if err := r.step(lb, cfg.Schedule(e, b, perEpoch), e, b); err != nil {
 				ld.stop()
 				return nil, err
 			}
@@ -399,28 +445,40 @@ func (r *runner) loop() (*Result, error) {
 		if name, v, bad := firstNonFinite(r.ps, nil); bad {
 			return nil, r.nonFinite("parameter "+name, float64(v), e, perEpoch-1)
 		}
-		evBar := NewProgress(r.opt.Progress, r.task.Len(TestSplit), desc+" test")
-		ev, err := EvaluateShowing(r.ctx, r.task, TestSplit, cfg.EvalBatch, cfg.Workers, cfg.Seed, r.pool, evBar)
-		evBar.Finish()
-		if err != nil {
-			if r.ctx.Err() != nil {
-				return r.interrupted()
-			}
-			return nil, fmt.Errorf("epoch %d: %w; %s", e+1, err, r.goodCheckpoint())
+		vals := []Named{{"train_loss", r.lossSum / float64(max(perEpoch, 1))}}
+		for i, mt := range metrics {
+			vals = append(vals, Named{"train_" + mt.Name, r.sums[i] / float64(max(r.seen, 1))})
 		}
-		m := EpochMetrics{Epoch: e + 1, LR: lr, TrainLoss: r.lossSum / float64(max(perEpoch, 1)),
-			TrainAcc: float64(r.correct) / float64(max(r.seen, 1)), TestLoss: ev.Loss, TestAcc: ev.Acc(),
+		if hasTest {
+			evBar := NewProgress(r.opt.Progress, r.task.Len(TestSplit), desc+" test")
+			ev, err := EvaluateShowing(r.ctx, r.task, TestSplit, cfg.EvalBatch, cfg.Workers, cfg.Seed, r.pool, evBar, nil)
+			evBar.Finish()
+			if err != nil {
+				if r.ctx.Err() != nil {
+					return r.interrupted()
+				}
+				return nil, fmt.Errorf("epoch %d: %w; %s", e+1, err, r.goodCheckpoint())
+			}
+			vals = append(vals, Named{"test_loss", ev.Loss})
+			for i, mt := range metrics {
+				vals = append(vals, Named{"test_" + mt.Name, ev.Mean(i)})
+			}
+		}
+		m := EpochMetrics{Epoch: e + 1, LR: lr, Values: vals,
 			Seconds: time.Since(start).Seconds(), TrainSeconds: r.trainSec,
 			SamplesPerSec: float64(r.seen) / math.Max(r.trainSec, 1e-9), DataWait: r.waitSec / math.Max(r.trainSec, 1e-9),
 			PeakMB: PeakRSSMB()}
-		improved := m.TestAcc > r.bestAcc || r.bestEpoch == 0
+		v, _ := m.Get(r.best.name)
+		improved := r.bestEpoch == 0 || r.best.better(v, r.bestVal)
 		if improved {
-			r.bestAcc, r.bestEpoch = m.TestAcc, m.Epoch
+			r.bestVal, r.bestEpoch = v, m.Epoch
 		}
-		m.BestAcc, m.BestEpoch = r.bestAcc, r.bestEpoch
+		m.Values = append(m.Values, Named{r.best.key(), r.bestVal})
+		m.BestEpoch = r.bestEpoch
 		r.metrics = append(r.metrics, m)
 		r.epoch, r.batch = e+1, 0
-		r.lossSum, r.correct, r.seen, r.waitSec, r.trainSec = 0, 0, 0, 0, 0
+		r.lossSum, r.seen, r.waitSec, r.trainSec = 0, 0, 0, 0
+		clear(r.sums)
 		if improved {
 			if err := r.save(BestFile); err != nil {
 				return nil, err
@@ -436,18 +494,102 @@ func (r *runner) loop() (*Result, error) {
 		}
 		ran++
 		runSec += m.Seconds
-		r.logf("epoch %3d/%d  lr %.2e  loss %.4f  train %.4f  test %.4f  best %.4f (epoch %d)  %.1fs  %.0f samples/s  data wait %.1f%%%s\n",
-			m.Epoch, cfg.Epochs, m.LR, m.TrainLoss, m.TrainAcc, m.TestAcc, m.BestAcc, m.BestEpoch, m.Seconds, m.SamplesPerSec, 100*m.DataWait,
-			runLeft(runSec, ran, cfg.Epochs-r.epoch))
+		r.logf("epoch %3d/%d  lr %.2e  loss %.4f%s  best %.4f (epoch %d)  %.1fs  %.0f samples/s  data wait %.1f%%%s\n",
+			m.Epoch, cfg.Epochs, m.LR, m.Values[0].Value, r.headline(m, metrics, hasTest), r.bestVal, m.BestEpoch, m.Seconds, m.SamplesPerSec,
+			100*m.DataWait, runLeft(runSec, ran, cfg.Epochs-r.epoch))
 		if r.opt.OnEpoch != nil {
 			r.opt.OnEpoch(m)
 		}
 	}
-	res := &Result{Epochs: r.metrics, BestAcc: r.bestAcc, BestEpoch: r.bestEpoch}
+	res := r.result()
 	if n := len(r.metrics); n > 0 {
-		res.LastAcc = r.metrics[n-1].TestAcc
+		res.Last, _ = r.metrics[n-1].Get(r.best.name)
 	}
 	return res, nil
+}
+
+func (r *runner) result() *Result {
+	return &Result{Epochs: r.metrics, Metric: r.best.name, Best: r.bestVal, BestEpoch: r.bestEpoch}
+}
+
+// headline is the epoch line's part after the training loss: the first
+// metric on each split ("  train 0.9100  test 0.8800"), or the test loss
+// when the task has no metric.
+func (r *runner) headline(m EpochMetrics, metrics []Metric, hasTest bool) string {
+	var b strings.Builder
+	if len(metrics) > 0 {
+		v, _ := m.Get("train_" + metrics[0].Name)
+		fmt.Fprintf(&b, "  train %.4f", v)
+		if hasTest {
+			v, _ = m.Get("test_" + metrics[0].Name)
+			fmt.Fprintf(&b, "  test %.4f", v)
+		}
+	} else if hasTest {
+		v, _ := m.Get("test_loss")
+		fmt.Fprintf(&b, "  test loss %.4f", v)
+	}
+	return b.String()
+}
+
+// bestChoice is the metric choosing the best epoch.
+type bestChoice struct {
+	name   string // a column: test_acc, train_loss...
+	higher bool
+}
+
+// better says v is better than old.
+func (c bestChoice) better(v, old float64) bool {
+	if c.higher {
+		return v > old
+	}
+	return v < old
+}
+
+// key is the column holding the best value: best_ and the metric's name
+// without its split (best_acc for test_acc).
+func (c bestChoice) key() string {
+	_, m, _ := strings.Cut(c.name, "_")
+	return "best_" + m
+}
+
+// columns lists the Values of task's epochs (before best_<m>) and
+// resolves the metric named best ("" chooses the default, see
+// Config.Best).
+func columns(task Task, best string) ([]string, bestChoice, error) {
+	ms := task.Metrics()
+	splits := []string{"train"}
+	if task.Len(TestSplit) > 0 {
+		splits = append(splits, "test")
+	}
+	var cols []string
+	higher := map[string]bool{}
+	seen := map[string]bool{"loss": true}
+	for _, m := range ms {
+		if m.Name == "" || seen[m.Name] || strings.ContainsAny(m.Name, ",\"\n") {
+			return nil, bestChoice{}, fmt.Errorf("train: the task's metric names must be distinct, not loss, and plain (got %s)", quoteShort(m.Name))
+		}
+		seen[m.Name] = true
+	}
+	for _, sp := range splits {
+		cols = append(cols, sp+"_loss")
+		for _, m := range ms {
+			cols = append(cols, sp+"_"+m.Name)
+			higher[sp+"_"+m.Name] = m.Higher
+		}
+	}
+	if best == "" {
+		sp := splits[len(splits)-1]
+		best = sp + "_loss"
+		if len(ms) > 0 {
+			best = sp + "_" + ms[0].Name
+		}
+	}
+	for _, c := range cols {
+		if c == best {
+			return cols, bestChoice{best, higher[best]}, nil
+		}
+	}
+	return nil, bestChoice{}, fmt.Errorf("train: best metric %s is not one of this run's: %s", quoteShort(best), strings.Join(cols, ", "))
 }
 
 // runLeft is the epoch line's estimate of the run's time left: left more
@@ -464,17 +606,22 @@ func runLeft(sec float64, ran, left int) string {
 func (r *runner) step(b Batch, lr float64, epoch, batch int) error {
 	r.ps.ZeroGrad()
 	tp := nn.NewTapePool(true, r.pool)
-	logits := r.task.Logits(tp, b, Stream(r.cfg.Seed, StreamModel, epoch, batch))
-	loss := r.task.Loss(tp, logits, b)
+	out := r.task.Step(tp, b, Stream(r.cfg.Seed, StreamModel, epoch, batch))
+	loss := out.Objective(tp)
 	l := float64(loss.Host()[0])
 	if math.IsNaN(l) || math.IsInf(l, 0) {
 		tp.Release()
 		return r.nonFinite("loss", l, epoch, batch)
 	}
+	if len(out.Sums) != len(r.sums) {
+		tp.Release()
+		return fmt.Errorf("train: the task's step returned %d metric sums for its %d metrics", len(out.Sums), len(r.sums))
+	}
 	tp.Backward(loss)
-	labels := b.Labels()
-	r.correct += countCorrect(logits, labels)
-	r.seen += len(labels)
+	for i := range r.sums {
+		r.sums[i] += out.Sums[i]
+	}
+	r.seen += b.Len()
 	tp.Release()
 	norm := optim.ClipGradNorm(r.adam.Params, clipOrInf(r.cfg.ClipGrad))
 	if math.IsNaN(norm) || math.IsInf(norm, 0) {
@@ -511,18 +658,5 @@ func (r *runner) interrupted() (*Result, error) {
 	} else if err != nil {
 		return nil, fmt.Errorf("interrupted, and the state could not be saved: %w", err)
 	}
-	return &Result{Epochs: r.metrics, BestAcc: r.bestAcc, BestEpoch: r.bestEpoch},
-		fmt.Errorf("%w at epoch %d after %d steps; saved %s; continue with --resume", ErrInterrupted, r.epoch+1, r.batch, r.path(LastFile))
-}
-
-// countCorrect counts rows of logits whose argmax is the label.
-func countCorrect(logits *nn.Tensor, labels []int) int {
-	pred := nn.ArgmaxRows(logits.Host(), len(labels), logits.Dim(-1))
-	n := 0
-	for i, l := range labels {
-		if pred[i] == l {
-			n++
-		}
-	}
-	return n
+	return r.result(), fmt.Errorf("%w at epoch %d after %d steps; saved %s; continue with --resume", ErrInterrupted, r.epoch+1, r.batch, r.path(LastFile))
 }

@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -25,8 +26,8 @@ type blobs struct {
 	y     [2][]int
 	fc1   *layers.Linear
 	fc2   *layers.Linear
-	nanAt int // the Logits call at which the output turns NaN (0: never)
-	// poisonAt is the Logits call after which a weight turns NaN, as an
+	nanAt int // the training Step call at which the output turns NaN (0: never)
+	// poisonAt is the training Step call after which a weight turns NaN, as an
 	// overflowing update would make it, with that step's loss finite.
 	poisonAt int
 	// panicAt is a training sample whose batch panics while it is built
@@ -41,7 +42,7 @@ type blobBatch struct {
 	labels []int
 }
 
-func (b *blobBatch) Labels() []int { return b.labels }
+func (b *blobBatch) Len() int { return len(b.labels) }
 
 func newBlobs(seed uint64) *blobs {
 	const d, classes = 6, 3
@@ -87,7 +88,24 @@ func (t *blobs) Batch(s Split, idx []int, r *rand.Rand) (Batch, error) {
 	return b, nil
 }
 
-func (t *blobs) Logits(tp *nn.Tape, b Batch, r *rand.Rand) *nn.Tensor {
+func (t *blobs) Metrics() []Metric { return []Metric{{Name: "acc", Higher: true}} }
+
+// Step is cross-entropy, with the count of correct predictions as the
+// acc metric's sum.
+func (t *blobs) Step(tp *nn.Tape, b Batch, r *rand.Rand) Output {
+	logits := t.logits(tp, b, r)
+	labels := b.(*blobBatch).labels
+	pred := nn.ArgmaxRows(logits.Host(), len(labels), logits.Dim(-1))
+	correct := 0
+	for i, l := range labels {
+		if pred[i] == l {
+			correct++
+		}
+	}
+	return Output{Loss: nn.CrossEntropy(tp, logits, labels, 0), Sums: []float64{float64(correct)}, Out: logits}
+}
+
+func (t *blobs) logits(tp *nn.Tape, b Batch, r *rand.Rand) *nn.Tensor {
 	bb := b.(*blobBatch)
 	x := nn.FromData(bb.x, len(bb.labels), len(bb.x)/len(bb.labels))
 	h := nn.Dropout(tp, nn.GELU(tp, t.fc1.Forward(tp, x), false), 0.1, r)
@@ -104,12 +122,8 @@ func (t *blobs) Logits(tp *nn.Tape, b Batch, r *rand.Rand) *nn.Tensor {
 	return out
 }
 
-func (t *blobs) Loss(tp *nn.Tape, logits *nn.Tensor, b Batch) *nn.Tensor {
-	return nn.CrossEntropy(tp, logits, b.Labels(), 0)
-}
-
 func testConfig() Config {
-	c := PointMAE()
+	c := PointMAEFineTune()
 	c.Epochs, c.BatchSize, c.LR, c.WarmupEpochs, c.Seed = 6, 16, 1e-2, 1, 7
 	return c
 }
@@ -147,18 +161,18 @@ func TestRunLearnsAndRepeats(t *testing.T) {
 		}
 		runs[i] = res
 	}
-	if runs[0].BestAcc < 0.9 {
-		t.Errorf("best accuracy %.3f on separable blobs, want ≥ 0.9", runs[0].BestAcc)
+	if runs[0].Best < 0.9 || runs[0].Metric != "test_acc" {
+		t.Errorf("best %s %.3f on separable blobs, want test_acc ≥ 0.9", runs[0].Metric, runs[0].Best)
 	}
 	if len(runs[0].Epochs) != 6 || runs[0].Epochs[5].Epoch != 6 {
 		t.Fatalf("epochs %+v", runs[0].Epochs)
 	}
-	if first, last := runs[0].Epochs[0].TrainLoss, runs[0].Epochs[5].TrainLoss; !(last < first) {
+	if first, last := runs[0].Epochs[0].Values[0].Value, runs[0].Epochs[5].Values[0].Value; !(last < first) {
 		t.Errorf("training loss did not fall: %.4f → %.4f", first, last)
 	}
 	a, b := strip(runs[0].Epochs), strip(runs[1].Epochs)
 	for i := range a {
-		if a[i] != b[i] {
+		if !reflect.DeepEqual(a[i], b[i]) {
 			t.Fatalf("same seed, epoch %d differs:\n%+v\n%+v", i+1, a[i], b[i])
 		}
 	}
@@ -186,7 +200,7 @@ func TestRunLearnsAndRepeats(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if strip(res.Epochs)[0] == a[0] {
+	if reflect.DeepEqual(strip(res.Epochs)[0], a[0]) {
 		t.Error("seeds 7 and 8 gave the same first epoch")
 	}
 }
@@ -222,7 +236,7 @@ func TestResume(t *testing.T) {
 			t.Fatalf("resume after %v: %d epochs, want %d", stopAt, len(b), len(a))
 		}
 		for i := range a {
-			if a[i] != b[i] {
+			if !reflect.DeepEqual(a[i], b[i]) {
 				t.Fatalf("resume after %v, epoch %d:\n%+v\nwant\n%+v", stopAt, i+1, b[i], a[i])
 			}
 		}
@@ -258,7 +272,7 @@ func TestResumeAfterKill(t *testing.T) {
 	}
 	a, b := strip(want.Epochs), strip(got.Epochs)
 	for i := range a {
-		if a[i] != b[i] {
+		if !reflect.DeepEqual(a[i], b[i]) {
 			t.Fatalf("epoch %d after resume:\n%+v\nwant\n%+v", i+1, b[i], a[i])
 		}
 	}
@@ -325,17 +339,38 @@ func TestRunRejects(t *testing.T) {
 }
 
 func TestSchedule(t *testing.T) {
-	c := PointMAE()
+	c := PointMAEFineTune()
 	// Epochs 0 and 1 both train with the warm-up start; epoch 11 with the
-	// full rate (the cosine barely started), the last with nearly the minimum.
-	if c.Schedule(0) != 1e-6 || c.Schedule(1) != 1e-6 {
-		t.Errorf("epochs 0, 1: %g %g", c.Schedule(0), c.Schedule(1))
+	// full rate (the cosine barely started), the last with nearly the
+	// minimum. Per epoch, every step of an epoch has its epoch's rate.
+	if c.Schedule(0, 0, 10) != 1e-6 || c.Schedule(1, 0, 10) != 1e-6 || c.Schedule(1, 9, 10) != 1e-6 {
+		t.Errorf("epochs 0, 1: %g %g", c.Schedule(0, 0, 10), c.Schedule(1, 0, 10))
 	}
-	if got := c.Schedule(11); math.Abs(got-5e-4) > 5e-6 {
+	if got := c.Schedule(11, 3, 10); math.Abs(got-5e-4) > 5e-6 {
 		t.Errorf("epoch 11: %g", got)
 	}
-	if got := c.Schedule(299); got > 1e-5 {
+	if got := c.Schedule(299, 0, 10); got > 1e-5 {
 		t.Errorf("epoch 299: %g", got)
+	}
+	// Per step, the rate moves within an epoch without the one-epoch lag:
+	// the warm-up rises from its first step, reaches the base rate after
+	// WarmupEpochs×perEpoch steps and the cosine ends after Epochs×perEpoch.
+	c.ScheduleUnit = "step"
+	if got := c.Schedule(0, 0, 10); got != 1e-6 {
+		t.Errorf("step 0: %g", got)
+	}
+	if a, b := c.Schedule(0, 1, 10), c.Schedule(0, 2, 10); !(1e-6 < a && a < b) {
+		t.Errorf("steps 1, 2 of the warm-up: %g %g", a, b)
+	}
+	if got := c.Schedule(10, 0, 10); math.Abs(got-5e-4) > 5e-6 {
+		t.Errorf("step 100: %g, want about the base rate", got)
+	}
+	if a, b := c.Schedule(150, 3, 10), c.Schedule(150, 4, 10); !(a > b) {
+		t.Errorf("steps 1503, 1504 of the cosine: %g %g", a, b)
+	}
+	c.ScheduleUnit = "steps"
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "schedule_unit") {
+		t.Errorf("schedule unit steps: %v", err)
 	}
 }
 

@@ -9,10 +9,10 @@ import (
 	"sort"
 	"time"
 
-	"github.com/pcx-dev/pcx/fps"
 	"github.com/pcx-dev/pcx/internal/memlimit"
-	"github.com/pcx-dev/pcx/knn"
 	"github.com/pcx-dev/pcx/pointcloud"
+	"github.com/pcx-dev/pcx/points/fps"
+	"github.com/pcx-dev/pcx/points/knn"
 	"github.com/urfave/cli/v2"
 )
 

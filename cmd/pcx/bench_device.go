@@ -5,9 +5,9 @@ import (
 	"fmt"
 	"slices"
 
-	"github.com/pcx-dev/pcx/fps"
-	"github.com/pcx-dev/pcx/knn"
 	"github.com/pcx-dev/pcx/nn/cuda"
+	"github.com/pcx-dev/pcx/points/fps"
+	"github.com/pcx-dev/pcx/points/knn"
 	"github.com/urfave/cli/v2"
 )
 

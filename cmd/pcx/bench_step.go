@@ -13,6 +13,7 @@ import (
 	"github.com/pcx-dev/pcx/nn/blas"
 	"github.com/pcx-dev/pcx/nn/optim"
 	"github.com/pcx-dev/pcx/pointcloud"
+	"github.com/pcx-dev/pcx/points"
 	"github.com/pcx-dev/pcx/train"
 	"github.com/urfave/cli/v2"
 )
@@ -119,12 +120,12 @@ func runStepBench(c *cli.Context) error {
 	}
 	rep := stepReport{Preset: c.String("preset"), Method: "dapt-x", Batch: b, Points: n, Device: "cpu", BLAS: blas.Backend(),
 		Repeat: c.Int("repeat")}
-	var grouper nn.PointGrouper
+	var grouper points.Grouper
 	sync := func() {}
 	if eng != nil {
 		d.Params().ToDevice(eng)
 		defer d.Params().ToHost()
-		grouper = eng.(nn.PointGrouper)
+		grouper = eng.(points.Grouper)
 		sync = func() {
 			if err := dev.Synchronize(); err != nil {
 				panic(&nn.DeviceError{Err: err})
@@ -152,14 +153,15 @@ func runStepBench(c *cli.Context) error {
 		t0 := time.Now()
 		var g *backbone.Groups
 		if grouper != nil {
-			g = backbone.GroupOn(tp, grouper, xyz, b, n, cfg.NumGroup, cfg.GroupSize)
+			g = points.GroupOn(tp, grouper, xyz, b, n, cfg.NumGroup, cfg.GroupSize)
 			sync()
 		} else if g, err = d.Group(xyz, b, n); err != nil {
 			return err
 		}
 		groupTime = time.Since(t0)
-		logits := d.Forward(tp, g, r)
-		l := d.Loss(tp, logits, labels)
+		logits, bal := d.ForwardAux(tp, g, r)
+		l := train.Output{Loss: nn.CrossEntropy(tp, logits, labels, 0),
+			Aux: []train.Aux{{Name: "balance", Value: bal, Weight: d.Cfg.Alpha}}}.Objective(tp)
 		tp.Backward(l)
 		rep.Loss = l.Host()[0]
 		tp.Release()

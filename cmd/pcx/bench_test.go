@@ -11,6 +11,8 @@ import (
 	"github.com/pcx-dev/pcx/nn/cuda"
 	"github.com/pcx-dev/pcx/nn/cuda/emu"
 	"github.com/pcx-dev/pcx/pointcloud"
+	"github.com/pcx-dev/pcx/points"
+	"github.com/pcx-dev/pcx/train"
 )
 
 // deviceTol and deviceGradTol bound the difference between values computed
@@ -107,12 +109,13 @@ func stepMatchesCPU(t *testing.T, dir string) {
 		if eng != nil {
 			d.Params().ToDevice(eng)
 			defer d.Params().ToHost()
-			g = backbone.GroupOn(tp, eng.(nn.PointGrouper), xyz, b, cfg.NPoints, cfg.NumGroup, cfg.GroupSize)
+			g = points.GroupOn(tp, eng.(points.Grouper), xyz, b, cfg.NPoints, cfg.NumGroup, cfg.GroupSize)
 		} else if g, err = d.Group(xyz, b, cfg.NPoints); err != nil {
 			t.Fatal(err)
 		}
-		logits := d.Forward(tp, g, nil)
-		loss := d.Loss(tp, logits, labels)
+		logits, bal := d.ForwardAux(tp, g, nil)
+		loss := train.Output{Loss: nn.CrossEntropy(tp, logits, labels, 0),
+			Aux: []train.Aux{{Name: "balance", Value: bal, Weight: d.Cfg.Alpha}}}.Objective(tp)
 		tp.Backward(loss)
 		res := result{logits: logits.Host(), loss: loss.Host(), grads: map[string][]float32{}}
 		for _, p := range d.Params().Trainable() {

@@ -8,8 +8,12 @@ import (
 	"github.com/pcx-dev/pcx/nn"
 	"github.com/pcx-dev/pcx/nn/cuda"
 	"github.com/pcx-dev/pcx/nn/state"
+	"github.com/pcx-dev/pcx/points"
 	"github.com/urfave/cli/v2"
 )
+
+// The CUDA engine groups batches on the GPU.
+var _ points.Grouper = (*cuda.Engine)(nil)
 
 // deviceFlag is --device on the commands that train, evaluate or time.
 var deviceFlag = &cli.StringFlag{Name: "device", Value: "cpu",

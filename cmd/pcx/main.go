@@ -98,6 +98,7 @@ func newApp() *cli.App {
 			groupCommand(),
 			benchCommand(),
 			paramsCommand(),
+			presetsCommand(),
 			versionCommand(),
 			selftestCommand(),
 		},

@@ -8,6 +8,7 @@ import (
 	"github.com/pcx-dev/pcx/backbone"
 	"github.com/pcx-dev/pcx/classify"
 	"github.com/pcx-dev/pcx/pointcloud"
+	"github.com/pcx-dev/pcx/presets"
 	"github.com/urfave/cli/v2"
 )
 
@@ -15,19 +16,20 @@ func paramsCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "params",
 		Usage: "tunable and total parameters of a preset and fine-tuning method, per module",
-		Description: `Presets: ` + strings.Join(backbone.Presets(), ", ") + `
-Methods: ` + strings.Join(classify.Methods(), ", ") + `
+		Description: `Presets: ` + strings.Join(presets.ModelNames(), ", ") + `
+Methods: ` + strings.Join(presets.MethodNames(), ", ") + `
+(pcx presets shows what each sets)
 
 Example:
    pcx params --preset scan_objbg --method linear --json`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "preset", Value: "scan_objbg", Usage: "model configuration"},
-			&cli.StringFlag{Name: "method", Value: "full", Usage: "fine-tuning method: full, linear, dapt or dapt-x"},
+			&cli.StringFlag{Name: "method", Value: "full", Usage: "fine-tuning method: " + methodList()},
 			&cli.BoolFlag{Name: "keep-dapt", Usage: "dapt-x keeping DAPT's SSFs and dynamic adapters"},
 			&cli.BoolFlag{Name: "json", Usage: "machine-readable output"},
 		},
 		Action: func(c *cli.Context) error {
-			p, err := backbone.LookupPreset(c.String("preset"))
+			p, err := presets.LookupModel(c.String("preset"))
 			if err != nil {
 				return err
 			}

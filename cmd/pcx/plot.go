@@ -109,8 +109,8 @@ func plotCurves(dir string) (string, error) {
 	var ep, tl, vl, ta, va, lr []float64
 	for _, m := range ms {
 		ep = append(ep, float64(m.Epoch))
-		tl, vl = append(tl, m.TrainLoss), append(vl, m.TestLoss)
-		ta, va = append(ta, m.TrainAcc), append(va, m.TestAcc)
+		tl, vl = append(tl, metric(m, "train_loss")), append(vl, metric(m, "test_loss"))
+		ta, va = append(ta, metric(m, "train_acc")), append(va, metric(m, "test_acc"))
 		lr = append(lr, m.LR)
 	}
 	out := filepath.Join(dir, "curves.png")
@@ -125,7 +125,7 @@ func plotCurves(dir string) (string, error) {
 	var best *plot.Mark
 	if last.BestEpoch > 0 {
 		best = &plot.Mark{X: float64(last.BestEpoch), Panel: "accuracy", Series: "test",
-			Label: fmt.Sprintf("best test %.4f (epoch %d)", last.BestAcc, last.BestEpoch)}
+			Label: fmt.Sprintf("best test %.4f (epoch %d)", metric(last, "best_acc"), last.BestEpoch)}
 	}
 	return out, plot.Curves(out, []plot.Series{
 		{Name: "train", X: ep, Y: tl, Panel: "loss", XLabel: "epoch"},
@@ -207,4 +207,11 @@ func plotRun(dir string, data *datasets.Dataset) ([]string, error) {
 		return out, err
 	}
 	return append(out, p), nil
+}
+
+// metric is m's value named name, 0 when m has none (a line of an older
+// or unusual run).
+func metric(m train.EpochMetrics, name string) float64 {
+	v, _ := m.Get(name)
+	return v
 }

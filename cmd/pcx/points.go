@@ -8,12 +8,12 @@ import (
 	"math"
 	"os"
 
-	"github.com/pcx-dev/pcx/fps"
 	"github.com/pcx-dev/pcx/internal/atomicfile"
 	"github.com/pcx-dev/pcx/internal/memlimit"
-	"github.com/pcx-dev/pcx/knn"
 	"github.com/pcx-dev/pcx/nn/state"
 	"github.com/pcx-dev/pcx/pointcloud"
+	"github.com/pcx-dev/pcx/points/fps"
+	"github.com/pcx-dev/pcx/points/knn"
 	"github.com/urfave/cli/v2"
 )
 

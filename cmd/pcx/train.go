@@ -13,27 +13,19 @@ import (
 	"github.com/pcx-dev/pcx/classify"
 	"github.com/pcx-dev/pcx/datasets/synth"
 	"github.com/pcx-dev/pcx/nn/state"
+	"github.com/pcx-dev/pcx/presets"
 	"github.com/pcx-dev/pcx/train"
 	"github.com/urfave/cli/v2"
 )
 
-// SynthTrain is `pcx train synth`'s optimisation: 12 epochs of batch 32,
-// AdamW at 1e-3 without warm-up, Point-MAE's weight decay and
-// clipping.
-func SynthTrain() train.Config {
-	c := train.PointMAE()
-	c.Epochs, c.LR, c.WarmupEpochs = 12, 1e-3, 0
-	return c
-}
-
-// trainKind is one `pcx train` subcommand's data set and defaults.
+// trainKind is one `pcx train` subcommand: its data set kind in the
+// registry (the presets its variants pick, the points read, the schedule)
+// and its command-line text.
 type trainKind struct {
 	name, usage, example string
 	spec                 func(data string) (string, error)
-	preset               func(variant string) string
-	variant              string
-	dataPoints           int
-	train                train.Config
+	data                 presets.DataKind
+	train                train.Config // the kind's schedule
 }
 
 func needData(kind string) func(string) (string, error) {
@@ -45,36 +37,49 @@ func needData(kind string) func(string) (string, error) {
 	}
 }
 
+// kind returns the trainKind of a registered data set kind.
+func kind(name, usage, example string, spec func(string) (string, error)) trainKind {
+	d, err := presets.LookupDataKind(name)
+	if err != nil {
+		panic(err) // the registry lacks one of pcx train's kinds
+	}
+	s, err := presets.LookupSchedule(d.Schedule)
+	if err != nil {
+		panic(err)
+	}
+	return trainKind{name: name, usage: usage, example: example, spec: spec, data: d, train: s.Train}
+}
+
 var trainKinds = []trainKind{
-	{name: "synth", usage: "the built-in procedural data set (no download): DAPT-X on a small backbone in minutes",
-		example: "pcx train synth\n   pcx train synth --method full --epochs 5 --out runs/synth-full",
-		spec: func(data string) (string, error) {
+	kind("synth", "the built-in procedural data set (no download): DAPT-X on a small backbone in minutes",
+		"pcx train synth\n   pcx train synth --method full --epochs 5 --out runs/synth-full",
+		func(data string) (string, error) {
 			if data != "" {
 				return "", fmt.Errorf("pcx train synth generates its own data and takes no --data; for a data set on disk use pcx train folder --data %s (or scanobjectnn, modelnet40)", shellQuote(data))
 			}
 			return "synth", nil
-		},
-		preset: func(string) string { return "synth" }, variant: "clean", train: SynthTrain()},
-	{name: "scanobjectnn", usage: "ScanObjectNN (objbg, objonly or hardest = PB_T50_RS)",
-		example: "pcx train scanobjectnn --variant hardest --data h5_files --ckpt pretrain.pth --method dapt-x",
-		spec:    needData("scanobjectnn"),
-		preset: func(v string) string {
-			switch v {
-			case "objonly":
-				return "scan_objonly"
-			case "hardest", "pb_t50_rs":
-				return "scan_hardest"
-			}
-			return "scan_objbg"
-		}, variant: "objbg", train: train.PointMAE()},
-	{name: "modelnet40", usage: "ModelNet40 (Point-MAE's .dat pickles, normal_resampled text or .off meshes)",
-		example: "pcx train modelnet40 --data modelnet40_normal_resampled --ckpt pretrain.pth --method dapt-x",
-		spec:    needData("modelnet40"), preset: func(string) string { return "modelnet" }, dataPoints: 8192,
-		train: train.PointMAE()},
-	{name: "folder", usage: "any <root>/<class>/{train,test}/ tree of meshes or clouds",
-		example: "pcx train folder --data my_objects --ckpt pretrain.pth --method dapt-x --epochs 100",
-		spec:    needData("folder"), preset: func(string) string { return "modelnet" }, dataPoints: 8192,
-		train: train.PointMAE()},
+		}),
+	kind("scanobjectnn", "ScanObjectNN (objbg, objonly or hardest = PB_T50_RS)",
+		"pcx train scanobjectnn --variant hardest --data h5_files --ckpt pretrain.pth --method dapt-x",
+		needData("scanobjectnn")),
+	kind("modelnet40", "ModelNet40 (Point-MAE's .dat pickles, normal_resampled text or .off meshes)",
+		"pcx train modelnet40 --data modelnet40_normal_resampled --ckpt pretrain.pth --method dapt-x",
+		needData("modelnet40")),
+	kind("folder", "any <root>/<class>/{train,test}/ tree of meshes or clouds",
+		"pcx train folder --data my_objects --ckpt pretrain.pth --method dapt-x --epochs 100",
+		needData("folder")),
+}
+
+// presetSchedule is the schedule a run of model preset name trains with:
+// the preset's own when it has one (synth's, whatever the data), else the
+// data set kind's.
+func presetSchedule(name string, kindSchedule train.Config) (train.Config, error) {
+	p, err := presets.LookupModel(name)
+	if err != nil || p.Schedule == "" {
+		return kindSchedule, err
+	}
+	s, err := presets.LookupSchedule(p.Schedule)
+	return s.Train, err
 }
 
 func trainCommand() *cli.Command {
@@ -90,7 +95,7 @@ func trainCommand() *cli.Command {
 	}
 	return &cli.Command{
 		Name:  "train",
-		Usage: "fine-tune a Point-MAE model (full, linear, dapt or dapt-x) on a data set",
+		Usage: "fine-tune a Point-MAE model (" + methodList() + ") on a data set",
 		Description: `Every data set kind takes these options (defaults shown are synth's; pcx train KIND --help
 shows the kind's own):
 
@@ -106,9 +111,9 @@ func trainFlags(k trainKind) []cli.Flag {
 	t := k.train
 	return []cli.Flag{
 		&cli.StringFlag{Name: "data", Usage: "data set folder (not for synth, which is generated)"},
-		&cli.StringFlag{Name: "variant", Value: k.variant, Usage: "data set variant (synth: clean, bg or hardest; scanobjectnn: objbg, objonly or hardest)"},
-		&cli.StringFlag{Name: "method", Value: "dapt-x", Usage: "full, linear, dapt or dapt-x"},
-		&cli.StringFlag{Name: "preset", Usage: "model preset (default: the data set's; see pcx params)"},
+		&cli.StringFlag{Name: "variant", Value: k.data.Variant, Usage: "data set variant (synth: clean, bg or hardest; scanobjectnn: objbg, objonly or hardest)"},
+		&cli.StringFlag{Name: "method", Value: "dapt-x", Usage: methodList()},
+		&cli.StringFlag{Name: "preset", Usage: "model preset (default: the data set's; see pcx presets)"},
 		&cli.StringFlag{Name: "ckpt", Usage: "pretrained weights: Point-MAE or DAPT .pth, or a pcx .safetensors"},
 		&cli.BoolFlag{Name: "partial-load", Usage: "train from a --ckpt that lacks some of the backbone's pretrained weights (they start random)"},
 		&cli.StringFlag{Name: "config", Usage: "a Point-MAE/DAPT fine-tuning YAML or a pcx config.yaml; flags override it"},
@@ -143,7 +148,7 @@ func trainConfig(c *cli.Context, k trainKind) (classify.Config, error) {
 	variant := c.String("variant")
 	if p := c.String("config"); p != "" && !c.IsSet("variant") {
 		// A Point-MAE/DAPT file names its variant, which picks the preset.
-		pm, err := classify.ResolveModel(k.preset(variant), c.String("method"), 0)
+		pm, err := classify.ResolveModel(k.data.PresetFor(variant), c.String("method"), 0)
 		if err != nil {
 			return classify.Config{}, err
 		}
@@ -156,7 +161,7 @@ func trainConfig(c *cli.Context, k trainKind) (classify.Config, error) {
 		}
 		variant = probe.Variant
 	}
-	preset := k.preset(variant)
+	preset := k.data.PresetFor(variant)
 	if c.IsSet("preset") {
 		preset = c.String("preset")
 	}
@@ -164,11 +169,11 @@ func trainConfig(c *cli.Context, k trainKind) (classify.Config, error) {
 	if err != nil {
 		return classify.Config{}, err
 	}
-	tc := k.train
-	if preset == "synth" { // pcx's small preset has its own schedule, whatever the data
-		tc = SynthTrain()
+	tc, err := presetSchedule(preset, k.train)
+	if err != nil {
+		return classify.Config{}, err
 	}
-	cfg := classify.Config{Version: 1, Data: spec, Variant: variant, DataPoints: k.dataPoints, Model: m, Train: tc}
+	cfg := classify.Config{Version: 1, Data: spec, Variant: variant, DataPoints: k.data.DataPoints, Model: m, Train: tc}
 	if p := c.String("config"); p != "" {
 		notes, err := classify.ReadConfigFile(p, &cfg)
 		if err != nil {
@@ -346,9 +351,9 @@ Example:
 					BestEpoch int      `json:"best_epoch"`
 					LastAcc   float64  `json:"last_acc"`
 					Figures   []string `json:"figures"`
-				}{out, res.BestAcc, res.BestEpoch, res.LastAcc, figs})
+				}{out, res.Best, res.BestEpoch, res.Last, figs})
 			}
-			fmt.Printf("best test accuracy %.4f (epoch %d), last epoch %.4f\n", res.BestAcc, res.BestEpoch, res.LastAcc)
+			fmt.Printf("best test accuracy %.4f (epoch %d), last epoch %.4f\n", res.Best, res.BestEpoch, res.Last)
 			fmt.Println("(papers report the best epoch's test accuracy, which selects the model on the test set; the last epoch's is the unbiased one)")
 			for _, f := range figs {
 				fmt.Println("figure", f)

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"syscall"
 	"testing"
@@ -195,7 +196,7 @@ func TestKillAndResume(t *testing.T) {
 			t.Fatalf("%d epochs after resuming, want %d", len(got), len(want))
 		}
 		for i := range want {
-			if got[i] != want[i] {
+			if !reflect.DeepEqual(got[i], want[i]) {
 				t.Fatalf("epoch %d after %v at epoch %d and resume:\n%+v\nwant\n%+v", i+1, tc.sig, tc.epoch, got[i], want[i])
 			}
 		}

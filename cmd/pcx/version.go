@@ -5,8 +5,8 @@ import (
 	"os"
 	"runtime"
 
-	"github.com/pcx-dev/pcx/fps"
 	"github.com/pcx-dev/pcx/nn/blas"
+	"github.com/pcx-dev/pcx/points/fps"
 	"github.com/urfave/cli/v2"
 )
 

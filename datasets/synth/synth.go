@@ -22,6 +22,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/pcx-dev/pcx/internal/rng"
 	"github.com/pcx-dev/pcx/pointcloud"
 )
 
@@ -224,13 +225,8 @@ func Generate(opt Options) (train, test *Split, err error) {
 	return train, test, nil
 }
 
-// mix is the splitmix64 finaliser: a bijective hash of 64-bit words.
-func mix(x uint64) uint64 {
-	x += 0x9e3779b97f4a7c15
-	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9
-	x = (x ^ (x >> 27)) * 0x94d049bb133111eb
-	return x ^ (x >> 31)
-}
+// mix is a bijective hash of 64-bit words (one SplitMix64 step).
+func mix(x uint64) uint64 { return rng.Mix64(x) }
 
 // sampleSeed derives the seed of one sample from the data-set seed, the split
 // (0 train, 1 test), the class and the instance index within the class.

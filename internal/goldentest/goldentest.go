@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pcx-dev/pcx/internal/rng"
 	"github.com/pcx-dev/pcx/nn"
 )
 
@@ -33,14 +34,8 @@ func SplitmixInit(ps nn.Params, normWeights map[string]bool) {
 			h ^= uint64(c)
 			h *= 0x100000001b3
 		}
-		state := h
-		next := func() uint64 {
-			state += 0x9E3779B97F4A7C15
-			z := state
-			z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9
-			z = (z ^ (z >> 27)) * 0x94D049BB133111EB
-			return z ^ (z >> 31)
-		}
+		sm := rng.SplitMix64{State: h}
+		next := sm.Next
 		a, b := 0.0, 0.0
 		switch {
 		case strings.HasSuffix(p.Name, "smoa.expert_embeddings"):

@@ -65,7 +65,7 @@
 // gate probabilities are downloaded once per block.
 //
 // Grouping: with a device, training, pcx eval and pcx predict group each
-// batch on the GPU (nn.PointGrouper, Engine.GroupPoints: the sampled,
+// batch on the GPU (points.Grouper, Engine.GroupPoints: the sampled,
 // augmented clouds are uploaded and Stream.Group runs FPS, kNN and the
 // relative gather in Task.Logits), not in the CPU loader; pcx train
 // --group-on-host keeps the loader's grouping. The groups are identical

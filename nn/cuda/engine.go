@@ -286,7 +286,7 @@ func (e *Engine) SumSquares(bs []nn.DeviceBuffer) float64 {
 
 var _ nn.Device = &Engine{}
 
-// GroupPoints implements nn.PointGrouper with Stream.Group: the clouds are
+// GroupPoints implements points.Grouper with Stream.Group: the clouds are
 // uploaded, grouped on the GPU (indices equal to package knn's), and the
 // index buffers are freed; the caller owns the centres and neighbourhoods.
 func (e *Engine) GroupPoints(xyz []float32, b, n, g, k int) (centres, nbhd nn.DeviceBuffer) {
@@ -302,5 +302,3 @@ func (e *Engine) GroupPoints(xyz []float32, b, n, g, k int) (centres, nbhd nn.De
 	e.must(errors.Join(gr.CentreIdx.Free(), gr.Idx.Free()))
 	return gr.Centres, gr.Neighbourhoods
 }
-
-var _ nn.PointGrouper = &Engine{}

@@ -9,9 +9,9 @@ package enginebench
 import (
 	"fmt"
 
+	"github.com/pcx-dev/pcx/internal/rng"
 	"github.com/pcx-dev/pcx/nn"
 	"github.com/pcx-dev/pcx/nn/layers"
-	"github.com/pcx-dev/pcx/pointcloud"
 )
 
 // Config sizes the workload.
@@ -59,7 +59,7 @@ type Model struct {
 
 // New builds the model with seeded random weights; the blocks are frozen.
 func New(cfg Config, seed uint64) *Model {
-	r := pointcloud.NewRand(seed)
+	r := rng.New(seed)
 	m := &Model{Cfg: cfg, pool: nn.NewPool()}
 	for i := 0; i < cfg.blocks(); i++ {
 		b := layers.NewBlock(fmt.Sprintf("blocks.%d", i), layers.BlockConfig{Dim: cfg.Dim, Heads: cfg.Heads, Hidden: cfg.Hidden, Eps: 1e-5}, r)
@@ -80,7 +80,7 @@ func New(cfg Config, seed uint64) *Model {
 
 // Input returns a seeded random batch and labels.
 func (m *Model) Input(seed uint64) (*nn.Tensor, []int) {
-	r := pointcloud.NewRand(seed)
+	r := rng.New(seed)
 	c := m.Cfg
 	x := nn.New(c.Batch, c.Tokens, c.Dim)
 	for i := range x.Data {

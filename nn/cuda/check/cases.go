@@ -3,11 +3,11 @@ package check
 import (
 	"math"
 
-	"github.com/pcx-dev/pcx/fps"
-	"github.com/pcx-dev/pcx/knn"
 	"github.com/pcx-dev/pcx/nn"
 	"github.com/pcx-dev/pcx/nn/blas"
 	"github.com/pcx-dev/pcx/nn/cuda"
+	"github.com/pcx-dev/pcx/points/fps"
+	"github.com/pcx-dev/pcx/points/knn"
 )
 
 var cases = []namedCase{

@@ -6,12 +6,13 @@ import (
 	"testing"
 
 	"github.com/pcx-dev/pcx/adapters"
-	"github.com/pcx-dev/pcx/backbone"
-	"github.com/pcx-dev/pcx/knn"
 	"github.com/pcx-dev/pcx/nn"
+	"github.com/pcx-dev/pcx/points"
+	"github.com/pcx-dev/pcx/points/knn"
+	"github.com/pcx-dev/pcx/train"
 )
 
-// TestGroupOnDevice: backbone.GroupOn on the engine gives exactly the
+// TestGroupOnDevice: points.GroupOn on the engine gives exactly the
 // centres and neighbourhoods of knn.Group on the host (clouds of 300
 // points, so FPS and kNN loop over several elements per thread), and a
 // DAPT-X training forward and backward on device groups gives exactly the
@@ -30,7 +31,7 @@ func TestGroupOnDevice(t *testing.T) {
 		t.Fatal(err)
 	}
 	tp := nn.NewTape(false)
-	dg := backbone.GroupOn(tp, eng, xyz, b, n, g, k)
+	dg := points.GroupOn(tp, eng, xyz, b, n, g, k)
 	if !slices.Equal(dg.DevCentres.Host(), want.Centres) || !slices.Equal(dg.DevNeighbourhoods.Host(), want.Neighbourhoods) {
 		t.Fatal("device groups differ from knn.Group's")
 	}
@@ -55,12 +56,13 @@ func TestGroupOnDevice(t *testing.T) {
 		d.Params().ZeroGrad()
 		tp := nn.NewTape(true)
 		defer tp.Release()
-		gr := &backbone.Groups{B: b, G: want.G, M: want.K, Centres: want.Centres, Neighbourhoods: want.Neighbourhoods}
+		gr := &points.Groups{B: b, G: want.G, M: want.K, Centres: want.Centres, Neighbourhoods: want.Neighbourhoods}
 		if onDevice {
-			gr = backbone.GroupOn(tp, eng, xyz, b, n, g, k)
+			gr = points.GroupOn(tp, eng, xyz, b, n, g, k)
 		}
-		lg := d.Forward(tp, gr, rand.New(rand.NewPCG(3, 4)))
-		l := d.Loss(tp, lg, labels)
+		lg, bal := d.ForwardAux(tp, gr, rand.New(rand.NewPCG(3, 4)))
+		l := train.Output{Loss: nn.CrossEntropy(tp, lg, labels, 0),
+			Aux: []train.Aux{{Name: "balance", Value: bal, Weight: d.Cfg.Alpha}}}.Objective(tp)
 		tp.Backward(l)
 		for _, p := range d.Params().Trainable() {
 			grads = append(grads, p.HostGrad())

@@ -9,11 +9,12 @@ import (
 
 	"github.com/pcx-dev/pcx/adapters"
 	"github.com/pcx-dev/pcx/backbone"
-	"github.com/pcx-dev/pcx/knn"
 	"github.com/pcx-dev/pcx/nn"
 	"github.com/pcx-dev/pcx/nn/cuda"
 	"github.com/pcx-dev/pcx/nn/cuda/emu"
 	"github.com/pcx-dev/pcx/nn/optim"
+	"github.com/pcx-dev/pcx/points/knn"
+	"github.com/pcx-dev/pcx/train"
 )
 
 // emuEngine opens the CPU emulator as an nn.Device; it skips without a C++
@@ -36,7 +37,20 @@ func emuEngine(t *testing.T) *cuda.Engine {
 // stepModel is what the step tests train.
 type stepModel interface {
 	Params() nn.Params
-	Forward(tp *nn.Tape, g *backbone.Groups, r *rand.Rand) *nn.Tensor
+	ForwardAux(tp *nn.Tape, g *backbone.Groups, r *rand.Rand) (logits, aux *nn.Tensor)
+}
+
+// stepLoss is a step test's objective from the model's logits and
+// auxiliary loss.
+type stepLoss func(tp *nn.Tape, logits, aux *nn.Tensor, labels []int) *nn.Tensor
+
+// daptxLoss is DAPT-X's objective: cross-entropy plus alpha times the
+// balance loss, as training forms it.
+func daptxLoss(alpha float32) stepLoss {
+	return func(tp *nn.Tape, logits, balance *nn.Tensor, labels []int) *nn.Tensor {
+		return train.Output{Loss: nn.CrossEntropy(tp, logits, labels, 0),
+			Aux: []train.Aux{{Name: "balance", Value: balance, Weight: alpha}}}.Objective(tp)
+	}
 }
 
 // smallBase is a Point-MAE small enough for the emulator: 24-wide tokens,
@@ -52,7 +66,7 @@ func smallBase() backbone.Config {
 // engine, for two steps (forward, loss, backward, clipping, AdamW) on the
 // same batch, and checks logits, loss, every trainable gradient, every
 // parameter and buffer after the update against the CPU within tol.
-func stepCompare(t *testing.T, eng *cuda.Engine, build func() (stepModel, func(tp *nn.Tape, logits *nn.Tensor, labels []int) *nn.Tensor), tol float64) {
+func stepCompare(t *testing.T, eng *cuda.Engine, build func() (stepModel, stepLoss), tol float64) {
 	t.Helper()
 	cfg := smallBase()
 	const b = 4
@@ -70,7 +84,7 @@ func stepCompare(t *testing.T, eng *cuda.Engine, build func() (stepModel, func(t
 
 	type run struct {
 		m      stepModel
-		loss   func(tp *nn.Tape, logits *nn.Tensor, labels []int) *nn.Tensor
+		loss   stepLoss
 		opt    *optim.AdamW
 		pool   *nn.Pool
 		logits []float32
@@ -105,8 +119,8 @@ func stepCompare(t *testing.T, eng *cuda.Engine, build func() (stepModel, func(t
 		for _, rr := range []*run{cpu, gpu} {
 			rr.m.Params().ZeroGrad()
 			tp := nn.NewTapePool(true, rr.pool)
-			logits := rr.m.Forward(tp, g, rand.New(rand.NewPCG(uint64(step), 9)))
-			loss := rr.loss(tp, logits, labels)
+			logits, aux := rr.m.ForwardAux(tp, g, rand.New(rand.NewPCG(uint64(step), 9)))
+			loss := rr.loss(tp, logits, aux, labels)
 			tp.Backward(loss)
 			rr.logits, rr.l = logits.Host(), loss.Host()[0]
 			tp.Release()
@@ -210,14 +224,14 @@ func stepCompare(t *testing.T, eng *cuda.Engine, build func() (stepModel, func(t
 
 func TestStepDAPTX(t *testing.T) {
 	eng := emuEngine(t)
-	build := func() (stepModel, func(*nn.Tape, *nn.Tensor, []int) *nn.Tensor) {
+	build := func() (stepModel, stepLoss) {
 		cfg := adapters.DAPTXConfig{DAPTConfig: adapters.DAPTConfig{Config: smallBase(), Rank: 4,
 			Head: adapters.HeadTokens{Cls: true, Prompt: "mean", Patch: "max"}}, SMoAHeads: 3, Experts: 4, Alpha: 0.01}
 		d, err := adapters.NewDAPTX(cfg, rand.New(rand.NewPCG(1, 2)))
 		if err != nil {
 			t.Fatal(err)
 		}
-		return d, d.Loss
+		return d, daptxLoss(cfg.Alpha)
 	}
 	stepCompare(t, eng, build, 1e-4)
 }
@@ -227,7 +241,7 @@ func TestStepDAPTXTop1KeepDAPT(t *testing.T) {
 		t.Skip("emulator: slow")
 	}
 	eng := emuEngine(t)
-	build := func() (stepModel, func(*nn.Tape, *nn.Tensor, []int) *nn.Tensor) {
+	build := func() (stepModel, stepLoss) {
 		cfg := adapters.DAPTXConfig{DAPTConfig: adapters.DAPTConfig{Config: smallBase(), Rank: 4,
 			Head: adapters.HeadTokens{Cls: true, Prompt: "max", Patch: "mean"}}, SMoAHeads: 3, Experts: 4, Alpha: 0.01,
 			Top1: true, KeepDAPT: true, AdapterRank: 6}
@@ -235,35 +249,34 @@ func TestStepDAPTXTop1KeepDAPT(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return d, d.Loss
+		return d, daptxLoss(cfg.Alpha)
 	}
 	stepCompare(t, eng, build, 1e-4)
 }
 
 func TestStepDAPT(t *testing.T) {
 	eng := emuEngine(t)
-	build := func() (stepModel, func(*nn.Tape, *nn.Tensor, []int) *nn.Tensor) {
+	build := func() (stepModel, stepLoss) {
 		d, err := adapters.NewDAPT(adapters.DAPTConfig{Config: smallBase(), Rank: 6,
 			Head: adapters.HeadTokens{Cls: true, Prompt: "mean", Patch: "max"}}, rand.New(rand.NewPCG(1, 2)))
 		if err != nil {
 			t.Fatal(err)
 		}
-		return d, func(tp *nn.Tape, l *nn.Tensor, labels []int) *nn.Tensor { return nn.CrossEntropy(tp, l, labels, 0.1) }
+		return d, func(tp *nn.Tape, l, _ *nn.Tensor, labels []int) *nn.Tensor {
+			return nn.CrossEntropy(tp, l, labels, 0.1)
+		}
 	}
 	stepCompare(t, eng, build, 1e-4)
 }
 
 func TestStepPointMAEFull(t *testing.T) {
 	eng := emuEngine(t)
-	build := func() (stepModel, func(*nn.Tape, *nn.Tensor, []int) *nn.Tensor) {
-		pm, err := backbone.NewPointMAE(smallBase(), rand.New(rand.NewPCG(1, 2)))
+	build := func() (stepModel, stepLoss) {
+		f, err := adapters.NewFull(smallBase(), rand.New(rand.NewPCG(1, 2)))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := backbone.ApplyMethod(pm, "full"); err != nil {
-			t.Fatal(err)
-		}
-		return pm, func(tp *nn.Tape, l *nn.Tensor, labels []int) *nn.Tensor { return nn.CrossEntropy(tp, l, labels, 0) }
+		return f, func(tp *nn.Tape, l, _ *nn.Tensor, labels []int) *nn.Tensor { return nn.CrossEntropy(tp, l, labels, 0) }
 	}
 	stepCompare(t, eng, build, 1e-4)
 }

@@ -8,8 +8,9 @@ import (
 
 	"github.com/pcx-dev/pcx/adapters"
 	"github.com/pcx-dev/pcx/backbone"
-	"github.com/pcx-dev/pcx/knn"
+	"github.com/pcx-dev/pcx/classify"
 	"github.com/pcx-dev/pcx/nn"
+	"github.com/pcx-dev/pcx/points/knn"
 	"github.com/pcx-dev/pcx/train"
 )
 
@@ -25,7 +26,7 @@ type tinyBatch struct {
 	labels []int
 }
 
-func (b *tinyBatch) Labels() []int { return b.labels }
+func (b *tinyBatch) Len() int { return len(b.labels) }
 
 func (t *tinyTask) Params() nn.Params     { return t.m.Params() }
 func (t *tinyTask) Len(s train.Split) int { return len(t.labels[s]) }
@@ -43,11 +44,11 @@ func (t *tinyTask) Batch(s train.Split, idx []int, r *rand.Rand) (train.Batch, e
 	}
 	return &tinyBatch{&backbone.Groups{B: len(idx), G: g.G, M: g.K, Centres: g.Centres, Neighbourhoods: g.Neighbourhoods}, labels}, nil
 }
-func (t *tinyTask) Logits(tp *nn.Tape, b train.Batch, r *rand.Rand) *nn.Tensor {
-	return t.m.Forward(tp, b.(*tinyBatch).g, r)
-}
-func (t *tinyTask) Loss(tp *nn.Tape, logits *nn.Tensor, b train.Batch) *nn.Tensor {
-	return t.m.Loss(tp, logits, b.Labels())
+func (t *tinyTask) Metrics() []train.Metric { return classify.Metrics() }
+func (t *tinyTask) Step(tp *nn.Tape, b train.Batch, r *rand.Rand) train.Output {
+	bt := b.(*tinyBatch)
+	logits, balance := t.m.ForwardAux(tp, bt.g, r)
+	return classify.StepOutput(tp, logits, bt.labels, balance, t.m.Cfg.Alpha)
 }
 
 func newTinyTask(t *testing.T) *tinyTask {
@@ -96,10 +97,20 @@ func TestTrainRun(t *testing.T) {
 	}
 	for e := range res[0].Epochs {
 		c, g := res[0].Epochs[e], res[1].Epochs[e]
+		get := func(m train.EpochMetrics, name string) float64 {
+			v, ok := m.Get(name)
+			if !ok {
+				t.Fatalf("epoch %d has no %s", e+1, name)
+			}
+			return v
+		}
+		cTL, gTL := get(c, "train_loss"), get(g, "train_loss")
+		cVL, gVL := get(c, "test_loss"), get(g, "test_loss")
+		cTA, gTA := get(c, "train_acc"), get(g, "train_acc")
+		cVA, gVA := get(c, "test_acc"), get(g, "test_acc")
 		t.Logf("epoch %d: train loss %.7f / %.7f, test loss %.7f / %.7f, train acc %.3f / %.3f, test acc %.3f / %.3f (cpu / device)",
-			e+1, c.TrainLoss, g.TrainLoss, c.TestLoss, g.TestLoss, c.TrainAcc, g.TrainAcc, c.TestAcc, g.TestAcc)
-		if math.Abs(c.TrainLoss-g.TrainLoss) > 1e-3*c.TrainLoss || math.Abs(c.TestLoss-g.TestLoss) > 1e-3*c.TestLoss ||
-			c.TrainAcc != g.TrainAcc || c.TestAcc != g.TestAcc {
+			e+1, cTL, gTL, cVL, gVL, cTA, gTA, cVA, gVA)
+		if math.Abs(cTL-gTL) > 1e-3*cTL || math.Abs(cVL-gVL) > 1e-3*cVL || cTA != gTA || cVA != gVA {
 			t.Errorf("epoch %d differs", e+1)
 		}
 	}

@@ -34,7 +34,7 @@ func lattice(n int) []float32 {
 // clouds with ties, duplicates, skipped points near the origin and one
 // large enough to be split across cores, with 1 and 4 workers.
 func TestGoldenFPS(t *testing.T) {
-	b, err := os.ReadFile("../testdata/golden/points.json")
+	b, err := os.ReadFile("../../testdata/golden/points.json")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,32 +1,11 @@
 package backbone
 
 import (
-	"fmt"
 	"sort"
 	"strings"
 
 	"github.com/pcx-dev/pcx/nn"
 )
-
-// Methods are the fine-tuning methods that choose which parameters train:
-// "full" (every parameter) and "linear" (the classification head only, the
-// linear-probing baseline).
-func Methods() []string { return []string{"full", "linear"} }
-
-// ApplyMethod sets the trainable flags of m's parameters for a method.
-func ApplyMethod(m *PointMAE, method string) error {
-	ps := m.Params()
-	switch method {
-	case "full":
-		ps.Unfreeze()
-	case "linear":
-		ps.Freeze()
-		ps.Unfreeze("cls_head_finetune.*")
-	default:
-		return fmt.Errorf("unknown method %q (have %s)", method, strings.Join(Methods(), ", "))
-	}
-	return nil
-}
 
 // ModuleCount is the parameter count of one top-level module.
 type ModuleCount struct {

@@ -13,7 +13,7 @@ import (
 // topk) around the reference's FPS centres, ties included, with 1 and 4
 // workers.
 func TestGoldenKNN(t *testing.T) {
-	b, err := os.ReadFile("../testdata/golden/points.json")
+	b, err := os.ReadFile("../../testdata/golden/points.json")
 	if err != nil {
 		t.Fatal(err)
 	}

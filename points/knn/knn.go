@@ -18,7 +18,7 @@ import (
 	"runtime"
 	"sync"
 
-	"github.com/pcx-dev/pcx/fps"
+	"github.com/pcx-dev/pcx/points/fps"
 )
 
 // Method selects the search structure.

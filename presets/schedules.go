@@ -17,13 +17,13 @@ type Schedule struct {
 // synthSchedule is pcx train synth's: 12 epochs of batch 32, AdamW at 1e-3
 // without warm-up, Point-MAE's weight decay and clipping.
 func synthSchedule() train.Config {
-	c := train.PointMAE()
+	c := train.PointMAEFineTune()
 	c.Epochs, c.LR, c.WarmupEpochs = 12, 1e-3, 0
 	return c
 }
 
 var schedules = newTable("schedule", func(s Schedule) string { return s.Name },
-	Schedule{Name: "pointmae", Summary: "Point-MAE's fine-tuning (cfgs/finetune_*.yaml)", Train: train.PointMAE()},
+	Schedule{Name: "pointmae", Summary: "Point-MAE's fine-tuning (cfgs/finetune_*.yaml)", Train: train.PointMAEFineTune()},
 	Schedule{Name: "synth", Summary: "pcx train synth's: minutes on a CPU", Train: synthSchedule()},
 )
 

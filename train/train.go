@@ -149,11 +149,6 @@ func PointMAEFineTune() Config {
 		WarmupEpochs: 10, WeightDecay: 0.05, ClipGrad: 10}
 }
 
-// PointMAE is PointMAEFineTune.
-//
-// Deprecated: use PointMAEFineTune.
-func PointMAE() Config { return PointMAEFineTune() }
-
 // Validate checks the settings.
 func (c Config) Validate() error {
 	switch {

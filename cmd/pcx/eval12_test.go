@@ -53,7 +53,7 @@ func untrainedCheckpoint(t *testing.T, data, variant string, dataPoints int, cla
 		t.Fatal(err)
 	}
 	m.TransDim, m.Depth, m.Heads, m.Points, m.Groups, m.GroupSize = 24, 2, 2, 32, 4, 8
-	tc := train.PointMAE()
+	tc := train.PointMAEFineTune()
 	tc.Epochs, tc.BatchSize, tc.EvalBatch, tc.Workers = 1, 8, 8, 2
 	cfg := classify.Config{Version: 1, Data: data, Variant: variant, DataPoints: dataPoints, Model: m, Train: tc}
 	model, err := classify.NewModel(m, train.Stream(0, 0, 0, 0))

@@ -36,9 +36,9 @@ func TestPresetsCommand(t *testing.T) {
 // kind: the preset of a variant, the points read, and the schedule of a
 // preset (synth's own, whatever the data; else the kind's).
 func oldTrainDefaults(kind, variant, preset string) (string, int, train.Config) {
-	synth := train.PointMAE()
+	synth := train.PointMAEFineTune()
 	synth.Epochs, synth.LR, synth.WarmupEpochs = 12, 1e-3, 0
-	p, pts, tc := "modelnet", 8192, train.PointMAE()
+	p, pts, tc := "modelnet", 8192, train.PointMAEFineTune()
 	switch kind {
 	case "synth":
 		p, pts, tc = "synth", 0, synth

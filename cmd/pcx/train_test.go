@@ -54,7 +54,7 @@ func tinyRun(t *testing.T, epochs int) string {
 		t.Fatal(err)
 	}
 	m.TransDim, m.Depth, m.Heads, m.Points, m.Groups, m.GroupSize, m.Rank = 24, 2, 2, 128, 8, 8, 6
-	tc := train.PointMAE()
+	tc := train.PointMAEFineTune()
 	tc.Epochs, tc.BatchSize, tc.EvalBatch, tc.LR, tc.WarmupEpochs, tc.Seed, tc.Workers = epochs, 8, 8, 1e-3, 1, 4, 2
 	cfg := classify.Config{Version: 1, Data: "npy:" + filepath.Join(dir, "data"), Model: m, Train: tc}
 	p := filepath.Join(dir, "tiny.yaml")

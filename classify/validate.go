@@ -9,6 +9,7 @@ import (
 	"github.com/pcx-dev/pcx/internal/memlimit"
 	"github.com/pcx-dev/pcx/pointcloud"
 	"github.com/pcx-dev/pcx/points"
+	"github.com/pcx-dev/pcx/train"
 )
 
 // Validate checks a model configuration's numbers before anything is
@@ -92,6 +93,9 @@ func (c Config) Validate() error {
 		return err
 	}
 	if err := c.Train.Validate(); err != nil {
+		return err
+	}
+	if err := train.CheckBest(c.Train.Best, Metrics()); err != nil {
 		return err
 	}
 	t := c.Train

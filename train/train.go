@@ -551,9 +551,22 @@ func (c bestChoice) key() string {
 // resolves the metric named best ("" chooses the default, see
 // Config.Best).
 func columns(task Task, best string) ([]string, bestChoice, error) {
-	ms := task.Metrics()
+	return metricColumns(task.Metrics(), task.Len(TestSplit) > 0, best)
+}
+
+// CheckBest reports whether best (Config.Best) can name one of a task's
+// metrics, ms, on a training or a test split, so that a run configuration
+// is refused before anything is written. "" (the default) always can.
+func CheckBest(best string, ms []Metric) error {
+	_, _, err := metricColumns(ms, true, best)
+	return err
+}
+
+// metricColumns lists the metric columns of a run with the given metrics,
+// with or without a test split, and the choice of best they imply.
+func metricColumns(ms []Metric, test bool, best string) ([]string, bestChoice, error) {
 	splits := []string{"train"}
-	if task.Len(TestSplit) > 0 {
+	if test {
 		splits = append(splits, "test")
 	}
 	var cols []string

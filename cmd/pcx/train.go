@@ -353,8 +353,12 @@ Example:
 					Figures   []string `json:"figures"`
 				}{out, res.Best, res.BestEpoch, res.Last, figs})
 			}
-			fmt.Printf("best test accuracy %.4f (epoch %d), last epoch %.4f\n", res.Best, res.BestEpoch, res.Last)
-			fmt.Println("(papers report the best epoch's test accuracy, which selects the model on the test set; the last epoch's is the unbiased one)")
+			if res.Metric == "test_acc" {
+				fmt.Printf("best test accuracy %.4f (epoch %d), last epoch %.4f\n", res.Best, res.BestEpoch, res.Last)
+				fmt.Println("(papers report the best epoch's test accuracy, which selects the model on the test set; the last epoch's is the unbiased one)")
+			} else {
+				fmt.Printf("best %s %.4f (epoch %d), last epoch %.4f\n", res.Metric, res.Best, res.BestEpoch, res.Last)
+			}
 			for _, f := range figs {
 				fmt.Println("figure", f)
 			}

@@ -154,3 +154,25 @@ func TestConfigRecordsWorkers(t *testing.T) {
 		}
 	}
 }
+
+// A best metric that no column of a classification run can have is refused
+// with the choices before the run directory exists.
+func TestUnknownBestMetricCreatesNothing(t *testing.T) {
+	cfg := tinyRun(t, 1)
+	b, err := os.ReadFile(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := filepath.Join(t.TempDir(), "bad.yaml")
+	if err := os.WriteFile(bad, []byte(strings.Replace(string(b), "train:\n", "train:\n  best: test_mae\n", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "out")
+	_, err = run(t, "train", "folder", "--config", bad, "--out", out)
+	if err == nil || !strings.Contains(err.Error(), `best metric "test_mae" is not one of`) || !strings.Contains(err.Error(), "test_acc") {
+		t.Fatalf("err = %v, want the unknown best metric named with the choices", err)
+	}
+	if _, err := os.Stat(out); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("refused run left %s behind (%v)", out, err)
+	}
+}

@@ -1,10 +1,8 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -17,30 +15,6 @@ import (
 	"github.com/pcx-dev/pcx/pointcloud"
 	"github.com/pcx-dev/pcx/train"
 )
-
-// runCapture runs pcx with args in-process and returns what it printed on
-// stdout and on its error writer.
-func runCapture(t *testing.T, args ...string) (stdout, stderr string, err error) {
-	t.Helper()
-	r, w, perr := os.Pipe()
-	if perr != nil {
-		t.Fatal(perr)
-	}
-	old := os.Stdout
-	os.Stdout = w
-	done := make(chan string)
-	go func() {
-		b, _ := io.ReadAll(r)
-		done <- string(b)
-	}()
-	var eb bytes.Buffer
-	app := newApp()
-	app.ErrWriter = &eb
-	err = app.Run(interspersed(app, append([]string{"pcx"}, args...)))
-	w.Close()
-	os.Stdout = old
-	return <-done, eb.String(), err
-}
 
 // untrainedCheckpoint writes the checkpoint of an untrained tiny linear
 // model of classes classes, 32 points, whose configuration says it was

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"io"
 	"os"
@@ -12,12 +13,20 @@ import (
 	"github.com/pcx-dev/pcx/pointcloud"
 )
 
-// run runs pcx with args in-process and returns what it printed.
+// run runs pcx with args in-process and returns what it printed on stdout.
 func run(t *testing.T, args ...string) (string, error) {
 	t.Helper()
-	r, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
+	out, _, err := runCapture(t, args...)
+	return out, err
+}
+
+// runCapture runs pcx with args in-process and returns what it printed on
+// stdout and on its error writer.
+func runCapture(t *testing.T, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
+	r, w, perr := os.Pipe()
+	if perr != nil {
+		t.Fatal(perr)
 	}
 	old := os.Stdout
 	os.Stdout = w
@@ -26,11 +35,13 @@ func run(t *testing.T, args ...string) (string, error) {
 		b, _ := io.ReadAll(r)
 		done <- string(b)
 	}()
+	var eb bytes.Buffer
 	app := newApp()
+	app.ErrWriter = &eb
 	err = app.Run(interspersed(app, append([]string{"pcx"}, args...)))
 	w.Close()
 	os.Stdout = old
-	return <-done, err
+	return <-done, eb.String(), err
 }
 
 func TestInterspersed(t *testing.T) {

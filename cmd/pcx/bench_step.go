@@ -53,7 +53,7 @@ scripts/bench_step.py runs the PyTorch reference of the same step in the same ru
 Example:
    pcx bench step --preset scan_hardest --method dapt-x --device cuda --json`,
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "preset", Value: "scan_hardest", Usage: "model preset (see pcx params)"},
+			&cli.StringFlag{Name: "preset", Aliases: []string{"model"}, Value: "scan_hardest", Usage: "model preset (see pcx presets)"},
 			&cli.StringFlag{Name: "method", Value: "dapt-x", Usage: "dapt-x (the only method timed so far)"},
 			&cli.IntFlag{Name: "batch", Value: 32, Usage: "clouds per step"},
 			&cli.IntFlag{Name: "repeat", Value: 3, Usage: "timed steps (the median is reported) after one warm-up"},

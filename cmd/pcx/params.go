@@ -23,7 +23,7 @@ Methods: ` + strings.Join(presets.MethodNames(), ", ") + `
 Example:
    pcx params --preset scan_objbg --method linear --json`,
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "preset", Value: "scan_objbg", Usage: "model configuration"},
+			&cli.StringFlag{Name: "preset", Aliases: []string{"model"}, Value: "scan_objbg", Usage: "model preset (see pcx presets)"},
 			&cli.StringFlag{Name: "method", Value: "full", Usage: "fine-tuning method: " + methodList()},
 			&cli.BoolFlag{Name: "keep-dapt", Usage: "dapt-x keeping DAPT's SSFs and dynamic adapters"},
 			&cli.BoolFlag{Name: "json", Usage: "machine-readable output"},

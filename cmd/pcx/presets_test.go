@@ -93,3 +93,21 @@ func TestTrainDefaultsMatchOldTable(t *testing.T) {
 		}
 	}
 }
+
+// --model is the same flag as --preset: a model preset of the registry.
+func TestModelFlagNamesAPreset(t *testing.T) {
+	byPreset, err := run(t, "params", "--preset", "modelnet", "--method", "dapt-x", "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	byModel, err := run(t, "params", "--model", "modelnet", "--method", "dapt-x", "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if byModel != byPreset {
+		t.Errorf("--model modelnet printed\n%s\n--preset modelnet\n%s", byModel, byPreset)
+	}
+	if _, err := run(t, "params", "--model", "vit_huge", "--method", "full"); err == nil || !strings.Contains(err.Error(), "vit_huge") {
+		t.Errorf("unknown --model: %v, want an error naming it", err)
+	}
+}

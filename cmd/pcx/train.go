@@ -113,7 +113,7 @@ func trainFlags(k trainKind) []cli.Flag {
 		&cli.StringFlag{Name: "data", Usage: "data set folder (not for synth, which is generated)"},
 		&cli.StringFlag{Name: "variant", Value: k.data.Variant, Usage: "data set variant (synth: clean, bg or hardest; scanobjectnn: objbg, objonly or hardest)"},
 		&cli.StringFlag{Name: "method", Value: "dapt-x", Usage: methodList()},
-		&cli.StringFlag{Name: "preset", Usage: "model preset (default: the data set's; see pcx presets)"},
+		&cli.StringFlag{Name: "preset", Aliases: []string{"model"}, Usage: "model preset (default: the data set's; see pcx presets)"},
 		&cli.StringFlag{Name: "ckpt", Usage: "pretrained weights: Point-MAE or DAPT .pth, or a pcx .safetensors"},
 		&cli.BoolFlag{Name: "partial-load", Usage: "train from a --ckpt that lacks some of the backbone's pretrained weights (they start random)"},
 		&cli.StringFlag{Name: "config", Usage: "a Point-MAE/DAPT fine-tuning YAML or a pcx config.yaml; flags override it"},

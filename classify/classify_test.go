@@ -135,7 +135,7 @@ func TestTrainEvalPredict(t *testing.T) {
 	for _, method := range presets.MethodNames() {
 		dir := t.TempDir()
 		cfg := tinyConfig(t, method)
-		res, err := Train(context.Background(), cfg, d, dir, false, nil, nil)
+		res, err := Train(context.Background(), cfg, d, dir, RunOptions{})
 		if err != nil {
 			t.Fatalf("%s: %v", method, err)
 		}
@@ -196,7 +196,7 @@ func trainedTiny(t *testing.T, method string) (*datasets.Dataset, *Trained, stri
 	dir := t.TempDir()
 	cfg := tinyConfig(t, method)
 	cfg.Train.Epochs = 1
-	if _, err := Train(context.Background(), cfg, d, dir, false, nil, nil); err != nil {
+	if _, err := Train(context.Background(), cfg, d, dir, RunOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	tr, err := LoadCheckpoint(filepath.Join(dir, train.LastFile))
@@ -237,7 +237,7 @@ func TestRoutingShapes(t *testing.T) {
 func TestScanObjectNNPathMatchesSynth(t *testing.T) {
 	d := tinyData(t)
 	cfg := tinyConfig(t, "dapt-x")
-	direct, err := Train(context.Background(), cfg, d, t.TempDir(), false, nil, nil)
+	direct, err := Train(context.Background(), cfg, d, t.TempDir(), RunOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -250,7 +250,7 @@ func TestScanObjectNNPathMatchesSynth(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	viaH5, err := Train(context.Background(), cfg, d2, t.TempDir(), false, nil, nil)
+	viaH5, err := Train(context.Background(), cfg, d2, t.TempDir(), RunOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

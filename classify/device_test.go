@@ -64,9 +64,8 @@ func TestDeviceGrouping(t *testing.T) {
 	for i, host := range []bool{false, true} {
 		cfg := tinyConfig(t, "dapt-x")
 		cfg.Train.Epochs = 1
-		cfg.Device, cfg.HostGrouping = eng, host
 		dir := t.TempDir()
-		r, err := Train(context.Background(), cfg, data, dir, false, nil, nil)
+		r, err := Train(context.Background(), cfg, data, dir, RunOptions{Device: eng, HostGrouping: host})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -58,13 +58,22 @@ type Config struct {
 	Rotate string       `yaml:"rotate,omitempty" json:"rotate,omitempty"`
 	Model  ModelConfig  `yaml:"model" json:"model"`
 	Train  train.Config `yaml:"train" json:"train"`
-	// Device, when set, trains there (see train.Options.Device); it is
-	// not part of the saved configuration.
-	Device nn.Device `yaml:"-" json:"-"`
+}
+
+// RunOptions say how a run executes, apart from what it computes (Config):
+// none of them is saved, and none changes a result.
+type RunOptions struct {
+	// Resume continues the run in the directory from its last checkpoint.
+	Resume bool
+	// Log receives the header and each epoch's line; Progress the
+	// progress bar or lines. Either may be nil.
+	Log, Progress io.Writer
+	// Device, when set, trains there (see train.Options.Device).
+	Device nn.Device
 	// HostGrouping keeps FPS and kNN grouping in the loader on the host
 	// when Device can group (points.Grouper), which otherwise groups
 	// each batch; both give the same groups.
-	HostGrouping bool `yaml:"-" json:"-"`
+	HostGrouping bool
 }
 
 // LoadData opens the run's data set and checks it against the model.
@@ -103,10 +112,10 @@ func Build(cfg Config, log io.Writer) (*Model, error) {
 	return m, nil
 }
 
-// Train runs cfg on data (LoadData) in dir, resuming when asked, and
-// returns the result. dir/config.yaml is written first; each epoch's line
-// goes to log and the progress bar to progress.
-func Train(ctx context.Context, cfg Config, data *datasets.Dataset, dir string, resume bool, log, progress io.Writer) (*train.Result, error) {
+// Train runs cfg on data (LoadData) in dir as ro says, and returns the
+// result. dir/config.yaml is written first (unless resuming).
+func Train(ctx context.Context, cfg Config, data *datasets.Dataset, dir string, ro RunOptions) (*train.Result, error) {
+	resume, log, progress := ro.Resume, ro.Log, ro.Progress
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -141,14 +150,14 @@ func Train(ctx context.Context, cfg Config, data *datasets.Dataset, dir string, 
 			tun, m.Params().Count(), 100*float64(tun)/float64(m.Params().Count()))
 	}
 	task := &Task{Model: m, Data: data, Rotate: cfg.Rotate}
-	if g, ok := cfg.Device.(points.Grouper); ok && !cfg.HostGrouping {
+	if g, ok := ro.Device.(points.Grouper); ok && !ro.HostGrouping {
 		task.Grouper = g
 	}
 	meta := map[string]string{MetaConfig: string(cj), MetaClasses: string(classes)}
 	if up := datasets.UpAxis(cfg.Data); up != "" {
 		meta[MetaUp] = up
 	}
-	opt := train.Options{Dir: dir, Resume: resume, Log: log, Progress: progress, Meta: meta, Device: cfg.Device}
+	opt := train.Options{Dir: dir, Resume: resume, Log: log, Progress: progress, Meta: meta, Device: ro.Device}
 	// The starting running statistics are known when they are the ones
 	// just built: always for a new run, and for a resumed run that began
 	// from random weights (a resumed run from a checkpoint began from that

@@ -21,7 +21,7 @@ func TestStaleBatchNormNote(t *testing.T) {
 	cfg.Train.Epochs = 1
 	var log bytes.Buffer
 	dir := t.TempDir()
-	if _, err := Train(context.Background(), cfg, tinyData(t), dir, false, &log, nil); err != nil {
+	if _, err := Train(context.Background(), cfg, tinyData(t), dir, RunOptions{Log: &log}); err != nil {
 		t.Fatal(err)
 	}
 	out := log.String()

@@ -314,7 +314,6 @@ Example:
 			if cfg.Model.Classes != len(data.Classes) {
 				cfg.Model.Classes = len(data.Classes)
 			}
-			cfg.Device, cfg.HostGrouping = eng, c.Bool("group-on-host")
 			ctx, stop := interruptContext()
 			defer stop()
 			fmt.Printf("run directory %s\n", out)
@@ -322,7 +321,7 @@ Example:
 			if trainLogHook != nil {
 				log = trainLogHook(log)
 			}
-			res, err := classify.Train(ctx, cfg, data, out, c.Bool("resume"), log, os.Stderr)
+			res, err := classify.Train(ctx, cfg, data, out, classify.RunOptions{Resume: c.Bool("resume"), Log: log, Progress: os.Stderr, Device: eng, HostGrouping: c.Bool("group-on-host")})
 			if dev != nil {
 				st := dev.Allocator().Stats()
 				fmt.Fprintf(os.Stderr, "peak GPU memory (pcx's caching allocator): %.1f MiB held, %.1f MiB in use\n", mib(st.Peak), mib(st.PeakInUse))

@@ -26,8 +26,8 @@ func NewFull(cfg backbone.Config, r *rand.Rand) (*Full, error) {
 func (f *Full) Trainable() nn.Params { return weights(f.Params()) }
 
 // ForwardAux returns the logits; full fine-tuning has no auxiliary loss.
-func (f *Full) ForwardAux(tp *nn.Tape, g *backbone.Groups, r *rand.Rand) (logits, aux *nn.Tensor) {
-	return f.Forward(tp, g, r), nil
+func (f *Full) ForwardAux(tp *nn.Tape, in backbone.Input, r *rand.Rand) (logits, aux *nn.Tensor) {
+	return f.Forward(tp, in, r), nil
 }
 
 // Backbone is the model itself.
@@ -49,11 +49,11 @@ func NewLinear(cfg backbone.Config, r *rand.Rand) (*Linear, error) {
 }
 
 // Trainable is the head's weights (cls_head_finetune.*).
-func (l *Linear) Trainable() nn.Params { return weights(l.Head.Params()) }
+func (l *Linear) Trainable() nn.Params { return weights(l.Classifier().Params()) }
 
 // ForwardAux returns the logits; linear probing has no auxiliary loss.
-func (l *Linear) ForwardAux(tp *nn.Tape, g *backbone.Groups, r *rand.Rand) (logits, aux *nn.Tensor) {
-	return l.Forward(tp, g, r), nil
+func (l *Linear) ForwardAux(tp *nn.Tape, in backbone.Input, r *rand.Rand) (logits, aux *nn.Tensor) {
+	return l.Forward(tp, in, r), nil
 }
 
 // Backbone is the model itself.

@@ -102,7 +102,7 @@ func (a *DynamicAdapter) Forward(tp *nn.Tape, u *nn.Tensor, r *rand.Rand) *nn.Te
 	return nn.RowScale(tp, up, s)
 }
 
-// DAPTBlock is a frozen Point-MAE block with DAPT's SSFs, adapter and
+// DAPTBlock is a frozen backbone block with DAPT's SSFs, adapter and
 // prompt. In DAPT every piece is set; DAPT-X uses the same block with the
 // SSFs and the adapter nil unless DAPTXConfig.KeepDAPT.
 type DAPTBlock struct {
@@ -145,7 +145,7 @@ func (b *DAPTBlock) daptParams() nn.Params {
 }
 
 // Forward runs the block on B×T×C and returns B×(T+1)×C, the prompt
-// inserted after cls.
+// inserted after cls (token 0), before the earlier prompts and the patches.
 func (b *DAPTBlock) Forward(tp *nn.Tape, x *nn.Tensor, r *rand.Rand) *nn.Tensor {
 	y, _ := b.forward(tp, x, nil, r)
 	return y
@@ -259,11 +259,11 @@ func NewDAPT(cfg DAPTConfig, r *rand.Rand) (*DAPT, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := base.TransDim
-	pm.HeadInput = cfg.Head.Count() * c
-	pm.Head = backbone.NewHead("cls_head_finetune", pm.HeadInput, base.Classes, base.HeadDropout, r)
+	var bb backbone.Backbone = pm
+	c := bb.Width()
+	bb.ReplaceHead(cfg.Head.Count()*c, r)
 	d := &DAPT{Cfg: cfg, PointMAE: pm, TokSSF: NewSSF("", 1, c, r), NormSSF: NewSSF("", 2, c, r)}
-	for i, b := range pm.Blocks {
+	for i, b := range bb.Layers() {
 		d.DBlocks = append(d.DBlocks, newDAPTBlock(b, i, cfg.Rank, cfg.AdapterDropout, r))
 	}
 	setTrainable(d)
@@ -273,54 +273,60 @@ func NewDAPT(cfg DAPTConfig, r *rand.Rand) (*DAPT, error) {
 // Trainable is DAPT's optimiser part "dapt": cls_token, cls_pos, the head,
 // every SSF and the dynamic adapters.
 func (d *DAPT) Trainable() nn.Params {
-	ps := nn.Params{d.ClsToken, d.ClsPos}
+	bb := d.base()
+	ps := append(nn.Params{}, bb.ClsParams()...)
 	ps = append(ps, d.TokSSF.Params()...)
 	ps = append(ps, d.NormSSF.Params()...)
 	for _, b := range d.DBlocks {
 		ps = append(ps, b.daptParams()...)
 	}
-	return append(ps, weights(d.Head.Params())...)
+	return append(ps, weights(bb.Classifier().Params())...)
 }
 
 // ForwardAux returns the logits; DAPT has no auxiliary loss.
-func (d *DAPT) ForwardAux(tp *nn.Tape, g *backbone.Groups, r *rand.Rand) (logits, aux *nn.Tensor) {
-	return d.Forward(tp, g, r), nil
+func (d *DAPT) ForwardAux(tp *nn.Tape, in backbone.Input, r *rand.Rand) (logits, aux *nn.Tensor) {
+	return d.Forward(tp, in, r), nil
 }
 
 // Backbone is the Point-MAE model DAPT is built on.
 func (d *DAPT) Backbone() *backbone.PointMAE { return d.PointMAE }
 
+// base is the backbone as the method's code sees it.
+func (d *DAPT) base() backbone.Backbone { return d.PointMAE }
+
 // Params lists every parameter and buffer.
 func (d *DAPT) Params() nn.Params {
-	ps := d.EmbedParams()
+	bb := d.base()
+	ps := bb.EmbedParams()
 	for _, b := range d.DBlocks {
 		ps = append(ps, b.Params()...)
 	}
-	ps = append(ps, d.Norm.Params()...)
+	ps = append(ps, bb.FinalNorm().Params()...)
 	ps = append(ps, d.TokSSF.Params()...)
 	ps = append(ps, d.NormSSF.Params()...)
-	return append(ps, d.Head.Params()...)
+	return append(ps, bb.Classifier().Params()...)
 }
 
-// Forward returns the logits of grouped clouds.
-func (d *DAPT) Forward(tp *nn.Tape, g *backbone.Groups, r *rand.Rand) *nn.Tensor {
-	c := d.Cfg.TransDim
-	x := embed(tp, d.PointMAE, d.TokSSF, g)
+// Forward returns the logits of the backbone's input.
+func (d *DAPT) Forward(tp *nn.Tape, in backbone.Input, r *rand.Rand) *nn.Tensor {
+	bb := d.base()
+	x, patches := embed(tp, bb, d.TokSSF, in)
 	for _, b := range d.DBlocks {
 		x = b.Forward(tp, x, r)
 	}
-	x = d.NormSSF.Forward(tp, d.Norm.Forward(tp, x))
-	return d.Head.Forward(tp, headFeatures(tp, x, d.Cfg.Head, g.B, g.G, c), r)
+	x = d.NormSSF.Forward(tp, bb.FinalNorm().Forward(tp, x))
+	return bb.Classifier().Forward(tp, headFeatures(tp, x, d.Cfg.Head, patches), r)
 }
 
-// embed returns the blocks' input: Point-MAE's cls and patch tokens, the
-// patch tokens (not cls) scaled and shifted by tok (DAPT's tfts_*_1; nil:
-// none), plus the positions, added once.
-func embed(tp *nn.Tape, pm *backbone.PointMAE, tok *SSF, g *backbone.Groups) *nn.Tensor {
-	x, pos := pm.Tokens(tp, g)
+// embed returns the blocks' input and its number of patch tokens: the
+// backbone's cls and patch tokens, the patch tokens (not cls) scaled and
+// shifted by tok (DAPT's tfts_*_1; nil: none), plus the positions, added
+// once.
+func embed(tp *nn.Tape, bb backbone.Backbone, tok *SSF, in backbone.Input) (*nn.Tensor, int) {
+	x, pos := bb.Embed(tp, in)
+	t := x.Dim(1)
 	if tok != nil {
-		t := x.Dim(1)
 		x = nn.ConcatTokens(tp, nn.SliceTokens(tp, x, 0, 1), tok.Forward(tp, nn.SliceTokens(tp, x, 1, t)))
 	}
-	return nn.Add(tp, x, pos)
+	return nn.Add(tp, x, pos), t - 1
 }

@@ -109,16 +109,17 @@ func NewDAPTX(cfg DAPTXConfig, r *rand.Rand) (*DAPTX, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := base.TransDim
-	pm.HeadInput = cfg.Head.Count() * c
-	pm.Head = backbone.NewHead("cls_head_finetune", pm.HeadInput, base.Classes, base.HeadDropout, r)
+	var bb backbone.Backbone = pm
+	c := bb.Width()
+	bb.ReplaceHead(cfg.Head.Count()*c, r)
 	s, err := NewSMoA("smoa", c, cfg.SMoAHeads, cfg.Experts, cfg.Rank, r)
 	if err != nil {
 		return nil, err
 	}
 	s.Top1 = cfg.Top1
 	d := &DAPTX{Cfg: cfg, PointMAE: pm, SMoA: s}
-	for i := range pm.Blocks {
+	blocks := bb.Layers()
+	for i := range blocks {
 		g := nn.NewParam(fmt.Sprintf("blocks.blocks.%d.pg_gamma", i), c)
 		b := nn.NewParam(fmt.Sprintf("blocks.blocks.%d.pg_beta", i), c)
 		for k := 0; k < c; k++ {
@@ -129,7 +130,7 @@ func NewDAPTX(cfg DAPTXConfig, r *rand.Rand) (*DAPTX, error) {
 	}
 	// DAPT's pieces are drawn after DAPT-X's, so that KeepDAPT leaves the
 	// initialisation of the rest unchanged.
-	for i, b := range pm.Blocks {
+	for i, b := range blocks {
 		db := &DAPTBlock{Block: b}
 		if cfg.KeepDAPT {
 			db = newDAPTBlock(b, i, cfg.AdapterRank, cfg.AdapterDropout, r)
@@ -147,7 +148,8 @@ func NewDAPTX(cfg DAPTXConfig, r *rand.Rand) (*DAPTX, error) {
 // and Prompt Generator, and, with KeepDAPT, DAPT's SSFs and dynamic
 // adapters; everything else is frozen.
 func (d *DAPTX) Trainable() nn.Params {
-	ps := nn.Params{d.ClsToken, d.ClsPos}
+	bb := d.base()
+	ps := append(nn.Params{}, bb.ClsParams()...)
 	ps = append(ps, d.SMoA.Params()...)
 	for i, b := range d.DBlocks {
 		ps = append(ps, b.Block.Norm2.Params()...)
@@ -156,37 +158,41 @@ func (d *DAPTX) Trainable() nn.Params {
 	}
 	ps = append(ps, d.TokSSF.Params()...)
 	ps = append(ps, d.NormSSF.Params()...)
-	return append(ps, weights(d.Head.Params())...)
+	return append(ps, weights(bb.Classifier().Params())...)
 }
 
 // Backbone is the Point-MAE model DAPT-X is built on.
 func (d *DAPTX) Backbone() *backbone.PointMAE { return d.PointMAE }
 
+// base is the backbone as the method's code sees it.
+func (d *DAPTX) base() backbone.Backbone { return d.PointMAE }
+
 // Params lists every parameter and buffer.
 func (d *DAPTX) Params() nn.Params {
-	ps := d.EmbedParams()
+	bb := d.base()
+	ps := bb.EmbedParams()
 	for i, b := range d.DBlocks {
 		ps = append(ps, b.Params()...)
 		ps = append(ps, d.PGamma[i], d.PBeta[i])
 	}
 	ps = append(ps, d.SMoA.Params()...)
-	ps = append(ps, d.Norm.Params()...)
+	ps = append(ps, bb.FinalNorm().Params()...)
 	ps = append(ps, d.TokSSF.Params()...)
 	ps = append(ps, d.NormSSF.Params()...)
-	return append(ps, d.Head.Params()...)
+	return append(ps, bb.Classifier().Params()...)
 }
 
 // Forward returns the logits (ForwardAux also returns the balance loss).
-func (d *DAPTX) Forward(tp *nn.Tape, g *backbone.Groups, r *rand.Rand) *nn.Tensor {
-	logits, _ := d.ForwardAux(tp, g, r)
+func (d *DAPTX) Forward(tp *nn.Tape, in backbone.Input, r *rand.Rand) *nn.Tensor {
+	logits, _ := d.ForwardAux(tp, in, r)
 	return logits
 }
 
 // ForwardAux returns the logits and the blocks' mean balance loss, which
 // training adds to the task's loss times Cfg.Alpha.
-func (d *DAPTX) ForwardAux(tp *nn.Tape, g *backbone.Groups, r *rand.Rand) (logits, balance *nn.Tensor) {
-	c := d.Cfg.TransDim
-	x := embed(tp, d.PointMAE, d.TokSSF, g)
+func (d *DAPTX) ForwardAux(tp *nn.Tape, in backbone.Input, r *rand.Rand) (logits, balance *nn.Tensor) {
+	bb := d.base()
+	x, patches := embed(tp, bb, d.TokSSF, in)
 	var bal *nn.Tensor
 	for i, b := range d.DBlocks {
 		var l *nn.Tensor
@@ -198,14 +204,16 @@ func (d *DAPTX) ForwardAux(tp *nn.Tape, g *backbone.Groups, r *rand.Rand) (logit
 		}
 	}
 	balance = nn.Scale(tp, bal, 1/float32(len(d.DBlocks)))
-	x = d.NormSSF.Forward(tp, d.Norm.Forward(tp, x))
-	return d.Head.Forward(tp, headFeatures(tp, x, d.Cfg.Head, g.B, g.G, c), r), balance
+	x = d.NormSSF.Forward(tp, bb.FinalNorm().Forward(tp, x))
+	return bb.Classifier().Forward(tp, headFeatures(tp, x, d.Cfg.Head, patches), r), balance
 }
 
-// headFeatures concatenates the head's inputs: cls, pooled prompts, pooled
+// headFeatures concatenates the head's inputs from the final tokens x
+// (B×T×C: cls, the prompts, then g patch tokens, the layout of
+// backbone.Backbone with prompts after cls): cls, pooled prompts, pooled
 // patches.
-func headFeatures(tp *nn.Tape, x *nn.Tensor, h HeadTokens, b, g, c int) *nn.Tensor {
-	t := x.Dim(1)
+func headFeatures(tp *nn.Tape, x *nn.Tensor, h HeadTokens, g int) *nn.Tensor {
+	b, t, c := x.Dim(0), x.Dim(1), x.Dim(2)
 	var parts []*nn.Tensor
 	if h.Cls {
 		parts = append(parts, nn.SliceTokens(tp, x, 0, 1).Reshape(b, c))

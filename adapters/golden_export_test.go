@@ -39,7 +39,7 @@ func TestGoldenExportDAPT(t *testing.T) {
 	}
 	type model interface {
 		Params() nn.Params
-		Forward(*nn.Tape, *backbone.Groups, *rand.Rand) *nn.Tensor
+		Forward(*nn.Tape, backbone.Input, *rand.Rand) *nn.Tensor
 	}
 	run := func(name string, c goldentest.ExportCase, m model, norm []string, in daptCase, groups, size int) {
 		t.Helper()

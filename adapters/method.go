@@ -18,14 +18,17 @@ type Net interface {
 	// Trainable lists the parameters the method trains, from the pieces
 	// it holds; buffers are never among them.
 	Trainable() nn.Params
-	// Forward returns the logits of grouped clouds.
-	Forward(tp *nn.Tape, g *backbone.Groups, r *rand.Rand) *nn.Tensor
+	// Forward returns the logits of the backbone's input (Point-MAE:
+	// *backbone.Groups).
+	Forward(tp *nn.Tape, in backbone.Input, r *rand.Rand) *nn.Tensor
 	// ForwardAux returns the logits and the method's auxiliary loss (a
 	// scalar, nil for none: DAPT-X's balance loss), which training adds
 	// to the task's loss times the method's weight (DAPT-X's Alpha).
-	ForwardAux(tp *nn.Tape, g *backbone.Groups, r *rand.Rand) (logits, aux *nn.Tensor)
-	// Backbone is the Point-MAE model the method is built on (its
-	// grouping, encoder and head).
+	ForwardAux(tp *nn.Tape, in backbone.Input, r *rand.Rand) (logits, aux *nn.Tensor)
+	// Backbone is the Point-MAE model the method is built on, for what
+	// lies outside the network: classify groups clouds with it and reads
+	// its encoder's statistics and its head. The methods' own code sees it
+	// only as a backbone.Backbone.
 	Backbone() *backbone.PointMAE
 }
 

@@ -115,7 +115,7 @@ func NewPointMAE(cfg Config, r *rand.Rand) (*PointMAE, error) {
 			layers.BlockConfig{Dim: c, Heads: cfg.Heads, Hidden: 4 * c, Eps: 1e-5, DropPath: dp}, r))
 	}
 	m.Norm = layers.NewLayerNorm("norm", c, 1e-5)
-	m.Head = NewHead("cls_head_finetune", m.HeadInput, cfg.Classes, cfg.HeadDropout, r)
+	m.ReplaceHead(m.HeadInput, r)
 	return m, nil
 }
 
@@ -240,10 +240,10 @@ func (m *PointMAE) Tokens(tp *nn.Tape, g *Groups) (x, pos *nn.Tensor) {
 	return nn.ConcatTokens(tp, cls, tok), nn.ConcatTokens(tp, clsPos, p)
 }
 
-// Forward returns the logits (B×classes) of grouped clouds. r drives dropout
-// and drop-path in training.
-func (m *PointMAE) Forward(tp *nn.Tape, g *Groups, r *rand.Rand) *nn.Tensor {
-	x, pos := m.Tokens(tp, g)
+// Forward returns the logits (B×classes) of grouped clouds (in is *Groups).
+// r drives dropout and drop-path in training.
+func (m *PointMAE) Forward(tp *nn.Tape, in Input, r *rand.Rand) *nn.Tensor {
+	x, pos := m.Embed(tp, in)
 	if !m.Cfg.PosEveryBlock {
 		x = nn.Add(tp, x, pos)
 	}

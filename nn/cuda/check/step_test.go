@@ -37,7 +37,7 @@ func emuEngine(t *testing.T) *cuda.Engine {
 // stepModel is what the step tests train.
 type stepModel interface {
 	Params() nn.Params
-	ForwardAux(tp *nn.Tape, g *backbone.Groups, r *rand.Rand) (logits, aux *nn.Tensor)
+	ForwardAux(tp *nn.Tape, in backbone.Input, r *rand.Rand) (logits, aux *nn.Tensor)
 }
 
 // stepLoss is a step test's objective from the model's logits and

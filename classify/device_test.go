@@ -12,6 +12,7 @@ import (
 	"github.com/pcx-dev/pcx/datasets/synth"
 	"github.com/pcx-dev/pcx/nn/cuda"
 	"github.com/pcx-dev/pcx/nn/cuda/emu"
+	pcuda "github.com/pcx-dev/pcx/points/cuda"
 	"github.com/pcx-dev/pcx/train"
 )
 
@@ -27,9 +28,10 @@ func TestMain(m *testing.M) {
 // the CPU, relative to the largest logit magnitude of the batch.
 const deviceLogitTol = 1e-5
 
-// emuEngine opens the CPU emulator of the driver and cuBLAS as a device;
-// it skips in -short mode and without a C++ compiler.
-func emuEngine(t *testing.T) *cuda.Engine {
+// emuEngine opens the CPU emulator of the driver and cuBLAS as a device
+// that groups on the GPU (package points/cuda); it skips in -short mode
+// and without a C++ compiler.
+func emuEngine(t *testing.T) *pcuda.Engine {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("emulator: slow")
@@ -44,7 +46,7 @@ func emuEngine(t *testing.T) *cuda.Engine {
 			t.Error(err)
 		}
 	})
-	return cuda.NewEngine(d)
+	return pcuda.Grouper(cuda.NewEngine(d))
 }
 
 // TestDeviceGrouping: a training run on the device gives exactly the same

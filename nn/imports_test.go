@@ -2,15 +2,18 @@ package nn
 
 import (
 	"go/build"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
 
-// TestEngineImportsNoPointCode: the engine and its CUDA back end depend on
-// no point-cloud package (pointcloud, points and those under it: fps, knn);
-// those build on the engine, not the other way round.
+// TestEngineImportsNoPointCode: no package under nn/ (the engine, its CUDA
+// back end and the GPU self-test nn/cuda/check included) depends on a
+// point-cloud package (pointcloud, points and those under it: fps, knn,
+// cuda); those build on the engine, not the other way round.
 func TestEngineImportsNoPointCode(t *testing.T) {
 	root, err := filepath.Abs("..")
 	if err != nil {
@@ -24,7 +27,29 @@ func TestEngineImportsNoPointCode(t *testing.T) {
 	forbidden := func(p string) bool {
 		return p == module+"/pointcloud" || p == module+"/points" || strings.HasPrefix(p, module+"/points/")
 	}
-	for _, start := range []string{"nn", "nn/cpu", "nn/blas", "nn/cuda", "nn/cuda/emu", "nn/layers", "nn/optim", "nn/state", "nn/checkpoint", "nn/enginebench"} {
+	var starts []string
+	err = filepath.WalkDir(filepath.Join(root, "nn"), func(path string, d fs.DirEntry, err error) error {
+		if err != nil || !d.IsDir() {
+			return err
+		}
+		if d.Name() == "testdata" {
+			return filepath.SkipDir
+		}
+		if _, err := build.ImportDir(path, 0); err == nil {
+			rel, _ := filepath.Rel(root, path)
+			starts = append(starts, filepath.ToSlash(rel))
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"nn", "nn/cuda", "nn/cuda/check", "nn/cuda/emu", "nn/enginebench"} {
+		if !slices.Contains(starts, want) {
+			t.Fatalf("package %s not found under nn/ (found %v)", want, starts)
+		}
+	}
+	for _, start := range starts {
 		// Walk the package's non-test imports within the module.
 		seen := map[string]string{module + "/" + start: ""}
 		queue := []string{module + "/" + start}

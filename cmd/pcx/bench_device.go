@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/pcx-dev/pcx/nn/cuda"
+	pcuda "github.com/pcx-dev/pcx/points/cuda"
 	"github.com/pcx-dev/pcx/points/fps"
 	"github.com/pcx-dev/pcx/points/knn"
 	"github.com/urfave/cli/v2"
@@ -49,7 +50,7 @@ func benchOnDevice(c *cli.Context, dev *cuda.Device, op string, xyz []float32, r
 		if err != nil {
 			return err
 		}
-		run = func() error { return s.FPS(idx, x, b, n, g) }
+		run = func() error { return pcuda.FPS(s, idx, x, b, n, g) }
 		got = func() ([]int32, error) { out := make([]int32, b*g); return out, s.DownloadInt32(out, idx) }
 		want = func() ([]int32, error) {
 			if b == 1 {
@@ -77,8 +78,8 @@ func benchOnDevice(c *cli.Context, dev *cuda.Device, op string, xyz []float32, r
 		// As knn.GroupAt: the centres, their neighbours and the
 		// neighbourhoods relative to them.
 		run = func() error {
-			return errors.Join(s.Gather3(centres, x, ci, b, n, g), s.KNN(idx, x, centres, b, n, g, k),
-				s.GroupRel(nbhd, x, centres, idx, b, n, g, k))
+			return errors.Join(pcuda.Gather3(s, centres, x, ci, b, n, g), pcuda.KNN(s, idx, x, centres, b, n, g, k),
+				pcuda.GroupRel(s, nbhd, x, centres, idx, b, n, g, k))
 		}
 		got = func() ([]int32, error) { out := make([]int32, b*g*k); return out, s.DownloadInt32(out, idx) }
 		want = func() ([]int32, error) {

@@ -12,6 +12,7 @@ import (
 	"github.com/pcx-dev/pcx/nn/cuda/emu"
 	"github.com/pcx-dev/pcx/pointcloud"
 	"github.com/pcx-dev/pcx/points"
+	pcuda "github.com/pcx-dev/pcx/points/cuda"
 	"github.com/pcx-dev/pcx/train"
 )
 
@@ -129,7 +130,7 @@ func stepMatchesCPU(t *testing.T, dir string) {
 		t.Fatal(err)
 	}
 	defer dev.Close()
-	cpu, gpu := step(nil), step(cuda.NewEngine(dev))
+	cpu, gpu := step(nil), step(pcuda.Grouper(cuda.NewEngine(dev)))
 	largest := func(v []float32) float64 {
 		var m float64
 		for _, x := range v {

@@ -9,18 +9,20 @@ import (
 	"github.com/pcx-dev/pcx/nn/cuda"
 	"github.com/pcx-dev/pcx/nn/state"
 	"github.com/pcx-dev/pcx/points"
+	pcuda "github.com/pcx-dev/pcx/points/cuda"
 	"github.com/urfave/cli/v2"
 )
 
-// The CUDA engine groups batches on the GPU.
-var _ points.Grouper = (*cuda.Engine)(nil)
+// The CUDA engine, wrapped by package points/cuda, groups batches on the
+// GPU.
+var _ points.Grouper = (*pcuda.Engine)(nil)
 
 // deviceFlag is --device on the commands that train, evaluate or time.
 var deviceFlag = &cli.StringFlag{Name: "device", Value: "cpu",
 	Usage: "cpu, cuda (a GPU through the CUDA driver; $PCX_CUDA_LIBS names directories to search first) or auto (cuda when usable, else cpu)"}
 
 // openDevice opens the device --device names: nil for the CPU, or the GPU
-// with its engine; close releases it. With auto, a GPU that cannot be
+// with its engine (a points.Grouper); close releases it. With auto, a GPU that cannot be
 // opened falls back to the CPU, saying why on log.
 func openDevice(c *cli.Context, log io.Writer) (dev *cuda.Device, eng nn.Device, close func(), err error) {
 	none := func() {}
@@ -38,7 +40,7 @@ func openDevice(c *cli.Context, log io.Writer) (dev *cuda.Device, eng nn.Device,
 			return nil, nil, none, fmt.Errorf("--device cuda: %w", err)
 		}
 		fmt.Fprintf(log, "device: %s\n", d)
-		return d, cuda.NewEngine(d), func() { d.Close() }, nil
+		return d, pcuda.Grouper(cuda.NewEngine(d)), func() { d.Close() }, nil
 	default:
 		return nil, nil, none, checkDeviceName(name)
 	}

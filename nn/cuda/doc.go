@@ -37,7 +37,7 @@
 // nvcc to PTX for sm_80 (PTX ISA 7.5), which the driver JIT-compiles for the
 // GPU in use (sm_80 and later, H100 included). Each .ptx records the SHA-256
 // of its sources, and a test fails when they disagree. The operations are
-// methods of Stream (ops.go, attention.go, points.go); matrix products go
+// methods of Stream (ops.go, attention.go); matrix products go
 // through cuBLAS (Stream.Gemm), with TF32 only when Options.TF32 is set.
 //
 // # The engine on the GPU
@@ -65,8 +65,10 @@
 // gate probabilities are downloaded once per block.
 //
 // Grouping: with a device, training, pcx eval and pcx predict group each
-// batch on the GPU (points.Grouper, Engine.GroupPoints: the sampled,
-// augmented clouds are uploaded and Stream.Group runs FPS, kNN and the
+// batch on the GPU (points.Grouper, implemented for an Engine by package
+// points/cuda, whose kernels are registered with RegisterModule and run
+// with Stream.Launch: the sampled, augmented clouds are uploaded and
+// points/cuda.Group runs FPS, kNN and the
 // relative gather in Task.Logits), not in the CPU loader; pcx train
 // --group-on-host keeps the loader's grouping. The groups are identical
 // (indices bit for bit, tested on the emulator: a run's metrics are equal

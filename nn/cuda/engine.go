@@ -1,7 +1,6 @@
 package cuda
 
 import (
-	"errors"
 	"fmt"
 	"math"
 
@@ -285,20 +284,3 @@ func (e *Engine) SumSquares(bs []nn.DeviceBuffer) float64 {
 }
 
 var _ nn.Device = &Engine{}
-
-// GroupPoints implements points.Grouper with Stream.Group: the clouds are
-// uploaded, grouped on the GPU (indices equal to package knn's), and the
-// index buffers are freed; the caller owns the centres and neighbourhoods.
-func (e *Engine) GroupPoints(xyz []float32, b, n, g, k int) (centres, nbhd nn.DeviceBuffer) {
-	if len(xyz) != b*n*3 {
-		e.must(fmt.Errorf("cuda: GroupPoints of %d coordinates as %d clouds of %d points", len(xyz), b, n))
-	}
-	x, err := e.s.Alloc(len(xyz))
-	e.must(err)
-	defer x.Free()
-	e.must(e.s.Upload(x, xyz))
-	gr, err := e.s.Group(x, b, n, g, k)
-	e.must(err)
-	e.must(errors.Join(gr.CentreIdx.Free(), gr.Idx.Free()))
-	return gr.Centres, gr.Neighbourhoods
-}

@@ -200,7 +200,7 @@ func (s *Stream) Dropout(out, mask, x *Buffer, p float32, key0, key1 uint32) err
 }
 
 // bits adds a 32-bit pattern as an int parameter.
-func (a *kargs) bits(v uint32) *kargs {
+func (a *Args) bits(v uint32) *Args {
 	a.kinds = append(a.kinds, 'i')
 	a.vals = append(a.vals, uint64(v))
 	return a

@@ -60,10 +60,6 @@ var kernelSigs = map[string]kernelSig{
 	"pcx_router_fwd":          {"router", "pppiii"},
 	"pcx_router_bwd_dz":       {"router", "pppppiii"},
 	"pcx_router_bwd_den":      {"router", "pppiii"},
-	"pcx_fps":                 {"points", "pppiii"},
-	"pcx_knn":                 {"points", "pppiiii"},
-	"pcx_gather3":             {"points", "pppiii"},
-	"pcx_group_rel":           {"points", "ppppiiii"},
 	"pcx_bias_rows":           {"engine", "ppii"},
 	"pcx_colsum":              {"engine", "ppii"},
 	"pcx_copy2d":              {"engine", "ppiiiii"},
@@ -83,8 +79,11 @@ var kernelSigs = map[string]kernelSig{
 	"pcx_sumsq":               {"engine", "ppi"},
 }
 
-// Kernels lists pcx's kernel names, sorted.
+// Kernels lists pcx's kernel names, sorted: those of this package's
+// modules and of the modules registered with RegisterModule.
 func Kernels() []string {
+	regMu.Lock()
+	defer regMu.Unlock()
 	out := make([]string, 0, len(kernelSigs))
 	for k := range kernelSigs {
 		out = append(out, k)
@@ -107,6 +106,9 @@ func modules() []string {
 
 // ptxOf returns a module's PTX, NUL-terminated as cuModuleLoadDataEx wants.
 func ptxOf(module string) ([]byte, error) {
+	if m, ok := registered[module]; ok {
+		return append(m[:len(m):len(m)], 0), nil
+	}
 	b, err := ptxFS.ReadFile(path.Join("kernels", module+".ptx"))
 	if err != nil {
 		return nil, fmt.Errorf("cuda: no embedded PTX for %s: %w", module, err)
@@ -114,14 +116,16 @@ func ptxOf(module string) ([]byte, error) {
 	return append(b, 0), nil
 }
 
-// loadKernels JIT-compiles every embedded module and looks up every
-// kernel of kernelSigs (with the context current).
+// loadKernels JIT-compiles every embedded and registered module and looks
+// up every kernel of kernelSigs (with the context current).
 func (d *Device) loadKernels() error {
+	regMu.Lock()
+	defer regMu.Unlock()
 	byModule := map[string][]string{}
 	for name, sig := range kernelSigs {
 		byModule[sig.module] = append(byModule[sig.module], name)
 	}
-	for _, m := range modules() {
+	for _, m := range append(modules(), registeredNames()...) {
 		img, err := ptxOf(m)
 		if err != nil {
 			return err
@@ -172,25 +176,25 @@ func (d *Device) loadModule(name string, img []byte) (uintptr, error) {
 	return h, nil
 }
 
-// kargs collects a kernel's arguments with their kinds and the first
-// argument error.
-type kargs struct {
+// Args collects a kernel's arguments with their kinds and the first
+// argument error (NewArgs; Stream.Launch).
+type Args struct {
 	op    string
 	kinds []byte
 	vals  []uint64
 	err   error
 }
 
-func newArgs(op string) *kargs { return &kargs{op: op} }
+func newArgs(op string) *Args { return &Args{op: op} }
 
-func (a *kargs) fail(format string, v ...any) {
+func (a *Args) fail(format string, v ...any) {
 	if a.err == nil {
 		a.err = fmt.Errorf("cuda: "+a.op+": "+format, v...)
 	}
 }
 
 // buf adds a buffer that must hold exactly want elements.
-func (a *kargs) buf(name string, b *Buffer, want int) *kargs {
+func (a *Args) buf(name string, b *Buffer, want int) *Args {
 	switch {
 	case b == nil:
 		a.fail("%s is nil", name)
@@ -206,7 +210,7 @@ func (a *kargs) buf(name string, b *Buffer, want int) *kargs {
 
 // buf64 adds a buffer of c float64 values (2c 32-bit elements), which must
 // be 8-byte aligned (a view at an odd offset would fault on the GPU).
-func (a *kargs) buf64(name string, b *Buffer, c int) *kargs {
+func (a *Args) buf64(name string, b *Buffer, c int) *Args {
 	a.buf(name, b, 2*c)
 	if b != nil && b.ptr%8 != 0 {
 		a.fail("%s (float64) is not 8-byte aligned", name)
@@ -215,7 +219,7 @@ func (a *kargs) buf64(name string, b *Buffer, c int) *kargs {
 }
 
 // opt adds a buffer that may be nil (passed as a null pointer).
-func (a *kargs) opt(name string, b *Buffer, want int) *kargs {
+func (a *Args) opt(name string, b *Buffer, want int) *Args {
 	if b == nil {
 		a.kinds = append(a.kinds, 'p')
 		a.vals = append(a.vals, 0)
@@ -225,7 +229,7 @@ func (a *kargs) opt(name string, b *Buffer, want int) *kargs {
 }
 
 // int adds an int parameter, which must fit in an int32.
-func (a *kargs) int(name string, v int) *kargs {
+func (a *Args) int(name string, v int) *Args {
 	if v < 0 || v > math.MaxInt32 {
 		a.fail("%s = %d is outside [0, 2³¹)", name, v)
 	}
@@ -235,7 +239,7 @@ func (a *kargs) int(name string, v int) *kargs {
 }
 
 // flag adds a bool as an int parameter.
-func (a *kargs) flag(v bool) *kargs {
+func (a *Args) flag(v bool) *Args {
 	a.kinds = append(a.kinds, 'i')
 	if v {
 		a.vals = append(a.vals, 1)
@@ -246,13 +250,13 @@ func (a *kargs) flag(v bool) *kargs {
 }
 
 // f64 adds a double parameter (kind d, .f64 in the PTX).
-func (a *kargs) f64(v float64) *kargs {
+func (a *Args) f64(v float64) *Args {
 	a.kinds = append(a.kinds, 'd')
 	a.vals = append(a.vals, math.Float64bits(v))
 	return a
 }
 
-func (a *kargs) f32(v float32) *kargs {
+func (a *Args) f32(v float32) *Args {
 	a.kinds = append(a.kinds, 'f')
 	a.vals = append(a.vals, uint64(math.Float32bits(v)))
 	return a
@@ -279,7 +283,7 @@ func columns(c int) dims {
 }
 
 // run launches kernel name on the stream with the collected arguments.
-func (s *Stream) run(name string, dm dims, a *kargs) error {
+func (s *Stream) run(name string, dm dims, a *Args) error {
 	if a.err != nil {
 		return a.err
 	}
@@ -289,7 +293,9 @@ func (s *Stream) run(name string, dm dims, a *kargs) error {
 	if s.gone {
 		return fmt.Errorf("cuda: %s on a destroyed stream", a.op)
 	}
+	regMu.Lock()
 	sig, ok := kernelSigs[name]
+	regMu.Unlock()
 	if !ok {
 		return fmt.Errorf("cuda: no kernel %s", name)
 	}
@@ -303,7 +309,10 @@ func (s *Stream) run(name string, dm dims, a *kargs) error {
 	if d.fake != nil {
 		return d.fake.launch(name, dm.grid, dm.block, s, sig.params, a.vals)
 	}
-	f := d.funcs[name]
+	f, ok := d.funcs[name]
+	if !ok {
+		return fmt.Errorf("cuda: kernel %s was registered after the device was opened", name)
+	}
 	la := d.launch
 	la.mu.Lock()
 	defer la.mu.Unlock()

@@ -43,6 +43,52 @@ var (
 	paramRE   = regexp.MustCompile(`\.param \.(\w+)`)
 )
 
+// pointsKernels is the folder of the point operations' kernels (package
+// points/cuda, which registers them), compiled by the same script.
+const pointsKernels = "../../points/cuda/kernels"
+
+// TestPointsPTXMatchesSources: every .cu of points/cuda/kernels has its
+// .ptx, recording the SHA-256 of nn/cuda's pcx.cuh followed by the .cu.
+func TestPointsPTXMatchesSources(t *testing.T) {
+	header, err := os.ReadFile("kernels/pcx.cuh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := filepath.Glob(filepath.Join(pointsKernels, "*.cu"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no kernel sources in %s: %v", pointsKernels, err)
+	}
+	ptxs, _ := filepath.Glob(filepath.Join(pointsKernels, "*.ptx"))
+	if len(ptxs) != len(files) {
+		t.Errorf("PTX %v for sources %v", ptxs, files)
+	}
+	for _, f := range files {
+		src, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range includeRE.FindAllSubmatch(src, -1) {
+			if string(m[1]) != "pcx.cuh" {
+				t.Errorf("%s includes %s: the recorded hash covers pcx.cuh only", f, m[1])
+			}
+		}
+		ptx, err := os.ReadFile(strings.TrimSuffix(f, ".cu") + ".ptx")
+		if err != nil {
+			t.Errorf("%s has no PTX (run go generate ./points/cuda/)", f)
+			continue
+		}
+		m := hashRE.FindSubmatch(ptx)
+		if m == nil {
+			t.Errorf("%s.ptx records no source hash", f)
+			continue
+		}
+		sum := sha256.Sum256(append(append([]byte{}, header...), src...))
+		if want := hex.EncodeToString(sum[:]); string(m[1]) != want {
+			t.Errorf("the PTX of %s was generated from other sources (recorded %s, sources %s): run go generate ./points/cuda/", f, m[1], want)
+		}
+	}
+}
+
 // TestPTXMatchesSources: every embedded .ptx records the SHA-256 of
 // pcx.cuh followed by its .cu, and that hash is the sources' now; so a
 // source changed without running scripts/gen_ptx.sh fails here.
@@ -199,9 +245,20 @@ func TestGenerateReproduces(t *testing.T) {
 	}
 	for _, mod := range modules() {
 		want, _ := ptxFS.ReadFile("kernels/" + mod + ".ptx")
-		got, err := os.ReadFile(filepath.Join(dir, mod+".ptx"))
+		got, err := os.ReadFile(filepath.Join(dir, "nn/cuda/kernels", mod+".ptx"))
 		if err != nil || !bytes.Equal(got, want) {
 			t.Errorf("%s.ptx differs from what gen_ptx.sh produces now (%v)", mod, err)
+		}
+	}
+	ptxs, _ := filepath.Glob(filepath.Join(pointsKernels, "*.ptx"))
+	if len(ptxs) == 0 {
+		t.Errorf("no PTX in %s", pointsKernels)
+	}
+	for _, f := range ptxs {
+		want, _ := os.ReadFile(f)
+		got, err := os.ReadFile(filepath.Join(dir, "points/cuda/kernels", filepath.Base(f)))
+		if err != nil || !bytes.Equal(got, want) {
+			t.Errorf("%s differs from what gen_ptx.sh produces now (%v)", f, err)
 		}
 	}
 }

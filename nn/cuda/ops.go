@@ -51,7 +51,7 @@ func shape(op string, names string, v ...int) (int, error) {
 type launch struct {
 	name string
 	dm   dims
-	a    *kargs
+	a    *Args
 }
 
 // runAll checks every launch's arguments before queueing any, so that an

@@ -132,22 +132,6 @@ func TestArgumentChecking(t *testing.T) {
 		{"Attention probs", func() error { return s.Attention(buf(36), buf(53), buf(108), 2, 3, 6, 3, 0) }, "probs has 53 elements, want 54"},
 		{"AttentionBackward", func() error { return s.AttentionBackward(buf(108), buf(36), buf(108), buf(54), 2, 3, 6, 3, 0) }, ""},
 		{"AttentionBackward nil", func() error { return s.AttentionBackward(nil, buf(36), buf(108), buf(54), 2, 3, 6, 3, 0) }, "dqkv has 0 elements, want 108"},
-		{"FPS", func() error { return s.FPS(buf(2*4), buf(2*10*3), 2, 10, 4) }, ""},
-		{"FPS too many", func() error { return s.FPS(buf(2*11), buf(2*10*3), 2, 10, 11) }, "cannot choose 11 centres from 10 points"},
-		{"FPS xyz", func() error { return s.FPS(buf(2*4), buf(2*10*3-1), 2, 10, 4) }, "xyz has 59 elements, want 60"},
-		{"KNN", func() error { return s.KNN(buf(2*4*3), buf(2*10*3), buf(2*4*3), 2, 10, 4, 3) }, ""},
-		{"KNN k", func() error { return s.KNN(buf(2*4*11), buf(2*10*3), buf(2*4*3), 2, 10, 4, 11) }, "cannot find 11 neighbours among 10 points"},
-		{"Gather3", func() error { return s.Gather3(buf(2*4*3), buf(2*10*3), buf(8), 2, 10, 4) }, ""},
-		{"GroupRel", func() error { return s.GroupRel(buf(2*4*3*3), buf(60), buf(24), buf(24), 2, 10, 4, 3) }, ""},
-		{"GroupRel idx", func() error { return s.GroupRel(buf(2*4*3*3), buf(60), buf(24), buf(23), 2, 10, 4, 3) }, "idx has 23 elements, want 24"},
-		{"Group", func() error {
-			g, err := s.Group(buf(60), 2, 10, 4, 3)
-			if err == nil {
-				err = g.Free()
-			}
-			return err
-		}, ""},
-		{"Group too many", func() error { _, err := s.Group(buf(60), 2, 10, 11, 3); return err }, "into 11 groups"},
 		{"BiasRows", func() error { return s.BiasRows(x, w, rows, c) }, ""},
 		{"BiasRows short", func() error { return s.BiasRows(x, r, rows, c) }, "b has 6 elements, want 5"},
 		{"ColSum", func() error { return s.ColSum(w, x, rows, c) }, ""},

@@ -1,13 +1,9 @@
 package check
 
 import (
-	"math"
-
 	"github.com/pcx-dev/pcx/nn"
 	"github.com/pcx-dev/pcx/nn/blas"
 	"github.com/pcx-dev/pcx/nn/cuda"
-	"github.com/pcx-dev/pcx/points/fps"
-	"github.com/pcx-dev/pcx/points/knn"
 )
 
 var cases = []namedCase{
@@ -27,8 +23,6 @@ var cases = []namedCase{
 	{"smoa_router", caseRouter, true},
 	{"gemm", caseGemm, true},
 	{"attention", caseAttention, true},
-	{"fps", caseFPS, false},
-	{"knn_group", caseGroup, false},
 }
 
 // input returns a CPU tensor of random values that needs a gradient.
@@ -385,72 +379,4 @@ func caseAttention(e *env) {
 	})
 	e.cmp("out", gout, out.Data)
 	e.cmp("dqkv", gdq, tq.Grad)
-}
-
-// clouds returns b clouds of n points on and near a unit sphere, with
-// exact duplicates (ties) and, in each cloud, a few points within the
-// pointnet2 skip radius of the origin.
-func (e *env) clouds(b, n int) []float32 {
-	xyz := make([]float32, b*n*3)
-	for i := 0; i < b*n; i++ {
-		x, y, z := e.rng.NormFloat64(), e.rng.NormFloat64(), e.rng.NormFloat64()
-		r := math.Sqrt(x*x+y*y+z*z) / (1 + 0.05*e.rng.NormFloat64())
-		xyz[3*i], xyz[3*i+1], xyz[3*i+2] = float32(x/r), float32(y/r), float32(z/r)
-	}
-	for c := 0; c < b; c++ {
-		base := c * n * 3
-		for j := 0; j < n/16; j++ { // duplicates
-			src, dst := e.rng.IntN(n), e.rng.IntN(n)
-			copy(xyz[base+3*dst:base+3*dst+3], xyz[base+3*src:base+3*src+3])
-		}
-		for j := 0; j < 3; j++ { // never chosen by pointnet2 FPS
-			p := 1 + e.rng.IntN(n-1)
-			xyz[base+3*p], xyz[base+3*p+1], xyz[base+3*p+2] = 0.01, -0.01, 0.005
-		}
-	}
-	return xyz
-}
-
-func caseFPS(e *env) {
-	b, n, m := e.pick(3, 32), e.pick(1100, 2048), e.pick(24, 128)
-	xyz := e.clouds(b, n)
-	cpu, err := fps.SampleBatch(xyz, b, n, m, fps.Options{})
-	if err != nil {
-		e.fail(err)
-		return
-	}
-	var gpu []int32
-	e.timed(func() error {
-		dx, idx := e.up(xyz), e.alloc(b*m)
-		e.fail(e.s.FPS(idx, dx, b, n, m))
-		gpu = e.downI(idx)
-		return nil
-	})
-	e.cmpI("centre_idx", gpu, cpu)
-}
-
-func caseGroup(e *env) {
-	b, n, g, k := e.pick(2, 32), e.pick(256, 2048), e.pick(16, 128), e.pick(8, 32)
-	xyz := e.clouds(b, n)
-	cpu, err := knn.Group(xyz, b, n, g, k, knn.Options{})
-	if err != nil {
-		e.fail(err)
-		return
-	}
-	var ci, idx []int32
-	var cen, nb []float32
-	e.timed(func() error {
-		dx := e.up(xyz)
-		gr, err := e.s.Group(dx, b, n, g, k)
-		if err != nil {
-			return err
-		}
-		defer gr.Free()
-		ci, cen, idx, nb = e.downI(gr.CentreIdx), e.down(gr.Centres), e.downI(gr.Idx), e.down(gr.Neighbourhoods)
-		return nil
-	})
-	e.cmpI("centre_idx", ci, cpu.CentreIdx)
-	e.cmp("centres", cen, cpu.Centres)
-	e.cmpI("neighbour_idx", idx, cpu.Idx)
-	e.cmp("neighbourhoods", nb, cpu.Neighbourhoods)
 }

@@ -2,7 +2,7 @@
 // (nn/cuda/testdata/emu/emu.cpp) for tests: a shared library that package
 // cuda loads, through its real discovery and purego bindings, as
 // libcuda.so.1 and libcublas.so.12, and that runs the kernels' CUDA C
-// sources on the CPU. It needs a C++ compiler and the pcx source tree, and
+// sources on the CPU (those of KernelDirs). It needs a C++ compiler and the pcx source tree, and
 // is meant for tests only (of nn/cuda and of `pcx selftest`).
 package emu
 
@@ -44,6 +44,14 @@ func Compiler() string {
 // ErrNoCompiler is returned when no C++ compiler is found.
 var ErrNoCompiler = errors.New("emu: no C++ compiler ($CXX, clang++-16, clang++, g++, c++)")
 
+// KernelDirs are the directories of the kernels' CUDA C sources that the
+// emulator runs: the engine's (nn/cuda/kernels) and the point operations'
+// (points/cuda/kernels, registered with nn/cuda by package points/cuda),
+// so that the emulator runs every module a binary may register.
+func KernelDirs() []string {
+	return []string{filepath.Join(srcDir(), "kernels"), filepath.Join(srcDir(), "..", "..", "points", "cuda", "kernels")}
+}
+
 var kernelRE = regexp.MustCompile(`(?m)^PCX_KERNEL\s+(\w+)\s*\(`)
 
 // Build compiles the emulator into dir, as dir/libcuda.so.1 and
@@ -54,11 +62,15 @@ func Build(dir string) (string, error) {
 		return "", ErrNoCompiler
 	}
 	kdir := filepath.Join(srcDir(), "kernels")
-	srcs, err := filepath.Glob(filepath.Join(kdir, "*.cu"))
-	if err != nil || len(srcs) == 0 {
-		return "", fmt.Errorf("emu: no kernel sources in %s", kdir)
+	var srcs []string
+	for _, d := range KernelDirs() {
+		s, err := filepath.Glob(filepath.Join(d, "*.cu"))
+		if err != nil || len(s) == 0 {
+			return "", fmt.Errorf("emu: no kernel sources in %s", d)
+		}
+		sort.Strings(s)
+		srcs = append(srcs, s...)
 	}
-	sort.Strings(srcs)
 	var all, list strings.Builder
 	for _, s := range srcs {
 		fmt.Fprintf(&all, "#include %q\n", s)

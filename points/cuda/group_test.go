@@ -1,4 +1,4 @@
-package check
+package cuda
 
 import (
 	"math/rand/v2"
@@ -6,13 +6,14 @@ import (
 	"testing"
 
 	"github.com/pcx-dev/pcx/adapters"
+	"github.com/pcx-dev/pcx/backbone"
 	"github.com/pcx-dev/pcx/nn"
 	"github.com/pcx-dev/pcx/points"
 	"github.com/pcx-dev/pcx/points/knn"
 	"github.com/pcx-dev/pcx/train"
 )
 
-// TestGroupOnDevice: points.GroupOn on the engine gives exactly the
+// TestGroupOnDevice: points.GroupOn on the engine (wrapped by Grouper) gives exactly the
 // centres and neighbourhoods of knn.Group on the host (clouds of 300
 // points, so FPS and kNN loop over several elements per thread), and a
 // DAPT-X training forward and backward on device groups gives exactly the
@@ -40,7 +41,7 @@ func TestGroupOnDevice(t *testing.T) {
 		t.Errorf("%d bytes still in use after Release", st.InUse)
 	}
 
-	cfg := smallBase()
+	cfg := backbone.Config{TransDim: 24, Depth: 2, Heads: 2, Classes: 5, DropPath: 0.5, PosEveryBlock: true}
 	cfg.NPoints = n
 	cfg.NumGroup, cfg.GroupSize = g, k
 	d, err := adapters.NewDAPTX(adapters.DAPTXConfig{DAPTConfig: adapters.DAPTConfig{Config: cfg, Rank: 4,

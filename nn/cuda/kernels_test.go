@@ -39,8 +39,6 @@ func sources(t *testing.T) map[string][]byte {
 var (
 	hashRE    = regexp.MustCompile(`(?m)^// pcx-sources-sha256: ([0-9a-f]{64}) `)
 	includeRE = regexp.MustCompile(`(?m)^\s*#\s*include\s*[<"]([^>"]+)[>"]`)
-	entryRE   = regexp.MustCompile(`(?s)\.visible \.entry (\w+)\(([^)]*)\)`)
-	paramRE   = regexp.MustCompile(`\.param \.(\w+)`)
 )
 
 // pointsKernels is the folder of the point operations' kernels (package
@@ -141,23 +139,12 @@ func ptxEntries(t *testing.T) map[string]kernelSig {
 		if major, _ := strconv.Atoi(string(v[1])); v == nil || major > 8 {
 			t.Errorf("%s.ptx has PTX ISA %s.%s; CUDA 13 drivers JIT ≤ 9.0, pcx targets ≤ 8.x", m, v[1], v[2])
 		}
-		for _, e := range entryRE.FindAllSubmatch(ptx, -1) {
-			var sig []byte
-			for _, p := range paramRE.FindAllSubmatch(e[2], -1) {
-				switch string(p[1]) {
-				case "u64":
-					sig = append(sig, 'p')
-				case "u32", "s32":
-					sig = append(sig, 'i')
-				case "f32":
-					sig = append(sig, 'f')
-				case "f64":
-					sig = append(sig, 'd')
-				default:
-					t.Errorf("%s: parameter type %s", e[1], p[1])
-				}
-			}
-			out[string(e[1])] = kernelSig{module: m, params: string(sig)}
+		sigs, err := ptxParams(ptx)
+		if err != nil {
+			t.Errorf("%s.ptx: %v", m, err)
+		}
+		for name, params := range sigs {
+			out[name] = kernelSig{module: m, params: params}
 		}
 	}
 	return out

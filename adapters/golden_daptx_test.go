@@ -38,7 +38,10 @@ type daptxCase struct {
 	ExpertCounts [][]int `json:"expert_counts"`
 }
 
-func TestGoldenDAPTX(t *testing.T) {
+// loadDAPTXGolden reads testdata/golden/daptx.json and returns its case
+// parser: the DAPT fields and DAPT-X's own of the named case.
+func loadDAPTXGolden(t *testing.T) func(name string) daptxCase {
+	t.Helper()
 	b, err := os.ReadFile("../testdata/golden/daptx.json")
 	if err != nil {
 		t.Fatal(err)
@@ -49,7 +52,7 @@ func TestGoldenDAPTX(t *testing.T) {
 	if err := json.Unmarshal(b, &f); err != nil {
 		t.Fatal(err)
 	}
-	parse := func(name string) daptxCase {
+	return func(name string) daptxCase {
 		var c daptxCase
 		if err := json.Unmarshal(f.Cases[name], &c.daptCase); err != nil {
 			t.Fatal(err)
@@ -59,6 +62,10 @@ func TestGoldenDAPTX(t *testing.T) {
 		}
 		return c
 	}
+}
+
+func TestGoldenDAPTX(t *testing.T) {
+	parse := loadDAPTXGolden(t)
 	base := parse("tiny_train")
 	for _, tc := range []struct {
 		name  string

@@ -1,9 +1,7 @@
 package adapters
 
 import (
-	"encoding/json"
 	"math/rand/v2"
-	"os"
 	"testing"
 
 	"github.com/pcx-dev/pcx/backbone"
@@ -17,26 +15,7 @@ import (
 // (see goldentest.CheckExport and scripts/golden_export.py).
 func TestGoldenExportDAPT(t *testing.T) {
 	dapt := loadDAPTGolden(t)["tiny_train"]
-	b, err := os.ReadFile("../testdata/golden/daptx.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var fx struct {
-		Cases map[string]json.RawMessage `json:"cases"`
-	}
-	if err := json.Unmarshal(b, &fx); err != nil {
-		t.Fatal(err)
-	}
-	daptx := func(name string) daptxCase {
-		var c daptxCase
-		if err := json.Unmarshal(fx.Cases[name], &c.daptCase); err != nil {
-			t.Fatal(err)
-		}
-		if err := json.Unmarshal(fx.Cases[name], &c); err != nil {
-			t.Fatal(err)
-		}
-		return c
-	}
+	daptx := loadDAPTXGolden(t)
 	type model interface {
 		Params() nn.Params
 		Forward(*nn.Tape, backbone.Input, *rand.Rand) *nn.Tensor

@@ -9,9 +9,10 @@ import (
 	"github.com/pcx-dev/pcx/presets"
 )
 
-// Net is a backbone with a fine-tuning method's pieces attached: what a
-// task trains. Every method (full, linear, dapt, dapt-x) builds one.
-type Net interface {
+// Model is a backbone with a fine-tuning method's pieces attached: what a
+// task trains. Every method builds one: the Point-MAE methods a Net, the
+// ViT methods a *ViTNet.
+type Model interface {
 	// Params lists every parameter and buffer in state-dict order (the
 	// order of checkpoints and of the optimiser's state).
 	Params() nn.Params
@@ -19,12 +20,17 @@ type Net interface {
 	// it holds; buffers are never among them.
 	Trainable() nn.Params
 	// Forward returns the logits of the backbone's input (Point-MAE:
-	// *backbone.Groups).
+	// *backbone.Groups; ViT: *backbone.Images).
 	Forward(tp *nn.Tape, in backbone.Input, r *rand.Rand) *nn.Tensor
 	// ForwardAux returns the logits and the method's auxiliary loss (a
 	// scalar, nil for none: DAPT-X's balance loss), which training adds
 	// to the task's loss times the method's weight (DAPT-X's Alpha).
 	ForwardAux(tp *nn.Tape, in backbone.Input, r *rand.Rand) (logits, aux *nn.Tensor)
+}
+
+// Net is a Point-MAE method (full, linear, dapt, dapt-x).
+type Net interface {
+	Model
 	// Backbone is the Point-MAE model the method is built on, for what
 	// lies outside the network: classify groups clouds with it and reads
 	// its encoder's statistics and its head. The methods' own code sees it
@@ -57,7 +63,7 @@ func Build(method string, cfg DAPTXConfig, r *rand.Rand) (Net, error) {
 
 // setTrainable freezes every parameter of n and unfreezes those it
 // declares trainable.
-func setTrainable(n Net) {
+func setTrainable(n Model) {
 	n.Params().Freeze()
 	n.Trainable().Unfreeze()
 }

@@ -33,8 +33,15 @@ type SMoA struct {
 	Stats *RoutingStats
 }
 
-// NewSMoA builds an SMoA named prefix.* for tokens of width dim.
+// NewSMoA builds an SMoA named prefix.* for tokens of width dim, its
+// experts bottleneck adapters with exact GELU (layers.NewAdapter).
 func NewSMoA(prefix string, dim, heads, experts, rank int, r *rand.Rand) (*SMoA, error) {
+	return NewSMoAWith(prefix, dim, heads, experts, rank, layers.NewAdapter, r)
+}
+
+// NewSMoAWith builds an SMoA whose experts expert builds (named
+// prefix.experts.i, C/h → rank → C/h), drawn after the router.
+func NewSMoAWith(prefix string, dim, heads, experts, rank int, expert func(prefix string, dim, rank int, r *rand.Rand) *layers.Adapter, r *rand.Rand) (*SMoA, error) {
 	if heads <= 0 || dim%heads != 0 || experts <= 0 || rank <= 0 {
 		return nil, fmt.Errorf("adapters: SMoA cannot split %d channels into %d heads with %d experts of rank %d", dim, heads, experts, rank)
 	}
@@ -45,7 +52,7 @@ func NewSMoA(prefix string, dim, heads, experts, rank int, r *rand.Rand) (*SMoA,
 		s.Embeddings.Data[i] = float32(r.NormFloat64()) // torch.randn, as Algorithm 1's switch
 	}
 	for i := 0; i < experts; i++ {
-		a := layers.NewAdapter(fmt.Sprintf("%s.experts.%d", prefix, i), ds, rank, r)
+		a := expert(fmt.Sprintf("%s.experts.%d", prefix, i), ds, rank, r)
 		s.Experts = append(s.Experts, a)
 	}
 	return s, nil

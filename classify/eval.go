@@ -118,39 +118,14 @@ func Evaluate(ctx context.Context, tr *Trained, data *datasets.Dataset, opt Eval
 	}
 	bar := train.NewProgress(opt.Progress, passes*data.Test.Len(), "eval "+data.Name)
 	defer bar.Finish()
-	var got outcomes
-	ev, err := train.EvaluateShowing(ctx, task, train.TestSplit, opt.Batch, opt.Workers, opt.Seed, pool, bar, got.add)
+	var got Outcomes
+	ev, err := train.EvaluateShowing(ctx, task, train.TestSplit, opt.Batch, opt.Workers, opt.Seed, pool, bar, got.Add)
 	if err != nil {
 		return nil, err
 	}
-	c := len(data.Classes)
-	rep := &EvalReport{Samples: ev.Samples, Acc: ev.Mean(0), Confusion: make([][]int, c)}
-	for i := range rep.Confusion {
-		rep.Confusion[i] = make([]int, c)
-	}
-	for i, l := range got.labels {
-		if err := checkFinite(got.logits[i]); err != nil {
-			return nil, fmt.Errorf("test sample %d: %w", i, err)
-		}
-		rep.Confusion[l][got.preds[i]]++
-		rep.Predictions = append(rep.Predictions, SamplePrediction{Index: i, Label: data.Classes[l],
-			Pred: data.Classes[got.preds[i]], Logits: got.logits[i]})
-	}
-	n := 0
-	for k, name := range data.Classes {
-		ca := ClassAcc{Name: name, Correct: rep.Confusion[k][k]}
-		for _, v := range rep.Confusion[k] {
-			ca.Total += v
-		}
-		if ca.Total > 0 {
-			ca.Acc = float64(ca.Correct) / float64(ca.Total)
-			rep.MeanClassAcc += ca.Acc
-			n++
-		}
-		rep.PerClass = append(rep.PerClass, ca)
-	}
-	if n > 0 {
-		rep.MeanClassAcc /= float64(n)
+	rep, err := NewReport(ev, data.Classes, &got)
+	if err != nil {
+		return nil, err
 	}
 	if !opt.Vote {
 		return rep, nil
@@ -162,8 +137,8 @@ func Evaluate(ctx context.Context, tr *Trained, data *datasets.Dataset, opt Eval
 		var labels []int
 		for v := 0; v < opt.Votes; v++ {
 			seed := train.Stream(opt.Seed, train.StreamEval, rpt, v).Uint64()
-			var e outcomes
-			if _, err := train.EvaluateShowing(ctx, vtask, train.TestSplit, opt.Batch, opt.Workers, seed, pool, bar, e.add); err != nil {
+			var e Outcomes
+			if _, err := train.EvaluateShowing(ctx, vtask, train.TestSplit, opt.Batch, opt.Workers, seed, pool, bar, e.Add); err != nil {
 				return nil, err
 			}
 			if sum == nil {
@@ -193,16 +168,57 @@ func Evaluate(ctx context.Context, tr *Trained, data *datasets.Dataset, opt Eval
 	return rep, nil
 }
 
-// outcomes are an evaluation's per-sample labels, predictions (the
+// NewReport builds a classification report from an evaluation's outcomes
+// (collected by Outcomes.Add in split order): accuracy, per-class
+// accuracies and their mean, the confusion matrix and per-sample
+// predictions. Non-finite logits are an error naming the sample.
+func NewReport(ev *train.Eval, classes []string, got *Outcomes) (*EvalReport, error) {
+	c := len(classes)
+	rep := &EvalReport{Samples: ev.Samples, Acc: ev.Mean(0), Confusion: make([][]int, c)}
+	for i := range rep.Confusion {
+		rep.Confusion[i] = make([]int, c)
+	}
+	for i, l := range got.labels {
+		if err := checkFinite(got.logits[i]); err != nil {
+			return nil, fmt.Errorf("test sample %d: %w", i, err)
+		}
+		rep.Confusion[l][got.preds[i]]++
+		rep.Predictions = append(rep.Predictions, SamplePrediction{Index: i, Label: classes[l],
+			Pred: classes[got.preds[i]], Logits: got.logits[i]})
+	}
+	n := 0
+	for k, name := range classes {
+		ca := ClassAcc{Name: name, Correct: rep.Confusion[k][k]}
+		for _, v := range rep.Confusion[k] {
+			ca.Total += v
+		}
+		if ca.Total > 0 {
+			ca.Acc = float64(ca.Correct) / float64(ca.Total)
+			rep.MeanClassAcc += ca.Acc
+			n++
+		}
+		rep.PerClass = append(rep.PerClass, ca)
+	}
+	if n > 0 {
+		rep.MeanClassAcc /= float64(n)
+	}
+	return rep, nil
+}
+
+// Outcomes are an evaluation's per-sample labels, predictions (the
 // largest logit's class) and logits, in split order.
-type outcomes struct {
+type Outcomes struct {
 	labels, preds []int
 	logits        [][]float32
 }
 
-// add records a batch's outcomes (train.Evaluate's each).
-func (o *outcomes) add(b train.Batch, out train.Output) {
-	labels := b.(*Batch).labels
+// Labelled is a batch that knows its samples' classes.
+type Labelled interface{ Labels() []int }
+
+// Add records a batch's outcomes (train.Evaluate's each); b must be
+// Labelled.
+func (o *Outcomes) Add(b train.Batch, out train.Output) {
+	labels := b.(Labelled).Labels()
 	c := out.Out.Dim(-1)
 	hl := out.Out.Host()
 	pred := nn.ArgmaxRows(hl, len(labels), c)

@@ -27,6 +27,9 @@ const ConfigFile = "config.yaml"
 const (
 	MetaConfig  = "pcx_config"
 	MetaClasses = "classes"
+	// MetaModality is "images" in an image model's checkpoint (package
+	// vision); a point-cloud checkpoint has none.
+	MetaModality = "pcx_modality"
 	// MetaUp is the training data's up axis (x, y or z; see
 	// datasets.UpAxis), written when it is known. A checkpoint without it
 	// is taken as y up, as Point-MAE's data sets are.
@@ -173,8 +176,9 @@ func Train(ctx context.Context, cfg Config, data *datasets.Dataset, dir string, 
 	return train.Run(ctx, task, cfg.Train, opt)
 }
 
-// WriteConfig writes cfg as YAML, atomically.
-func WriteConfig(path string, cfg Config) error {
+// WriteConfig writes a run configuration (classify's Config, or another
+// task's) as YAML, atomically.
+func WriteConfig(path string, cfg any) error {
 	return atomicfile.Write(path, func(w io.Writer) error {
 		fmt.Fprintln(w, "# pcx run configuration (pcx train --config accepts this file)")
 		enc := yaml.NewEncoder(w)
@@ -225,6 +229,9 @@ func LoadCheckpoint(path string) (*Trained, error) {
 	d, err := state.ReadSafetensors(path)
 	if err != nil {
 		return nil, err
+	}
+	if m := d.Meta[MetaModality]; m != "" {
+		return nil, fmt.Errorf("%s: an image model's checkpoint (%s), not a point-cloud one", path, state.Quote(m))
 	}
 	var cfg Config
 	if err := json.Unmarshal([]byte(d.Meta[MetaConfig]), &cfg); err != nil {

@@ -77,11 +77,16 @@ type Registry struct {
 	Methods   []Method   `json:"methods"`
 	Schedules []Schedule `json:"schedules"`
 	DataKinds []DataKind `json:"data_kinds"`
+	// The ViT path's tables.
+	ImageModels    []ImageModel    `json:"image_models"`
+	ImageMethods   []ImageMethod   `json:"image_methods"`
+	ImageDataKinds []ImageDataKind `json:"image_data_kinds"`
 }
 
 // All returns a copy of every table.
 func All() Registry {
-	return Registry{Models: models.all(), Methods: methods.all(), Schedules: schedules.all(), DataKinds: dataKinds.all()}
+	return Registry{Models: models.all(), Methods: methods.all(), Schedules: schedules.all(), DataKinds: dataKinds.all(),
+		ImageModels: imageModels.all(), ImageMethods: imageMethods.all(), ImageDataKinds: imageKinds.all()}
 }
 
 // PrintJSON writes the registry as indented JSON.
@@ -141,6 +146,34 @@ func Print(w io.Writer) error {
 			fmt.Fprintf(&b, "; variant %s", d.Variant)
 		}
 		b.WriteString("\n")
+	}
+	b.WriteString("\nImage model presets (ViT; pcx train IMAGE-KIND --preset):\n")
+	fmt.Fprintf(&b, "  %-9s %5s %5s %5s %5s %5s %8s  %s\n", "name", "image", "patch", "width", "depth", "heads", "droppath", "")
+	for _, m := range imageModels.all() {
+		fmt.Fprintf(&b, "  %-9s %5d %5d %5d %5d %5d %8g  %s\n", m.Name, m.ImageSize, m.PatchSize, m.Width, m.Depth, m.Heads, m.DropPath, m.Summary)
+	}
+	b.WriteString("\nImage methods:\n")
+	for _, m := range imageMethods.all() {
+		fmt.Fprintf(&b, "  %-13s %s; trains %s", m.Name, m.Summary, m.Trains)
+		if m.Rank > 0 {
+			fmt.Fprintf(&b, "; rank %d", m.Rank)
+		}
+		if m.Scale > 0 {
+			fmt.Fprintf(&b, ", scale %g", m.Scale)
+		}
+		b.WriteString("\n")
+		if x := m.SMoA; x != nil {
+			fmt.Fprintf(&b, "                SMoA: rank %d, %d sub-token heads, %d experts, top-1 %v, balance α %g\n",
+				x.Rank, x.Heads, x.Experts, x.Top1, x.Alpha)
+		}
+	}
+	b.WriteString("\nImage data set kinds (pcx train KIND):\n")
+	for _, d := range imageKinds.all() {
+		fmt.Fprintf(&b, "  %-13s preset %s, schedule %s", d.Name, d.Preset, d.Schedule)
+		if d.ImageSize > 0 {
+			fmt.Fprintf(&b, ", %d×%d images", d.ImageSize, d.ImageSize)
+		}
+		fmt.Fprintf(&b, "; %s\n", d.Summary)
 	}
 	_, err := io.WriteString(w, b.String())
 	return err

@@ -131,7 +131,7 @@ func TestPrint(t *testing.T) {
 	if err := json.Unmarshal(b.Bytes(), &r); err != nil {
 		t.Fatal(err)
 	}
-	if len(r.Models) != len(ModelNames()) || len(r.Methods) != 4 || len(r.Schedules) != 2 || len(r.DataKinds) != 4 {
+	if len(r.Models) != len(ModelNames()) || len(r.Methods) != 4 || len(r.Schedules) != 4 || len(r.DataKinds) != 4 {
 		t.Errorf("JSON has %d models, %d methods, %d schedules, %d data kinds", len(r.Models), len(r.Methods), len(r.Schedules), len(r.DataKinds))
 	}
 	if r.Methods[3].SMoA == nil || r.Methods[3].SMoA.Alpha != 0.01 || r.Schedules[1].Train.Epochs != 12 {

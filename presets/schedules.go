@@ -25,6 +25,8 @@ func synthSchedule() train.Config {
 var schedules = newTable("schedule", func(s Schedule) string { return s.Name },
 	Schedule{Name: "pointmae", Summary: "Point-MAE's fine-tuning (cfgs/finetune_*.yaml)", Train: train.PointMAEFineTune()},
 	Schedule{Name: "synth", Summary: "pcx train synth's: minutes on a CPU", Train: synthSchedule()},
+	Schedule{Name: "vtab", Summary: "NOAH's VTAB-1K fine-tuning (configs/*/VTAB)", Train: vtabSchedule()},
+	Schedule{Name: "mini", Summary: "vit-mini's: minutes on a CPU", Train: miniSchedule()},
 )
 
 // LookupSchedule returns a schedule by name.

@@ -149,10 +149,13 @@ func (b *Block) Forward(tp *nn.Tape, x *nn.Tensor, r *rand.Rand, side func(u *nn
 	return nn.Add(tp, x, nn.DropPath(tp, h, b.DropPath, r))
 }
 
-// Adapter is a bottleneck adapter: down → GELU → up, with the up projection
-// initialised to zero so that a new adapter starts as the identity branch.
+// Adapter is a bottleneck adapter: down → activation → up. NewAdapter
+// initialises the up projection to zero, so that a new adapter starts as
+// the identity branch.
 type Adapter struct {
 	Down, Up *Linear
+	// Act is the activation; nil is the exact GELU.
+	Act func(tp *nn.Tape, x *nn.Tensor) *nn.Tensor
 }
 
 // NewAdapter returns an adapter of the given width named prefix.down/up.
@@ -165,7 +168,13 @@ func NewAdapter(prefix string, dim, width int, r *rand.Rand) *Adapter {
 
 // Forward applies the adapter.
 func (a *Adapter) Forward(tp *nn.Tape, x *nn.Tensor) *nn.Tensor {
-	return a.Up.Forward(tp, nn.GELU(tp, a.Down.Forward(tp, x), false))
+	h := a.Down.Forward(tp, x)
+	if a.Act != nil {
+		h = a.Act(tp, h)
+	} else {
+		h = nn.GELU(tp, h, false)
+	}
+	return a.Up.Forward(tp, h)
 }
 
 // Params lists the adapter's parameters.

@@ -99,25 +99,11 @@ type stTensor struct {
 // overlaps. So no allocation exceeds a small multiple of size. The returned
 // Dict lists its keys in the order of their data and has a non-nil Meta.
 func DecodeSafetensors(r io.ReaderAt, size int64) (*Dict, error) {
-	var head [8]byte
-	if size < 8 {
-		return nil, fmt.Errorf("safetensors: file of %d bytes is too short for the 8-byte header length", size)
+	head, header, err := readSafetensorsHeader(r, size)
+	if err != nil {
+		return nil, err
 	}
-	if _, err := r.ReadAt(head[:], 0); err != nil {
-		return nil, fmt.Errorf("safetensors: reading header length: %w", err)
-	}
-	n := binary.LittleEndian.Uint64(head[:])
-	if n > uint64(size-8) {
-		return nil, fmt.Errorf("safetensors: header length %d exceeds the %d bytes after it", n, size-8)
-	}
-	if n > maxSafetensorsHeader {
-		return nil, fmt.Errorf("safetensors: header length %d exceeds the limit of %d", n, maxSafetensorsHeader)
-	}
-	header := make([]byte, n)
-	if _, err := r.ReadAt(header, 8); err != nil {
-		return nil, fmt.Errorf("safetensors: reading header: %w", err)
-	}
-	dataStart := 8 + int64(n)
+	dataStart := 8 + int64(len(header))
 	bufLen := size - dataStart
 	tensors, meta, err := parseSafetensorsHeader(header, bufLen)
 	if err != nil {
@@ -148,6 +134,54 @@ func DecodeSafetensors(r io.ReaderAt, size int64) (*Dict, error) {
 		return nil, fmt.Errorf("safetensors: %w", checksumError())
 	}
 	return d, nil
+}
+
+// ReadSafetensorsMeta reads only the metadata of the safetensors file at
+// path (its header is checked as ReadSafetensors checks it; the data is
+// not read).
+func ReadSafetensorsMeta(path string) (map[string]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("state: %w", err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("state: %w", err)
+	}
+	_, header, err := readSafetensorsHeader(f, st.Size())
+	if err != nil {
+		return nil, fmt.Errorf("state: %s: %w", path, err)
+	}
+	_, meta, err := parseSafetensorsHeader(header, st.Size()-8-int64(len(header)))
+	if err != nil {
+		return nil, fmt.Errorf("state: %s: safetensors: header: %w", path, err)
+	}
+	delete(meta, ChecksumKey)
+	return meta, nil
+}
+
+// readSafetensorsHeader reads the 8-byte length and the JSON header it
+// gives, checked against the file's size and the header limit.
+func readSafetensorsHeader(r io.ReaderAt, size int64) (head [8]byte, header []byte, err error) {
+	if size < 8 {
+		return head, nil, fmt.Errorf("safetensors: file of %d bytes is too short for the 8-byte header length", size)
+	}
+	if _, err := r.ReadAt(head[:], 0); err != nil {
+		return head, nil, fmt.Errorf("safetensors: reading header length: %w", err)
+	}
+	n := binary.LittleEndian.Uint64(head[:])
+	if n > uint64(size-8) {
+		return head, nil, fmt.Errorf("safetensors: header length %d exceeds the %d bytes after it", n, size-8)
+	}
+	if n > maxSafetensorsHeader {
+		return head, nil, fmt.Errorf("safetensors: header length %d exceeds the limit of %d", n, maxSafetensorsHeader)
+	}
+	header = make([]byte, n)
+	if _, err := r.ReadAt(header, 8); err != nil {
+		return head, nil, fmt.Errorf("safetensors: reading header: %w", err)
+	}
+	return head, header, nil
 }
 
 func checksumError() error {

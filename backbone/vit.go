@@ -58,7 +58,9 @@ type Images struct {
 type LinearHead struct{ *layers.Linear }
 
 // Forward maps B×in features to B×classes logits.
-func (h LinearHead) Forward(tp *nn.Tape, x *nn.Tensor, _ *rand.Rand) *nn.Tensor { return h.Linear.Forward(tp, x) }
+func (h LinearHead) Forward(tp *nn.Tape, x *nn.Tensor, _ *rand.Rand) *nn.Tensor {
+	return h.Linear.Forward(tp, x)
+}
 
 // ViT is timm's VisionTransformer with global_pool "token", parameters
 // under timm's names: patch_embed.proj.{weight,bias}, cls_token, pos_embed,

@@ -176,3 +176,52 @@ func (rs *RoutingStats) Shares() [][]float64 {
 	}
 	return out
 }
+
+// Routing is an SMoA's routing over a data set: the paper's Fig. 4.
+type Routing struct {
+	// Shares[block][expert] is the fraction of sub-tokens routed (top
+	// expert) to each shared expert over the whole split.
+	Shares [][]float64 `json:"shares"`
+	// Gates[block][expert] is one token's gate probabilities per block,
+	// averaged over its sub-tokens (heads).
+	Gates [][]float64 `json:"gates"`
+	// Token says which token Gates follows.
+	Token string `json:"token"`
+	// SubTokens is how many sub-tokens (SMoA heads) each row of Gates
+	// averages.
+	SubTokens int `json:"sub_tokens"`
+	// Label is the class of the sample whose token Gates follows (test
+	// sample 0).
+	Label int `json:"label"`
+}
+
+// GatesTitle describes Gates for a figure: the sample, its class (named
+// by classes), the token and the sub-tokens averaged.
+func (r *Routing) GatesTitle(classes []string) string {
+	class := fmt.Sprintf("class %d", r.Label)
+	if r.Label >= 0 && r.Label < len(classes) {
+		class = classes[r.Label]
+	}
+	return fmt.Sprintf("gates of test sample 0 (%s), %s token, mean of its %d sub-tokens", class, r.Token, r.SubTokens)
+}
+
+// Summary is the routing rs recorded, its followed token named token and
+// its sample of class label.
+func (rs *RoutingStats) Summary(token string, label int) (*Routing, error) {
+	r := &Routing{Shares: rs.Shares(), Token: token, Label: label}
+	for b, g := range rs.Gates {
+		if len(g) == 0 {
+			return nil, fmt.Errorf("routing: block %d recorded no gates for the followed token", b+1)
+		}
+		heads := g[0]
+		r.SubTokens = len(heads)
+		row := make([]float64, len(heads[0]))
+		for _, h := range heads {
+			for e, v := range h {
+				row[e] += float64(v) / float64(len(heads))
+			}
+		}
+		r.Gates = append(r.Gates, row)
+	}
+	return r, nil
+}

@@ -55,10 +55,18 @@ type Images struct {
 }
 
 // LinearHead is a linear classifier (timm's head).
-type LinearHead struct{ *layers.Linear }
+type LinearHead struct {
+	*layers.Linear
+	// Features, when set, receives each forward's input (the pooled
+	// features the head classifies), e.g. for a t-SNE.
+	Features func(x *nn.Tensor)
+}
 
 // Forward maps B×in features to B×classes logits.
-func (h LinearHead) Forward(tp *nn.Tape, x *nn.Tensor, _ *rand.Rand) *nn.Tensor {
+func (h *LinearHead) Forward(tp *nn.Tape, x *nn.Tensor, _ *rand.Rand) *nn.Tensor {
+	if h.Features != nil {
+		h.Features(x)
+	}
 	return h.Linear.Forward(tp, x)
 }
 
@@ -72,14 +80,15 @@ type ViT struct {
 	PosEmbed   *nn.Param      // pos_embed, 1×(1+N)×C
 	Blocks     []*layers.Block
 	Norm       *layers.LayerNorm
-	Head       LinearHead
+	Head       *LinearHead
 }
 
 var _ Backbone = (*ViT)(nil)
 
-// NewViT builds the model with timm-like random initialisation from r:
-// truncated-normal-free N(0, .02) tokens and position embedding (the
-// weights are normally replaced by a checkpoint).
+// NewViT builds the model with random initialisation from r: PyTorch's
+// default for the linear layers, N(0, .02) for the cls token and the
+// position embedding (timm draws them truncated; the weights are normally
+// replaced by a checkpoint).
 func NewViT(cfg ViTConfig, r *rand.Rand) (*ViT, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -193,7 +202,7 @@ func (m *ViT) Classifier() Classifier { return m.Head }
 
 // ReplaceHead draws a new head reading in-wide features.
 func (m *ViT) ReplaceHead(in int, r *rand.Rand) {
-	m.Head = LinearHead{layers.NewLinear("head", in, m.Cfg.Classes, true, r)}
+	m.Head = &LinearHead{Linear: layers.NewLinear("head", in, m.Cfg.Classes, true, r)}
 }
 
 // Features is the cls token of the final norm's tokens (timm's

@@ -12,32 +12,7 @@ import (
 )
 
 // Routing is DAPT-X's routing over a data set: the paper's Fig. 4.
-type Routing struct {
-	// Shares[block][expert] is the fraction of sub-tokens routed (top
-	// expert) to each shared expert over the whole split.
-	Shares [][]float64 `json:"shares"`
-	// Gates[block][expert] is one token's gate probabilities per block,
-	// averaged over its sub-tokens (heads).
-	Gates [][]float64 `json:"gates"`
-	// Token says which token Gates follows.
-	Token string `json:"token"`
-	// SubTokens is how many sub-tokens (SMoA heads) each row of Gates
-	// averages.
-	SubTokens int `json:"sub_tokens"`
-	// Label is the class of the sample whose token Gates follows (test
-	// sample 0).
-	Label int `json:"label"`
-}
-
-// GatesTitle describes Gates for a figure: the sample, its class (named
-// by classes), the token and the sub-tokens averaged.
-func (r *Routing) GatesTitle(classes []string) string {
-	class := fmt.Sprintf("class %d", r.Label)
-	if r.Label >= 0 && r.Label < len(classes) {
-		class = classes[r.Label]
-	}
-	return fmt.Sprintf("gates of test sample 0 (%s), %s token, mean of its %d sub-tokens", class, r.Token, r.SubTokens)
-}
+type Routing = adapters.Routing
 
 // RoutingOf runs a DAPT-X model over data's test split and records its
 // routing. token chooses the followed token of the first sample: "cls" (the
@@ -48,6 +23,22 @@ func RoutingOf(ctx context.Context, tr *Trained, data *datasets.Dataset, token s
 	if d == nil {
 		return nil, fmt.Errorf("routing exists only for dapt-x (this checkpoint is %s)", tr.Model.Cfg.Method)
 	}
+	st, err := NewRoutingStats(token)
+	if err != nil {
+		return nil, err
+	}
+	d.SMoA.Stats = st
+	defer func() { d.SMoA.Stats = nil }()
+	if _, err := train.Evaluate(ctx, &Task{Model: tr.Model, Data: data}, train.TestSplit, max(batch, 1), workers, 0, nil, nil); err != nil {
+		return nil, err
+	}
+	return st.Summary(token, data.Test.Labels[0])
+}
+
+// NewRoutingStats returns statistics that follow token of the first
+// sample: "cls" (the class token, index 0 in every block) or "patch" (the
+// last patch token, also fixed while prompts are inserted after cls).
+func NewRoutingStats(token string) (*adapters.RoutingStats, error) {
 	st := &adapters.RoutingStats{}
 	switch token {
 	case "cls":
@@ -57,27 +48,7 @@ func RoutingOf(ctx context.Context, tr *Trained, data *datasets.Dataset, token s
 	default:
 		return nil, fmt.Errorf("unknown token %q (want cls or patch)", token)
 	}
-	d.SMoA.Stats = st
-	defer func() { d.SMoA.Stats = nil }()
-	if _, err := train.Evaluate(ctx, &Task{Model: tr.Model, Data: data}, train.TestSplit, max(batch, 1), workers, 0, nil, nil); err != nil {
-		return nil, err
-	}
-	r := &Routing{Shares: st.Shares(), Token: token, Label: data.Test.Labels[0]}
-	for b, g := range st.Gates {
-		if len(g) == 0 {
-			return nil, fmt.Errorf("routing: block %d recorded no gates for the followed token", b+1)
-		}
-		heads := g[0]
-		r.SubTokens = len(heads)
-		row := make([]float64, len(heads[0]))
-		for _, h := range heads {
-			for e, v := range h {
-				row[e] += float64(v) / float64(len(heads))
-			}
-		}
-		r.Gates = append(r.Gates, row)
-	}
-	return r, nil
+	return st, nil
 }
 
 // Features returns the head's input features (cls, pooled prompts, pooled

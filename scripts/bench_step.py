@@ -5,10 +5,10 @@
                                            [--batch 32] [--repeat 3] [--threads 2] [--json] [--dry-run]
 
 step: the PyTorch model is the reference DAPT-X of scripts/golden_daptx.py
-(the model pcx's golden tests compare against), run in float32 at the
-scan_hardest preset's size: 384 wide, 12 blocks, 6 heads, 128 groups of 32
-points from 2048-point clouds, 15 classes, SMoA with 3 heads, 4 experts,
-rank 32. A step is grouping (batched FPS in torch, kNN by cdist + topk),
+(ref.daptx.PointTransformerDAPTX, the model pcx's golden tests compare
+against), run in float32 at the scan_hardest preset's size: 384 wide, 12
+blocks, 6 heads, 128 groups of 32 points from 2048-point clouds, 15
+classes, SMoA with 3 heads, 4 experts, rank 32. A step is grouping (batched FPS in torch, kNN by cdist + topk),
 forward, cross-entropy plus 0.01 x balance loss, backward and an AdamW step
 of the tunable parameters; then `pcx bench step --device <device>` times the
 same step. On the CPU, peak memory is each process's maximum RSS; on cuda
@@ -36,22 +36,14 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
-import types
-
 import struct
+import time
 
 import torch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-
-
-def load_reference():
-    src = open(os.path.join(HERE, "golden_daptx.py")).read()
-    ns = {"__file__": os.path.join(HERE, "golden_daptx.py"), "__name__": "golden_daptx_helpers"}
-    exec(compile(src[:src.index("\n# cases")], "golden_daptx.py", "exec"), ns)
-    torch.set_default_dtype(torch.float32)
-    return ns
+sys.path.insert(0, HERE)  # scripts/: the ref package
+from ref import daptx
 
 
 class Dev:
@@ -127,29 +119,6 @@ def knn_group(points, centres, k):
     return idx, points[ar[:, None, None], idx] - centres[:, :, None, :]
 
 
-def lean_forward(self, points, center_idx, knn_idx):
-    """golden_daptx.py's PointTransformerDAPTX.forward without its
-    diagnostics (their .item() calls would synchronise every block)."""
-    ns = self._ns
-    b = points.shape[0]
-    g = self.num_group
-    bi = torch.arange(b, device=points.device)
-    center = points[bi[:, None], center_idx]
-    neigh = points[bi[:, None, None], knn_idx] - center[:, :, None, :]
-    tokens = self.encoder(neigh)
-    if self.keep_dapt:
-        tokens = ns["apply_tfts"](tokens, self.tfts_gamma_1, self.tfts_beta_1)
-    x = torch.cat([self.cls_token.expand(b, -1, -1), tokens], dim=1)
-    pos = torch.cat([self.cls_pos.expand(b, -1, -1), self.pos_embed(center)], dim=1)
-    x, all_probs = self.blocks(x + pos, self.smoa)
-    x = self.norm(x)
-    if self.keep_dapt:
-        x = ns["apply_tfts"](x, self.tfts_gamma_2, self.tfts_beta_2)
-    concat_f = torch.cat([x[:, 0], x[:, 1:-g].mean(dim=1), x[:, -g:].max(dim=1)[0]], dim=-1)
-    bal = torch.stack([ns["balance_loss"](p)[0] for p in all_probs]).mean()
-    return self.cls_head_finetune(concat_f), bal
-
-
 def save_npy(path, t):
     """Writes a float32 tensor as a .npy (without needing numpy)."""
     header = "{'descr': '<f4', 'fortran_order': False, 'shape': %s, }" % (tuple(t.shape),)
@@ -167,13 +136,12 @@ def surface_clouds(b, n, seed):
 
 
 def torch_step(dev, batch, repeat, sizes):
-    ns = load_reference()
+    torch.set_default_dtype(torch.float32)
     torch.manual_seed(0)
     n, g, k, depth = sizes["points"], sizes["groups"], sizes["group_size"], sizes["depth"]
-    model = ns["PointTransformerDAPTX"](384, depth, 6, 15, g, 3, 4, 32).float()
-    ns["freeze"](model)
-    model._ns = ns
-    model.forward = types.MethodType(lean_forward, model)
+    model = daptx.PointTransformerDAPTX(384, depth, 6, 15, g, 3, 4, 32).float()
+    daptx.freeze(model)
+    model.forward = model.forward_lean  # without the diagnostics, whose .item() calls would synchronise every block
     model.to(dev.torch).train()
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=5e-4, weight_decay=0.05)

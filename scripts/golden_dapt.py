@@ -9,9 +9,10 @@ prompt token, TFTS scale/shift everywhere) with state-dict keys identical to
 DAPT's (including their order). FPS and kNN are replaced by GIVEN indices
 exactly as in scripts/golden_pointmae.py. Output: testdata/golden/dapt.json.
 
-Helpers (model pieces Encoder, the splitmix stream, kNN, tensor encoders,
-tensor_summary, param_checks) are taken from scripts/golden_pointmae.py by
-executing its source up to its "# cases" marker; that file is not modified.
+The model is ref.dapt.PointTransformerDAPT (scripts/ref/dapt.py, built on
+ref.pointmae's Encoder); the splitmix and sin formulas are ref.init's, the
+encodings, summaries and kNN ref.fixture's -- the same code golden_pointmae.py
+uses.
 
 Forward (C = trans_dim, G groups, apply_tfts(x, g, b) = x * g + b over the last axis):
     tokens = Encoder(neigh)                                   B x G x C   (Point-MAE Encoder)
@@ -94,263 +95,28 @@ BatchNorm is so ill-conditioned that PyTorch's own float32 gradients differ from
 this float64 reference by up to 1.9e-4 relative.
 """
 import json
-import math
 import os
+import sys
 import time
 
-import numpy as np
 import torch
 import torch.nn as nn
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-PM_SRC = os.path.join(HERE, "golden_pointmae.py")
+sys.path.insert(0, HERE)  # scripts/: the ref package
+from ref.dapt import PointTransformerDAPT, freeze
+from ref.fixture import (FULL_LIMIT, buffers_of, enc_res, full_inputs, grads_of, param_checks, r12,
+                         replay_tiny_inputs, roundoff_zero_grads, tensor_summary)
+from ref.init import init_sin, init_splitmix, norm_weight_keys
+
+torch.manual_seed(0)
+torch.set_default_dtype(torch.float64)
 PM_JSON = os.path.join(HERE, "..", "testdata", "golden", "pointmae.json")
 OUT = os.path.join(HERE, "..", "testdata", "golden", "dapt.json")
 
-# Import golden_pointmae's helpers without running its cases (the module has no main guard).
-_src = open(PM_SRC).read()
-_marker = "\n# cases"
-assert _marker in _src
-pm = {"__file__": PM_SRC, "__name__": "golden_pointmae_helpers"}
-exec(compile(_src[:_src.index(_marker)], PM_SRC, "exec"), pm)  # also: manual_seed(0), default dtype float64
-
-Encoder = pm["Encoder"]
-splitmix_uniform = pm["splitmix_uniform"]
-knn_indices = pm["knn_indices"]
-enc_exact, enc_int, enc_res, r12 = pm["enc_exact"], pm["enc_int"], pm["enc_res"], pm["r12"]
-tensor_summary, param_checks = pm["tensor_summary"], pm["param_checks"]
-FULL_LIMIT = pm["FULL_LIMIT"]
-assert torch.get_default_dtype() == torch.float64
-
 
 # ----------------------------------------------------------------------------
-# model (module/parameter registration order mirrors models/DAPT.py so that
-# state_dict() order matches DAPT's)
-
-
-def init_tfts(dim):
-    return nn.Parameter(torch.ones(dim)), nn.Parameter(torch.zeros(dim))
-
-
-def apply_tfts(x, g, b):
-    assert x.shape[-1] == g.shape[0] == b.shape[0]
-    return x * g + b
-
-
-class Mlp(nn.Module):
-    def __init__(self, c, hidden):
-        super().__init__()
-        self.fc1 = nn.Linear(c, hidden)
-        self.act = nn.GELU()
-        self.fc2 = nn.Linear(hidden, c)
-        self.tfts_gamma_1, self.tfts_beta_1 = init_tfts(hidden)
-        self.tfts_gamma_2, self.tfts_beta_2 = init_tfts(c)
-
-    def forward(self, x):
-        x = apply_tfts(self.fc1(x), self.tfts_gamma_1, self.tfts_beta_1)
-        x = self.act(x)
-        return apply_tfts(self.fc2(x), self.tfts_gamma_2, self.tfts_beta_2)
-
-
-class Attention(nn.Module):
-    def __init__(self, c, h):
-        super().__init__()
-        self.h = h
-        self.scale = (c // h) ** -0.5
-        self.qkv = nn.Linear(c, 3 * c, bias=False)
-        self.proj = nn.Linear(c, c)
-        self.tfts_gamma_1, self.tfts_beta_1 = init_tfts(3 * c)
-        self.tfts_gamma_2, self.tfts_beta_2 = init_tfts(c)
-
-    def forward(self, x):
-        b, n, c = x.shape
-        qkv = apply_tfts(self.qkv(x), self.tfts_gamma_1, self.tfts_beta_1)
-        qkv = qkv.reshape(b, n, 3, self.h, c // self.h).permute(2, 0, 3, 1, 4)
-        q, k, v = qkv[0], qkv[1], qkv[2]
-        a = ((q @ k.transpose(-2, -1)) * self.scale).softmax(dim=-1)
-        y = (a @ v).transpose(1, 2).reshape(b, n, c)
-        return apply_tfts(self.proj(y), self.tfts_gamma_2, self.tfts_beta_2)
-
-
-class Adapter(nn.Module):
-    def __init__(self, c, r, dropout=0.0):
-        super().__init__()
-        self.adapter_layer_norm_before = nn.LayerNorm(c)
-        self.scale = nn.Linear(c, 1)
-        self.down_proj = nn.Linear(c, r)
-        self.non_linear_func = nn.GELU()
-        self.up_proj = nn.Linear(r, c)
-        self.dropout = dropout
-
-    def forward(self, x):
-        x = self.adapter_layer_norm_before(x)
-        s = torch.relu(self.scale(x))
-        down = self.non_linear_func(self.down_proj(x))
-        down = nn.functional.dropout(down, p=self.dropout, training=self.training)
-        return self.up_proj(down) * s
-
-
-class Block(nn.Module):
-    def __init__(self, c, h, r):
-        super().__init__()
-        self.norm1 = nn.LayerNorm(c)
-        self.norm2 = nn.LayerNorm(c)
-        self.mlp = Mlp(c, 4 * c)
-        self.attn = Attention(c, h)
-        self.Adapter_MLP = Adapter(c, r)
-        self.non_linear_func = nn.GELU()
-        self.tfts_gamma_1, self.tfts_beta_1 = init_tfts(c)
-        self.tfts_gamma_2, self.tfts_beta_2 = init_tfts(c)
-        self.tfts_gamma_3, self.tfts_beta_3 = init_tfts(c)
-
-    def forward(self, x):
-        x = x + self.attn(apply_tfts(self.norm1(x), self.tfts_gamma_1, self.tfts_beta_1))
-        h = x
-        u = apply_tfts(self.norm2(x), self.tfts_gamma_2, self.tfts_beta_2)
-        a = self.Adapter_MLP(u)
-        x = h + (self.mlp(u) + a)
-        p = apply_tfts(self.non_linear_func(a).mean(dim=1, keepdim=True), self.tfts_gamma_3, self.tfts_beta_3)
-        return torch.cat([x[:, 0:1, :], p, x[:, 1:, :]], dim=1)
-
-
-class TransformerEncoder(nn.Module):
-    def __init__(self, c, depth, h, r):
-        super().__init__()
-        self.blocks = nn.ModuleList([Block(c, h, r) for _ in range(depth)])
-
-    def forward(self, x):
-        for blk in self.blocks:
-            x = blk(x)
-        return x
-
-
-class PointTransformerDAPT(nn.Module):
-    def __init__(self, trans_dim, depth, heads, cls_dim, rank, num_group, class_token, prompt_token, patch_token):
-        super().__init__()
-        c = trans_dim
-        self.num_group = num_group
-        self.encoder = Encoder(c)
-        self.cls_token = nn.Parameter(torch.zeros(1, 1, c))
-        self.cls_pos = nn.Parameter(torch.zeros(1, 1, c))
-        self.pos_embed = nn.Sequential(nn.Linear(3, 128), nn.GELU(), nn.Linear(128, c))
-        self.blocks = TransformerEncoder(c, depth, heads, rank)
-        self.class_token, self.prompt_token, self.patch_token = class_token, prompt_token, patch_token
-        assert prompt_token in ("None", "mean", "max") and patch_token in ("None", "max", "mean")
-        k = sum(t != "None" for t in (class_token, prompt_token, patch_token))
-        assert k > 0
-        self.norm = nn.LayerNorm(c)
-        self.cls_head_finetune = nn.Sequential(
-            nn.Linear(k * c, 256), nn.BatchNorm1d(256), nn.ReLU(), nn.Dropout(0.0),
-            nn.Linear(256, 256), nn.BatchNorm1d(256), nn.ReLU(), nn.Dropout(0.0),
-            nn.Linear(256, cls_dim))
-        self.tfts_gamma_1, self.tfts_beta_1 = init_tfts(c)
-        self.tfts_gamma_2, self.tfts_beta_2 = init_tfts(c)
-        self.inter = {}
-
-    def forward(self, points, center_idx, knn_idx):
-        b = points.shape[0]
-        g = self.num_group
-        bi = torch.arange(b)
-        center = points[bi[:, None], center_idx]  # B G 3
-        neigh = points[bi[:, None, None], knn_idx] - center[:, :, None, :]  # B G M 3
-        enc = self.encoder(neigh)
-        tokens = apply_tfts(enc, self.tfts_gamma_1, self.tfts_beta_1)
-        x = torch.cat([self.cls_token.expand(b, -1, -1), tokens], dim=1)
-        pos = torch.cat([self.cls_pos.expand(b, -1, -1), self.pos_embed(center)], dim=1)
-        x = self.blocks(x + pos)
-        x = apply_tfts(self.norm(x), self.tfts_gamma_2, self.tfts_beta_2)
-        feats = []
-        if self.class_token != "None":
-            feats.append(x[:, 0])
-        if self.prompt_token == "mean":
-            feats.append(x[:, 1:-g].mean(dim=1))
-        elif self.prompt_token == "max":
-            feats.append(x[:, 1:-g].max(dim=1)[0])
-        if self.patch_token == "max":
-            feats.append(x[:, -g:].max(dim=1)[0])
-        elif self.patch_token == "mean":
-            feats.append(x[:, -g:].mean(dim=1))
-        concat_f = torch.cat(feats, dim=-1)
-        self.inter = {"encoder_out": enc, "tokens": tokens, "final_x": x, "concat_f": concat_f}
-        return self.cls_head_finetune(concat_f)
-
-
-def norm_weight_keys(model):
-    return [name + ".weight" for name, mod in model.named_modules() if isinstance(mod, (nn.LayerNorm, nn.BatchNorm1d))]
-
-
-def is_trainable(name):
-    return ("cls" in name) or ("tfts" in name) or ("Adapter" in name)
-
-
-def freeze(model):
-    for name, p in model.named_parameters():
-        p.requires_grad_(is_trainable(name))
-
-
-# ----------------------------------------------------------------------------
-# splitmix init (golden_pointmae.py rules + tfts rules)
-
-
-def kind_of(key, nwk):
-    if "tfts_gamma" in key:
-        return "tfts_gamma"
-    if "tfts_beta" in key:
-        return "tfts_beta"
-    return pm["kind_of"](key, nwk)
-
-
-AB = {"bias": (0.0, 0.1), "norm_weight": (1.0, 0.2), "running_mean": (0.0, 0.1), "running_var": (1.0, 0.5),
-      "cls": (0.0, 0.5), "tfts_gamma": (1.0, 0.2), "tfts_beta": (0.0, 0.1)}
-
-
-def init_splitmix(model):
-    nwk = set(norm_weight_keys(model))
-    new = {}
-    for k, t in model.state_dict().items():
-        kind = kind_of(k, nwk)
-        if kind == "count":
-            new[k] = torch.zeros_like(t)
-            continue
-        if kind == "weight":
-            assert t.dim() >= 2, k
-            a, b = 0.0, math.sqrt(3.0 / int(np.prod(t.shape[1:])))
-        else:
-            a, b = AB[kind]
-        r = splitmix_uniform(k, t.numel())
-        v = (a + (b * r)).astype(np.float32).astype(np.float64)
-        new[k] = torch.from_numpy(v).reshape(t.shape)
-    model.load_state_dict(new)
-
-
-def grads_of(model, full_limit):
-    out = {}
-    for k, p in model.named_parameters():
-        if not p.requires_grad:
-            assert p.grad is None, "frozen parameter has a gradient: " + k
-            continue
-        assert p.grad is not None, "trainable parameter without gradient: " + k
-        s = tensor_summary(p.grad, full_limit)
-        s["shape"] = list(p.shape)
-        out[k] = s
-    return out
-
-
-def roundoff_zero_grads(model):
-    """Trainable keys whose gradient is analytically zero (only float64 round-off, |g| < 1e-12), e.g. any
-    bias/shift applied uniformly in front of a train-mode BatchNorm. Compare those with an absolute tolerance."""
-    return [k for k, p in model.named_parameters() if p.grad is not None and p.grad.abs().max().item() < 1e-12]
-
-
-def buffers_of(model, keys):
-    sd = model.state_dict()
-    out = {}
-    for k in keys:
-        if k.endswith("num_batches_tracked"):
-            out[k] = enc_int(sd[k].reshape(()))
-        else:
-            out[k] = enc_res(sd[k])
-    return out
+# self-check: finite differences
 
 
 def fd_check(model, points, center_idx, knn_idx, labels, keys, state, train, eps=1e-6, per_key=3):
@@ -386,9 +152,6 @@ def fd_check(model, points, center_idx, knn_idx, labels, keys, state, train, eps
     return worst
 
 
-# ----------------------------------------------------------------------------
-# "sin" init and full_eval inputs (see the docstring)
-
 SIN_DOC = ("sin: h_k = (sum of UTF-8 bytes of key k) % 97; i = flattened row-major index; "
            "s_i = sin(float64(i)*0.37 + float64(h_k)); BatchNorm running_var = 1 + 0.5*|sin(float64(i) + float64(h_k))|; "
            "BatchNorm and LayerNorm weight (incl. Adapter_MLP.adapter_layer_norm_before.weight) = 1 + 0.02*s_i; "
@@ -396,44 +159,6 @@ SIN_DOC = ("sin: h_k = (sum of UTF-8 bytes of key k) % 97; i = flattened row-maj
            "(Linear/Conv weights, all biases, running_mean, cls_token, cls_pos) = 0.02*s_i; num_batches_tracked = 0; "
            "all rounded to float32. Inputs: exactly pointmae.json full_eval's (points, center_idx, knn_idx).")
 
-
-def sin_values(key, t, kind):
-    """golden_pointmae.py's "sin" formula; kind from kind_of (tfts kinds included)."""
-    if kind == "count":
-        return torch.zeros_like(t)
-    hk = float(sum(key.encode("utf-8")) % 97)
-    i = np.arange(t.numel(), dtype=np.float64)
-    if kind == "running_var":
-        v = 1.0 + 0.5 * np.abs(np.sin(i + hk))
-    elif kind in ("norm_weight", "tfts_gamma", "pg_gamma"):
-        v = 1.0 + 0.02 * np.sin(i * 0.37 + hk)
-    elif kind == "expert_embeddings":
-        v = np.sin(i * 0.37 + hk)
-    else:
-        v = 0.02 * np.sin(i * 0.37 + hk)
-    return torch.from_numpy(v.astype(np.float32).astype(np.float64)).reshape(t.shape)
-
-
-def init_sin(model, kind_fn=None):
-    kind_fn = kind_fn or kind_of
-    nwk = set(norm_weight_keys(model))
-    model.load_state_dict({k: sin_values(k, t, kind_fn(k, nwk)) for k, t in model.state_dict().items()})
-
-
-def full_inputs(cfg):
-    """pointmae.json full_eval's inputs (B = 1), recomputed the same way and checked against that file."""
-    n, g, m = cfg["N"], cfg["num_group"], cfg["group_size"]
-    j = np.arange(n, dtype=np.float64)
-    p = np.stack([np.sin(j * 0.1), np.cos(j * 0.23), np.sin(j * 0.07 + 1.0)], axis=1).astype(np.float32).astype(np.float64)
-    c = np.arange(g) * (n // g) + 7
-    k = knn_indices(p, c, m)
-    pts, cen, knn = torch.from_numpy(p)[None], torch.from_numpy(c)[None], torch.from_numpy(k)[None]
-    if os.path.exists(PM_JSON):
-        ref = json.load(open(PM_JSON))["cases"]["full_eval"]["inputs"]
-        assert ref == {"points": enc_exact(pts), "center_idx": enc_int(cen), "knn_idx": enc_int(knn)}, \
-            "full_eval inputs differ from pointmae.json's"
-        print("full_eval inputs identical to pointmae.json full_eval")
-    return pts, cen, knn
 
 
 # ----------------------------------------------------------------------------
@@ -448,15 +173,8 @@ TINY = dict(trans_dim=32, depth=2, num_heads=4, cls_dim=5, encoder_dims=32, rank
             class_token="use", prompt_token="mean", patch_token="max")
 B, N, G, M = TINY["B"], TINY["N"], TINY["num_group"], TINY["group_size"]
 
-# Replay golden_pointmae.py's RNG sequence: seed 0 (set by the exec above), build its tiny model, draw inputs.
-torch.manual_seed(0)
-_ = pm["PointTransformer"](TINY["trans_dim"], TINY["depth"], TINY["num_heads"], TINY["cls_dim"])
-points = torch.randn(B, N, 3).float().double()
-center_idx = torch.stack([torch.randperm(N)[:G] for _ in range(B)])
-knn_idx = torch.from_numpy(np.stack([knn_indices(points[b].numpy(), center_idx[b].numpy(), M) for b in range(B)]))
-labels = torch.randint(0, TINY["cls_dim"], (B,))
-inputs = {"points": enc_exact(points), "center_idx": enc_int(center_idx), "knn_idx": enc_int(knn_idx),
-          "labels": [int(v) for v in labels.tolist()]}
+# Replay golden_pointmae.py's RNG sequence: seed 0, build its tiny model, draw inputs.
+points, center_idx, knn_idx, labels, inputs = replay_tiny_inputs(TINY, B)
 # B = 8, not pointmae.json's 3: with 3 samples the head's train-mode
 # BatchNorm makes the gradients so ill-conditioned that PyTorch's own
 # float32 result differs from this float64 reference by up to 1.9e-4
@@ -580,7 +298,7 @@ FULL = dict(trans_dim=384, depth=12, num_heads=6, cls_dim=15, encoder_dims=384, 
             num_group=64, group_size=32, drop_path_rate=0.0, drop_adapter_rate=0.0, dropout=0.0,
             class_token="use", prompt_token="mean", patch_token="max")
 FULL_CHECK_BLOCKS = (0, 1, 10, 11)
-fpts, fcenter, fknn = full_inputs(FULL)
+fpts, fcenter, fknn = full_inputs(FULL["N"], FULL["num_group"], FULL["group_size"], check=PM_JSON)
 fmodel = PointTransformerDAPT(FULL["trans_dim"], FULL["depth"], FULL["num_heads"], FULL["cls_dim"], FULL["rank"],
                               FULL["num_group"], FULL["class_token"], FULL["prompt_token"], FULL["patch_token"])
 init_sin(fmodel)

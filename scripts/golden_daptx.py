@@ -11,12 +11,11 @@ shared by all blocks, a trainable block-specific norm2 and a per-block prompt
 generator. FPS and kNN are replaced by GIVEN indices exactly as in
 scripts/golden_pointmae.py. Output: testdata/golden/daptx.json.
 
-Helpers (Encoder, Attention, Mlp, the splitmix stream, kNN, tensor encoders,
-tensor_summary, param_checks from scripts/golden_pointmae.py; grads_of,
-roundoff_zero_grads, buffers_of, norm_weight_keys from scripts/golden_dapt.py)
-are taken by executing scripts/golden_dapt.py's source up to its "# cases"
-marker (which in turn executes golden_pointmae.py's up to its own); neither
-file is modified.
+The model is ref.daptx.PointTransformerDAPTX (scripts/ref/daptx.py: SMoA,
+balance_loss, Block, KeepDAPTBlock, built on ref.pointmae's Encoder,
+Attention and Mlp and, for KeepDAPT, ref.dapt's); the splitmix and sin
+formulas are ref.init's, the encodings, summaries and kNN ref.fixture's --
+the same code golden_pointmae.py and golden_dapt.py use.
 
 Forward (C = trans_dim, G groups, h sub-token heads, d_s = C / h, E experts, rank r):
     tokens = Encoder(neigh)                                   B x G x C   (Point-MAE Encoder, no TFTS)
@@ -127,247 +126,24 @@ they are asserted equal to testdata/golden/dapt.json's tiny_train inputs when th
 """
 import json
 import os
+import sys
 import time
 
-import numpy as np
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-DAPT_SRC = os.path.join(HERE, "golden_dapt.py")
+sys.path.insert(0, HERE)  # scripts/: the ref package
+from ref.daptx import BALANCE_COEF, PointTransformerDAPTX, freeze
+from ref.fixture import (FULL_LIMIT, buffers_of, enc_res, full_inputs, grads_of, param_checks, r12,
+                         replay_tiny_inputs, roundoff_zero_grads, tensor_summary)
+from ref.init import init_sin, init_splitmix, norm_weight_keys
+
+torch.manual_seed(0)
+torch.set_default_dtype(torch.float64)
+PM_JSON = os.path.join(HERE, "..", "testdata", "golden", "pointmae.json")
 DAPT_JSON = os.path.join(HERE, "..", "testdata", "golden", "dapt.json")
 OUT = os.path.join(HERE, "..", "testdata", "golden", "daptx.json")
-
-# Import golden_dapt's helpers (and through it golden_pointmae's) without running its cases.
-_src = open(DAPT_SRC).read()
-_marker = "\n# cases"
-assert _marker in _src
-dp = {"__file__": DAPT_SRC, "__name__": "golden_dapt_helpers"}
-exec(compile(_src[:_src.index(_marker)], DAPT_SRC, "exec"), dp)  # also: manual_seed(0), default dtype float64
-pm = dp["pm"]
-
-Encoder, Attention, Mlp = pm["Encoder"], pm["Attention"], pm["Mlp"]
-# DAPT's pieces, for KeepDAPT: attention and mlp with tfts, the Adapter_MLP.
-DAPTAttention, DAPTMlp, DAPTAdapter = dp["Attention"], dp["Mlp"], dp["Adapter"]
-init_tfts, apply_tfts = dp["init_tfts"], dp["apply_tfts"]
-splitmix_uniform = pm["splitmix_uniform"]
-knn_indices = pm["knn_indices"]
-enc_exact, enc_int, enc_res, r12 = pm["enc_exact"], pm["enc_int"], pm["enc_res"], pm["r12"]
-tensor_summary, param_checks = pm["tensor_summary"], pm["param_checks"]
-FULL_LIMIT = pm["FULL_LIMIT"]
-grads_of, roundoff_zero_grads, buffers_of = dp["grads_of"], dp["roundoff_zero_grads"], dp["buffers_of"]
-norm_weight_keys = dp["norm_weight_keys"]
-assert torch.get_default_dtype() == torch.float64
-
-BALANCE_COEF = 0.01
-
-
-# ----------------------------------------------------------------------------
-# model
-
-
-class Expert(nn.Module):
-    def __init__(self, ds, r):
-        super().__init__()
-        self.down = nn.Linear(ds, r)
-        self.act = nn.GELU()
-        self.up = nn.Linear(r, ds)
-
-    def forward(self, s):
-        return self.up(self.act(self.down(s)))
-
-
-class SMoA(nn.Module):
-    def __init__(self, c, h, num_experts, r):
-        super().__init__()
-        assert c % h == 0
-        self.h, self.ds, self.E = h, c // h, num_experts
-        self.reduction = nn.Linear(self.ds, r, bias=False)  # de = r
-        self.expert_embeddings = nn.Parameter(torch.zeros(num_experts, r))
-        self.experts = nn.ModuleList([Expert(self.ds, r) for _ in range(num_experts)])
-
-    def forward(self, u):
-        b, t, c = u.shape
-        s = u.reshape(b * t * self.h, self.ds)
-        z = self.reduction(s)
-        en = F.normalize(self.expert_embeddings, dim=-1)
-        probs = torch.softmax(z @ en.t(), dim=-1)
-        out = 0
-        for i, ex in enumerate(self.experts):
-            out = out + probs[:, i:i + 1] * ex(s)
-        return out.reshape(b, t, c), probs
-
-
-def balance_loss(probs):
-    n, e = probs.shape
-    top = probs.argmax(dim=-1)
-    counts = torch.bincount(top, minlength=e)
-    f = counts.to(probs.dtype) / n  # no gradient
-    P = probs.mean(dim=0)
-    return e * (f * P).sum(), counts
-
-
-class Block(nn.Module):
-    def __init__(self, c, h):
-        super().__init__()
-        self.norm1 = nn.LayerNorm(c)
-        self.norm2 = nn.LayerNorm(c)
-        self.mlp = Mlp(c)
-        self.attn = Attention(c, h)
-        self.pg_gamma = nn.Parameter(torch.ones(c))
-        self.pg_beta = nn.Parameter(torch.zeros(c))
-
-    def forward(self, x, smoa):
-        x = x + self.attn(self.norm1(x))
-        u = self.norm2(x)
-        a, probs = smoa(u)
-        x = x + (self.mlp(u) + a)
-        p = a.mean(dim=1, keepdim=True) * self.pg_gamma + self.pg_beta
-        return torch.cat([x[:, 0:1, :], p, x[:, 1:, :]], dim=1), probs
-
-
-class KeepDAPTBlock(nn.Module):
-    """DAPT's block (golden_dapt.py) with the shared SMoA beside its Adapter_MLP and the prompt generator."""
-
-    def __init__(self, c, h, adapter_rank):
-        super().__init__()
-        self.norm1 = nn.LayerNorm(c)
-        self.norm2 = nn.LayerNorm(c)
-        self.mlp = DAPTMlp(c, 4 * c)
-        self.attn = DAPTAttention(c, h)
-        self.Adapter_MLP = DAPTAdapter(c, adapter_rank)
-        self.tfts_gamma_1, self.tfts_beta_1 = init_tfts(c)
-        self.tfts_gamma_2, self.tfts_beta_2 = init_tfts(c)
-        self.tfts_gamma_3, self.tfts_beta_3 = init_tfts(c)
-        self.pg_gamma = nn.Parameter(torch.ones(c))
-        self.pg_beta = nn.Parameter(torch.zeros(c))
-
-    def forward(self, x, smoa):
-        x = x + self.attn(apply_tfts(self.norm1(x), self.tfts_gamma_1, self.tfts_beta_1))
-        u = apply_tfts(self.norm2(x), self.tfts_gamma_2, self.tfts_beta_2)
-        a, probs = smoa(u)
-        side = self.Adapter_MLP(u) + a
-        x = x + (self.mlp(u) + side)
-        p = apply_tfts(side.mean(dim=1, keepdim=True) * self.pg_gamma + self.pg_beta, self.tfts_gamma_3,
-                       self.tfts_beta_3)
-        return torch.cat([x[:, 0:1, :], p, x[:, 1:, :]], dim=1), probs
-
-
-class TransformerEncoder(nn.Module):
-    def __init__(self, c, depth, h, adapter_rank=None):
-        super().__init__()
-        if adapter_rank is None:
-            self.blocks = nn.ModuleList([Block(c, h) for _ in range(depth)])
-        else:
-            self.blocks = nn.ModuleList([KeepDAPTBlock(c, h, adapter_rank) for _ in range(depth)])
-
-    def forward(self, x, smoa):
-        all_probs = []
-        for blk in self.blocks:
-            x, probs = blk(x, smoa)
-            all_probs.append(probs)
-        return x, all_probs
-
-
-class PointTransformerDAPTX(nn.Module):
-    def __init__(self, trans_dim, depth, heads, cls_dim, num_group, smoa_heads, num_experts, rank, keep_dapt=False,
-                 adapter_rank=None):
-        """keep_dapt: KeepDAPT (DAPT's tfts and Adapter_MLP of rank adapter_rank kept)."""
-        super().__init__()
-        c = trans_dim
-        self.num_group = num_group
-        self.keep_dapt = keep_dapt
-        self.encoder = Encoder(c)
-        self.cls_token = nn.Parameter(torch.zeros(1, 1, c))
-        self.cls_pos = nn.Parameter(torch.zeros(1, 1, c))
-        self.pos_embed = nn.Sequential(nn.Linear(3, 128), nn.GELU(), nn.Linear(128, c))
-        self.blocks = TransformerEncoder(c, depth, heads, adapter_rank if keep_dapt else None)
-        self.smoa = SMoA(c, smoa_heads, num_experts, rank)
-        self.norm = nn.LayerNorm(c)
-        self.cls_head_finetune = nn.Sequential(
-            nn.Linear(3 * c, 256), nn.BatchNorm1d(256), nn.ReLU(), nn.Dropout(0.0),
-            nn.Linear(256, 256), nn.BatchNorm1d(256), nn.ReLU(), nn.Dropout(0.0),
-            nn.Linear(256, cls_dim))
-        if keep_dapt:
-            self.tfts_gamma_1, self.tfts_beta_1 = init_tfts(c)
-            self.tfts_gamma_2, self.tfts_beta_2 = init_tfts(c)
-        self.inter = {}
-
-    def forward(self, points, center_idx, knn_idx):
-        """Returns (logits, balance loss = mean over blocks)."""
-        b = points.shape[0]
-        g = self.num_group
-        bi = torch.arange(b)
-        center = points[bi[:, None], center_idx]  # B G 3
-        neigh = points[bi[:, None, None], knn_idx] - center[:, :, None, :]  # B G M 3
-        tokens = self.encoder(neigh)
-        if self.keep_dapt:
-            tokens = apply_tfts(tokens, self.tfts_gamma_1, self.tfts_beta_1)
-        x = torch.cat([self.cls_token.expand(b, -1, -1), tokens], dim=1)
-        pos = torch.cat([self.cls_pos.expand(b, -1, -1), self.pos_embed(center)], dim=1)
-        x, all_probs = self.blocks(x + pos, self.smoa)
-        x = self.norm(x)
-        if self.keep_dapt:
-            x = apply_tfts(x, self.tfts_gamma_2, self.tfts_beta_2)
-        concat_f = torch.cat([x[:, 0], x[:, 1:-g].mean(dim=1), x[:, -g:].max(dim=1)[0]], dim=-1)
-        bl = [balance_loss(p) for p in all_probs]
-        bal = torch.stack([l for l, _ in bl]).mean()
-        top2 = [p.detach().topk(2, dim=-1)[0] for p in all_probs]
-        self.inter = {"tokens": tokens, "final_x": x, "concat_f": concat_f,
-                      "balance_losses": [l.item() for l, _ in bl],
-                      "expert_counts": [[int(v) for v in cnt.tolist()] for _, cnt in bl],
-                      "routing_min_margin": min((t[:, 0] - t[:, 1]).min().item() for t in top2)}
-        return self.cls_head_finetune(concat_f), bal
-
-
-def is_trainable(name):
-    # "tfts" and "Adapter" names exist only with KeepDAPT
-    return ("cls" in name) or name.startswith("smoa.") or (".norm2." in name) or name.endswith(".pg_gamma") \
-        or name.endswith(".pg_beta") or ("tfts" in name) or ("Adapter" in name)
-
-
-def freeze(model):
-    for name, p in model.named_parameters():
-        p.requires_grad_(is_trainable(name))
-
-
-# ----------------------------------------------------------------------------
-# splitmix init (golden_pointmae.py rules + DAPT-X rules)
-
-
-def kind_of(key, nwk):
-    if key.endswith("smoa.expert_embeddings"):
-        return "expert_embeddings"
-    if key.endswith(".pg_gamma"):
-        return "pg_gamma"
-    if key.endswith(".pg_beta"):
-        return "pg_beta"
-    return dp["kind_of"](key, nwk)  # golden_dapt.py's: the tfts rules, then golden_pointmae.py's
-
-
-AB = {"bias": (0.0, 0.1), "norm_weight": (1.0, 0.2), "running_mean": (0.0, 0.1), "running_var": (1.0, 0.5),
-      "cls": (0.0, 0.5), "expert_embeddings": (0.0, 1.0), "pg_gamma": (1.0, 0.2), "pg_beta": (0.0, 0.1),
-      "tfts_gamma": (1.0, 0.2), "tfts_beta": (0.0, 0.1)}
-
-
-def init_splitmix(model):
-    nwk = set(norm_weight_keys(model))
-    new = {}
-    for k, t in model.state_dict().items():
-        kind = kind_of(k, nwk)
-        if kind == "count":
-            new[k] = torch.zeros_like(t)
-            continue
-        if kind == "weight":
-            assert t.dim() >= 2, k
-            a, b = 0.0, (3.0 / int(np.prod(t.shape[1:]))) ** 0.5
-        else:
-            a, b = AB[kind]
-        r = splitmix_uniform(k, t.numel())
-        v = (a + (b * r)).astype(np.float32).astype(np.float64)
-        new[k] = torch.from_numpy(v).reshape(t.shape)
-    model.load_state_dict(new)
 
 
 SIN_DOC = ("sin: h_k = (sum of UTF-8 bytes of key k) % 97; i = flattened row-major index; "
@@ -427,14 +203,7 @@ TINY = dict(trans_dim=32, depth=2, num_heads=4, cls_dim=5, encoder_dims=32, smoa
 B, N, G, M = TINY["B"], TINY["N"], TINY["num_group"], TINY["group_size"]
 
 # Replay golden_dapt.py's (= golden_pointmae.py's) RNG sequence: seed 0, build the tiny Point-MAE model, draw inputs.
-torch.manual_seed(0)
-_ = pm["PointTransformer"](TINY["trans_dim"], TINY["depth"], TINY["num_heads"], TINY["cls_dim"])
-points = torch.randn(B, N, 3).float().double()
-center_idx = torch.stack([torch.randperm(N)[:G] for _ in range(B)])
-knn_idx = torch.from_numpy(np.stack([knn_indices(points[b].numpy(), center_idx[b].numpy(), M) for b in range(B)]))
-labels = torch.randint(0, TINY["cls_dim"], (B,))
-inputs = {"points": enc_exact(points), "center_idx": enc_int(center_idx), "knn_idx": enc_int(knn_idx),
-          "labels": [int(v) for v in labels.tolist()]}
+points, center_idx, knn_idx, labels, inputs = replay_tiny_inputs(TINY, B)
 if os.path.exists(DAPT_JSON):
     assert json.load(open(DAPT_JSON))["cases"]["tiny_train"]["inputs"] == inputs, "inputs differ from dapt.json's"
     print("inputs identical to dapt.json tiny_train")
@@ -587,10 +356,10 @@ assert all(p.grad is not None for k, p in kmodel.named_parameters() if k in ktra
 FULL = dict(trans_dim=384, depth=12, num_heads=6, cls_dim=15, encoder_dims=384, smoa_heads=3, num_experts=4,
             rank=32, B=1, N=1024, num_group=64, group_size=32, drop_path_rate=0.0, dropout=0.0,
             class_token="use", prompt_token="mean", patch_token="max", balance_coef=BALANCE_COEF)
-fpts, fcenter, fknn = dp["full_inputs"](FULL)
+fpts, fcenter, fknn = full_inputs(FULL["N"], FULL["num_group"], FULL["group_size"], check=PM_JSON)
 fmodel = PointTransformerDAPTX(FULL["trans_dim"], FULL["depth"], FULL["num_heads"], FULL["cls_dim"],
                                FULL["num_group"], FULL["smoa_heads"], FULL["num_experts"], FULL["rank"])
-dp["init_sin"](fmodel, kind_of)
+init_sin(fmodel)
 fmodel.eval()
 with torch.no_grad():
     flog, fbal = fmodel(fpts, fcenter, fknn)

@@ -15,10 +15,10 @@ For each case this script
     JSON header, raw little-endian data; the safetensors package is not
     needed) and checks its pcx_sha256 metadata: the SHA-256 of the file with
     those 64 hex digits replaced by '0';
-  * builds the PyTorch reference model of scripts/golden_pointmae.py,
-    golden_dapt.py or golden_daptx.py (their definitions are executed up to
-    their "# cases" marker), whose modules have PyTorch's shapes (Conv1d
-    kernel-1 weights out x in x 1);
+  * builds the PyTorch reference model the golden fixtures come from
+    (scripts/ref: ref.pointmae.PointTransformer, ref.dapt.PointTransformerDAPT
+    or ref.daptx.PointTransformerDAPTX), whose modules have PyTorch's shapes
+    (Conv1d kernel-1 weights out x in x 1);
   * loads the checkpoint's tensors, less the "optimizer." entries, with
     load_state_dict(strict=True), exactly as a pcx user would:
 
@@ -43,25 +43,15 @@ import numpy as np
 import torch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)  # scripts/: the ref package
+from ref.dapt import PointTransformerDAPT
+from ref.daptx import PointTransformerDAPTX
+from ref.pointmae import PointTransformer
+
 GOLDEN = os.path.join(HERE, "..", "testdata", "golden")
 OUT = os.path.join(GOLDEN, "export.json")
 TOL = 1e-4
 
-
-def definitions(script):
-    """The namespace of a golden script run up to its "# cases" marker."""
-    path = os.path.join(HERE, script)
-    src = open(path).read()
-    marker = "\n# cases"
-    assert marker in src, script
-    ns = {"__file__": path, "__name__": "golden_export_" + script}
-    exec(compile(src[:src.index(marker)], path, "exec"), ns)
-    return ns
-
-
-PM = definitions("golden_pointmae.py")
-DP = definitions("golden_dapt.py")
-DX = definitions("golden_daptx.py")
 torch.set_default_dtype(torch.float64)
 
 DTYPES = {"F64": "<f8", "F32": "<f4", "F16": "<f2", "I64": "<i8", "I32": "<i4", "I16": "<i2", "I8": "i1", "U8": "u1",
@@ -89,14 +79,14 @@ def read_safetensors(path):
 
 def build(kind, cfg):
     if kind == "pointmae":
-        return PM["PointTransformer"](cfg["trans_dim"], cfg["depth"], cfg["num_heads"], cfg["cls_dim"])
+        return PointTransformer(cfg["trans_dim"], cfg["depth"], cfg["num_heads"], cfg["cls_dim"])
     if kind == "dapt":
-        return DP["PointTransformerDAPT"](cfg["trans_dim"], cfg["depth"], cfg["num_heads"], cfg["cls_dim"], cfg["rank"],
-                                          cfg["num_group"], cfg["class_token"], cfg["prompt_token"], cfg["patch_token"])
+        return PointTransformerDAPT(cfg["trans_dim"], cfg["depth"], cfg["num_heads"], cfg["cls_dim"], cfg["rank"],
+                                    cfg["num_group"], cfg["class_token"], cfg["prompt_token"], cfg["patch_token"])
     if kind == "daptx":
-        return DX["PointTransformerDAPTX"](cfg["trans_dim"], cfg["depth"], cfg["num_heads"], cfg["cls_dim"],
-                                           cfg["num_group"], cfg["smoa_heads"], cfg["num_experts"], cfg["rank"],
-                                           keep_dapt=cfg.get("keep_dapt", False), adapter_rank=cfg.get("adapter_rank"))
+        return PointTransformerDAPTX(cfg["trans_dim"], cfg["depth"], cfg["num_heads"], cfg["cls_dim"],
+                                     cfg["num_group"], cfg["smoa_heads"], cfg["num_experts"], cfg["rank"],
+                                     keep_dapt=cfg.get("keep_dapt", False), adapter_rank=cfg.get("adapter_rank"))
     raise ValueError(kind)
 
 

@@ -57,28 +57,28 @@ B = 2, T = 5; E = 4, r = 6; adapter widths 6 (serial) and 10 (AdaptFormer); scal
     adaptformer_x_perblock_top1   AdaptFormerX, shared experts and embeddings, one router per block
                     (smoa.reduction.{0,1}.weight), top-1 gates
 Output: testdata/golden/generic.json.
+
+The adapters are ref.adapters' (scripts/ref/adapters.py: SerialAdapter, AdaptFormer, SerialAdapterX,
+AdaptFormerX, Chain) on ref.daptx.SMoA, DAPT-X's; the splitmix formula is ref.init's, whose rules give
+the (a, b) above for these keys.
 """
 import json
 import os
+import sys
 import time
 
 import numpy as np
 import torch
-import torch.nn as nn
-import torch.nn.functional as F
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-PM_SRC = os.path.join(HERE, "golden_pointmae.py")
-OUT = os.path.join(HERE, "..", "testdata", "golden", "generic.json")
+sys.path.insert(0, HERE)  # scripts/: the ref package
+from ref.adapters import AdaptFormer, Chain, state_key
+from ref.daptx import SMoA
+from ref.init import init_splitmix, splitmix_uniform
 
-# golden_pointmae.py's splitmix stream, without running its cases.
-_src = open(PM_SRC).read()
-_marker = "\n# cases"
-assert _marker in _src
-pm = {"__file__": PM_SRC, "__name__": "golden_pointmae_helpers"}
-exec(compile(_src[:_src.index(_marker)], PM_SRC, "exec"), pm)  # also: default dtype float64
-splitmix_uniform = pm["splitmix_uniform"]
-assert torch.get_default_dtype() == torch.float64
+torch.manual_seed(0)  # the weights and inputs come from splitmix; this only fixes the unused default init
+torch.set_default_dtype(torch.float64)
+OUT = os.path.join(HERE, "..", "testdata", "golden", "generic.json")
 
 
 def g9(v):
@@ -88,147 +88,6 @@ def g9(v):
 def enc(t):
     t = t.detach().double().cpu()
     return {"shape": list(t.shape), "data": [g9(v) for v in t.reshape(-1).tolist()]}
-
-
-# ----------------------------------------------------------------------------
-# adapters
-
-
-class SerialAdapter(nn.Module):
-    def __init__(self, c, width):
-        super().__init__()
-        self.down = nn.Linear(c, width)
-        self.up = nn.Linear(width, c)
-
-    def forward(self, x, block):
-        return x + self.up(F.gelu(self.down(x))), None
-
-
-class AdaptFormer(nn.Module):
-    def __init__(self, c, width, scale, dropout):
-        super().__init__()
-        self.down_proj = nn.Linear(c, width)
-        self.up_proj = nn.Linear(width, c)
-        self.scale, self.dropout = scale, dropout
-
-    def forward(self, x, block):
-        a = F.dropout(F.relu(self.down_proj(x)), p=self.dropout, training=self.training)
-        return x + self.scale * self.up_proj(a), None
-
-
-class Expert(nn.Module):
-    def __init__(self, ds, r):
-        super().__init__()
-        self.down = nn.Linear(ds, r)
-        self.up = nn.Linear(r, ds)
-
-    def forward(self, s):
-        return self.up(F.gelu(self.down(s)))
-
-
-class SMoA(nn.Module):
-    def __init__(self, c, h, num_experts, r, routers=0, top1=False):
-        super().__init__()
-        self.h, self.ds, self.top1 = h, c // h, top1
-        assert self.ds * h == c
-        if routers:
-            self.reduction = nn.ModuleList([nn.Linear(self.ds, r, bias=False) for _ in range(routers)])
-        else:
-            self.reduction = nn.Linear(self.ds, r, bias=False)
-        self.expert_embeddings = nn.Parameter(torch.zeros(num_experts, r))
-        self.experts = nn.ModuleList([Expert(self.ds, r) for _ in range(num_experts)])
-        self.calls = []
-
-    def forward(self, u, block):
-        b, t, c = u.shape
-        s = u.reshape(b * t * self.h, self.ds)
-        red = self.reduction[block] if isinstance(self.reduction, nn.ModuleList) else self.reduction
-        probs = torch.softmax(red(s) @ F.normalize(self.expert_embeddings, dim=-1).t(), dim=-1)
-        top = probs.argmax(dim=-1)
-        gates = probs * F.one_hot(top, probs.shape[1]).to(probs.dtype) if self.top1 else probs
-        out = 0
-        for i, ex in enumerate(self.experts):
-            out = out + gates[:, i:i + 1] * ex(s)
-        n, e = probs.shape
-        counts = torch.bincount(top, minlength=e)
-        balance = e * (counts.to(probs.dtype) / n * probs.mean(dim=0)).sum()
-        p2 = probs.detach().topk(2, dim=-1)[0]
-        self.calls.append({"counts": [int(v) for v in counts.tolist()], "margin": (p2[:, 0] - p2[:, 1]).min().item()})
-        return out.reshape(b, t, c), balance
-
-
-class SerialAdapterX(nn.Module):
-    def __init__(self, smoa):
-        super().__init__()
-        self.smoa = smoa
-
-    def forward(self, x, block):
-        y, l = self.smoa(x, block)
-        return x + y, l
-
-
-class AdaptFormerX(nn.Module):
-    def __init__(self, smoa, scale):
-        super().__init__()
-        self.smoa, self.scale = smoa, scale
-
-    def forward(self, x, block):
-        y, l = self.smoa(x, block)
-        return x + self.scale * y, l
-
-
-class Chain(nn.Module):
-    """Two blocks: plain forms hold one adapter per block (ModuleList named after the adapter's prefix),
-    -X forms one module holding the shared SMoA, called for block 0 and 1."""
-
-    def __init__(self, kind, cfg):
-        super().__init__()
-        c, blocks = cfg["dim"], cfg["blocks"]
-        self.kind, self.blocks = kind, blocks
-        if kind == "serial":
-            self.adapter = nn.ModuleList([SerialAdapter(c, cfg["serial_width"]) for _ in range(blocks)])
-        elif kind == "adaptformer":
-            self.adaptmlp = nn.ModuleList([AdaptFormer(c, cfg["adaptformer_width"], cfg["scale"], cfg["dropout"])
-                                           for _ in range(blocks)])
-        else:
-            smoa = SMoA(c, cfg["smoa_heads"], cfg["num_experts"], cfg["rank"],
-                        routers=blocks if cfg["per_block_routers"] else 0, top1=cfg["top1"])
-            self.x = SerialAdapterX(smoa) if kind == "serial_x" else AdaptFormerX(smoa, cfg["scale"])
-
-    def forward(self, x):
-        h, bal = x, []
-        for i in range(self.blocks):
-            if self.kind == "serial":
-                step = self.adapter[i]
-            elif self.kind == "adaptformer":
-                step = self.adaptmlp[i]
-            else:
-                step = self.x
-            h, l = step(h, i)
-            if l is not None:
-                bal.append(l)
-        return h, bal
-
-
-def state_key(k):
-    """The Go name of a state-dict key: the -X wrapper's "x." prefix is not part of it."""
-    return k[2:] if k.startswith("x.") else k
-
-
-def init_splitmix(model):
-    new = {}
-    for k, t in model.state_dict().items():
-        g = state_key(k)
-        if g.endswith("smoa.expert_embeddings"):
-            a, b = 0.0, 1.0
-        elif g.endswith("bias"):
-            a, b = 0.0, 0.1
-        else:
-            assert t.dim() == 2, k
-            a, b = 0.0, (3.0 / t.shape[1]) ** 0.5
-        v = (a + (b * splitmix_uniform(g, t.numel()))).astype(np.float32).astype(np.float64)
-        new[k] = torch.from_numpy(v).reshape(t.shape)
-    model.load_state_dict(new)
 
 
 def input_tensor(key, shape):
@@ -293,7 +152,7 @@ cases = {}
 for name, kind, extra in CASES:
     cfg = dict(BASE, kind=kind, **extra)
     model = Chain(kind, cfg)
-    init_splitmix(model)
+    init_splitmix(model, name=state_key)
     xg, h, bal, loss = run(model, x, w, True)
     smoa = smoa_of(model)
     calls = list(smoa.calls) if smoa is not None else []

@@ -130,6 +130,54 @@ def decode_cases(rng):
     return files
 
 
+def cifar_pixel(i, c, j):
+    """The value of image i, channel c, pixel j of the CIFAR fixtures."""
+    return (i * 7 + c * 50 + j) % 256
+
+
+def cifar_data(first, n):
+    a = np.zeros((n, 3072), dtype=np.uint8)
+    for i in range(n):
+        for c in range(3):
+            a[i, c * 1024:(c + 1) * 1024] = [cifar_pixel(first + i, c, j) for j in range(1024)]
+    return a
+
+
+def cifar_python():
+    """Tiny CIFAR-10 (protocol 2, bytes keys, as Python 2's files load with
+    encoding="bytes") and CIFAR-100 (protocol 4, str keys) Python versions.
+    Image i (counted over train then test) has pixels cifar_pixel(i, c, j)
+    and label 3*i+1 mod the class count."""
+    import pickle
+    d10 = os.path.join(OUT, "cifar10-py")
+    os.makedirs(d10, exist_ok=True)
+    k = 0
+    for b in range(1, 6):
+        data = cifar_data(k, 1)
+        with open(os.path.join(d10, "data_batch_%d" % b), "wb") as f:
+            pickle.dump({b"batch_label": b"training batch %d of 5" % b, b"labels": [(3 * k + 1) % 10],
+                         b"data": data, b"filenames": [b"x.png"]}, f, protocol=2)
+        k += 1
+    with open(os.path.join(d10, "test_batch"), "wb") as f:
+        pickle.dump({b"labels": [(3 * k + 1) % 10, (3 * k + 4) % 10], b"data": cifar_data(k, 2)}, f, protocol=2)
+    names = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+    with open(os.path.join(d10, "batches.meta"), "wb") as f:
+        pickle.dump({b"label_names": [n.encode() for n in names], b"num_cases_per_batch": 1}, f, protocol=2)
+    d100 = os.path.join(OUT, "cifar100-py")
+    os.makedirs(d100, exist_ok=True)
+    with open(os.path.join(d100, "train"), "wb") as f:
+        pickle.dump({"fine_labels": [(3 * i + 1) % 100 for i in range(3)], "coarse_labels": [0, 0, 0],
+                     "data": cifar_data(0, 3)}, f, protocol=4)
+    with open(os.path.join(d100, "test"), "wb") as f:
+        pickle.dump({"fine_labels": np.array([(3 * 3 + 1) % 100], dtype=np.int64), "data": cifar_data(3, 1)}, f, protocol=4)
+    with open(os.path.join(d100, "meta"), "wb") as f:
+        pickle.dump({"fine_label_names": ["class%02d" % i for i in range(100)],
+                     "coarse_label_names": ["c%d" % i for i in range(20)]}, f, protocol=4)
+    # A pickle that would run code: it must be refused.
+    with open(os.path.join(OUT, "evil.pickle"), "wb") as f:
+        f.write(b"cos\nsystem\n(S'echo pwned'\ntR.")
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     rng = np.random.default_rng(20240607)
@@ -139,6 +187,7 @@ def main():
     dec = {"pillow": PIL.__version__, "files": decode_cases(rng)}
     with open(os.path.join(OUT, "decode.json"), "w") as f:
         json.dump(dec, f, indent=1)
+    cifar_python()
 
 
 if __name__ == "__main__":

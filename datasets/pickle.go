@@ -478,6 +478,27 @@ func unpickle(r io.ReaderAt, size int64) (v interface{}, err error) {
 	return v, nil
 }
 
+// Unpickle decodes the pickle in the first size bytes of r with the same
+// safeguards as ReadModelNetDat: the opcode stream is vetted first, numpy
+// arrays, dtypes and scalars become inert values that NumpyArray reads,
+// every other class is refused, and nothing in the pickle is run. Dicts,
+// lists and tuples come back as gopickle's types.
+func Unpickle(r io.ReaderAt, size int64) (interface{}, error) {
+	return unpickle(r, size)
+}
+
+// NumpyArray reads a numpy array that Unpickle returned: its element kind
+// ('f' float, 'i' signed, 'u' unsigned, 'b' bool), element size in bytes,
+// byte order, shape, storage order and raw bytes (which alias the
+// array's). ok is false when v is not a numpy array.
+func NumpyArray(v interface{}) (kind byte, size int, bigEndian bool, shape []int, fortran bool, data []byte, ok bool) {
+	a, isArr := v.(*npArray)
+	if !isArr || a.dtype == nil {
+		return 0, 0, false, nil, false, nil, false
+	}
+	return a.dtype.kind, a.dtype.size, a.dtype.big, a.shape, a.fortran, a.data, true
+}
+
 func seqItems(v interface{}) ([]interface{}, bool) {
 	switch t := v.(type) {
 	case *types.List:

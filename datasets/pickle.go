@@ -409,7 +409,7 @@ func (codecsEncode) Call(args ...interface{}) (interface{}, error) {
 type errRefused struct{ module, name string }
 
 func (e *errRefused) Error() string {
-	return fmt.Sprintf("refusing to load %s.%s: a ModelNet .dat file may only hold numpy arrays, lists and numbers (nothing in it is ever run)", e.module, e.name)
+	return fmt.Sprintf("refusing to load %s.%s: a pickled data file (a ModelNet .dat, a CIFAR batch) may only hold numpy arrays, lists, dicts and numbers (nothing in it is ever run)", e.module, e.name)
 }
 
 func findNumpyClass(module, name string) (interface{}, error) {

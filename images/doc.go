@@ -15,7 +15,8 @@
 // is looked up, alpha is dropped (the stored, non-premultiplied colour is
 // kept), and 16-bit samples keep their high byte. A GIF's transparent
 // palette entry becomes black (Go's decoder drops its colour; PIL keeps
-// it). JPEG's YCbCr and CMYK
+// it), and a first frame smaller than the GIF's screen is placed on a
+// black screen of the declared size. JPEG's YCbCr and CMYK
 // are converted with Go's color.YCbCrToRGB and color.CMYKToRGB; these
 // differ from libjpeg's (which PIL uses) by a few levels, so decoded JPEG
 // pixels are close to PIL's but not identical. PIL itself turns a 16-bit

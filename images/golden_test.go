@@ -3,8 +3,10 @@ package images
 import (
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
+	"math"
 	"os"
 	"path/filepath"
 	"testing"
@@ -163,5 +165,47 @@ func TestDecodeMatchesPIL(t *testing.T) {
 			t.Errorf("%s: differs from PIL by up to %d levels (mean %.2f)", f.File, maxd, mean)
 		}
 		t.Logf("%s: max difference %d, mean %.3f %s", f.File, maxd, mean, f.Note)
+	}
+}
+
+// TestTransformMatchesTorch runs the VTAB transform (bicubic resize,
+// ToTensor, Normalize) and compares with Pillow and torch's float32
+// arithmetic bit for bit.
+func TestTransformMatchesTorch(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join(goldenDir, "transform.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var g struct {
+		Torch    string
+		W, H     int
+		Size     int
+		Pix, CHW string
+	}
+	if err := json.Unmarshal(raw, &g); err != nil {
+		t.Fatal(err)
+	}
+	src := &Image{W: g.W, H: g.H, Pix: b64(t, g.Pix)}
+	tr := Transform{Size: g.Size, Mean: ImageNetMean, Std: ImageNetStd}
+	got := make([]float32, 3*g.Size*g.Size)
+	if err := tr.Apply(src, false, nil, got); err != nil {
+		t.Fatal(err)
+	}
+	want := b64(t, g.CHW)
+	if len(want) != 4*len(got) {
+		t.Fatalf("golden holds %d bytes, want %d", len(want), 4*len(got))
+	}
+	bad := 0
+	for i, v := range got {
+		w := math.Float32frombits(binary.LittleEndian.Uint32(want[4*i:]))
+		if v != w {
+			if bad == 0 {
+				t.Errorf("value %d: got %v, torch %v", i, v, w)
+			}
+			bad++
+		}
+	}
+	if bad > 0 {
+		t.Fatalf("%d of %d values differ from torch %s", bad, len(got), g.Torch)
 	}
 }

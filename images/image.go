@@ -108,6 +108,15 @@ func DecodeBytes(name string, b []byte) (m *Image, err error) {
 		return nil, fmt.Errorf("%s: corrupt or truncated %s image: %v", name, format, err)
 	}
 	r := src.Bounds()
+	if format == "gif" && r.In(image.Rect(0, 0, cfg.Width, cfg.Height)) && (r.Dx() != cfg.Width || r.Dy() != cfg.Height) {
+		// A first frame smaller than the logical screen: placed on a
+		// black screen.
+		frame, m := toRGB(src), New(cfg.Width, cfg.Height)
+		for y := 0; y < frame.H; y++ {
+			copy(m.Pix[3*((r.Min.Y+y)*m.W+r.Min.X):], frame.Pix[3*y*frame.W:3*(y+1)*frame.W])
+		}
+		return m, nil
+	}
 	if r.Dx() != cfg.Width || r.Dy() != cfg.Height {
 		return nil, fmt.Errorf("%s: %s image decodes to %d×%d but declares %d×%d", name, format, r.Dx(), r.Dy(), cfg.Width, cfg.Height)
 	}

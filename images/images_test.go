@@ -6,6 +6,7 @@ import (
 	"hash/crc32"
 	"image"
 	"image/color"
+	"image/gif"
 	"image/png"
 	"math"
 	"math/rand/v2"
@@ -266,5 +267,49 @@ func TestResizeEdges(t *testing.T) {
 				t.Fatalf("constant image resized to %v has %d", s, v)
 			}
 		}
+	}
+}
+
+// TestGIFSmallFrame: a GIF whose first frame is smaller than its screen
+// decodes to the screen's size, the frame at its offset.
+func TestGIFSmallFrame(t *testing.T) {
+	// 4×3 screen, a 2×1 white frame at (1, 1).
+	pal := color.Palette{color.RGBA{0, 0, 0, 255}, color.RGBA{255, 255, 255, 255}}
+	fr := image.NewPaletted(image.Rect(1, 1, 3, 2), pal)
+	fr.Pix[0], fr.Pix[1] = 1, 1
+	var buf bytes.Buffer
+	err := gif.EncodeAll(&buf, &gif.GIF{Image: []*image.Paletted{fr}, Delay: []int{0},
+		Config: image.Config{ColorModel: pal, Width: 4, Height: 3}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := buf.Bytes()
+	if g, err := gif.Decode(bytes.NewReader(b)); err != nil || g.Bounds() != fr.Rect {
+		t.Fatalf("the fixture's frame is not the small one: %v", err)
+	}
+	m, err := DecodeBytes("small.gif", b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.W != 4 || m.H != 3 {
+		t.Fatalf("got %dx%d", m.W, m.H)
+	}
+	for i := 0; i < 12; i++ {
+		want := uint8(0)
+		if i == 5 || i == 6 {
+			want = 255
+		}
+		if m.Pix[3*i] != want {
+			t.Fatalf("pixel %d = %d, want %d", i, m.Pix[3*i], want)
+		}
+	}
+}
+
+// BenchmarkVTABTransform: a 500×375 photo through the VTAB transform.
+func BenchmarkVTABTransform(b *testing.B) {
+	m := randImage(rand.New(rand.NewPCG(1, 1)), 500, 375)
+	dst := make([]float32, 3*224*224)
+	for i := 0; i < b.N; i++ {
+		VTAB.Apply(m, false, nil, dst)
 	}
 }

@@ -178,6 +178,23 @@ def cifar_python():
         f.write(b"cos\nsystem\n(S'echo pwned'\ntR.")
 
 
+def transform_case(rng):
+    """The VTAB transform at size 32 as torchvision computes it on a PIL
+    image: Resize((32, 32), BICUBIC) (Image.resize), ToTensor (permute to
+    CHW, float32, /255) and Normalize (float32 sub and div with ImageNet's
+    mean and std). torchvision is not installed, so its two tensor steps are
+    spelt out with torch."""
+    import torch
+    a = rng.integers(0, 256, size=(23, 37, 3), dtype=np.uint8)
+    r = np.asarray(Image.fromarray(a, "RGB").resize((32, 32), Image.BICUBIC))
+    t = torch.from_numpy(r.copy()).permute(2, 0, 1).contiguous().to(torch.float32).div(255)
+    mean = torch.tensor([0.485, 0.456, 0.406], dtype=torch.float32)[:, None, None]
+    std = torch.tensor([0.229, 0.224, 0.225], dtype=torch.float32)[:, None, None]
+    t = t.sub(mean).div(std)
+    return {"torch": torch.__version__, "w": 37, "h": 23, "size": 32, "pix": b64(a),
+            "chw": base64.b64encode(t.numpy().astype("<f4").tobytes()).decode()}
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     rng = np.random.default_rng(20240607)
@@ -188,6 +205,8 @@ def main():
     with open(os.path.join(OUT, "decode.json"), "w") as f:
         json.dump(dec, f, indent=1)
     cifar_python()
+    with open(os.path.join(OUT, "transform.json"), "w") as f:
+        json.dump(transform_case(np.random.default_rng(77)), f)
 
 
 if __name__ == "__main__":

@@ -435,6 +435,9 @@ func TestExportVTAB1K(t *testing.T) {
 	if e.Train.Len() != 30 || e.Test.Len() != 6 || !reflect.DeepEqual(e.Classes, d.Classes) {
 		t.Fatalf("final export: %d train, %d test, %v", e.Train.Len(), e.Test.Len(), e.Classes)
 	}
+	if _, err := Open(root, Options{}); err == nil || !strings.Contains(err.Error(), "Options.Task") {
+		t.Fatalf("VTAB root without a task: %v", err)
+	}
 	nf, err := Open(root, Options{Task: "mini"})
 	if err != nil {
 		t.Fatal(err)

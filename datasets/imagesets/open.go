@@ -56,6 +56,15 @@ func Detect(dir, task string) (string, error) {
 		return KindCIFARPython, nil
 	}
 	if cs, err := classDirs(dir); err == nil && len(cs) > 0 {
+		var tasks []string
+		for _, c := range cs {
+			if exists(filepath.Join(dir, c, listTrain)) || exists(filepath.Join(dir, c, listTrainVal)) {
+				tasks = append(tasks, c)
+			}
+		}
+		if len(tasks) > 0 {
+			return "", fmt.Errorf("%s: a VTAB-1K root holding the tasks %s; name one (Options.Task) or open its folder", dir, strings.Join(tasks, ", "))
+		}
 		return KindFolder, nil
 	}
 	what := "a VTAB-1K task folder (train800.txt, val200.txt, train800val200.txt, test.txt)"

@@ -343,7 +343,9 @@ var npzBlock = regexp.MustCompile(`^Transformer/encoderblock_([0-9]+)/(.+)$`)
 // array of the wrong rank or size is an error naming it.
 func ConvertViTNPZ(arrays map[string]*state.Tensor, keys []string) (*state.Dict, error) {
 	d := state.NewDict()
-	set := func(name string, shape []int, v []float32) { d.Set(name, &state.Tensor{Shape: shape, DType: state.F32, F32: v}) }
+	set := func(name string, shape []int, v []float32) {
+		d.Set(name, &state.Tensor{Shape: shape, DType: state.F32, F32: v})
+	}
 	done := map[string]bool{}
 	get := func(k string, rank int) (*state.Tensor, error) {
 		t := arrays[k]

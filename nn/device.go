@@ -48,8 +48,10 @@ type Device interface {
 	MulAcc(dx, dout, mask DeviceBuffer)
 	ReLU(out, x DeviceBuffer)
 	ReLUBackward(dx, dout, out DeviceBuffer)
-	GELU(out, x DeviceBuffer, tanh bool)
-	GELUBackward(dx, dout, x DeviceBuffer, tanh bool)
+	// GELU and GELUBackward take the variant: GELUExact, GELUTanh or
+	// GELUQuick.
+	GELU(out, x DeviceBuffer, kind GELUKind)
+	GELUBackward(dx, dout, x DeviceBuffer, kind GELUKind)
 	Softmax(out, x DeviceBuffer, rows, c int)
 	SoftmaxBackward(dx, dy, y DeviceBuffer, rows, c int)
 	LayerNorm(out, mean, rstd, x, w, b DeviceBuffer, rows, c int, eps float32)

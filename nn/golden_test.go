@@ -158,8 +158,11 @@ func goldenOps(t *testing.T, labelsPtr *[]int) map[string]goldenFn {
 		},
 		"gelu":      func(tp *Tape, in map[string]*Tensor, ps map[string]*Param) *Tensor { return GELU(tp, in["x"], false) },
 		"gelu_tanh": func(tp *Tape, in map[string]*Tensor, ps map[string]*Param) *Tensor { return GELU(tp, in["x"], true) },
-		"relu":      func(tp *Tape, in map[string]*Tensor, ps map[string]*Param) *Tensor { return ReLU(tp, in["x"]) },
-		"softmax":   func(tp *Tape, in map[string]*Tensor, ps map[string]*Param) *Tensor { return Softmax(tp, in["x"]) },
+		"quick_gelu": func(tp *Tape, in map[string]*Tensor, ps map[string]*Param) *Tensor {
+			return QuickGELU(tp, in["x"])
+		},
+		"relu":    func(tp *Tape, in map[string]*Tensor, ps map[string]*Param) *Tensor { return ReLU(tp, in["x"]) },
+		"softmax": func(tp *Tape, in map[string]*Tensor, ps map[string]*Param) *Tensor { return Softmax(tp, in["x"]) },
 		"scale_shift": func(tp *Tape, in map[string]*Tensor, ps map[string]*Param) *Tensor {
 			return ScaleShift(tp, in["x"], ps["g"], ps["b"])
 		},
@@ -339,4 +342,24 @@ func TestGoldenBlockAdapter(t *testing.T) {
 		ad := Linear(tp, GELU(tp, Linear(tp, u, p["adapter.down.weight"], p["adapter.down.bias"]), false), p["adapter.up.weight"], p["adapter.up.bias"])
 		return Add(tp, Add(tp, x, mlp), ad)
 	})
+}
+
+// TestGoldenQuickGELUTight holds QuickGELU to 1e-6 (relative to each
+// tensor's largest magnitude) rather than goldenTol: it is one element-wise
+// function, which PyTorch's float32 computes that closely too.
+func TestGoldenQuickGELUTight(t *testing.T) {
+	c := loadGolden(t)["quick_gelu"]
+	x := c.Inputs["x"].tensor()
+	x.SetRequiresGrad(true)
+	tp := NewTape(true)
+	out := QuickGELU(tp, x)
+	tp.Backward(DotConst(tp, out, c.R.Data))
+	const tol = 1e-6
+	t.Logf("output %.3g, dx %.3g", relDiff(out.Data, c.Output.Data), relDiff(x.Grad, c.Grads["x"].Data))
+	if d := relDiff(out.Data, c.Output.Data); d > tol {
+		t.Errorf("output: relative difference %.3g, want ≤ %g", d, tol)
+	}
+	if d := relDiff(x.Grad, c.Grads["x"].Data); d > tol {
+		t.Errorf("dx: relative difference %.3g, want ≤ %g", d, tol)
+	}
 }

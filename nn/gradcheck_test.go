@@ -102,6 +102,7 @@ func TestGradBasicOps(t *testing.T) {
 	checkGrad(t, "LayerNorm no affine", []*Tensor{x}, func(tp *Tape) *Tensor { return LayerNorm(tp, x, nil, nil, 1e-6) })
 	checkGrad(t, "GELU erf", []*Tensor{x}, func(tp *Tape) *Tensor { return GELU(tp, x, false) })
 	checkGrad(t, "GELU tanh", []*Tensor{x}, func(tp *Tape) *Tensor { return GELU(tp, x, true) })
+	checkGrad(t, "QuickGELU", []*Tensor{x}, func(tp *Tape) *Tensor { return QuickGELU(tp, x) })
 	checkGrad(t, "ReLU", []*Tensor{x}, func(tp *Tape) *Tensor { return ReLU(tp, x) })
 	checkGrad(t, "Softmax", []*Tensor{x}, func(tp *Tape) *Tensor { return Softmax(tp, x) })
 	y := randT(r, 2, 3, 8)

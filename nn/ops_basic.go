@@ -26,15 +26,41 @@ func LayerNorm(tp *Tape, x *Tensor, w, b *Param, eps float32) *Tensor {
 	return out
 }
 
+// GELUKind selects a variant of GELU (see GELUExact, GELUTanh, GELUQuick);
+// it is what the Device's GELU and GELUBackward take.
+type GELUKind = cpu.GELUKind
+
+// The variants of GELU.
+const (
+	// GELUExact is x·Φ(x), Φ the normal CDF (PyTorch's nn.GELU()).
+	GELUExact = cpu.GELUExact
+	// GELUTanh is GELU's tanh approximation (nn.GELU(approximate="tanh")).
+	GELUTanh = cpu.GELUTanh
+	// GELUQuick is QuickGELU, x·σ(1.702·x) (CLIP's, and NOAH's ViT
+	// adapters').
+	GELUQuick = cpu.GELUQuick
+)
+
 // GELU applies the exact (erf) GELU, or its tanh approximation.
 func GELU(tp *Tape, x *Tensor, tanh bool) *Tensor {
+	if tanh {
+		return geluKind(tp, x, GELUTanh)
+	}
+	return geluKind(tp, x, GELUExact)
+}
+
+// QuickGELU applies x·σ(1.702·x), the sigmoid approximation of GELU.
+func QuickGELU(tp *Tape, x *Tensor) *Tensor { return geluKind(tp, x, GELUQuick) }
+
+// geluKind applies the GELU variant kind, on x's device if it has one.
+func geluKind(tp *Tape, x *Tensor, kind GELUKind) *Tensor {
 	if d := x.dev; d != nil {
-		return unaryDev(tp, d, x, func(o, i DeviceBuffer) { d.GELU(o, i, tanh) },
-			func(dx, do DeviceBuffer, _ *Tensor) { d.GELUBackward(dx, do, x.d, tanh) })
+		return unaryDev(tp, d, x, func(o, i DeviceBuffer) { d.GELU(o, i, kind) },
+			func(dx, do DeviceBuffer, _ *Tensor) { d.GELUBackward(dx, do, x.d, kind) })
 	}
 	out := tp.newOut(x.Shape, x)
-	cpu.GELUForward(out.Data, x.Data, tanh)
-	tp.record(out, func() { cpu.GELUBackward(x.grad(), out.Grad, x.Data, tanh) })
+	cpu.GELUForward(out.Data, x.Data, kind)
+	tp.record(out, func() { cpu.GELUBackward(x.grad(), out.Grad, x.Data, kind) })
 	return out
 }
 

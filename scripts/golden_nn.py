@@ -165,6 +165,9 @@ def attn_scaled(qkv, h=4, scale=0.3):
     q, k, v = qkv.reshape(b, t, 3, h, c3 // 3 // h).permute(2, 0, 3, 1, 4)
     return (((q @ k.transpose(-2, -1)) * scale).softmax(-1) @ v).transpose(1, 2).reshape(b, t, c3 // 3)
 case("attention_scaled", attn_scaled, {"qkv": rnd(B, T, 3 * C)})
+# QuickGELU (CLIP's, NOAH's ViT adapters'), on x·4 (exact in float32) to reach
+# both tails. Last, so that the cases above draw the same random values.
+case("quick_gelu", lambda x: x * torch.sigmoid(1.702 * x), {"x": x * 4})
 
 os.makedirs(os.path.dirname(OUT), exist_ok=True)
 with open(OUT, "w") as f:

@@ -1,19 +1,67 @@
 package cpu
 
-import "math"
+import (
+	"fmt"
+	"math"
+)
 
-// GELUForward applies GELU: exact (x·Φ(x), Φ the normal CDF through erf)
-// or, when tanh is set, the tanh approximation. The exact form evaluates Φ
-// in float32 with an absolute error ≤ 3e-7 (measured on [-9, 9], see
-// normCDF and TestNormCDFAccuracy), the size of float32 rounding.
-func GELUForward(out, x []float32, tanh bool) {
+// GELUKind selects the variant of GELU that GELUForward and GELUBackward
+// compute.
+type GELUKind int
+
+const (
+	// GELUExact is x·Φ(x), Φ the normal CDF through erf (PyTorch's
+	// F.gelu).
+	GELUExact GELUKind = iota
+	// GELUTanh is the tanh approximation 0.5·x·(1+tanh(√(2/π)·(x+0.044715·x³)))
+	// (F.gelu(x, approximate="tanh")).
+	GELUTanh
+	// GELUQuick is QuickGELU, x·σ(1.702·x) (CLIP's and NOAH's ViT
+	// adapters' activation).
+	GELUQuick
+)
+
+// quickGELUAlpha is QuickGELU's 1.702, rounded to float32 as PyTorch's
+// float32 tensors hold it.
+const quickGELUAlpha float32 = 1.702
+
+// String returns the kind's name.
+func (k GELUKind) String() string {
+	switch k {
+	case GELUExact:
+		return "exact"
+	case GELUTanh:
+		return "tanh"
+	case GELUQuick:
+		return "quick"
+	}
+	return fmt.Sprintf("GELUKind(%d)", int(k))
+}
+
+// GELUForward applies GELU of the given kind: exact (x·Φ(x), Φ the normal
+// CDF through erf), the tanh approximation, or QuickGELU (x·σ(1.702·x)).
+// The exact form evaluates Φ in float32 with an absolute error ≤ 3e-7
+// (measured on [-9, 9], see normCDF and TestNormCDFAccuracy), the size of
+// float32 rounding. QuickGELU forms z = 1.702·x in float32, as PyTorch's
+// float32 does, then σ(z) and the product in float64, rounded once. Any
+// other kind panics (a programming error).
+func GELUForward(out, x []float32, kind GELUKind) {
+	mustGELUKind(kind)
 	ParallelRows(len(x), 16384, func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			v := x[i]
-			if tanh {
-				w := float64(v)
+		switch kind {
+		case GELUQuick:
+			for i := lo; i < hi; i++ {
+				v := x[i]
+				out[i] = float32(float64(v) * sigmoid64(quickGELUAlpha*v))
+			}
+		case GELUTanh:
+			for i := lo; i < hi; i++ {
+				w := float64(x[i])
 				out[i] = float32(0.5 * w * (1 + math.Tanh(math.Sqrt(2/math.Pi)*(w+0.044715*w*w*w))))
-			} else {
+			}
+		default:
+			for i := lo; i < hi; i++ {
+				v := x[i]
 				cdf, _ := normCDF(v)
 				out[i] = v * cdf
 			}
@@ -21,25 +69,51 @@ func GELUForward(out, x []float32, tanh bool) {
 	})
 }
 
-// GELUBackward accumulates dx += dout·GELU'(x).
-func GELUBackward(dx, dout, x []float32, tanh bool) {
+// GELUBackward accumulates dx += dout·GELU'(x) for the given kind. For
+// QuickGELU, GELU'(x) = σ(z) + 1.702·x·σ(z)·(1−σ(z)), z = 1.702·x, in
+// float64 and rounded once. Any other kind panics (a programming error).
+func GELUBackward(dx, dout, x []float32, kind GELUKind) {
+	mustGELUKind(kind)
 	ParallelRows(len(x), 16384, func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			v := x[i]
-			var d float32
-			if tanh {
-				w := float64(v)
+		switch kind {
+		case GELUQuick:
+			for i := lo; i < hi; i++ {
+				v := x[i]
+				s := sigmoid64(quickGELUAlpha * v)
+				d := float32(s + float64(quickGELUAlpha)*float64(v)*s*(1-s))
+				dx[i] += d * dout[i]
+			}
+		case GELUTanh:
+			for i := lo; i < hi; i++ {
+				w := float64(x[i])
 				const k = 0.7978845608028654 // sqrt(2/π)
 				u := k * (w + 0.044715*w*w*w)
 				t := math.Tanh(u)
-				d = float32(0.5*(1+t) + 0.5*w*(1-t*t)*k*(1+3*0.044715*w*w))
-			} else {
-				cdf, pdf := normCDF(v)
-				d = cdf + v*pdf
+				d := float32(0.5*(1+t) + 0.5*w*(1-t*t)*k*(1+3*0.044715*w*w))
+				dx[i] += d * dout[i]
 			}
-			dx[i] += d * dout[i]
+		default:
+			for i := lo; i < hi; i++ {
+				v := x[i]
+				cdf, pdf := normCDF(v)
+				d := cdf + v*pdf
+				dx[i] += d * dout[i]
+			}
 		}
 	})
+}
+
+// mustGELUKind panics on a kind that is none of the three.
+func mustGELUKind(k GELUKind) {
+	if k < GELUExact || k > GELUQuick {
+		panic(fmt.Sprintf("cpu: unknown GELU kind %d", int(k)))
+	}
+}
+
+// sigmoid64 returns 1/(1+e^(−z)) in float64 for a float32 z: 0 where e^(−z)
+// overflows, 1 where it underflows, never a NaN for a z that is not one.
+func sigmoid64(z float32) float64 {
+	return 1 / (1 + math.Exp(-float64(z)))
 }
 
 // normCDF returns Φ(x) and the normal density φ(x) in float32. erf(x/√2)

@@ -23,3 +23,46 @@ func TestNormCDFAccuracy(t *testing.T) {
 		t.Errorf("worst errors: Φ %.2g, φ %.2g, exp (relative) %.2g", worstCDF, worstPDF, worstExp)
 	}
 }
+
+// TestQuickGELU: QuickGELU against x·σ(z) in float64, z = 1.702·x rounded
+// to float32 as PyTorch's float32 forms it, per element within 1e-6
+// relative; its derivative, of magnitude ≤ 1.1, within 1e-6 absolute (it
+// crosses zero near x = -1.6). Over [-12, 12] and at the extremes.
+func TestQuickGELU(t *testing.T) {
+	var x []float32
+	for i := -60000; i <= 60000; i++ {
+		x = append(x, float32(i)*2e-4)
+	}
+	x = append(x, -3e38, 3e38, -1e-30, 1e-30, 0, -200, 200)
+	out := make([]float32, len(x))
+	dx := make([]float32, len(x))
+	ones := make([]float32, len(x))
+	for i := range ones {
+		ones[i] = 1
+	}
+	GELUForward(out, x, GELUQuick)
+	GELUBackward(dx, ones, x, GELUQuick)
+	var worstF, worstB float64
+	for i, v := range x {
+		w := float64(v)
+		s := 1 / (1 + math.Exp(-float64(float32(1.702)*v)))
+		f, d := w*s, s+1.702*w*s*(1-s)
+		if math.IsNaN(float64(out[i])) || math.IsNaN(float64(dx[i])) {
+			t.Fatalf("x = %g: NaN (out %g, dx %g)", v, out[i], dx[i])
+		}
+		worstF = math.Max(worstF, math.Abs(float64(out[i])-f)/math.Max(math.Abs(f), 1e-30))
+		worstB = math.Max(worstB, math.Abs(float64(dx[i])-d))
+	}
+	if worstF > 1e-6 || worstB > 1e-6 {
+		t.Errorf("worst errors: forward %.2g (relative), backward %.2g (absolute)", worstF, worstB)
+	}
+}
+
+// TestGELUKindString names the kinds, and an unknown one by its number.
+func TestGELUKindString(t *testing.T) {
+	for k, want := range map[GELUKind]string{GELUExact: "exact", GELUTanh: "tanh", GELUQuick: "quick", 7: "GELUKind(7)"} {
+		if got := k.String(); got != want {
+			t.Errorf("GELUKind(%d).String() = %q, want %q", int(k), got, want)
+		}
+	}
+}

@@ -122,11 +122,13 @@ func (e *Engine) ReLUBackward(dx, dout, out nn.DeviceBuffer) {
 }
 
 // GELU implements nn.Device.
-func (e *Engine) GELU(out, x nn.DeviceBuffer, tanh bool) { e.must(e.s.GELU(cb(out), cb(x), tanh)) }
+func (e *Engine) GELU(out, x nn.DeviceBuffer, kind nn.GELUKind) {
+	e.must(e.s.GELU(cb(out), cb(x), kind))
+}
 
 // GELUBackward implements nn.Device.
-func (e *Engine) GELUBackward(dx, dout, x nn.DeviceBuffer, tanh bool) {
-	e.must(e.s.GELUBackward(cb(dx), cb(dout), cb(x), tanh))
+func (e *Engine) GELUBackward(dx, dout, x nn.DeviceBuffer, kind nn.GELUKind) {
+	e.must(e.s.GELUBackward(cb(dx), cb(dout), cb(x), kind))
 }
 
 // Softmax implements nn.Device.

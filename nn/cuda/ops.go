@@ -3,6 +3,8 @@ package cuda
 import (
 	"errors"
 	"fmt"
+
+	"github.com/pcx-dev/pcx/nn"
 )
 
 // The operations below queue pcx's kernels on a stream; they return at once
@@ -106,16 +108,31 @@ func (s *Stream) ReLUBackward(dx, dout, out *Buffer) error {
 	return s.run("pcx_relu_bwd", blocks1(n, 256), newArgs("ReLUBackward").buf("dx", dx, n).buf("dout", dout, n).buf("out", out, n).int("n", n))
 }
 
-// GELU computes out = x·Φ(x) (exact, erf-based), or the tanh approximation.
-func (s *Stream) GELU(out, x *Buffer, tanh bool) error {
+// GELU computes out = GELU(x) of the given kind: exact (x·Φ(x), erf-based),
+// the tanh approximation, or QuickGELU (x·σ(1.702·x)).
+func (s *Stream) GELU(out, x *Buffer, kind nn.GELUKind) error {
 	n := out.Len()
-	return s.run("pcx_gelu_fwd", blocks1(n, 256), newArgs("GELU").buf("out", out, n).buf("x", x, n).int("n", n).flag(tanh))
+	a := newArgs("GELU").buf("out", out, n).buf("x", x, n).int("n", n)
+	return s.run("pcx_gelu_fwd", blocks1(n, 256), geluKindArg(a, kind))
 }
 
-// GELUBackward adds dout·GELU'(x) to dx.
-func (s *Stream) GELUBackward(dx, dout, x *Buffer, tanh bool) error {
+// GELUBackward adds dout·GELU'(x) to dx, GELU of the given kind.
+func (s *Stream) GELUBackward(dx, dout, x *Buffer, kind nn.GELUKind) error {
 	n := dx.Len()
-	return s.run("pcx_gelu_bwd", blocks1(n, 256), newArgs("GELUBackward").buf("dx", dx, n).buf("dout", dout, n).buf("x", x, n).int("n", n).flag(tanh))
+	a := newArgs("GELUBackward").buf("dx", dx, n).buf("dout", dout, n).buf("x", x, n).int("n", n)
+	return s.run("pcx_gelu_bwd", blocks1(n, 256), geluKindArg(a, kind))
+}
+
+// geluKindArg adds the kernels' kind parameter (0 exact, 1 tanh, 2 quick,
+// as elementwise.cu's PCX_GELU_*), failing on any other kind.
+func geluKindArg(a *Args, kind nn.GELUKind) *Args {
+	switch kind {
+	case nn.GELUExact, nn.GELUTanh, nn.GELUQuick:
+	default:
+		a.fail("unknown GELU kind %d", int(kind))
+		kind = nn.GELUExact
+	}
+	return a.int("kind", int(kind))
 }
 
 // ReduceSum writes scale·Σx to out[0] (summed in double, deterministic).

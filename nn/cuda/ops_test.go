@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/pcx-dev/pcx/nn"
 )
 
 // recorder stands in for the GPU: it records launches and products.
@@ -79,9 +81,14 @@ func TestArgumentChecking(t *testing.T) {
 		{"Axpy nil x", func() error { return s.Axpy(y, nil, 2) }, "x is nil"},
 		{"ReLU", func() error { return s.ReLU(y, x) }, ""},
 		{"ReLUBackward", func() error { return s.ReLUBackward(dx, y, x) }, ""},
-		{"GELU", func() error { return s.GELU(y, x, false) }, ""},
-		{"GELUBackward", func() error { return s.GELUBackward(dx, y, x, true) }, ""},
-		{"GELUBackward short", func() error { return s.GELUBackward(dx, y, r, true) }, "x has 6 elements, want 30"},
+		{"GELU", func() error { return s.GELU(y, x, nn.GELUExact) }, ""},
+		{"GELU quick", func() error { return s.GELU(y, x, nn.GELUQuick) }, ""},
+		{"GELU kind", func() error { return s.GELU(y, x, 3) }, "unknown GELU kind 3"},
+		{"GELU negative kind", func() error { return s.GELU(y, x, -1) }, "unknown GELU kind -1"},
+		{"GELUBackward", func() error { return s.GELUBackward(dx, y, x, nn.GELUTanh) }, ""},
+		{"GELUBackward quick", func() error { return s.GELUBackward(dx, y, x, nn.GELUQuick) }, ""},
+		{"GELUBackward short", func() error { return s.GELUBackward(dx, y, r, nn.GELUTanh) }, "x has 6 elements, want 30"},
+		{"GELUBackward kind", func() error { return s.GELUBackward(dx, y, x, 9) }, "unknown GELU kind 9"},
 		{"ReduceSum", func() error { return s.ReduceSum(one, x, 0.5) }, ""},
 		{"ReduceSum out", func() error { return s.ReduceSum(w, x, 0.5) }, "out has 5 elements, want 1"},
 		{"LayerNorm", func() error { return s.LayerNorm(y, r, r2, x, w, b, rows, c, 1e-5) }, ""},

@@ -10,8 +10,9 @@ var cases = []namedCase{
 	{"add", caseAdd, false},
 	{"scale", caseScale, false},
 	{"relu", caseReLU, false},
-	{"gelu", func(e *env) { caseGELU(e, false) }, false},
-	{"gelu_tanh", func(e *env) { caseGELU(e, true) }, false},
+	{"gelu", func(e *env) { caseGELU(e, nn.GELUExact) }, false},
+	{"gelu_tanh", func(e *env) { caseGELU(e, nn.GELUTanh) }, false},
+	{"quick_gelu", func(e *env) { caseGELU(e, nn.GELUQuick) }, false},
 	{"layernorm", caseLayerNorm, false},
 	{"softmax", caseSoftmax, false},
 	{"batchnorm_train", func(e *env) { caseBatchNorm(e, true) }, false},
@@ -109,20 +110,27 @@ func caseReLU(e *env) {
 	e.cmp("dx", gdx, tx.Grad)
 }
 
-func caseGELU(e *env, tanh bool) {
+// caseGELU checks one GELU kind, forward and backward, against the CPU's
+// nn.GELU (kinds exact and tanh) or nn.QuickGELU.
+func caseGELU(e *env, kind nn.GELUKind) {
 	n := e.pick(2000, 32*65*1536)
 	x, g := e.normal(n, 2), e.normal(n, 1)
 	// The far tails and zero.
 	x[0], x[1], x[2], x[3] = -9.5, 9.5, 0, -3e-3
 	tp := nn.NewTape(true)
 	tx := input(x, n)
-	out := nn.GELU(tp, tx, tanh)
+	var out *nn.Tensor
+	if kind == nn.GELUQuick {
+		out = nn.QuickGELU(tp, tx)
+	} else {
+		out = nn.GELU(tp, tx, kind == nn.GELUTanh)
+	}
 	backward(tp, out, g)
 	var gout, gdx []float32
 	e.timed(func() error {
 		dx, o, dg, ddx := e.up(x), e.alloc(n), e.up(g), e.zeros(n)
-		e.fail(e.s.GELU(o, dx, tanh))
-		e.fail(e.s.GELUBackward(ddx, dg, dx, tanh))
+		e.fail(e.s.GELU(o, dx, kind))
+		e.fail(e.s.GELUBackward(ddx, dg, dx, kind))
 		gout, gdx = e.down(o), e.down(ddx)
 		return nil
 	})

@@ -28,6 +28,7 @@ func init() {
 		namedCase{"nn_dot_const_scale", caseNNDotScale, false},
 		namedCase{"nn_drop_path", caseNNDropPath, false},
 		namedCase{"nn_dropout", caseNNDropout, false},
+		namedCase{"nn_quick_gelu", caseNNQuickGELU, false},
 		namedCase{"nn_adamw_clip", caseNNAdamW, false},
 	)
 }
@@ -123,6 +124,14 @@ func caseNNLinear(e *env) {
 		// Linear with a bias, and MatMulT (a product with a computed weight).
 		return nn.ConcatLast(tp, nn.Linear(tp, xs[0], w, b), nn.MatMulT(tp, xs[0], xs[3]))
 	})
+}
+
+// caseNNQuickGELU runs nn.QuickGELU through the Engine (the GELU kind
+// passed down to the kernel) on a ViT adapter's B×T×rank activations.
+func caseNNQuickGELU(e *env) {
+	b, t, r := e.pick(3, 32), e.pick(7, 197), e.pick(8, 8)
+	e.nnOp(true, []nnIn{{"x", e.normal(b*t*r, 3), []int{b, t, r}, true, false}},
+		func(tp *nn.Tape, xs []*nn.Tensor) *nn.Tensor { return nn.QuickGELU(tp, xs[0]) })
 }
 
 func caseNNMeanTokens(e *env) {

@@ -1,7 +1,7 @@
-// Element-wise kernels: fill, add, scale, axpy, ReLU and GELU with their
-// backward. n is the element count; every kernel is a grid-stride loop, so
-// any grid size is correct. Backward kernels accumulate (dx +=), as the
-// engine's gradients do.
+// Element-wise kernels: fill, add, scale, axpy, ReLU and GELU (exact, tanh,
+// QuickGELU) with their backward. n is the element count; every kernel is a
+// grid-stride loop, so any grid size is correct. Backward kernels
+// accumulate (dx +=), as the engine's gradients do.
 #include "pcx.cuh"
 
 // out[i] = v.
@@ -38,11 +38,22 @@ PCX_KERNEL pcx_relu_bwd(float *dx, const float *dout, const float *out, int n) {
     if (out[i] > 0) dx[i] += dout[i];
 }
 
-// out = GELU(x): exact (x·Φ(x)) or, when tanh_approx is set, the tanh form.
-PCX_KERNEL pcx_gelu_fwd(float *out, const float *x, int n, int tanh_approx) {
+// GELU's variants, the kind parameter of pcx_gelu_fwd and pcx_gelu_bwd
+// (nn.GELUExact, nn.GELUTanh, nn.GELUQuick).
+#define PCX_GELU_EXACT 0
+#define PCX_GELU_TANH 1
+#define PCX_GELU_QUICK 2
+
+// QuickGELU's 1.702, as float32.
+#define PCX_QUICK_ALPHA 1.702f
+
+// out = GELU(x): exact (x·Φ(x)), the tanh form, or QuickGELU (x·σ(1.702·x)).
+PCX_KERNEL pcx_gelu_fwd(float *out, const float *x, int n, int kind) {
   for (long long i = gidx(); i < n; i += gstride()) {
     float v = x[i];
-    if (tanh_approx) {
+    if (kind == PCX_GELU_QUICK) {
+      out[i] = v / (1 + pcx_expf(-PCX_QUICK_ALPHA * v));
+    } else if (kind == PCX_GELU_TANH) {
       float u = 0.7978845608028654f * (v + 0.044715f * v * v * v);
       out[i] = 0.5f * v * (1 + pcx_tanhf(u));
     } else {
@@ -52,11 +63,15 @@ PCX_KERNEL pcx_gelu_fwd(float *out, const float *x, int n, int tanh_approx) {
   }
 }
 
-// dx += dout·GELU'(x).
-PCX_KERNEL pcx_gelu_bwd(float *dx, const float *dout, const float *x, int n, int tanh_approx) {
+// dx += dout·GELU'(x); for QuickGELU GELU'(x) = s + 1.702·x·s·(1-s),
+// s = σ(1.702·x).
+PCX_KERNEL pcx_gelu_bwd(float *dx, const float *dout, const float *x, int n, int kind) {
   for (long long i = gidx(); i < n; i += gstride()) {
     float v = x[i], d;
-    if (tanh_approx) {
+    if (kind == PCX_GELU_QUICK) {
+      float s = 1 / (1 + pcx_expf(-PCX_QUICK_ALPHA * v));
+      d = s + v * s * (1 - s) * PCX_QUICK_ALPHA; // v·s first: no overflow at |v| near FLT_MAX
+    } else if (kind == PCX_GELU_TANH) {
       const float k = 0.7978845608028654f;
       float t = pcx_tanhf(k * (v + 0.044715f * v * v * v));
       d = 0.5f * (1 + t) + 0.5f * v * (1 - t * t) * k * (1 + 3 * 0.044715f * v * v);

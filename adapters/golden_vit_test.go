@@ -3,8 +3,10 @@ package adapters
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -299,5 +301,56 @@ func TestGoldenViTExport(t *testing.T) {
 	}
 	if dir != "" {
 		t.Skipf("wrote the checkpoints to %s; run scripts/golden_vit.py --export %s", dir, dir)
+	}
+}
+
+// TestViTNetLoadsViTWeights loads the fixtures' Google-layout .npz into
+// every method's model: the backbone loads whole, and exactly the method's
+// own pieces and the head are missing.
+func TestViTNetLoadsViTWeights(t *testing.T) {
+	b, err := os.ReadFile("../testdata/golden/vit.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f struct {
+		NPZ struct {
+			NPZ string `json:"npz"`
+		} `json:"npz"`
+	}
+	if err := json.Unmarshal(b, &f); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := base64.StdEncoding.DecodeString(f.NPZ.NPZ)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "ViT-B_16.npz")
+	if err := os.WriteFile(path, raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	vit := backbone.ViTConfig{ImageSize: 8, PatchSize: 4, InChans: 3, Width: 12, Depth: 2, Heads: 3, MLPRatio: 4, Classes: 3, Eps: 1e-6}
+	for _, method := range []string{"full", "linear", "adapter", "adaptformer", "adapter-x", "adaptformer-x"} {
+		cfg, err := ViTMethodPreset(method, vit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.Rank = 4
+		n, err := NewViTNet(cfg, pointcloud.NewRand(0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		rep, err := backbone.LoadViTWeights(path, n.Params(), backbone.LoadOptions{})
+		if err != nil {
+			t.Fatalf("%s: %v", method, err)
+		}
+		var want []string
+		for _, p := range n.Params() {
+			if !backbone.IsViTPretrained(p.Name) {
+				want = append(want, p.Name)
+			}
+		}
+		if fmt.Sprint(rep.Missing) != fmt.Sprint(want) || len(rep.Unexpected) != 4 {
+			t.Errorf("%s: missing %v (want %v), unexpected %v", method, rep.Missing, want, rep.Unexpected)
+		}
 	}
 }

@@ -265,10 +265,11 @@ func (n *ViTNet) ForwardAux(tp *nn.Tape, in backbone.Input, r *rand.Rand) (logit
 	return n.Head.Forward(tp, n.Features(tp, n.Norm.Forward(tp, x)), r), balance
 }
 
-// smoaFor is block i's SMoA.
+// smoaFor is block i's SMoA (called with the block's index, which its
+// routing statistics record).
 func (n *ViTNet) smoaFor(i int) (*SMoA, int) {
 	if n.Cfg.NoSharing {
-		return n.SMoA[i], 0
+		return n.SMoA[i], i
 	}
 	return n.SMoA[0], i
 }

@@ -24,9 +24,11 @@ func Linear(tp *Tape, x *Tensor, w, b *Param) *Tensor {
 	}
 	y := tp.newOut(shape, x, wt, bt)
 	if bt != nil {
-		for r := 0; r < rows; r++ {
-			copy(y.Data[r*out:(r+1)*out], bt.Data)
-		}
+		cpu.ParallelRows(rows, max(1, 16384/out), func(lo, hi int) {
+			for r := lo; r < hi; r++ {
+				copy(y.Data[r*out:(r+1)*out], bt.Data)
+			}
+		})
 	}
 	beta := float32(0)
 	if bt != nil {

@@ -96,16 +96,20 @@ func Add(tp *Tape, a, b *Tensor) *Tensor {
 		return addDev(tp, d, a, b)
 	}
 	out := tp.newOut(a.Shape, a, b)
-	for i, v := range a.Data {
-		out.Data[i] = v + b.Data[i]
-	}
+	cpu.ParallelRows(len(a.Data), 16384, func(lo, hi int) {
+		for i, v := range a.Data[lo:hi] {
+			out.Data[lo+i] = v + b.Data[lo+i]
+		}
+	})
 	tp.record(out, func() {
 		for _, t := range []*Tensor{a, b} {
 			if t.needGrad {
 				g := t.grad()
-				for i, d := range out.Grad {
-					g[i] += d
-				}
+				cpu.ParallelRows(len(g), 16384, func(lo, hi int) {
+					for i, d := range out.Grad[lo:hi] {
+						g[lo+i] += d
+					}
+				})
 			}
 		}
 	})

@@ -70,6 +70,7 @@ func dataCommand() *cli.Command {
 		Description: `A data set is "synth" (the built-in procedural set), "synth:VARIANT", KIND:PATH
 with KIND one of ` + kinds + `, or a folder whose layout pcx detects.`,
 		Subcommands: []*cli.Command{
+			vtab1kCommand(),
 			{
 				Name:      "info",
 				Usage:     "samples, classes, points per sample and per-class counts",

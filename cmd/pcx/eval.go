@@ -20,6 +20,7 @@ import (
 	"github.com/pcx-dev/pcx/internal/atomicfile"
 	"github.com/pcx-dev/pcx/pointcloud"
 	"github.com/pcx-dev/pcx/train"
+	"github.com/pcx-dev/pcx/vision"
 	"github.com/urfave/cli/v2"
 )
 
@@ -83,6 +84,9 @@ Example:
 					return err
 				}
 			}
+			if ck, err := checkpointFile(c.String("ckpt"), io.Discard); err == nil && vision.IsCheckpoint(ck) {
+				return evalImages(c, ck, predOut)
+			}
 			tr, err := loadCheckpoint(c.String("ckpt"), c.App.ErrWriter)
 			if err != nil {
 				return err
@@ -127,31 +131,37 @@ Example:
 				}
 				return writeJSON(os.Stdout, rep)
 			}
-			fmt.Printf("%s on %s (%d test samples)\n", tr.Path, data.Name, rep.Samples)
-			fmt.Printf("accuracy %.4f (single pass), mean class accuracy %.4f\n", rep.Acc, rep.MeanClassAcc)
-			if v := rep.Vote; v != nil {
-				fmt.Printf("voting (%d views, %d passes): %.4f ± %.4f", v.Votes, v.Repeats, v.Mean, v.Std)
-				if c.Bool("max") {
-					fmt.Printf(", best pass %.4f (the number Point-MAE reports)", v.Max)
-				}
-				fmt.Println()
-			}
-			w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-			fmt.Fprintln(w, "class\tcorrect\ttotal\taccuracy\t")
-			for _, pc := range rep.PerClass {
-				fmt.Fprintf(w, "%s\t%d\t%d\t%.4f\t\n", pc.Name, pc.Correct, pc.Total, pc.Acc)
-			}
-			w.Flush()
-			fmt.Println("confusion matrix (rows: true class, columns: predicted, in the order above)")
-			for i, row := range rep.Confusion {
-				var b strings.Builder
-				for _, v := range row {
-					fmt.Fprintf(&b, "%4d", v)
-				}
-				fmt.Printf("%-12.12s%s\n", data.Classes[i], b.String())
-			}
+			printEvalReport(tr.Path, data.Name, data.Classes, rep, c.Bool("max"))
 			return nil
 		},
+	}
+}
+
+// printEvalReport prints an evaluation's accuracy, voting, per-class
+// table and confusion matrix.
+func printEvalReport(ckpt, dataName string, classes []string, rep *classify.EvalReport, showMax bool) {
+	fmt.Printf("%s on %s (%d test samples)\n", ckpt, dataName, rep.Samples)
+	fmt.Printf("accuracy %.4f (single pass), mean class accuracy %.4f\n", rep.Acc, rep.MeanClassAcc)
+	if v := rep.Vote; v != nil {
+		fmt.Printf("voting (%d views, %d passes): %.4f ± %.4f", v.Votes, v.Repeats, v.Mean, v.Std)
+		if showMax {
+			fmt.Printf(", best pass %.4f (the number Point-MAE reports)", v.Max)
+		}
+		fmt.Println()
+	}
+	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(w, "class\tcorrect\ttotal\taccuracy\t")
+	for _, pc := range rep.PerClass {
+		fmt.Fprintf(w, "%s\t%d\t%d\t%.4f\t\n", pc.Name, pc.Correct, pc.Total, pc.Acc)
+	}
+	w.Flush()
+	fmt.Println("confusion matrix (rows: true class, columns: predicted, in the order above)")
+	for i, row := range rep.Confusion {
+		var b strings.Builder
+		for _, v := range row {
+			fmt.Fprintf(&b, "%4d", v)
+		}
+		fmt.Printf("%-12.12s%s\n", classes[i], b.String())
 	}
 }
 
@@ -202,6 +212,10 @@ Example:
 					return fmt.Errorf("--up: %w", err)
 				}
 			}
+			files := c.Args().Slice()
+			if ck, err := checkpointFile(c.String("ckpt"), io.Discard); err == nil && vision.IsCheckpoint(ck) {
+				return predictImages(c, ck, files)
+			}
 			tr, err := loadCheckpoint(c.String("ckpt"), c.App.ErrWriter)
 			if err != nil {
 				return err
@@ -211,56 +225,74 @@ Example:
 				return err
 			}
 			defer closeDev()
-			files := c.Args().Slice()
 			preds, err := classify.Predict(tr, files, classify.PredictOptions{TopK: c.Int("top"),
 				MeshPoints: c.Int("mesh-points"), Normalize: normalizeFor(c, tr.Config.Data), Up: up, Device: eng})
 			if preds == nil {
 				return err
 			}
-			failed := 0
-			for _, p := range preds {
-				if p.Error != "" {
-					failed++
-				}
-			}
-			if c.Bool("json") {
-				if jerr := writeJSON(os.Stdout, preds); jerr != nil {
-					return jerr
-				}
-			} else {
-				for _, p := range preds {
-					if p.Error != "" {
-						fmt.Fprintln(c.App.ErrWriter, "pcx:", p.Error)
-						continue
-					}
-					fmt.Print(p.File, ":")
-					for i, cl := range p.Classes {
-						fmt.Printf("  %s %.3f", cl, p.Probs[i])
-					}
-					fmt.Println()
-				}
-			}
-			if failed > 0 {
-				return fmt.Errorf("%d of %d files could not be classified", failed, len(files))
+			if perr := printPredictions(c, preds); perr != nil {
+				return perr
 			}
 			return err
 		},
 	}
 }
 
+// printPredictions prints predictions (stderr for the files that could not
+// be classified, --json as JSON) and returns an error counting those.
+func printPredictions(c *cli.Context, preds []classify.Prediction) error {
+	failed := 0
+	for _, p := range preds {
+		if p.Error != "" {
+			failed++
+		}
+	}
+	if c.Bool("json") {
+		if jerr := writeJSON(os.Stdout, preds); jerr != nil {
+			return jerr
+		}
+	} else {
+		for _, p := range preds {
+			if p.Error != "" {
+				fmt.Fprintln(c.App.ErrWriter, "pcx:", p.Error)
+				continue
+			}
+			fmt.Print(p.File, ":")
+			for i, cl := range p.Classes {
+				fmt.Printf("  %s %.3f", cl, p.Probs[i])
+			}
+			fmt.Println()
+		}
+	}
+	if failed > 0 {
+		return fmt.Errorf("%d of %d files could not be classified", failed, len(preds))
+	}
+	return nil
+}
+
 // loadCheckpoint loads a pcx training checkpoint for eval, predict and
 // plot. A run directory stands for its best.safetensors, which is said on
 // w.
 func loadCheckpoint(path string, w io.Writer) (*classify.Trained, error) {
+	path, err := checkpointFile(path, w)
+	if err != nil {
+		return nil, err
+	}
+	return classify.LoadCheckpoint(path)
+}
+
+// checkpointFile is --ckpt's file: path, or a run directory's
+// best.safetensors (said on w).
+func checkpointFile(path string, w io.Writer) (string, error) {
 	if st, err := os.Stat(path); err == nil && st.IsDir() {
 		best := filepath.Join(path, train.BestFile)
 		if _, err := os.Stat(best); err != nil {
-			return nil, fmt.Errorf("--ckpt %s is a directory without a %s: give a checkpoint file", path, train.BestFile)
+			return "", fmt.Errorf("--ckpt %s is a directory without a %s: give a checkpoint file", path, train.BestFile)
 		}
 		fmt.Fprintf(w, "pcx: %s is a directory; using its %s\n", path, train.BestFile)
 		path = best
 	}
-	return classify.LoadCheckpoint(path)
+	return path, nil
 }
 
 // evalConfig is the configuration eval runs: the checkpoint's (trained),

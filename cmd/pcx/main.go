@@ -69,7 +69,7 @@ func exitCode(err error) int {
 func newApp() *cli.App {
 	app := &cli.App{
 		Name:    "pcx",
-		Usage:   "parameter-efficient fine-tuning of point-cloud transformers, and the point-cloud tools around it",
+		Usage:   "parameter-efficient fine-tuning of point-cloud and image transformers, and the tools around it",
 		Version: version,
 		Description: `Examples:
    pcx data info synth                  # the built-in procedural data set
@@ -89,6 +89,7 @@ func newApp() *cli.App {
 		},
 		Commands: []*cli.Command{
 			trainCommand(),
+			vtabCommand(),
 			evalCommand(),
 			predictCommand(),
 			plotCommand(),

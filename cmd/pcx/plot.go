@@ -7,11 +7,13 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/pcx-dev/pcx/adapters"
 	"github.com/pcx-dev/pcx/classify"
 	"github.com/pcx-dev/pcx/datasets"
 	"github.com/pcx-dev/pcx/internal/atomicfile"
 	"github.com/pcx-dev/pcx/plot"
 	"github.com/pcx-dev/pcx/train"
+	"github.com/pcx-dev/pcx/vision"
 	"github.com/urfave/cli/v2"
 )
 
@@ -46,11 +48,22 @@ func plotCommand() *cli.Command {
 						return err
 					}
 					defer atomicfile.RemoveOnSignal()() // an interruption removes a figure's temporary file
+					var ps []string
+					if itr, idata, ok, err := imageRun(dir, c.String("ckpt")); ok {
+						if err != nil {
+							return err
+						}
+						ps, err = plotImageRouting(dir, itr, idata, c.String("token"))
+						for _, p := range ps {
+							fmt.Println("wrote", p)
+						}
+						return err
+					}
 					tr, data, err := loadRun(dir, c.String("ckpt"), nil)
 					if err != nil {
 						return err
 					}
-					ps, err := plotRouting(dir, tr, data, c.String("token"))
+					ps, err = plotRouting(dir, tr, data, c.String("token"))
 					for _, p := range ps {
 						fmt.Println("wrote", p)
 					}
@@ -72,11 +85,22 @@ func plotCommand() *cli.Command {
 					if p := c.Float64("perplexity"); !(p > 0) || math.IsInf(p, 0) {
 						return fmt.Errorf("--perplexity must be a positive number (got %v)", p)
 					}
+					var p string
+					if itr, idata, ok, err := imageRun(dir, c.String("ckpt")); ok {
+						if err != nil {
+							return err
+						}
+						p, err = plotImageTSNE(dir, itr, idata, c.Float64("perplexity"), c.Int("iters"))
+						if err == nil {
+							fmt.Println("wrote", p)
+						}
+						return err
+					}
 					tr, data, err := loadRun(dir, c.String("ckpt"), nil)
 					if err != nil {
 						return err
 					}
-					p, err := plotTSNE(dir, tr, data, c.Float64("perplexity"), c.Int("iters"))
+					p, err = plotTSNE(dir, tr, data, c.Float64("perplexity"), c.Int("iters"))
 					if err == nil {
 						fmt.Println("wrote", p)
 					}
@@ -116,7 +140,12 @@ func plotCurves(dir string) (string, error) {
 	out := filepath.Join(dir, "curves.png")
 	last := ms[len(ms)-1]
 	title := "run " + dir
-	if cfg, err := classify.ReadRunConfig(dir); err == nil {
+	if cfg, err := vision.ReadConfigFile(filepath.Join(dir, classify.ConfigFile)); err == nil && cfg.Kind != "" {
+		title += fmt.Sprintf(": %s on %s", cfg.Model.Method, cfg.Kind)
+		if cfg.Task != "" {
+			title += " (" + cfg.Task + ")"
+		}
+	} else if cfg, err := classify.ReadRunConfig(dir); err == nil {
 		title += fmt.Sprintf(": %s on %s", cfg.Model.Method, cfg.Data)
 		if cfg.Variant != "" {
 			title += " (" + cfg.Variant + ")"
@@ -159,11 +188,18 @@ func plotRouting(dir string, tr *classify.Trained, data *datasets.Dataset, token
 	if err != nil {
 		return nil, err
 	}
+	return drawRouting(dir, r, data.Name, data.Classes)
+}
+
+// drawRouting draws an SMoA's routing into dir: the share of sub-tokens
+// per expert and block (routing.png) and the followed token's gates
+// (gates.png).
+func drawRouting(dir string, r *adapters.Routing, dataName string, classes []string) ([]string, error) {
 	a, b := filepath.Join(dir, "routing.png"), filepath.Join(dir, "gates.png")
-	if err := plot.RoutingShares(a, r.Shares, "sub-tokens per shared expert, "+data.Name+" test"); err != nil {
+	if err := plot.RoutingShares(a, r.Shares, "sub-tokens per shared expert, "+dataName+" test"); err != nil {
 		return nil, err
 	}
-	if err := plot.GateHeatmap(b, r.Gates, r.GatesTitle(data.Classes)); err != nil {
+	if err := plot.GateHeatmap(b, r.Gates, r.GatesTitle(classes)); err != nil {
 		return []string{a}, err
 	}
 	return []string{a, b}, nil
@@ -174,12 +210,18 @@ func plotTSNE(dir string, tr *classify.Trained, data *datasets.Dataset, perplexi
 	if err != nil {
 		return "", err
 	}
+	return drawTSNE(dir, feats, labels, data.Classes, tr.Config.Model.Method, data.Name, perplexity, iters)
+}
+
+// drawTSNE draws a t-SNE of features (one row per test sample) into
+// dir/tsne.png.
+func drawTSNE(dir string, feats [][]float32, labels []int, classes []string, method, dataName string, perplexity float64, iters int) (string, error) {
 	xy, err := plot.TSNE(feats, perplexity, iters, 0)
 	if err != nil {
 		return "", err
 	}
 	out := filepath.Join(dir, "tsne.png")
-	return out, plot.Scatter(out, xy, labels, data.Classes, fmt.Sprintf("t-SNE of %s features, %s test", tr.Config.Model.Method, data.Name))
+	return out, plot.Scatter(out, xy, labels, classes, fmt.Sprintf("t-SNE of %s features, %s test", method, dataName))
 }
 
 // plotRun writes every figure of a finished run on data (the set it was

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -11,7 +12,9 @@ import (
 	"strings"
 
 	"github.com/pcx-dev/pcx/classify"
+	"github.com/pcx-dev/pcx/datasets"
 	"github.com/pcx-dev/pcx/datasets/synth"
+	"github.com/pcx-dev/pcx/nn"
 	"github.com/pcx-dev/pcx/nn/state"
 	"github.com/pcx-dev/pcx/presets"
 	"github.com/pcx-dev/pcx/train"
@@ -87,6 +90,9 @@ func trainCommand() *cli.Command {
 	for _, k := range trainKinds {
 		subs = append(subs, trainSubcommand(k))
 	}
+	for _, k := range presets.ImageDataKinds() {
+		subs = append(subs, imageTrainSubcommand(k))
+	}
 	var opts strings.Builder
 	for _, f := range trainFlags(trainKinds[0]) {
 		if s, ok := f.(fmt.Stringer); ok {
@@ -95,14 +101,16 @@ func trainCommand() *cli.Command {
 	}
 	return &cli.Command{
 		Name:  "train",
-		Usage: "fine-tune a Point-MAE model (" + methodList() + ") on a data set",
-		Description: `Every data set kind takes these options (defaults shown are synth's; pcx train KIND --help
-shows the kind's own):
+		Usage: "fine-tune a Point-MAE model (" + methodList() + ") on point clouds, or a ViT (" + imageMethodList() + ") on images",
+		Description: `Every point-cloud data set kind takes these options (defaults shown are synth's; pcx train
+KIND --help shows the kind's own, and the image kinds' options):
 
 ` + opts.String() + `
 Examples:
    pcx train synth
-   pcx train scanobjectnn --variant hardest --data h5_files --ckpt pretrain.pth`,
+   pcx train scanobjectnn --variant hardest --data h5_files --ckpt pretrain.pth
+   pcx train fashion-mnist --train-subset 1000 --method adapter-x
+   pcx train vtab --data vtab-1k --task cifar --ckpt ViT-B_16.npz --method adaptformer-x`,
 		Subcommands: subs,
 	}
 }
@@ -290,81 +298,115 @@ Example:
 			if err := cfg.Validate(); err != nil {
 				return err
 			}
-			dev, eng, closeDev, err := openDevice(c, os.Stdout)
-			if err != nil {
-				return err
-			}
-			defer closeDev()
-			// This run owns out until it ends; a new run does not start
-			// over another one unless asked.
-			lock, err := train.Lock(out)
-			if err != nil {
-				return err
-			}
-			defer lock.Unlock()
-			if !c.Bool("resume") {
-				if err := train.StartFresh(out, c.Bool("overwrite"), append([]string{classify.ConfigFile}, runFigures...)...); err != nil {
-					return err
-				}
-			}
-			data, err := classify.LoadData(cfg)
-			if err != nil {
-				return err
-			}
-			if cfg.Model.Classes != len(data.Classes) {
-				cfg.Model.Classes = len(data.Classes)
-			}
-			ctx, stop := interruptContext()
-			defer stop()
-			fmt.Printf("run directory %s\n", out)
-			var log io.Writer = os.Stdout
-			if trainLogHook != nil {
-				log = trainLogHook(log)
-			}
-			res, err := classify.Train(ctx, cfg, data, out, classify.RunOptions{Resume: c.Bool("resume"), Log: log, Progress: os.Stderr, Device: eng, HostGrouping: c.Bool("group-on-host")})
-			if dev != nil {
-				st := dev.Allocator().Stats()
-				fmt.Fprintf(os.Stderr, "peak GPU memory (pcx's caching allocator): %.1f MiB held, %.1f MiB in use\n", mib(st.Peak), mib(st.PeakInUse))
-			}
-			if errors.Is(err, train.ErrComplete) {
-				fmt.Println(err) // completed by another run since the check above
-				return nil
-			}
-			if err != nil {
-				if errors.Is(err, train.ErrInterrupted) {
-					// after the deferred cleanups
-					return exitError{130, fmt.Errorf("%w:\n   %s", err, resumeCommand(c, k, out))}
-				}
-				return err
-			}
-			var figs []string
-			if c.Bool("plots") {
-				if figs, err = plotRun(out, data); err != nil {
-					return err
-				}
-			}
-			if c.Bool("json") {
-				return writeJSON(os.Stdout, struct {
-					Dir       string   `json:"dir"`
-					BestAcc   float64  `json:"best_acc"`
-					BestEpoch int      `json:"best_epoch"`
-					LastAcc   float64  `json:"last_acc"`
-					Figures   []string `json:"figures"`
-				}{out, res.Best, res.BestEpoch, res.Last, figs})
-			}
-			if res.Metric == "test_acc" {
-				fmt.Printf("best test accuracy %.4f (epoch %d), last epoch %.4f\n", res.Best, res.BestEpoch, res.Last)
-				fmt.Println("(papers report the best epoch's test accuracy, which selects the model on the test set; the last epoch's is the unbiased one)")
-			} else {
-				fmt.Printf("best %s %.4f (epoch %d), last epoch %.4f\n", res.Metric, res.Best, res.BestEpoch, res.Last)
-			}
-			for _, f := range figs {
-				fmt.Println("figure", f)
-			}
-			fmt.Printf("evaluate: pcx eval --ckpt %s [--vote]\n", filepath.Join(out, train.BestFile))
-			return nil
+			var data *datasets.Dataset
+			return executeRun(c, runSpec{out: out, config: classify.ConfigFile, resumeCmd: func() string { return resumeCommand(c, k, out) },
+				evalHint: "[--vote]",
+				load: func() (int, error) {
+					var err error
+					if data, err = classify.LoadData(cfg); err != nil {
+						return 0, err
+					}
+					return len(data.Classes), nil
+				},
+				run: func(ctx context.Context, classes int, log io.Writer, eng nn.Device) (*train.Result, error) {
+					cfg.Model.Classes = classes
+					return classify.Train(ctx, cfg, data, out, classify.RunOptions{Resume: c.Bool("resume"), Log: log, Progress: os.Stderr, Device: eng, HostGrouping: c.Bool("group-on-host")})
+				},
+				plots: func() ([]string, error) { return plotRun(out, data) },
+			})
 		},
 	}
+}
+
+// runSpec is what executeRun needs of a training run: its directory and
+// configuration file, how to load its data (returning its class count),
+// run it and draw its figures, and the command that resumes it.
+type runSpec struct {
+	out, config string
+	resumeCmd   func() string
+	// evalHint follows "pcx eval --ckpt BEST" in the closing hint.
+	evalHint string
+	load     func() (classes int, err error)
+	run      func(ctx context.Context, classes int, log io.Writer, eng nn.Device) (*train.Result, error)
+	plots    func() ([]string, error)
+}
+
+// executeRun runs a training run whose configuration is resolved and
+// checked: it opens the device, takes the run directory's lock, clears a
+// finished run only when --overwrite says so, loads the data, trains with
+// Ctrl-C saving the state, draws the figures and prints the result.
+func executeRun(c *cli.Context, r runSpec) error {
+	out := r.out
+	dev, eng, closeDev, err := openDevice(c, os.Stdout)
+	if err != nil {
+		return err
+	}
+	defer closeDev()
+	// This run owns out until it ends; a new run does not start over
+	// another one unless asked.
+	lock, err := train.Lock(out)
+	if err != nil {
+		return err
+	}
+	defer lock.Unlock()
+	if !c.Bool("resume") {
+		if err := train.StartFresh(out, c.Bool("overwrite"), append([]string{r.config}, runFigures...)...); err != nil {
+			return err
+		}
+	}
+	classes, err := r.load()
+	if err != nil {
+		return err
+	}
+	ctx, stop := interruptContext()
+	defer stop()
+	fmt.Printf("run directory %s\n", out)
+	var log io.Writer = os.Stdout
+	if trainLogHook != nil {
+		log = trainLogHook(log)
+	}
+	res, err := r.run(ctx, classes, log, eng)
+	if dev != nil {
+		st := dev.Allocator().Stats()
+		fmt.Fprintf(os.Stderr, "peak GPU memory (pcx's caching allocator): %.1f MiB held, %.1f MiB in use\n", mib(st.Peak), mib(st.PeakInUse))
+	}
+	if errors.Is(err, train.ErrComplete) {
+		fmt.Println(err) // completed by another run since the check above
+		return nil
+	}
+	if err != nil {
+		if errors.Is(err, train.ErrInterrupted) {
+			// after the deferred cleanups
+			return exitError{130, fmt.Errorf("%w:\n   %s", err, r.resumeCmd())}
+		}
+		return err
+	}
+	var figs []string
+	if c.Bool("plots") {
+		if figs, err = r.plots(); err != nil {
+			return err
+		}
+	}
+	if c.Bool("json") {
+		return writeJSON(os.Stdout, struct {
+			Dir       string   `json:"dir"`
+			BestAcc   float64  `json:"best_acc"`
+			BestEpoch int      `json:"best_epoch"`
+			LastAcc   float64  `json:"last_acc"`
+			Figures   []string `json:"figures"`
+		}{out, res.Best, res.BestEpoch, res.Last, figs})
+	}
+	if res.Metric == "test_acc" {
+		fmt.Printf("best test accuracy %.4f (epoch %d), last epoch %.4f\n", res.Best, res.BestEpoch, res.Last)
+		fmt.Println("(papers report the best epoch's test accuracy, which selects the model on the test set; the last epoch's is the unbiased one)")
+	} else {
+		fmt.Printf("best %s %.4f (epoch %d), last epoch %.4f\n", res.Metric, res.Best, res.BestEpoch, res.Last)
+	}
+	for _, f := range figs {
+		fmt.Println("figure", f)
+	}
+	fmt.Printf("evaluate: pcx eval --ckpt %s %s\n", filepath.Join(out, train.BestFile), r.evalHint)
+	return nil
 }
 
 // defaultRunDir is the run directory of a run without --out.

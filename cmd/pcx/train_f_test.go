@@ -87,7 +87,7 @@ func TestSuggestions(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"train", "sinth"}, `unknown data set kind "sinth" for pcx train; did you mean synth? (choose from synth, scanobjectnn, modelnet40, folder)`},
+		{[]string{"train", "sinth"}, `unknown data set kind "sinth" for pcx train; did you mean synth? (choose from synth, scanobjectnn, modelnet40, folder, vtab, images, fashion-mnist, mnist, cifar)`},
 		{[]string{"data", "inf", "synth"}, `unknown subcommand "inf" for pcx data; did you mean info?`},
 		{[]string{"trian"}, `unknown command "trian" for pcx; did you mean train?`},
 		{[]string{"train", "synth", "--epoch", "3"}, `unknown flag "--epoch"; did you mean --epochs?`},

@@ -137,8 +137,12 @@ func LoadDict(d *state.Dict, ps nn.Params) (Report, error) {
 			}
 			continue
 		}
-		if !sameShape(t.Shape, p.Shape) {
-			return rep, fmt.Errorf("%s: shape %s in the checkpoint, %v in the model", p.Name, state.FormatShape(t.Shape), p.Shape)
+		if !sameShape(t.Shape, p.Shape) && (p.StateShape == nil || !sameShape(t.Shape, p.StateShape)) {
+			want := p.Shape
+			if p.StateShape != nil {
+				want = p.StateShape
+			}
+			return rep, fmt.Errorf("%s: shape %s in the checkpoint, %v in the model", p.Name, state.FormatShape(t.Shape), want)
 		}
 		if t.F32 != nil {
 			for i, v := range t.F32 {

@@ -144,6 +144,36 @@ func TestStateShape(t *testing.T) {
 	}
 }
 
+// TestStateShapeConv2d: a Conv2d patch embedding kept as out×(in·k·k)
+// saves and loads in PyTorch's out×in×k×k; another 4-D shape is refused.
+func TestStateShapeConv2d(t *testing.T) {
+	patch := func() nn.Params {
+		w := nn.NewParam("patch_embed.proj.weight", 4, 3*2*2)
+		w.StateShape = []int{4, 3, 2, 2}
+		for i := range w.Data {
+			w.Data[i] = float32(i)
+		}
+		return nn.Params{w}
+	}
+	path := filepath.Join(t.TempDir(), "ck.safetensors")
+	if err := Save(path, patch(), nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	back := patch()
+	clear(back[0].Data)
+	if _, _, _, err := Load(path, back); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(back[0].Data, patch()[0].Data) {
+		t.Errorf("loaded %v", back[0].Data)
+	}
+	other := patch()
+	other[0].StateShape = []int{4, 3, 1, 4}
+	if _, _, _, err := Load(path, other); err == nil || !strings.Contains(err.Error(), "[4 3 2 2] in the checkpoint") {
+		t.Errorf("a 4×3×2×2 weight loaded into a 4×3×1×4 one: %v", err)
+	}
+}
+
 // TestLoadRefusesNonFinite: a weight that is NaN or infinite (a damaged
 // file without a checksum, or a diverged run) is an error naming the key.
 func TestLoadRefusesNonFinite(t *testing.T) {

@@ -49,45 +49,16 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ref import vit  # noqa: E402
+from ref.fixture import enc_res as full, r12, tensor_summary  # noqa: E402
+from ref.init import fnv1a64, norm_weight_keys, splitmix_uniform  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 GOLDEN = os.path.join(HERE, "..", "testdata", "golden")
 OUT = os.path.join(GOLDEN, "vit.json")
 EXPORT_OUT = os.path.join(GOLDEN, "vit_export.json")
 torch.set_default_dtype(torch.float64)
-MASK64 = (1 << 64) - 1
 ALPHA = 0.01
-N_SAMPLE = 32
 FULL_LIMIT = 64
-
-
-def r12(x):
-    return float("%.12g" % x)
-
-
-def fnv1a64(s):
-    h = 0xcbf29ce484222325
-    for b in s.encode():
-        h ^= b
-        h = (h * 0x100000001b3) & MASK64
-    return h
-
-
-def splitmix_uniform(key, n):
-    state = fnv1a64(key)
-    out = np.empty(n, dtype=np.float64)
-    for i in range(n):
-        state = (state + 0x9E3779B97F4A7C15) & MASK64
-        z = state
-        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK64
-        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK64
-        z ^= z >> 31
-        out[i] = float(z >> 11) * (2.0 ** -53) * 2.0 - 1.0
-    return out
-
-
-def norm_weight_keys(model):
-    return [k for k, m in model.named_modules() if isinstance(m, torch.nn.LayerNorm) for k in [k + ".weight"]]
 
 
 def fan_in(k, shape):
@@ -148,19 +119,8 @@ def pos_values(n):
 
 
 def summary(t, full_limit=FULL_LIMIT):
-    t = t.detach().double().reshape(-1)
-    n = t.numel()
-    idx = sorted(set((j * n) // N_SAMPLE for j in range(min(N_SAMPLE, n))))
-    d = {"shape": None, "numel": n, "sum": r12(t.sum().item()), "abs_sum": r12(t.abs().sum().item()),
-         "sq_sum": r12((t * t).sum().item()), "sample_idx": idx, "sample": [r12(t[i].item()) for i in idx]}
-    if n <= full_limit:
-        d["data"] = [r12(v) for v in t.tolist()]
-    return d
+    return tensor_summary(t, full_limit)
 
-
-def full(t):
-    t = t.detach().double()
-    return {"shape": list(t.shape), "data": [r12(v) for v in t.reshape(-1).tolist()]}
 
 
 def firsts(model):

@@ -62,13 +62,20 @@ func LoadWeights(path string, ps nn.Params, opt LoadOptions) (checkpoint.Report,
 	if err != nil || opt.Partial {
 		return rep, err
 	}
+	return rep, checkPretrained(path, "backbone", rep, ps, IsPretrained)
+}
+
+// checkPretrained refuses a load that left any of the backbone's
+// pretrained weights (isPretrained) missing: training from it would
+// silently start those from random values.
+func checkPretrained(path, what string, rep checkpoint.Report, ps nn.Params, isPretrained func(string) bool) error {
 	missing := map[string]bool{}
 	for _, k := range rep.Missing {
 		missing[k] = true
 	}
 	var want, lack []string
 	for _, p := range ps {
-		if IsPretrained(p.Name) {
+		if isPretrained(p.Name) {
 			want = append(want, p.Name)
 			if missing[p.Name] {
 				lack = append(lack, p.Name)
@@ -76,8 +83,8 @@ func LoadWeights(path string, ps nn.Params, opt LoadOptions) (checkpoint.Report,
 		}
 	}
 	if len(lack) > 0 {
-		return rep, fmt.Errorf("%s: loaded %d of the backbone's %d pretrained weights (%d missing, the first %s); to train from it anyway, the missing ones random, allow a partial load (pcx train --partial-load)",
-			path, len(want)-len(lack), len(want), len(lack), lack[0])
+		return fmt.Errorf("%s: loaded %d of the %s's %d pretrained weights (%d missing, the first %s); to train from it anyway, the missing ones random, allow a partial load (pcx train --partial-load)",
+			path, len(want)-len(lack), what, len(want), len(lack), lack[0])
 	}
-	return rep, nil
+	return nil
 }

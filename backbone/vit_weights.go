@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -74,14 +75,7 @@ func LoadViTCheckpoint(path string, ps nn.Params, opt LoadOptions) (ViTLoad, err
 	for _, p := range ps {
 		byName[p.Name] = p
 	}
-	// The patch kernel as Conv2d keeps it (out×ch×P×P) is the Linear on
-	// patches pcx keeps (out×ch·P·P), element for element.
-	for _, p := range ps {
-		if t, ok := d.Tensors[p.Name]; ok && p.StateShape != nil && sameInts(t.Shape, p.StateShape) {
-			t.Shape = append([]int(nil), p.Shape...)
-		}
-	}
-	if p, t := byName["pos_embed"], d.Tensors["pos_embed"]; p != nil && t != nil && !sameInts(t.Shape, p.Shape) {
+	if p, t := byName["pos_embed"], d.Tensors["pos_embed"]; p != nil && t != nil && !slices.Equal(t.Shape, p.Shape) {
 		if out.Resampled, err = resampleInDict(d, p); err != nil {
 			return out, fmt.Errorf("%s: %w", path, err)
 		}
@@ -92,36 +86,7 @@ func LoadViTCheckpoint(path string, ps nn.Params, opt LoadOptions) (ViTLoad, err
 	if opt.Partial {
 		return out, nil
 	}
-	missing := map[string]bool{}
-	for _, k := range out.Missing {
-		missing[k] = true
-	}
-	var want, lack []string
-	for _, p := range ps {
-		if IsViTPretrained(p.Name) {
-			want = append(want, p.Name)
-			if missing[p.Name] {
-				lack = append(lack, p.Name)
-			}
-		}
-	}
-	if len(lack) > 0 {
-		return out, fmt.Errorf("%s: loaded %d of the ViT backbone's %d pretrained weights (%d missing, the first %s); to train from it anyway, the missing ones random, allow a partial load (pcx train --partial-load)",
-			path, len(want)-len(lack), len(want), len(lack), lack[0])
-	}
-	return out, nil
-}
-
-func sameInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
+	return out, checkPretrained(path, "ViT backbone", out.Report, ps, IsViTPretrained)
 }
 
 // readViTDict reads path as a state dict with timm's keys.

@@ -149,15 +149,7 @@ func runStepBench(c *cli.Context) error {
 	r := pointcloud.NewRand(3)
 	var groupTime time.Duration
 	step := func() (err error) {
-		defer func() {
-			if p := recover(); p != nil {
-				de, ok := p.(*nn.DeviceError)
-				if !ok {
-					panic(p)
-				}
-				err = de
-			}
-		}()
+		defer recoverDeviceError(&err)
 		d.Params().ZeroGrad()
 		tp := nn.NewTapePool(true, pool)
 		defer func() { tp.Release() }() // nil after the explicit Release
@@ -267,15 +259,7 @@ func runImageStepBench(c *cli.Context) error {
 	opt := optim.NewAdamW(m.Params(), 1e-4)
 	pool := nn.NewPool()
 	step := func() (err error) {
-		defer func() {
-			if p := recover(); p != nil {
-				de, ok := p.(*nn.DeviceError)
-				if !ok {
-					panic(p)
-				}
-				err = de
-			}
-		}()
+		defer recoverDeviceError(&err)
 		m.Params().ZeroGrad()
 		tp := nn.NewTapePool(true, pool)
 		defer func() { tp.Release() }()
@@ -312,4 +296,16 @@ func runImageStepBench(c *cli.Context) error {
 	}
 	fmt.Println()
 	return nil
+}
+
+// recoverDeviceError turns a device failure raised during a step (a
+// panic with *nn.DeviceError) into *err; other panics go on.
+func recoverDeviceError(err *error) {
+	if p := recover(); p != nil {
+		de, ok := p.(*nn.DeviceError)
+		if !ok {
+			panic(p)
+		}
+		*err = de
+	}
 }

@@ -91,11 +91,8 @@ func imageConfig(c *cli.Context, k presets.ImageDataKind) (vision.Config, error)
 		}
 		cfg.Model = m
 	}
-	t := &cfg.Train
-	for _, f := range []struct {
-		name string
-		set  func()
-	}{
+	applyScheduleFlags(c, &cfg.Train)
+	applySetters(c, []flagSetter{
 		{"data", func() { cfg.Data = c.String("data") }},
 		{"task", func() { cfg.Task = c.String("task") }},
 		{"val", func() { cfg.Val = c.Bool("val") }},
@@ -108,21 +105,7 @@ func imageConfig(c *cli.Context, k presets.ImageDataKind) (vision.Config, error)
 		{"rank", func() { cfg.Model.Rank = c.Int("rank") }},
 		{"smoa-only", func() { cfg.Model.SMoAOnly = c.Bool("smoa-only") }},
 		{"no-sharing", func() { cfg.Model.NoSharing = c.Bool("no-sharing") }},
-		{"epochs", func() { t.Epochs = c.Int("epochs") }},
-		{"batch", func() { t.BatchSize = c.Int("batch") }},
-		{"lr", func() { t.LR = c.Float64("lr") }},
-		{"weight-decay", func() { t.WeightDecay = c.Float64("weight-decay") }},
-		{"warmup", func() { t.WarmupEpochs = c.Int("warmup") }},
-		{"seed", func() { t.Seed = c.Uint64("seed") }},
-		{"workers", func() { t.Workers = c.Int("workers") }},
-	} {
-		if c.IsSet(f.name) {
-			f.set()
-		}
-	}
-	if t.Workers == 0 {
-		t.Workers = c.Int("workers")
-	}
+	})
 	if cfg.Data == "" {
 		return cfg, fmt.Errorf("pcx train %s needs --data DIR", k.Name)
 	}

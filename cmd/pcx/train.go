@@ -199,30 +199,12 @@ func trainConfig(c *cli.Context, k trainKind) (classify.Config, error) {
 	}
 	method := cfg.Model.Method
 	// A flag given wins over the file and the preset's defaults.
-	use := c.IsSet
-	t := &cfg.Train
-	for _, f := range []struct {
-		name string
-		set  func()
-	}{
-		{"epochs", func() { t.Epochs = c.Int("epochs") }},
-		{"batch", func() { t.BatchSize = c.Int("batch") }},
-		{"lr", func() { t.LR = c.Float64("lr") }},
-		{"weight-decay", func() { t.WeightDecay = c.Float64("weight-decay") }},
-		{"warmup", func() { t.WarmupEpochs = c.Int("warmup") }},
-		{"seed", func() { t.Seed = c.Uint64("seed") }},
-		{"workers", func() { t.Workers = c.Int("workers") }},
+	applyScheduleFlags(c, &cfg.Train)
+	applySetters(c, []flagSetter{
 		{"ckpt", func() { cfg.Ckpt = c.String("ckpt") }},
 		{"partial-load", func() { cfg.PartialLoad = c.Bool("partial-load") }},
 		{"rotate", func() { cfg.Rotate = c.String("rotate") }},
-	} {
-		if use(f.name) {
-			f.set()
-		}
-	}
-	if t.Workers == 0 { // record the number the run uses
-		t.Workers = c.Int("workers")
-	}
+	})
 	if c.IsSet("method") {
 		cfg.Model.Method = c.String("method")
 	}
@@ -235,6 +217,39 @@ func trainConfig(c *cli.Context, k trainKind) (classify.Config, error) {
 		}
 	}
 	return cfg, nil
+}
+
+// flagSetter applies a flag to a configuration when the flag is given.
+type flagSetter struct {
+	name string
+	set  func()
+}
+
+// applySetters applies the given flags of fs.
+func applySetters(c *cli.Context, fs []flagSetter) {
+	for _, f := range fs {
+		if c.IsSet(f.name) {
+			f.set()
+		}
+	}
+}
+
+// applyScheduleFlags applies the schedule flags given (epochs, batch, lr,
+// weight-decay, warmup, seed, workers) to t, and records the loader's
+// workers when the configuration left them at 0.
+func applyScheduleFlags(c *cli.Context, t *train.Config) {
+	applySetters(c, []flagSetter{
+		{"epochs", func() { t.Epochs = c.Int("epochs") }},
+		{"batch", func() { t.BatchSize = c.Int("batch") }},
+		{"lr", func() { t.LR = c.Float64("lr") }},
+		{"weight-decay", func() { t.WeightDecay = c.Float64("weight-decay") }},
+		{"warmup", func() { t.WarmupEpochs = c.Int("warmup") }},
+		{"seed", func() { t.Seed = c.Uint64("seed") }},
+		{"workers", func() { t.Workers = c.Int("workers") }},
+	})
+	if t.Workers == 0 { // record the number the run uses
+		t.Workers = c.Int("workers")
+	}
 }
 
 func trainSubcommand(k trainKind) *cli.Command {

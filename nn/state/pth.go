@@ -10,7 +10,6 @@ import (
 	"io"
 	"math"
 	"math/big"
-	"os"
 	"path"
 	"strings"
 
@@ -65,16 +64,12 @@ const legacyMagic = "1950a86a20f9469cfc6c"
 // format (torch >= 1.6) or the legacy one, and returns the saved object as a
 // tree of Go values; see DecodePTH. Errors name the file.
 func ReadPTH(path string) (any, error) {
-	f, err := os.Open(path)
+	f, size, err := openSized(path)
 	if err != nil {
-		return nil, fmt.Errorf("state: %w", err)
+		return nil, err
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("state: %w", err)
-	}
-	obj, err := DecodePTH(f, st.Size())
+	obj, err := DecodePTH(f, size)
 	if err != nil {
 		return nil, fmt.Errorf("state: %s: %w", path, err)
 	}

@@ -46,16 +46,12 @@ const ioChunk = 1 << 20
 
 // ReadSafetensors reads the safetensors file at path. Errors name the file.
 func ReadSafetensors(path string) (*Dict, error) {
-	f, err := os.Open(path)
+	f, size, err := openSized(path)
 	if err != nil {
-		return nil, fmt.Errorf("state: %w", err)
+		return nil, err
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("state: %w", err)
-	}
-	d, err := DecodeSafetensors(f, st.Size())
+	d, err := DecodeSafetensors(f, size)
 	if err != nil {
 		return nil, fmt.Errorf("state: %s: %w", path, err)
 	}
@@ -140,20 +136,16 @@ func DecodeSafetensors(r io.ReaderAt, size int64) (*Dict, error) {
 // path (its header is checked as ReadSafetensors checks it; the data is
 // not read).
 func ReadSafetensorsMeta(path string) (map[string]string, error) {
-	f, err := os.Open(path)
+	f, size, err := openSized(path)
 	if err != nil {
-		return nil, fmt.Errorf("state: %w", err)
+		return nil, err
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("state: %w", err)
-	}
-	_, header, err := readSafetensorsHeader(f, st.Size())
+	_, header, err := readSafetensorsHeader(f, size)
 	if err != nil {
 		return nil, fmt.Errorf("state: %s: %w", path, err)
 	}
-	_, meta, err := parseSafetensorsHeader(header, st.Size()-8-int64(len(header)))
+	_, meta, err := parseSafetensorsHeader(header, size-8-int64(len(header)))
 	if err != nil {
 		return nil, fmt.Errorf("state: %s: safetensors: header: %w", path, err)
 	}
@@ -506,4 +498,19 @@ func writeJSONString(b *bytes.Buffer, s string) {
 	enc.SetEscapeHTML(false)
 	enc.Encode(s) // cannot fail for a string
 	b.Truncate(b.Len() - 1)
+}
+
+// openSized opens path for reading and returns its size; errors carry the
+// package's prefix.
+func openSized(path string) (*os.File, int64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, 0, fmt.Errorf("state: %w", err)
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, 0, fmt.Errorf("state: %w", err)
+	}
+	return f, st.Size(), nil
 }

@@ -300,3 +300,28 @@ func TestReadSafetensorsErrors(t *testing.T) {
 		t.Errorf("missing file: %v", err)
 	}
 }
+
+// TestReadSafetensorsMeta reads a file's metadata without its data (the
+// checksum key left out), and names the file when the header is bad.
+func TestReadSafetensorsMeta(t *testing.T) {
+	d := &Dict{Meta: map[string]string{"pcx_modality": "images"}}
+	d.Set("w", &Tensor{Shape: []int{2}, DType: F32, F32: []float32{1, 2}})
+	path := filepath.Join(t.TempDir(), "m.safetensors")
+	if err := WriteSafetensors(path, d); err != nil {
+		t.Fatal(err)
+	}
+	meta, err := ReadSafetensorsMeta(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(meta) != 1 || meta["pcx_modality"] != "images" {
+		t.Errorf("metadata %v", meta)
+	}
+	bad := filepath.Join(t.TempDir(), "bad.safetensors")
+	if err := os.WriteFile(bad, []byte{255, 255, 255, 255, 0, 0, 0, 0, '{'}, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ReadSafetensorsMeta(bad); err == nil || !strings.Contains(err.Error(), bad) {
+		t.Errorf("a header longer than the file: %v", err)
+	}
+}

@@ -8,6 +8,7 @@
 # for the references, PyTorch with CUDA ($PYTHON, default python3).
 # Steps, in order, everything printed: pcx version; selftest; the DAPT-X
 # step, pcx against PyTorch; FPS and kNN, pcx against PyTorch references;
+# the ViT-B/16 AdaptFormer-X step, pcx against PyTorch;
 # pcx train synth for 2 epochs. Each step is time-limited ($LIMIT seconds
 # where not set per step), a failure does not stop the later ones, and
 # each step's peak GPU memory as nvidia-smi sees it (the whole GPU,
@@ -74,6 +75,8 @@ step "batched FPS 8192 -> 1024 over 32 clouds: pcx cuda vs a plain torch FPS" "$
 	"$PY" scripts/bench_step.py --device cuda --what fps --pcx "$PCX" --repeat 5 "${dry[@]}"
 step "kNN grouping, 32 clouds of 2048 points, 128 centres, k 32: pcx cuda vs torch cdist+topk" "${LIMIT:-60}" \
 	"$PY" scripts/bench_step.py --device cuda --what knn --pcx "$PCX" --repeat 5 "${dry[@]}"
+step "ViT-B/16 AdaptFormer-X step, batch 32 x 224x224, fp32: pcx cuda vs PyTorch cuda" "${LIMIT:-120}" \
+	"$PY" scripts/bench_step.py --device cuda --what vit --pcx "$PCX" --model vit-b16 --method adaptformer-x --repeat 5 "${dry[@]}"
 step "pcx train synth --device cuda --epochs 2" "${LIMIT:-$trainlimit}" \
 	"$PCX" train synth --device cuda --epochs 2 --out "$(mktemp -d)/synth" --plots=false
 

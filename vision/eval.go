@@ -39,6 +39,9 @@ func Evaluate(ctx context.Context, tr *Trained, data *imagesets.Dataset, opt Eva
 	if opt.Workers <= 0 {
 		opt.Workers = 2
 	}
+	if err := tr.Model.Cfg.CheckBatch("evaluating", opt.Batch, int64(opt.Workers)); err != nil {
+		return nil, err
+	}
 	defer func() {
 		if err != nil && tr.Path != "" {
 			err = fmt.Errorf("%s on %s: %w", tr.Path, data.Name, err)

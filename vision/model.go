@@ -6,6 +6,7 @@ import (
 
 	"github.com/pcx-dev/pcx/adapters"
 	"github.com/pcx-dev/pcx/backbone"
+	"github.com/pcx-dev/pcx/internal/memlimit"
 	"github.com/pcx-dev/pcx/nn"
 	"github.com/pcx-dev/pcx/presets"
 )
@@ -98,6 +99,30 @@ func (m ModelConfig) Validate() error {
 		return fmt.Errorf("image model: alpha, scale and dropout must be non-negative (dropout below 1)")
 	}
 	return nil
+}
+
+// weightBytes is a lower bound on the bytes of the model's weights: the
+// blocks' attention and MLP ((4 + 2·mlp_ratio)·width² each) and the patch
+// embedding.
+func (m ModelConfig) weightBytes() int64 {
+	d := int64(m.Width)
+	blocks := memlimit.Bytes(int64(m.Depth), int64(4+2*m.MLPRatio), d, d)
+	return memlimit.Bytes(4, memlimit.Sum(blocks, memlimit.Bytes(d, 3, int64(m.PatchSize), int64(m.PatchSize)), memlimit.Bytes(d, int64(m.Classes))))
+}
+
+// CheckBatch refuses a batch of b images (with workers more being loaded)
+// that would not fit in memory with the weights: at least the images, the
+// attention maps and the MLP's hidden layer of one block.
+func (m ModelConfig) CheckBatch(what string, b int, workers int64) error {
+	if b <= 0 {
+		return fmt.Errorf("%s: the batch size must be positive (got %d)", what, b)
+	}
+	s := int64(m.ImageSize)
+	t := int64(1+(m.ImageSize/m.PatchSize)*(m.ImageSize/m.PatchSize)) + int64(m.Depth) // tokens, prompts included
+	in := memlimit.Bytes(3, s, s)
+	peak := max(memlimit.Bytes(int64(m.Heads), t, t), memlimit.Bytes(t, int64(m.MLPRatio), int64(m.Width)))
+	need := memlimit.Sum(m.weightBytes(), memlimit.Bytes(4, int64(b), memlimit.Sum(in, peak)), memlimit.Bytes(workers, 4, int64(b), in))
+	return memlimit.Check(fmt.Sprintf("%s in batches of %d images of %d×%d", what, b, m.ImageSize, m.ImageSize), need)
 }
 
 // Model is an image classifier built for a method.

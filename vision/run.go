@@ -78,7 +78,10 @@ func (c Config) Validate() error {
 	if err := c.Train.Validate(); err != nil {
 		return err
 	}
-	return c.Model.Validate()
+	if err := c.Model.Validate(); err != nil {
+		return err
+	}
+	return c.Model.CheckBatch("training", c.Train.BatchSize, int64(max(c.Train.Workers, 2)))
 }
 
 // transform is the run's image transform.

@@ -205,6 +205,7 @@ func TestConfigValidate(t *testing.T) {
 		"smoa":      func(c *Config) { c.Model.SMoAHeads = 5 },
 		"epochs":    func(c *Config) { c.Train.Epochs = 0 },
 		"huge":      func(c *Config) { c.Model.Width = 1 << 20; c.Model.Heads = 1 },
+		"batch":     func(c *Config) { c.Model.ImageSize = 4000; c.Train.BatchSize = 1 << 20 },
 	} {
 		c := good
 		mut(&c)

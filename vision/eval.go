@@ -144,9 +144,10 @@ func RoutingOf(ctx context.Context, tr *Trained, data *imagesets.Dataset, token 
 	return st.Summary(token, data.Test.Labels[0])
 }
 
-// Features returns the head's input (the final norm's cls token) for every
-// test sample, with their labels.
-func Features(ctx context.Context, tr *Trained, data *imagesets.Dataset, batch, workers int) ([][]float32, []int, error) {
+// Features returns the head's input (the final norm's cls token) of the
+// test samples, with their labels: every sample, or limit of them evenly
+// spaced over the split when limit is positive and smaller.
+func Features(ctx context.Context, tr *Trained, data *imagesets.Dataset, limit, batch, workers int) ([][]float32, []int, error) {
 	var feats [][]float32
 	h := tr.Model.Net.Head
 	h.Features = func(x *nn.Tensor) {
@@ -158,7 +159,13 @@ func Features(ctx context.Context, tr *Trained, data *imagesets.Dataset, batch, 
 	}
 	defer func() { h.Features = nil }()
 	var labels []int
-	_, err := train.Evaluate(ctx, tr.task(data), train.TestSplit, max(batch, 1), workers, 0, nil,
+	task := tr.task(data)
+	if n := data.Test.Len(); limit > 0 && limit < n {
+		for i := 0; i < limit; i++ {
+			task.TestIdx = append(task.TestIdx, i*n/limit)
+		}
+	}
+	_, err := train.Evaluate(ctx, task, train.TestSplit, max(batch, 1), workers, 0, nil,
 		func(b train.Batch, _ train.Output) { labels = append(labels, b.(*Batch).labels...) })
 	if err != nil {
 		return nil, nil, err

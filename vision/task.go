@@ -19,8 +19,8 @@ type Task struct {
 	// Transform turns a decoded image into the model's input (resize,
 	// normalisation, augmentation in training).
 	Transform images.Transform
-	// Train lists the training split's samples in use (nil: all).
-	TrainIdx []int
+	// TrainIdx and TestIdx list the splits' samples in use (nil: all).
+	TrainIdx, TestIdx []int
 }
 
 // Batch is a batch of images and their classes.
@@ -48,10 +48,18 @@ func (t *Task) split(s train.Split) *imagesets.Split {
 
 // Len is the number of samples of a split.
 func (t *Task) Len(s train.Split) int {
-	if s == train.TrainSplit && t.TrainIdx != nil {
-		return len(t.TrainIdx)
+	if idx := t.used(s); idx != nil {
+		return len(idx)
 	}
 	return t.split(s).Len()
+}
+
+// used is the split's list of samples in use (nil: all).
+func (t *Task) used(s train.Split) []int {
+	if s == train.TrainSplit {
+		return t.TrainIdx
+	}
+	return t.TestIdx
 }
 
 // Batch decodes and transforms the samples idx.
@@ -63,9 +71,10 @@ func (t *Task) Batch(s train.Split, idx []int, r *rand.Rand) (train.Batch, error
 		labels: make([]int, len(idx)), names: make([]string, len(idx))}
 	tf := t.Transform
 	tf.Size = size
+	used := t.used(s)
 	for k, i := range idx {
-		if s == train.TrainSplit && t.TrainIdx != nil {
-			i = t.TrainIdx[i]
+		if used != nil {
+			i = used[i]
 		}
 		img, err := sp.Image(i)
 		if err != nil {

@@ -214,3 +214,33 @@ func TestConfigValidate(t *testing.T) {
 		}
 	}
 }
+
+// TestFeaturesLimit: the t-SNE's subset is evenly spaced over the test
+// split, its labels those samples'.
+func TestFeaturesLimit(t *testing.T) {
+	dir := writeFolder(t, 6)
+	cfg := tinyConfig(t, dir, "linear")
+	data, err := LoadData(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := NewModel(cfg.Model, train.Stream(0, 0, 0, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := &Trained{Model: m, Config: cfg, Classes: data.Classes}
+	all, labels, err := Features(context.Background(), tr, data, 0, 4, 1)
+	if err != nil || len(all) != data.Test.Len() {
+		t.Fatalf("%d features of %d samples: %v", len(all), data.Test.Len(), err)
+	}
+	some, sl, err := Features(context.Background(), tr, data, 4, 4, 1)
+	if err != nil || len(some) != 4 {
+		t.Fatalf("%d features, want 4: %v", len(some), err)
+	}
+	for k := range some {
+		i := k * data.Test.Len() / 4
+		if sl[k] != labels[i] || some[k][0] != all[i][0] {
+			t.Errorf("subset sample %d is not test sample %d", k, i)
+		}
+	}
+}

@@ -21,8 +21,9 @@ func TestMain(m *testing.M) {
 
 // TestDeviceStep: every image method's training step (forward with
 // drop-path off, cross-entropy plus balance loss, backward) on the CUDA
-// emulator gives the CPU's loss and tunable gradients, within float32
-// summation differences, and its evaluation forward the CPU's logits.
+// emulator gives the CPU's loss, logits (within 1e-5 of their largest)
+// and tunable gradients (within 1e-4 of their largest): measured 5e-7 and
+// 6e-6 at most.
 func TestDeviceStep(t *testing.T) {
 	if testing.Short() {
 		t.Skip("emulator: slow")
@@ -73,14 +74,18 @@ func TestDeviceStep(t *testing.T) {
 		if rel := math.Abs(float64(cl-dl)) / math.Max(math.Abs(float64(cl)), 1e-6); rel > 1e-4 {
 			t.Errorf("%s: loss %g on the device, %g on the CPU", method, dl, cl)
 		}
-		if e := maxRel(clog, dlog); e > 1e-4 {
+		if e := maxRel(clog, dlog); e > 1e-5 {
 			t.Errorf("%s: logits differ by %g (relative to the largest)", method, e)
 		}
+		worst := 0.0
 		for i := range cg {
-			if e := maxRel(cg[i], dg[i]); e > 1e-3 {
+			e := maxRel(cg[i], dg[i])
+			worst = math.Max(worst, e)
+			if e > 1e-4 {
 				t.Errorf("%s: gradient %d differs by %g (relative to its largest)", method, i, e)
 			}
 		}
+		t.Logf("%s: loss %g / %g, logits differ by %.2g, gradients by at most %.2g", method, cl, dl, maxRel(clog, dlog), worst)
 	}
 }
 

@@ -80,6 +80,14 @@ type Device interface {
 	BatchNorm(out, mean, rstd, runMean, runVar, x, w, b DeviceBuffer, rows, c int, eps, momentum float32, train bool)
 	BatchNormBackward(dx, dw, db, dout, x, w, mean, rstd DeviceBuffer, rows, c int, train bool)
 	Dropout(out, mask, x DeviceBuffer, p float32, key0, key1 uint32)
+	// ChamferL2 writes ChamferL2's loss of a (batch×n×dim) and b
+	// (batch×m×dim) to out[0], keeping the nearest distances (dist1,
+	// dist2: batch·n and batch·m float64, 2× as many 32-bit values) and
+	// their int32 indices (idx1 into b, idx2 into a) for the backward,
+	// which adds the gradients to da and db (either may be nil) for the
+	// loss gradient dout[0].
+	ChamferL2(out, dist1, dist2, idx1, idx2, a, b DeviceBuffer, batch, n, m, dim int)
+	ChamferL2Backward(da, db, dout, a, b, idx1, idx2 DeviceBuffer, batch, n, m, dim int)
 	// AdamW and SumSquares serve package optim.
 	// AdamW's betas are float64: the kernel multiplies by float32(β) and
 	// float32(1-β), as torch does.

@@ -161,6 +161,12 @@ func goldenOps(t *testing.T, labelsPtr *[]int) map[string]goldenFn {
 		"quick_gelu": func(tp *Tape, in map[string]*Tensor, ps map[string]*Param) *Tensor {
 			return QuickGELU(tp, in["x"])
 		},
+		"chamfer_l2": func(tp *Tape, in map[string]*Tensor, ps map[string]*Param) *Tensor {
+			return ChamferL2(tp, in["a"], in["b"])
+		},
+		"chamfer_l2_d5": func(tp *Tape, in map[string]*Tensor, ps map[string]*Param) *Tensor {
+			return ChamferL2(tp, in["a"], in["b"])
+		},
 		"relu":    func(tp *Tape, in map[string]*Tensor, ps map[string]*Param) *Tensor { return ReLU(tp, in["x"]) },
 		"softmax": func(tp *Tape, in map[string]*Tensor, ps map[string]*Param) *Tensor { return Softmax(tp, in["x"]) },
 		"scale_shift": func(tp *Tape, in map[string]*Tensor, ps map[string]*Param) *Tensor {
@@ -361,5 +367,32 @@ func TestGoldenQuickGELUTight(t *testing.T) {
 	}
 	if d := relDiff(x.Grad, c.Grads["x"].Data); d > tol {
 		t.Errorf("dx: relative difference %.3g, want ≤ %g", d, tol)
+	}
+}
+
+// TestGoldenChamferL2Tight holds ChamferL2 to 1e-6 (relative to each
+// tensor's largest magnitude) rather than goldenTol: its distances are
+// formed in float64 from the same float32 points as the float64 reference.
+func TestGoldenChamferL2Tight(t *testing.T) {
+	cases := loadGolden(t)
+	for _, name := range []string{"chamfer_l2", "chamfer_l2_d5"} {
+		c := cases[name]
+		a, b := c.Inputs["a"].tensor(), c.Inputs["b"].tensor()
+		a.SetRequiresGrad(true)
+		b.SetRequiresGrad(true)
+		tp := NewTape(true)
+		out := ChamferL2(tp, a, b)
+		tp.Backward(DotConst(tp, out, c.R.Data))
+		const tol = 1e-6
+		for _, o := range []struct {
+			what      string
+			got, want []float32
+		}{{"output", out.Data, c.Output.Data}, {"da", a.Grad, c.Grads["a"].Data}, {"db", b.Grad, c.Grads["b"].Data}} {
+			d := relDiff(o.got, o.want)
+			t.Logf("%s %s: relative difference %.3g", name, o.what, d)
+			if len(o.got) != len(o.want) || d > tol {
+				t.Errorf("%s %s: relative difference %.3g (%d values, want %d), want ≤ %g", name, o.what, d, len(o.got), len(o.want), tol)
+			}
+		}
 	}
 }

@@ -168,6 +168,15 @@ case("attention_scaled", attn_scaled, {"qkv": rnd(B, T, 3 * C)})
 # QuickGELU (CLIP's, NOAH's ViT adapters'), on x·4 (exact in float32) to reach
 # both tails. Last, so that the cases above draw the same random values.
 case("quick_gelu", lambda x: x * torch.sigmoid(1.702 * x), {"x": x * 4})
+# Chamfer-L2 (Point-MAE's pretraining loss, its ChamferDistanceL2): each
+# point's squared distance to the nearest point of the other set, both ways,
+# mean + mean; batched sets of 3-D points and of 5-D ones. Last, after
+# quick_gelu, for the same reason.
+def chamfer_l2(a, b):
+    d = torch.cdist(a, b) ** 2
+    return (d.min(dim=2)[0].mean() + d.min(dim=1)[0].mean()).reshape(1)
+case("chamfer_l2", chamfer_l2, {"a": rnd(2, 6, 3), "b": rnd(2, 9, 3)})
+case("chamfer_l2_d5", chamfer_l2, {"a": rnd(3, 7, 5), "b": rnd(3, 4, 5)})
 
 os.makedirs(os.path.dirname(OUT), exist_ok=True)
 with open(OUT, "w") as f:

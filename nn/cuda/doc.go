@@ -37,7 +37,7 @@
 // nvcc to PTX for sm_80 (PTX ISA 7.5), which the driver JIT-compiles for the
 // GPU in use (sm_80 and later, H100 included). Each .ptx records the SHA-256
 // of its sources, and a test fails when they disagree. The operations are
-// methods of Stream (ops.go, attention.go); matrix products go
+// methods of Stream (ops.go, attention.go, chamfer.go); matrix products go
 // through cuBLAS (Stream.Gemm), with TF32 only when Options.TF32 is set.
 //
 // # The engine on the GPU
@@ -98,6 +98,9 @@
 // double here, exp and erf are the same float32 formulas as nn/cpu, and
 // distances for FPS and kNN round at every step exactly like packages fps
 // and knn, so centre and neighbour indices agree with the CPU bit for bit.
+// Chamfer-L2 (nn.ChamferL2) forms its squared distances in double exactly
+// as nn/cpu does, so its nearest distances, indices and gradients are the
+// CPU's bit for bit (its backward gathers over the indices: no atomics).
 // Where summation order differs (a warp's tree against a sequential loop,
 // cuBLAS against nn/blas), results agree to about 1e-6 relative.
 package cuda

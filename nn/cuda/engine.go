@@ -226,6 +226,16 @@ func (e *Engine) L2NormalizeBackward(dx, dout, y, norm nn.DeviceBuffer, rows, c 
 	e.must(e.s.L2NormalizeBackward(cb(dx), cb(dout), cb(y), cb(norm), rows, c, eps))
 }
 
+// ChamferL2 implements nn.Device.
+func (e *Engine) ChamferL2(out, dist1, dist2, idx1, idx2, a, b nn.DeviceBuffer, batch, n, m, dim int) {
+	e.must(e.s.ChamferL2(cb(out), cb(dist1), cb(dist2), cb(idx1), cb(idx2), cb(a), cb(b), batch, n, m, dim))
+}
+
+// ChamferL2Backward implements nn.Device.
+func (e *Engine) ChamferL2Backward(da, db, dout, a, b, idx1, idx2 nn.DeviceBuffer, batch, n, m, dim int) {
+	e.must(e.s.ChamferL2Backward(cb(da), cb(db), cb(dout), cb(a), cb(b), cb(idx1), cb(idx2), batch, n, m, dim))
+}
+
 // Top1 implements nn.Device.
 func (e *Engine) Top1(out, arg, p nn.DeviceBuffer, rows, c int) {
 	e.must(e.s.Top1(cb(out), cb(arg), cb(p), rows, c))

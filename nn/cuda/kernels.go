@@ -77,6 +77,9 @@ var kernelSigs = map[string]kernelSig{
 	"pcx_dropout_fwd":         {"engine", "pppiffii"},
 	"pcx_adamw":               {"engine", "ppppiffffdddd"},
 	"pcx_sumsq":               {"engine", "ppi"},
+	"pcx_chamfer_nn":          {"chamfer", "ppppiiii"},
+	"pcx_chamfer_loss":        {"chamfer", "pppii"},
+	"pcx_chamfer_bwd":         {"chamfer", "ppppppiiiidd"},
 }
 
 // Kernels lists pcx's kernel names, sorted: those of this package's

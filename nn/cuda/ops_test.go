@@ -165,6 +165,15 @@ func TestArgumentChecking(t *testing.T) {
 		{"AdamW", func() error { return s.AdamW(x, y, dx, buf(rows*c), 0.9, 0.999, 1e-8, 1, 1, 1) }, ""},
 		{"AdamW short", func() error { return s.AdamW(x, y, w, dx, 0.9, 0.999, 1e-8, 1, 1, 1) }, "m has 5 elements"},
 		{"SumSq", func() error { return s.SumSq(buf(2), x) }, ""},
+		// ChamferL2 of a = x (2 sets of 5 points of 3) and cb (2 sets of 3).
+		{"ChamferL2", func() error { return s.ChamferL2(one, buf(20), buf(12), buf(10), buf(6), x, buf(18), 2, 5, 3, 3) }, ""},
+		{"ChamferL2 dist1", func() error { return s.ChamferL2(one, buf(10), buf(12), buf(10), buf(6), x, buf(18), 2, 5, 3, 3) }, "dist1 has 10 elements, want 20"},
+		{"ChamferL2 b", func() error { return s.ChamferL2(one, buf(20), buf(12), buf(10), buf(6), x, buf(17), 2, 5, 3, 3) }, "b has 17 elements, want 18"},
+		{"ChamferL2 empty", func() error { return s.ChamferL2(one, buf(20), buf(12), buf(10), buf(6), x, buf(18), 2, 5, 0, 3) }, "empty sets"},
+		{"ChamferL2Backward", func() error { return s.ChamferL2Backward(dx, buf(18), one, x, buf(18), buf(10), buf(6), 2, 5, 3, 3) }, ""},
+		{"ChamferL2Backward a only", func() error { return s.ChamferL2Backward(dx, nil, one, x, buf(18), buf(10), buf(6), 2, 5, 3, 3) }, ""},
+		{"ChamferL2Backward idx2", func() error { return s.ChamferL2Backward(nil, buf(18), one, x, buf(18), buf(10), buf(5), 2, 5, 3, 3) }, "idx2 has 5 elements, want 6"},
+		{"ChamferL2Backward dout", func() error { return s.ChamferL2Backward(dx, nil, w, x, buf(18), buf(10), buf(6), 2, 5, 3, 3) }, "dout has 5 elements, want 1"},
 		{"Gemm", func() error {
 			return s.Gemm(GemmArgs{M: 2, N: 3, K: 5, A: buf(10), Lda: 5, B: buf(15), Ldb: 3, C: buf(6), Ldc: 3})
 		}, ""},

@@ -30,6 +30,8 @@ func init() {
 		namedCase{"nn_dropout", caseNNDropout, false},
 		namedCase{"nn_quick_gelu", caseNNQuickGELU, false},
 		namedCase{"nn_adamw_clip", caseNNAdamW, false},
+		namedCase{"chamfer_l2", caseChamferL2, false},
+		namedCase{"nn_chamfer_l2", caseNNChamferL2, false},
 	)
 }
 

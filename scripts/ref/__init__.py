@@ -7,6 +7,9 @@ scripts/ imports from here instead of carrying its own copy:
     ref.pointmae   Point-MAE's fine-tuning classifier (models/Point_MAE.py):
                    Group, Encoder, Attention, Mlp, Block, TransformerEncoder,
                    PointTransformer
+    ref.pointmae_pretrain  Point-MAE's masked-autoencoder pre-training
+                   (models/Point_MAE.py Point_MAE): MaskTransformer,
+                   TransformerDecoder, PointMAEPretrain, chamfer_l2
     ref.dapt       DAPT (LMD0311/DAPT, models/DAPT.py): TFTS, Adapter_MLP,
                    the prompt-token Block, PointTransformerDAPT
     ref.daptx      pcx's DAPT-X (adapters/daptx.go, adapters/smoa.go): SMoA,

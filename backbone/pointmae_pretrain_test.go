@@ -424,3 +424,32 @@ func TestPointMAEPretrainBadInput(t *testing.T) {
 		}
 	}
 }
+
+// TestPointMAEPretrainFullSize builds cfgs/pretrain.yaml's model: as many
+// parameters and state-dict entries as scripts/ref/pointmae_pretrain.py's
+// PointMAEPretrain(384, 12, 6, 4, 6, 32).
+func TestPointMAEPretrainFullSize(t *testing.T) {
+	if testing.Short() {
+		t.Skip("full-size Point-MAE pre-training model in -short mode")
+	}
+	m, err := NewPointMAEPretrain(PointMAEPretrainConfig(), pointcloud.NewRand(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps := m.Params()
+	if got := CountParams(ps).Total; got != 29006432 {
+		t.Errorf("%d parameters, PyTorch's model has 29006432", got)
+	}
+	if got := CountParams(m.EncoderParams()).Total; got != 21825024 {
+		t.Errorf("MAE_encoder has %d parameters, PyTorch's 21825024", got)
+	}
+	if len(ps) != 209 {
+		t.Errorf("%d state-dict entries, PyTorch's model has 209", len(ps))
+	}
+	if got := m.Blocks[11].DropPath; math.Abs(float64(got)-0.1) > 1e-7 {
+		t.Errorf("last encoder block drop-path %v, want 0.1", got)
+	}
+	if got := m.DecBlocks[1].DropPath; math.Abs(float64(got)-0.1/3) > 1e-7 {
+		t.Errorf("second decoder block drop-path %v, want 0.1/3", got)
+	}
+}

@@ -7,7 +7,8 @@
 Outputs testdata/golden/pointmae_pretrain.json and
 testdata/golden/pointmae_pretrain.pth.
 
-Case "tiny_train": ref.pointmae_pretrain.PointMAEPretrain (a float64
+Case "tiny_train" (two encoder and two decoder blocks, so that a position
+added once instead of before every block shows): ref.pointmae_pretrain.PointMAEPretrain (a float64
 re-implementation of Point-MAE's Point_MAE, state-dict keys identical to
 Point-MAE's pretrain.pth) in train mode (BatchNorm batch statistics over all
 groups, masked ones included), drop-path 0, with the "splitmix" weights of
@@ -54,7 +55,7 @@ DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "testdata",
 OUT = os.path.join(DIR, "pointmae_pretrain.json")
 PTH = os.path.join(DIR, "pointmae_pretrain.pth")
 
-CFG = dict(trans_dim=24, depth=2, num_heads=3, decoder_depth=1, decoder_num_heads=3, B=2, N=32, num_group=8,
+CFG = dict(trans_dim=24, depth=2, num_heads=3, decoder_depth=2, decoder_num_heads=3, B=2, N=32, num_group=8,
            group_size=4, masked=2, drop_path_rate=0.0)
 B, N, G, M, K = CFG["B"], CFG["N"], CFG["num_group"], CFG["group_size"], CFG["masked"]
 

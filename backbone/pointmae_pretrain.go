@@ -342,8 +342,60 @@ type PretrainOutput struct {
 // tokens are then the first ones of each cloud, and the decoder's positions
 // are those of the reordered centres, [visible, masked], exactly as
 // Point-MAE concatenates them. The groups must therefore be on the host
-// (Neighbourhoods and Centres set).
+// (Neighbourhoods and Centres set); the parameters may be on a device.
 func (m *PointMAEPretrain) Forward(tp *nn.Tape, g *Groups, mask []bool, r *rand.Rand) (*PretrainOutput, error) {
+	ro, err := m.reorder(g, mask)
+	if err != nil {
+		return nil, err
+	}
+	if ro.nm < 1 {
+		return nil, fmt.Errorf("backbone: the mask hides none of the %d groups per cloud; pre-training needs at least one masked", ro.gs)
+	}
+	b, gs, s, c, nv, nm := ro.b, ro.gs, ro.s, m.Cfg.TransDim, ro.nv, ro.nm
+	x := m.encode(tp, ro, r)
+
+	// MAE_decoder on [visible, mask tokens].
+	dpos := m.DecPos2.Forward(tp, nn.GELU(tp, m.DecPos0.Forward(tp, nn.FromData(ro.cen, b, gs, 3)), false))
+	mt := nn.RepeatRows(tp, m.MaskToken.T(), b*nm).Reshape(b, nm, c)
+	x = nn.ConcatTokens(tp, x, mt)
+	for _, blk := range m.DecBlocks {
+		x = blk.Forward(tp, nn.Add(tp, x, dpos), r, nil)
+	}
+	x = m.DecNorm.Forward(tp, nn.SliceTokens(tp, x, nv, gs))
+
+	rebuild := m.IncreaseDim.Forward(tp, x).Reshape(b*nm, s, 3)
+	gt := nn.FromData(ro.target, b*nm, s, 3)
+	return &PretrainOutput{Loss: nn.ChamferL2(tp, rebuild, gt), Rebuild: rebuild, Target: gt, Masked: nm}, nil
+}
+
+// Encode runs MAE_encoder (MaskTransformer.forward) alone: the final
+// norm's tokens of the visible groups (B×V×C, each cloud's visible groups
+// in ascending order). A nil mask leaves every group visible, as
+// Point-MAE's noaug=True does (the features of its SVM validation are the
+// max and mean of these tokens). A mask follows Forward's rules, except
+// that it may hide nothing.
+func (m *PointMAEPretrain) Encode(tp *nn.Tape, g *Groups, mask []bool, r *rand.Rand) (*nn.Tensor, error) {
+	if mask == nil && g != nil && g.B > 0 && g.G > 0 {
+		mask = make([]bool, g.B*g.G)
+	}
+	ro, err := m.reorder(g, mask)
+	if err != nil {
+		return nil, err
+	}
+	return m.encode(tp, ro, r), nil
+}
+
+// reordered holds a batch's groups reordered cloud by cloud, visible groups
+// first, then masked ones, each in ascending order.
+type reordered struct {
+	b, gs, s, nv, nm int
+	nb, cen          []float32 // all groups' neighbourhoods and centres, reordered
+	visCen           []float32 // the visible groups' centres (B×V×3)
+	target           []float32 // the masked groups' neighbourhoods ((B·nm)×M×3)
+}
+
+// reorder checks g and mask and reorders the groups.
+func (m *PointMAEPretrain) reorder(g *Groups, mask []bool) (*reordered, error) {
 	cfg := m.Cfg
 	if g == nil || g.Neighbourhoods == nil || g.Centres == nil {
 		return nil, fmt.Errorf("backbone: pre-training needs the groups on the host")
@@ -356,7 +408,7 @@ func (m *PointMAEPretrain) Forward(tp *nn.Tape, g *Groups, mask []bool, r *rand.
 		return nil, fmt.Errorf("backbone: groups hold %d centre and %d neighbourhood values, not %d and %d",
 			len(g.Centres), len(g.Neighbourhoods), g.B*g.G*3, g.B*g.G*g.M*3)
 	}
-	b, gs, s, c := g.B, g.G, g.M, cfg.TransDim
+	b, gs, s := g.B, g.G, g.M
 	if len(mask) != b*gs {
 		return nil, fmt.Errorf("backbone: mask of %d entries for %d clouds of %d groups", len(mask), b, gs)
 	}
@@ -373,57 +425,50 @@ func (m *PointMAEPretrain) Forward(tp *nn.Tape, g *Groups, mask []bool, r *rand.
 		}
 		nm = k
 	}
-	if nm < 1 || nm >= gs {
-		return nil, fmt.Errorf("backbone: the mask hides %d of %d groups per cloud; at least one must be masked and one visible", nm, gs)
+	if nm >= gs {
+		return nil, fmt.Errorf("backbone: the mask hides all %d groups of each cloud; at least one must stay visible", gs)
 	}
 	nv := gs - nm
-
-	// Reorder each cloud's groups: visible, then masked.
-	order := make([]int, 0, b*gs)
+	ro := &reordered{b: b, gs: gs, s: s, nv: nv, nm: nm,
+		nb: make([]float32, len(g.Neighbourhoods)), cen: make([]float32, len(g.Centres)),
+		visCen: make([]float32, 0, b*nv*3), target: make([]float32, 0, b*nm*s*3)}
+	q := 0
 	for i := 0; i < b; i++ {
 		for pass := 0; pass < 2; pass++ {
 			for j := 0; j < gs; j++ {
-				if mask[i*gs+j] == (pass == 1) {
-					order = append(order, i*gs+j)
+				if mask[i*gs+j] != (pass == 1) {
+					continue
 				}
+				src := i*gs + j
+				copy(ro.nb[q*s*3:(q+1)*s*3], g.Neighbourhoods[src*s*3:(src+1)*s*3])
+				copy(ro.cen[q*3:(q+1)*3], g.Centres[src*3:(src+1)*3])
+				if pass == 0 {
+					ro.visCen = append(ro.visCen, g.Centres[src*3:(src+1)*3]...)
+				} else {
+					ro.target = append(ro.target, g.Neighbourhoods[src*s*3:(src+1)*s*3]...)
+				}
+				q++
 			}
 		}
 	}
-	nb := make([]float32, len(g.Neighbourhoods))
-	cen := make([]float32, len(g.Centres))
-	visCen := make([]float32, 0, b*nv*3)
-	target := make([]float32, 0, b*nm*s*3)
-	for q, src := range order {
-		copy(nb[q*s*3:(q+1)*s*3], g.Neighbourhoods[src*s*3:(src+1)*s*3])
-		copy(cen[q*3:(q+1)*3], g.Centres[src*3:(src+1)*3])
-		if q%gs < nv {
-			visCen = append(visCen, g.Centres[src*3:(src+1)*3]...)
-		} else {
-			target = append(target, g.Neighbourhoods[src*s*3:(src+1)*s*3]...)
-		}
-	}
+	return ro, nil
+}
 
-	// MAE_encoder on the visible tokens.
-	tok := m.Encoder.Forward(tp, nn.FromData(nb, b*gs, s, 3), b*gs, s).Reshape(b, gs, c)
-	x := nn.SliceTokens(tp, tok, 0, nv)
-	pos := m.Pos2.Forward(tp, nn.GELU(tp, m.Pos0.Forward(tp, nn.FromData(visCen, b, nv, 3)), false))
+// encode runs MAE_encoder on reordered groups: the patch encoder on every
+// group, then pos_embed and the blocks (the position added before each)
+// and the final norm on the visible tokens.
+func (m *PointMAEPretrain) encode(tp *nn.Tape, ro *reordered, r *rand.Rand) *nn.Tensor {
+	b, gs, s, c := ro.b, ro.gs, ro.s, m.Cfg.TransDim
+	tok := m.Encoder.Forward(tp, nn.FromData(ro.nb, b*gs, s, 3), b*gs, s).Reshape(b, gs, c)
+	x := tok
+	if ro.nv < gs {
+		x = nn.SliceTokens(tp, tok, 0, ro.nv)
+	}
+	pos := m.Pos2.Forward(tp, nn.GELU(tp, m.Pos0.Forward(tp, nn.FromData(ro.visCen, b, ro.nv, 3)), false))
 	for _, blk := range m.Blocks {
 		x = blk.Forward(tp, nn.Add(tp, x, pos), r, nil)
 	}
-	x = m.Norm.Forward(tp, x)
-
-	// MAE_decoder on [visible, mask tokens].
-	dpos := m.DecPos2.Forward(tp, nn.GELU(tp, m.DecPos0.Forward(tp, nn.FromData(cen, b, gs, 3)), false))
-	mt := nn.RepeatRows(tp, m.MaskToken.T(), b*nm).Reshape(b, nm, c)
-	x = nn.ConcatTokens(tp, x, mt)
-	for _, blk := range m.DecBlocks {
-		x = blk.Forward(tp, nn.Add(tp, x, dpos), r, nil)
-	}
-	x = m.DecNorm.Forward(tp, nn.SliceTokens(tp, x, nv, gs))
-
-	rebuild := m.IncreaseDim.Forward(tp, x).Reshape(b*nm, s, 3)
-	gt := nn.FromData(target, b*nm, s, 3)
-	return &PretrainOutput{Loss: nn.ChamferL2(tp, rebuild, gt), Rebuild: rebuild, Target: gt, Masked: nm}, nil
+	return m.Norm.Forward(tp, x)
 }
 
 // LoadPretrainWeights loads a pre-training checkpoint into m: Point-MAE's

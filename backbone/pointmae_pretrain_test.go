@@ -61,6 +61,9 @@ type pretrainGolden struct {
 			Grads        map[string]gTensor `json:"grads"`
 			BuffersAfter map[string]gTensor `json:"buffers_after"`
 		} `json:"tiny_train"`
+		Encode struct {
+			Tokens gTensor `json:"tokens"`
+		} `json:"tiny_encode"`
 		PTH struct {
 			Config  pretrainCfgJSON `json:"config"`
 			File    string          `json:"file"`
@@ -151,6 +154,20 @@ func TestGoldenPointMAEPretrainTiny(t *testing.T) {
 	for k, want := range c.BuffersAfter {
 		goldentest.CloseTo(t, "buffer "+k, byName[k].Data, want, 1e-4)
 	}
+
+	// MAE_encoder alone, nothing masked, in evaluation mode, from the
+	// weights before the step.
+	goldentest.SplitmixInit(m.Params(), norm)
+	tok, err := m.Encode(nn.NoGrad(), g, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []int{cfg.B, cfg.NumGroup, cfg.TransDim}; !slices.Equal(tok.Shape, want) {
+		t.Errorf("encoded tokens %v, want %v", tok.Shape, want)
+	}
+	g2 := loadPretrainGolden(t).Cases.Encode.Tokens
+	goldentest.CloseTo(t, "encode", tok.Data, g2, 1e-4)
+	t.Logf("encode (noaug, eval) error %.2g", worstRel(tok.Data, g2))
 	t.Logf("loss %.9g (PyTorch %.12g, relative error %.2g); rebuild error %.2g; worst gradient error %.2g (%s)",
 		out.Loss.Data[0], c.Loss, lossErr, worstRel(out.Rebuild.Data, c.Rebuild), worst, worstKey)
 }

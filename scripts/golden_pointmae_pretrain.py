@@ -20,6 +20,10 @@ masked. Stored: the inputs, the mask, the loss, the predicted and target
 points, every gradient (summaries of the large ones), the BatchNorm buffers
 after the step, the state-dict keys in order, and parameter checks.
 
+Case "tiny_encode": MAE_encoder alone (MaskTransformer.forward with
+noaug=True: nothing masked) in eval mode, tiny_train's weights and inputs:
+the final norm's tokens, B x G x C.
+
 Case "official_pth": pointmae_pretrain.pth is a small checkpoint in the
 layout of Point-MAE's pretrain.pth ({"base_model": state dict, "epoch": ...})
 for the same tiny configuration, its keys exactly Point-MAE's. To stay small
@@ -100,6 +104,14 @@ cases["tiny_train"] = {
 }
 model.load_state_dict(state0)
 cases["tiny_train"]["param_checks"] = param_checks(model)
+
+# tiny_encode: MAE_encoder alone in eval mode with nothing masked (noaug=True),
+# same weights (before the training step) and inputs ------------------------------
+model.eval()
+with torch.no_grad():
+    tokens = model.MAE_encoder(neighborhood, center, torch.zeros(B, G, dtype=torch.bool))
+cases["tiny_encode"] = {"params_from": "tiny_train", "inputs_from": "tiny_train", "mode": "eval",
+                        "tokens": enc_res(tokens)}
 
 # official_pth -----------------------------------------------------------------
 STRIDE = 16  # see the docstring: the file must hold at least a quarter of the elements pcx reads

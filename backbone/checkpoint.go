@@ -55,7 +55,17 @@ func LoadWeights(path string, ps nn.Params, opt LoadOptions) (checkpoint.Report,
 		return rep, fmt.Errorf("pretrained weights (a Point-MAE or DAPT .pth, or a pcx .safetensors): %w", err)
 	}
 	if format == state.FormatSafetensors {
-		rep, _, _, err = checkpoint.Load(path, ps)
+		// A pcx checkpoint: a fine-tuning run's, or a pretraining run's
+		// whole model, whose MAE_encoder.* weights are the backbone's.
+		var d *state.Dict
+		if d, err = state.ReadSafetensors(path); err == nil {
+			if err = state.StripPrefixes(d, PointMAEPrefixes...); err == nil {
+				rep, err = checkpoint.LoadDict(d, ps)
+			}
+		}
+		if err != nil {
+			err = fmt.Errorf("%s: %w", path, err)
+		}
 	} else {
 		rep, err = checkpoint.LoadPTH(path, pthKeys, ps, PointMAEPrefixes...)
 	}

@@ -335,13 +335,25 @@ func TestPointMAEPretrainToFineTune(t *testing.T) {
 	if want := len(pre.EncoderParams()) - 2; n != want { // minus the two BatchNorm counters
 		t.Errorf("%d pretrained weights, want %d", n, want)
 	}
-	// The whole pre-training checkpoint is not a backbone checkpoint.
+	// The whole pre-training checkpoint loads too: its MAE_encoder.*
+	// weights are the backbone's, the decoder's are unexpected.
 	full := filepath.Join(dir, "pretrain.safetensors")
 	if err := checkpoint.Save(full, pre.Params(), nil, nil); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := LoadWeights(full, ft.Params(), LoadOptions{}); err == nil {
-		t.Error("a pre-training .safetensors loaded as a backbone checkpoint")
+	ft2, _ := NewPointMAE(Config{TransDim: 16, Depth: 2, Heads: 2, Classes: 3, NumGroup: 4, GroupSize: 4, PosEveryBlock: true},
+		pointcloud.NewRand(9))
+	rep2, err := LoadWeights(full, ft2.Params(), LoadOptions{})
+	if err != nil {
+		t.Fatalf("a pre-training .safetensors as the backbone: %v", err)
+	}
+	if !slices.Contains(rep2.Unexpected, "mask_token") || !slices.Contains(rep2.Unexpected, "increase_dim.0.weight") {
+		t.Errorf("unexpected keys %v", rep2.Unexpected)
+	}
+	for _, p := range ft2.Params() {
+		if IsPretrained(p.Name) && slices.Contains(rep2.Missing, p.Name) {
+			t.Errorf("%s not loaded from the pre-training checkpoint", p.Name)
+		}
 	}
 }
 

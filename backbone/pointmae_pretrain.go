@@ -149,19 +149,39 @@ func NewPointMAEPretrain(cfg PretrainConfig, r *rand.Rand) (*PointMAEPretrain, e
 	return m, nil
 }
 
-// pretrainBlocks returns depth pre-LN blocks named prefix.i with drop-path
-// rates linspace(0, rate, depth).
+// pretrainBlocks returns Point-MAE's depth pre-LN blocks (no qkv bias,
+// LayerNorm ε 1e-5, MLP ratio 4) named prefix.i with drop-path rates
+// linspace(0, rate, depth).
 func pretrainBlocks(prefix string, c, heads, depth int, rate float32, r *rand.Rand) []*layers.Block {
+	return blockStack(prefix, layers.BlockConfig{Dim: c, Heads: heads, Hidden: 4 * c, Eps: 1e-5}, depth, rate, r)
+}
+
+// blockStack returns depth pre-LN blocks of cfg named prefix.i, with
+// drop-path rates linspace(0, rate, depth) (cfg.DropPath is ignored): the
+// block stacks of both masked autoencoders' encoders and decoders.
+func blockStack(prefix string, cfg layers.BlockConfig, depth int, rate float32, r *rand.Rand) []*layers.Block {
 	var bs []*layers.Block
 	for i := 0; i < depth; i++ {
-		dp := float32(0)
+		cfg.DropPath = 0
 		if depth > 1 {
-			dp = rate * float32(i) / float32(depth-1)
+			cfg.DropPath = rate * float32(i) / float32(depth-1)
 		}
-		bs = append(bs, layers.NewBlock(fmt.Sprintf("%s.%d", prefix, i),
-			layers.BlockConfig{Dim: c, Heads: heads, Hidden: 4 * c, Eps: 1e-5, DropPath: dp}, r))
+		bs = append(bs, layers.NewBlock(fmt.Sprintf("%s.%d", prefix, i), cfg, r))
 	}
 	return bs
+}
+
+// runBlocks runs the blocks in turn on x; a non-nil pos is added before
+// every block (Point-MAE's encoder and decoder), a nil one never (MAE adds
+// its positions once, before the first block).
+func runBlocks(tp *nn.Tape, blocks []*layers.Block, x, pos *nn.Tensor, r *rand.Rand) *nn.Tensor {
+	for _, blk := range blocks {
+		if pos != nil {
+			x = nn.Add(tp, x, pos)
+		}
+		x = blk.Forward(tp, x, r, nil)
+	}
+	return x
 }
 
 func blockLinears(b *layers.Block) []*layers.Linear {
@@ -251,6 +271,47 @@ func (m *PointMAEPretrain) DrawMask(g *Groups, r *rand.Rand) ([]bool, error) {
 		return MaskNearBlock(g.Centres, g.B, g.G, m.Cfg.NumMask(), r)
 	}
 	return MaskRandom(g.B, g.G, m.Cfg.NumMask(), r)
+}
+
+// maskOrder checks a mask of b samples of n tokens each (b×n, true =
+// masked; items names the tokens, holder a sample, for errors: "groups"
+// and "cloud", "patches" and "image") and returns each sample's token order,
+// visible tokens first, then masked ones, each in ascending order (b×n
+// indices within the sample), and the number masked per sample. Every
+// sample must mask as many tokens, and leave at least one visible; the
+// masked autoencoders of point clouds and of images both gather their
+// visible tokens (and their masked targets) on the host this way.
+func maskOrder(mask []bool, b, n int, items, holder string) ([]int, int, error) {
+	if len(mask) != b*n {
+		return nil, 0, fmt.Errorf("backbone: mask of %d entries for %d %ss of %d %s", len(mask), b, holder, n, items)
+	}
+	nm := -1
+	for i := 0; i < b; i++ {
+		k := 0
+		for _, v := range mask[i*n : (i+1)*n] {
+			if v {
+				k++
+			}
+		}
+		if nm >= 0 && k != nm {
+			return nil, 0, fmt.Errorf("backbone: %s %d masks %d %s, %s 0 %d; every %s must mask as many", holder, i, k, items, holder, nm, holder)
+		}
+		nm = k
+	}
+	if nm >= n {
+		return nil, 0, fmt.Errorf("backbone: the mask hides all %d %s of each %s; at least one must stay visible", n, items, holder)
+	}
+	order := make([]int, 0, b*n)
+	for i := 0; i < b; i++ {
+		for pass := 0; pass < 2; pass++ {
+			for j := 0; j < n; j++ {
+				if mask[i*n+j] == (pass == 1) {
+					order = append(order, j)
+				}
+			}
+		}
+	}
+	return order, nm, nil
 }
 
 // checkMaskSize refuses a mask of n of g groups that is impossible.
@@ -358,9 +419,7 @@ func (m *PointMAEPretrain) Forward(tp *nn.Tape, g *Groups, mask []bool, r *rand.
 	dpos := m.DecPos2.Forward(tp, nn.GELU(tp, m.DecPos0.Forward(tp, nn.FromData(ro.cen, b, gs, 3)), false))
 	mt := nn.RepeatRows(tp, m.MaskToken.T(), b*nm).Reshape(b, nm, c)
 	x = nn.ConcatTokens(tp, x, mt)
-	for _, blk := range m.DecBlocks {
-		x = blk.Forward(tp, nn.Add(tp, x, dpos), r, nil)
-	}
+	x = runBlocks(tp, m.DecBlocks, x, dpos, r)
 	x = m.DecNorm.Forward(tp, nn.SliceTokens(tp, x, nv, gs))
 
 	rebuild := m.IncreaseDim.Forward(tp, x).Reshape(b*nm, s, 3)
@@ -409,46 +468,22 @@ func (m *PointMAEPretrain) reorder(g *Groups, mask []bool) (*reordered, error) {
 			len(g.Centres), len(g.Neighbourhoods), g.B*g.G*3, g.B*g.G*g.M*3)
 	}
 	b, gs, s := g.B, g.G, g.M
-	if len(mask) != b*gs {
-		return nil, fmt.Errorf("backbone: mask of %d entries for %d clouds of %d groups", len(mask), b, gs)
-	}
-	nm := -1
-	for i := 0; i < b; i++ {
-		k := 0
-		for _, v := range mask[i*gs : (i+1)*gs] {
-			if v {
-				k++
-			}
-		}
-		if nm >= 0 && k != nm {
-			return nil, fmt.Errorf("backbone: cloud %d masks %d groups, cloud 0 %d; every cloud must mask as many", i, k, nm)
-		}
-		nm = k
-	}
-	if nm >= gs {
-		return nil, fmt.Errorf("backbone: the mask hides all %d groups of each cloud; at least one must stay visible", gs)
+	order, nm, err := maskOrder(mask, b, gs, "groups", "cloud")
+	if err != nil {
+		return nil, err
 	}
 	nv := gs - nm
 	ro := &reordered{b: b, gs: gs, s: s, nv: nv, nm: nm,
 		nb: make([]float32, len(g.Neighbourhoods)), cen: make([]float32, len(g.Centres)),
 		visCen: make([]float32, 0, b*nv*3), target: make([]float32, 0, b*nm*s*3)}
-	q := 0
-	for i := 0; i < b; i++ {
-		for pass := 0; pass < 2; pass++ {
-			for j := 0; j < gs; j++ {
-				if mask[i*gs+j] != (pass == 1) {
-					continue
-				}
-				src := i*gs + j
-				copy(ro.nb[q*s*3:(q+1)*s*3], g.Neighbourhoods[src*s*3:(src+1)*s*3])
-				copy(ro.cen[q*3:(q+1)*3], g.Centres[src*3:(src+1)*3])
-				if pass == 0 {
-					ro.visCen = append(ro.visCen, g.Centres[src*3:(src+1)*3]...)
-				} else {
-					ro.target = append(ro.target, g.Neighbourhoods[src*s*3:(src+1)*s*3]...)
-				}
-				q++
-			}
+	for q, j := range order {
+		src := q/gs*gs + j
+		copy(ro.nb[q*s*3:(q+1)*s*3], g.Neighbourhoods[src*s*3:(src+1)*s*3])
+		copy(ro.cen[q*3:(q+1)*3], g.Centres[src*3:(src+1)*3])
+		if q%gs < nv {
+			ro.visCen = append(ro.visCen, g.Centres[src*3:(src+1)*3]...)
+		} else {
+			ro.target = append(ro.target, g.Neighbourhoods[src*s*3:(src+1)*s*3]...)
 		}
 	}
 	return ro, nil
@@ -465,10 +500,7 @@ func (m *PointMAEPretrain) encode(tp *nn.Tape, ro *reordered, r *rand.Rand) *nn.
 		x = nn.SliceTokens(tp, tok, 0, ro.nv)
 	}
 	pos := m.Pos2.Forward(tp, nn.GELU(tp, m.Pos0.Forward(tp, nn.FromData(ro.visCen, b, ro.nv, 3)), false))
-	for _, blk := range m.Blocks {
-		x = blk.Forward(tp, nn.Add(tp, x, pos), r, nil)
-	}
-	return m.Norm.Forward(tp, x)
+	return m.Norm.Forward(tp, runBlocks(tp, m.Blocks, x, pos, r))
 }
 
 // LoadPretrainWeights loads a pre-training checkpoint into m: Point-MAE's

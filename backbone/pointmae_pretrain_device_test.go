@@ -28,18 +28,7 @@ func TestPointMAEPretrainDevice(t *testing.T) {
 	if testing.Short() {
 		t.Skip("emulator: slow")
 	}
-	dir := emu.Dir(t)
-	d, err := cuda.Open(cuda.Options{Libs: cuda.LibOptions{Dirs: []string{dir}, Only: true}, IgnoreEnv: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := d.Close(); err != nil {
-			t.Error(err)
-		}
-	})
-	eng := cuda.NewEngine(d)
-
+	eng := openEmulator(t)
 	c := loadPretrainGolden(t).Cases.Tiny
 	norm := map[string]bool{}
 	for _, k := range c.NormWeightKeys {
@@ -52,34 +41,70 @@ func TestPointMAEPretrainDevice(t *testing.T) {
 	for i, v := range c.Inputs.Mask.Data {
 		mask[i] = v != 0
 	}
-	run := func(dev nn.Device) (float32, map[string][]float32) {
+	compareDevice(t, eng, func(dev nn.Device) (float32, map[string][]float32) {
 		m, err := NewPointMAEPretrain(cfg.config(), pointcloud.NewRand(0))
 		if err != nil {
 			t.Fatal(err)
 		}
 		goldentest.SplitmixInit(m.Params(), norm)
-		if dev != nil {
-			m.Params().ToDevice(dev)
-			defer m.Params().ToHost()
-		}
-		tp := nn.NewTape(true)
-		out, err := m.Forward(tp, g, mask, pointcloud.NewRand(1))
-		if err != nil {
-			t.Fatal(err)
-		}
-		tp.Backward(out.Loss)
-		loss := out.Loss.Host()[0]
-		grads := map[string][]float32{}
-		for _, p := range m.Params() {
-			if p.Trainable {
-				grads[p.Name] = append([]float32(nil), p.HostGrad()...)
+		return runOnDevice(t, dev, m.Params(), func(tp *nn.Tape) *nn.Tensor {
+			out, err := m.Forward(tp, g, mask, pointcloud.NewRand(1))
+			if err != nil {
+				t.Fatal(err)
 			}
-		}
-		tp.Release()
-		return loss, grads
+			return out.Loss
+		})
+	})
+}
+
+// openEmulator opens the CPU emulator of the CUDA driver and cuBLAS (which
+// runs the kernels' CUDA C sources) as a device engine, closed when the
+// test ends.
+func openEmulator(t *testing.T) nn.Device {
+	t.Helper()
+	dir := emu.Dir(t)
+	d, err := cuda.Open(cuda.Options{Libs: cuda.LibOptions{Dirs: []string{dir}, Only: true}, IgnoreEnv: true})
+	if err != nil {
+		t.Fatal(err)
 	}
+	t.Cleanup(func() {
+		if err := d.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	return cuda.NewEngine(d)
+}
+
+// runOnDevice moves ps to dev (the host when nil), runs forward on a
+// training tape, back-propagates the loss it returns, and returns the loss
+// and every trainable parameter's gradient, the parameters back on the
+// host.
+func runOnDevice(t *testing.T, dev nn.Device, ps nn.Params, forward func(tp *nn.Tape) *nn.Tensor) (float32, map[string][]float32) {
+	t.Helper()
+	if dev != nil {
+		ps.ToDevice(dev)
+		defer ps.ToHost()
+	}
+	tp := nn.NewTape(true)
+	loss := forward(tp)
+	tp.Backward(loss)
+	l := loss.Host()[0]
+	grads := map[string][]float32{}
+	for _, p := range ps {
+		if p.Trainable {
+			grads[p.Name] = append([]float32(nil), p.HostGrad()...)
+		}
+	}
+	tp.Release()
+	return l, grads
+}
+
+// compareDevice runs a model's step on the CPU and on dev and checks that
+// the loss and every gradient agree.
+func compareDevice(t *testing.T, dev nn.Device, run func(dev nn.Device) (float32, map[string][]float32)) {
+	t.Helper()
 	cl, cg := run(nil)
-	dl, dg := run(eng)
+	dl, dg := run(dev)
 	if d := math.Abs(float64(dl-cl)) / math.Abs(float64(cl)); d > 1e-5 {
 		t.Errorf("loss %v on the device, %v on the CPU", dl, cl)
 	}

@@ -476,3 +476,34 @@ func TestPatchifyMAE(t *testing.T) {
 		t.Errorf("value %v, want %v", got, want)
 	}
 }
+
+// TestViTMAEDevice runs the golden case (norm_pix_loss true) with the
+// parameters on a device (the CUDA emulator) and checks the loss and every
+// gradient against the CPU's; the images and the fixed position tables
+// stay on the host.
+func TestViTMAEDevice(t *testing.T) {
+	if testing.Short() {
+		t.Skip("emulator: slow")
+	}
+	eng := openEmulator(t)
+	tiny := loadMAEGolden(t).Cases.Tiny
+	cfg := tiny.Config
+	im := goldenImages(cfg.B, cfg.ImgSize, cfg.ImgSize)
+	mask := make([]bool, len(tiny.Mask))
+	for i, v := range tiny.Mask {
+		mask[i] = v == 1
+	}
+	compareDevice(t, eng, func(dev nn.Device) (float32, map[string][]float32) {
+		m := tinyMAE(t, tiny, true)
+		return runOnDevice(t, dev, m.Params(), func(tp *nn.Tape) *nn.Tensor {
+			out, err := m.Forward(tp, im, mask, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p := out.Patches(); len(p) != cfg.B*4*48 {
+				t.Fatalf("%d predicted values", len(p))
+			}
+			return out.Loss
+		})
+	})
+}

@@ -60,6 +60,7 @@ type maeGolden struct {
 		Tiny      maeCase         `json:"tiny"`
 		NormPix   maeCase         `json:"tiny_norm_pix"`
 		PTH       string          `json:"pth"`
+		PTHEnc    string          `json:"pth_encoder"`
 		SinCosRaw json.RawMessage `json:"sincos"`
 	} `json:"cases"`
 }
@@ -235,17 +236,19 @@ func TestSinCos2D(t *testing.T) {
 }
 
 // TestViTMAELoadsAsViT: the fixture's MAE state dict under "model" (as
-// MAE's main_pretrain.py saves it), and a ViTMAE saved by pcx (all of it,
-// and its BackboneParams alone), load into backbone.ViT with every backbone
-// weight present and equal; the decoder is unexpected, the head missing.
-// The .pth loads back into a ViTMAE whole.
+// MAE's main_pretrain.py saves it), its encoder alone (as MAE's released
+// mae_pretrain_vit_base.pth), and a ViTMAE saved by pcx (all of it, and its
+// BackboneParams alone) load into backbone.ViT with every backbone weight
+// present and equal; the decoder is unexpected, the head missing. The whole
+// ones load back into a ViTMAE whole, the encoders only partially.
 func TestViTMAELoadsAsViT(t *testing.T) {
 	g := loadMAEGolden(t).Cases
 	tiny := g.Tiny
 	m := tinyMAE(t, tiny, true)
 	ref := goldentest.ByName(m.Params())
 	dir := t.TempDir()
-	pth := writeB64(t, "mae_pretrain.pth", g.PTH)
+	pth := writeB64(t, "checkpoint-799.pth", g.PTH)
+	pthEnc := writeB64(t, "mae_pretrain_vit_base.pth", g.PTHEnc)
 	all, enc := filepath.Join(dir, "mae.safetensors"), filepath.Join(dir, "encoder.safetensors")
 	if err := checkpoint.Save(all, m.Params(), nil, nil); err != nil {
 		t.Fatal(err)
@@ -263,7 +266,7 @@ func TestViTMAELoadsAsViT(t *testing.T) {
 	for _, f := range []struct {
 		path       string
 		unexpected []string
-	}{{pth, decoder}, {all, decoder}, {enc, nil}} {
+	}{{pth, decoder}, {pthEnc, nil}, {all, decoder}, {enc, nil}} {
 		v, err := NewViT(m.Cfg.Encoder(5), pointcloud.NewRand(3))
 		if err != nil {
 			t.Fatal(err)
@@ -296,7 +299,7 @@ func TestViTMAELoadsAsViT(t *testing.T) {
 	for _, f := range []struct {
 		path    string
 		partial bool
-	}{{pth, false}, {all, false}, {enc, true}} {
+	}{{pth, false}, {pthEnc, true}, {all, false}, {enc, true}} {
 		m2, err := NewViTMAE(m.Cfg, pointcloud.NewRand(4))
 		if err != nil {
 			t.Fatal(err)

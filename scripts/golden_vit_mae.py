@@ -12,7 +12,8 @@ Case "tiny": img 8, patch 4 (L = 4 patches), width 12, depth 2, heads 3, decoder
 batch 2, 3 of 4 patches masked. The mask is given: per sample, perm = randperm(4) (torch seed 0) is MAE's
 ids_shuffle (visible = perm[:1], masked = perm[1:], in that shuffled order, so pcx's ascending order is
 checked against another; the samples keep different patches). For norm_pix_loss false and true: the loss, pred (B x L x P*P*3, original patch
-order), the loss mask, and every trainable parameter's gradient (pos_embed and decoder_pos_embed are frozen).
+order), the loss mask, and every trainable parameter's gradient (pos_embed and decoder_pos_embed are frozen; in full for norm_pix_loss
+false, summaries and 32 samples of those over 64 values for true).
 Also the state-dict keys in order, the first values of every entry (init check), and the sin-cos tables
 (exact float32) of the tiny model.
 
@@ -20,7 +21,9 @@ Also the state-dict keys in order, the first values of every entry (init check),
 768 and 512 channels, cls row 0) and a few exact values; the table is checked here against a literal
 transcription of util/pos_embed.py (numpy.meshgrid with w first).
 
-"pth": the tiny model's whole state dict under "model" (as MAE's main_pretrain.py saves it), base64.
+"pth": the tiny model's whole state dict under "model" (as MAE's main_pretrain.py saves it, without its
+"optimizer", "scaler" and "args"), base64. "pth_encoder": its encoder's entries alone under "model", the layout
+of MAE's released mae_pretrain_vit_base.pth.
 """
 import base64
 import hashlib
@@ -92,7 +95,7 @@ for norm_pix in (False, True):
     loss.backward()
     name = "tiny_norm_pix" if norm_pix else "tiny"
     cases[name] = {"norm_pix_loss": norm_pix, "loss": r12(loss.item()), "pred": enc_res(pred),
-                   "mask": [int(v) for v in mask.reshape(-1).tolist()], "grads": grads_of(model, FULL_LIMIT)}
+                   "mask": [int(v) for v in mask.reshape(-1).tolist()], "grads": grads_of(model, 64 if norm_pix else FULL_LIMIT)}
     if not norm_pix:
         cases[name].update({"config": CFG, "ids_shuffle": [int(v) for v in ids_shuffle.reshape(-1).tolist()],
                             "images": enc_exact(imgs), "state_keys": list(model.state_dict().keys()),
@@ -101,6 +104,10 @@ for norm_pix in (False, True):
         buf = io.BytesIO()
         torch.save({"model": {k: v.float() for k, v in model.state_dict().items()}, "epoch": 799}, buf)
         cases["pth"] = base64.b64encode(buf.getvalue()).decode()
+        enc = {k: v.float() for k, v in model.state_dict().items() if not k.startswith("decoder_") and k != "mask_token"}
+        buf = io.BytesIO()
+        torch.save({"model": enc}, buf)
+        cases["pth_encoder"] = base64.b64encode(buf.getvalue()).decode()
 
 sincos = {}
 for dim in (768, 512, 12, 8, 4):

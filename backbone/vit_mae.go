@@ -40,6 +40,23 @@ func MAEBaseConfig() MAEConfig {
 		DecoderWidth: 512, DecoderDepth: 8, DecoderHeads: 16, MLPRatio: 4, Eps: 1e-6, MaskRatio: 0.75, NormPixLoss: true}
 }
 
+// MAELargeConfig is MAE's mae_vit_large_patch16 (ViT-L/16: 1024 wide, 24
+// blocks of 16 heads), with MAEBaseConfig's decoder, ratio and loss.
+func MAELargeConfig() MAEConfig {
+	c := MAEBaseConfig()
+	c.Width, c.Depth, c.Heads = 1024, 24, 16
+	return c
+}
+
+// MAEHugeConfig is MAE's mae_vit_huge_patch14 (ViT-H/14: 14-pixel patches,
+// 1280 wide, 32 blocks of 16 heads), with MAEBaseConfig's decoder, ratio and
+// loss.
+func MAEHugeConfig() MAEConfig {
+	c := MAEBaseConfig()
+	c.PatchSize, c.Width, c.Depth, c.Heads = 14, 1280, 32, 16
+	return c
+}
+
 // MAETinyConfig is a small model for tests: 8-pixel images of 4-pixel
 // patches (4 patches), 12 wide, 2 blocks of 3 heads; a decoder 8 wide of 2
 // blocks of 2 heads; 3 of the 4 patches masked.
@@ -330,8 +347,9 @@ func (o *MAEOutput) Patches() []float32 {
 //
 // The patches are gathered on the host as Point-MAE's groups are (see
 // PointMAEPretrain.Forward): each image's visible patches first
-// (ascending), then its masked ones (ascending). The encoder runs on
-// [cls, visible]; the decoder on [cls, visible, mask tokens], each token
+// (ascending), then its masked ones (ascending). Only the visible patches
+// are embedded (MAE embeds all and then drops the masked ones, which
+// changes nothing downstream). The encoder runs on [cls, visible]; the decoder on [cls, visible, mask tokens], each token
 // given the decoder position of its own patch. MAE instead unshuffles the
 // decoder's tokens to the patches' order (ids_restore) before adding the
 // positions; the transformer blocks treat tokens alike whatever their

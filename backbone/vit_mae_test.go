@@ -331,6 +331,19 @@ func TestViTMAEConfigs(t *testing.T) {
 	if base.Patches() != 196 || base.NumMask() != 147 || base.PatchValues() != 768 {
 		t.Errorf("base: %d patches, %d masked, %d values per patch; want 196, 147, 768", base.Patches(), base.NumMask(), base.PatchValues())
 	}
+	for _, c := range []struct {
+		cfg          MAEConfig
+		width, patch int
+		l, masked    int
+	}{{MAELargeConfig(), 1024, 16, 196, 147}, {MAEHugeConfig(), 1280, 14, 256, 192}} {
+		if err := c.cfg.Validate(); err != nil {
+			t.Fatal(err)
+		}
+		if c.cfg.Width != c.width || c.cfg.PatchSize != c.patch || c.cfg.Patches() != c.l || c.cfg.NumMask() != c.masked ||
+			c.cfg.DecoderWidth != 512 || c.cfg.DecoderDepth != 8 || c.cfg.DecoderHeads != 16 {
+			t.Errorf("preset %+v: %d patches, %d masked", c.cfg, c.cfg.Patches(), c.cfg.NumMask())
+		}
+	}
 	// Parameter counts from the layer sizes (buffers, the fixed position
 	// tables, excluded as MAE's requires_grad=False parameters are): MAE's
 	// ViT-B encoder is timm's vit_base_patch16_224 without head (85,798,656

@@ -1,0 +1,10 @@
+// Package pretrain is Point-MAE's masked-autoencoder pretraining of point
+// clouds as a train.Task: each batch of clouds (labels ignored) is sampled
+// and augmented by points.Pipeline as fine-tuning's training batches are,
+// grouped, a share of each cloud's groups masked (the masks drawn from the
+// batch's random stream), and the model (backbone.PointMAEPretrain) rebuilds
+// the masked groups; the loss is the Chamfer-L2 distance. A run writes
+// train's checkpoints of the whole model (Point-MAE's pretrain.pth key
+// names) and, at its end, backbone.safetensors: the encoder under the
+// fine-tuning model's names, which pcx train --ckpt loads.
+package pretrain

@@ -1,0 +1,230 @@
+package pretrain
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+
+	"github.com/pcx-dev/pcx/backbone"
+	"github.com/pcx-dev/pcx/classify"
+	"github.com/pcx-dev/pcx/datasets"
+	"github.com/pcx-dev/pcx/nn"
+	"github.com/pcx-dev/pcx/nn/checkpoint"
+	"github.com/pcx-dev/pcx/train"
+	"go.yaml.in/yaml/v3"
+)
+
+// Files of a pretraining run directory.
+const (
+	// ConfigFile is the resolved configuration.
+	ConfigFile = "config.yaml"
+	// BackboneFile is the encoder under the fine-tuning model's names,
+	// written when the run ends (pcx train --ckpt loads it).
+	BackboneFile = "backbone.safetensors"
+	// MetaConfig is the checkpoints' metadata key holding Config as JSON.
+	MetaConfig = "pcx_pretrain_config"
+)
+
+// ModelConfig sizes the pretraining model (backbone.PretrainConfig).
+type ModelConfig struct {
+	TransDim     int     `yaml:"trans_dim" json:"trans_dim"`
+	Depth        int     `yaml:"depth" json:"depth"`
+	Heads        int     `yaml:"num_heads" json:"num_heads"`
+	DecoderDepth int     `yaml:"decoder_depth" json:"decoder_depth"`
+	DecoderHeads int     `yaml:"decoder_num_heads" json:"decoder_num_heads"`
+	NumGroup     int     `yaml:"num_group" json:"num_group"`
+	GroupSize    int     `yaml:"group_size" json:"group_size"`
+	NPoints      int     `yaml:"npoints" json:"npoints"`
+	MaskRatio    float64 `yaml:"mask_ratio" json:"mask_ratio"`
+	MaskType     string  `yaml:"mask_type" json:"mask_type"`
+	DropPath     float32 `yaml:"drop_path_rate" json:"drop_path_rate"`
+}
+
+// Backbone is the backbone's configuration of m.
+func (m ModelConfig) Backbone() backbone.PretrainConfig {
+	return backbone.PretrainConfig{TransDim: m.TransDim, Depth: m.Depth, Heads: m.Heads, DecoderDepth: m.DecoderDepth,
+		DecoderHeads: m.DecoderHeads, NumGroup: m.NumGroup, GroupSize: m.GroupSize, NPoints: m.NPoints,
+		MaskRatio: m.MaskRatio, MaskType: m.MaskType, DropPath: m.DropPath}
+}
+
+// Config is a whole pretraining run: what RUN/config.yaml holds.
+type Config struct {
+	// Version marks pcx's configuration files (1).
+	Version int `yaml:"pcx" json:"pcx"`
+	// Task is "pretrain" (telling this file from a fine-tuning one).
+	Task string `yaml:"task" json:"task"`
+	// Data is the data set spec (synth, npy:DIR, ...; see datasets.Open).
+	Data    string `yaml:"data" json:"data"`
+	Variant string `yaml:"variant,omitempty" json:"variant,omitempty"`
+	// DataPoints is the number of points loaded per sample (0: the data
+	// set's default).
+	DataPoints int `yaml:"data_points,omitempty" json:"data_points,omitempty"`
+	// TestLoss evaluates the reconstruction loss on the test split.
+	TestLoss bool         `yaml:"test_loss" json:"test_loss"`
+	Model    ModelConfig  `yaml:"model" json:"model"`
+	Train    train.Config `yaml:"train" json:"train"`
+}
+
+// SynthModel is the pretraining model for pcx's synth data set: the synth
+// fine-tuning preset's encoder (192 wide, 6 blocks of 3 heads, 32 groups
+// of 16 from 1024 points) with a 2-block decoder, 60% of the groups masked
+// at random, drop-path 0.1.
+func SynthModel() ModelConfig {
+	return ModelConfig{TransDim: 192, Depth: 6, Heads: 3, DecoderDepth: 2, DecoderHeads: 3, NumGroup: 32, GroupSize: 16,
+		NPoints: 1024, MaskRatio: 0.6, MaskType: backbone.MaskRand, DropPath: 0.1}
+}
+
+// PointMAEModel is Point-MAE's own pretraining model (cfgs/pretrain.yaml).
+func PointMAEModel() ModelConfig {
+	c := backbone.PointMAEPretrainConfig()
+	return ModelConfig{TransDim: c.TransDim, Depth: c.Depth, Heads: c.Heads, DecoderDepth: c.DecoderDepth,
+		DecoderHeads: c.DecoderHeads, NumGroup: c.NumGroup, GroupSize: c.GroupSize, NPoints: c.NPoints,
+		MaskRatio: c.MaskRatio, MaskType: c.MaskType, DropPath: c.DropPath}
+}
+
+// SynthSchedule is pcx pretrain synth's schedule: 30 epochs of batch 32,
+// AdamW at 1e-3 with weight decay 0.05, 3 warm-up epochs, cosine per step,
+// the gradient clipped at 10, best.safetensors by the training loss.
+func SynthSchedule() train.Config {
+	return train.Config{Epochs: 30, BatchSize: 32, LR: 1e-3, MinLR: 1e-6, WarmupLR: 1e-6, WarmupEpochs: 3,
+		WeightDecay: 0.05, ClipGrad: 10, Best: "train_loss", ScheduleUnit: "step"}
+}
+
+// SynthConfig is pcx pretrain synth's whole configuration.
+func SynthConfig() Config {
+	return Config{Version: 1, Task: "pretrain", Data: "synth", Variant: "clean", Model: SynthModel(), Train: SynthSchedule()}
+}
+
+// Validate checks the configuration.
+func (c Config) Validate() error {
+	if c.Version != 1 {
+		return fmt.Errorf("unknown pcx configuration version %d (want pcx: 1)", c.Version)
+	}
+	if c.Task != "pretrain" {
+		return fmt.Errorf("not a pretraining configuration (task is %q, want pretrain)", c.Task)
+	}
+	if c.Data == "" {
+		return fmt.Errorf("no data set (data:)")
+	}
+	if c.DataPoints < 0 {
+		return fmt.Errorf("data_points must not be negative (got %d)", c.DataPoints)
+	}
+	m := c.Model
+	switch {
+	case m.TransDim <= 0 || m.Depth <= 0 || m.Heads <= 0 || m.DecoderDepth <= 0 || m.DecoderHeads <= 0:
+		return fmt.Errorf("model: trans_dim, depth, num_heads, decoder_depth and decoder_num_heads must be positive")
+	case m.TransDim%m.Heads != 0 || m.TransDim%m.DecoderHeads != 0:
+		return fmt.Errorf("model: trans_dim %d is not divisible by the heads (%d, %d)", m.TransDim, m.Heads, m.DecoderHeads)
+	case m.TransDim > 4096 || m.Depth > 64 || m.DecoderDepth > 64:
+		return fmt.Errorf("model: too large (trans_dim %d, depth %d, decoder_depth %d)", m.TransDim, m.Depth, m.DecoderDepth)
+	case m.NumGroup < 2 || m.GroupSize <= 0 || m.NPoints < m.NumGroup || m.NPoints < m.GroupSize || m.NPoints > 1<<20:
+		return fmt.Errorf("model: %d groups of %d points from %d points cannot be drawn", m.NumGroup, m.GroupSize, m.NPoints)
+	case !(m.MaskRatio > 0 && m.MaskRatio < 1):
+		return fmt.Errorf("mask ratio must lie strictly between 0 and 1 (got %g)", m.MaskRatio)
+	case m.MaskType != backbone.MaskRand && m.MaskType != backbone.MaskBlock:
+		return fmt.Errorf("mask type must be %s or %s (got %q)", backbone.MaskRand, backbone.MaskBlock, m.MaskType)
+	case !(m.DropPath >= 0 && m.DropPath < 1):
+		return fmt.Errorf("drop_path_rate must lie in [0, 1) (got %g)", m.DropPath)
+	}
+	if n := m.Backbone().NumMask(); n < 1 || n >= m.NumGroup {
+		return fmt.Errorf("mask ratio %g masks %d of %d groups; at least one must be masked and one visible", m.MaskRatio, n, m.NumGroup)
+	}
+	if math.IsNaN(m.MaskRatio) {
+		return fmt.Errorf("mask ratio is NaN")
+	}
+	return c.Train.Validate()
+}
+
+// ReadConfig reads a pretraining configuration file (a run's config.yaml):
+// unknown keys are errors, and the result is validated.
+func ReadConfig(path string) (Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return Config{}, err
+	}
+	var c Config
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil {
+		return Config{}, fmt.Errorf("%s: %v", path, err)
+	}
+	if err := c.Validate(); err != nil {
+		return Config{}, fmt.Errorf("%s: %w", path, err)
+	}
+	return c, nil
+}
+
+// LoadData opens the run's data set.
+func LoadData(c Config) (*datasets.Dataset, error) {
+	d, err := datasets.Open(c.Data, datasets.Options{Variant: c.Variant, Points: c.DataPoints})
+	if err != nil {
+		return nil, err
+	}
+	if err := d.Validate(); err != nil {
+		return nil, fmt.Errorf("%s: %w", c.Data, err)
+	}
+	return d, nil
+}
+
+// Options say how a run executes; none changes its result.
+type Options struct {
+	// Resume continues the run in the directory from its last checkpoint.
+	Resume bool
+	// Log receives the header and each epoch's line, Progress the
+	// progress; either may be nil.
+	Log, Progress io.Writer
+	// Device, when set, trains there (see train.Options.Device).
+	Device nn.Device
+	// AfterStep is passed to train.Options (tests interrupt runs with it).
+	AfterStep func(epoch, batch int)
+}
+
+// Train pretrains on data in dir: dir/config.yaml is written first (unless
+// resuming), train's last and best checkpoints of the whole model during
+// the run, and dir/backbone.safetensors (BackboneParams of the last
+// epoch's model) at its end.
+func Train(ctx context.Context, c Config, data *datasets.Dataset, dir string, o Options) (*train.Result, error) {
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	m, err := backbone.NewPointMAEPretrain(c.Model.Backbone(), train.Stream(c.Train.Seed, 0, 0, 0))
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	if !o.Resume {
+		if err := classify.WriteConfig(filepath.Join(dir, ConfigFile), c); err != nil {
+			return nil, err
+		}
+	}
+	cj, err := json.Marshal(c)
+	if err != nil {
+		return nil, err
+	}
+	task := &Task{Model: m, Data: data, UseTest: c.TestLoss}
+	if o.Log != nil {
+		fmt.Fprintf(o.Log, "Point-MAE pretraining on %s (%d train clouds", data.Name, task.Len(train.TrainSplit))
+		if c.TestLoss {
+			fmt.Fprintf(o.Log, ", %d held out", task.Len(train.TestSplit))
+		}
+		fmt.Fprintf(o.Log, "): %d parameters, %d of %d groups masked (%s)\n", m.Params().Count(),
+			c.Model.Backbone().NumMask(), c.Model.NumGroup, c.Model.MaskType)
+	}
+	meta := map[string]string{MetaConfig: string(cj)}
+	res, err := train.Run(ctx, task, c.Train, train.Options{Dir: dir, Resume: o.Resume, Log: o.Log, Progress: o.Progress,
+		Meta: meta, Device: o.Device, AfterStep: o.AfterStep})
+	if err != nil {
+		return res, err
+	}
+	if err := checkpoint.Save(filepath.Join(dir, BackboneFile), m.BackboneParams(), nil, meta); err != nil {
+		return res, err
+	}
+	return res, nil
+}

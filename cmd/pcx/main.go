@@ -89,6 +89,7 @@ func newApp() *cli.App {
 		},
 		Commands: []*cli.Command{
 			trainCommand(),
+			pretrainCommand(),
 			vtabCommand(),
 			evalCommand(),
 			predictCommand(),

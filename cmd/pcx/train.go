@@ -344,6 +344,11 @@ type runSpec struct {
 	load     func() (classes int, err error)
 	run      func(ctx context.Context, classes int, log io.Writer, eng nn.Device) (*train.Result, error)
 	plots    func() ([]string, error)
+	// files are other files of the run that --overwrite removes.
+	files []string
+	// result, when set, prints the result (and --json's) instead of
+	// classification's lines.
+	result func(res *train.Result, figs []string) error
 }
 
 // executeRun runs a training run whose configuration is resolved and
@@ -365,7 +370,7 @@ func executeRun(c *cli.Context, r runSpec) error {
 	}
 	defer lock.Unlock()
 	if !c.Bool("resume") {
-		if err := train.StartFresh(out, c.Bool("overwrite"), append([]string{r.config}, runFigures...)...); err != nil {
+		if err := train.StartFresh(out, c.Bool("overwrite"), append(append([]string{r.config}, runFigures...), r.files...)...); err != nil {
 			return err
 		}
 	}
@@ -401,6 +406,9 @@ func executeRun(c *cli.Context, r runSpec) error {
 		if figs, err = r.plots(); err != nil {
 			return err
 		}
+	}
+	if r.result != nil {
+		return r.result(res, figs)
 	}
 	if c.Bool("json") {
 		return writeJSON(os.Stdout, struct {

@@ -183,4 +183,3 @@ func pretrainResumeCommand(c *cli.Context, out string) string {
 	}
 	return strings.Join(args, " ")
 }
-

@@ -12,6 +12,7 @@ import (
 	"github.com/pcx-dev/pcx/backbone"
 	"github.com/pcx-dev/pcx/datasets"
 	"github.com/pcx-dev/pcx/datasets/synth"
+	"github.com/pcx-dev/pcx/presets"
 	"github.com/pcx-dev/pcx/train"
 )
 
@@ -151,4 +152,28 @@ func read(t *testing.T, p string) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// TestPresets: the presets are Point-MAE's sizes and synth's, and synth's
+// encoder is the synth fine-tuning preset's.
+func TestPresets(t *testing.T) {
+	if got, want := PointMAEModel().Backbone(), backbone.PointMAEPretrainConfig(); got != want {
+		t.Errorf("pointmae preset %+v, want %+v", got, want)
+	}
+	c := SynthConfig()
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	fp, err := presets.LookupModel("synth")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := c.Model
+	if m.TransDim != fp.TransDim || m.Depth != fp.Depth || m.Heads != fp.Heads || m.NumGroup != fp.Groups ||
+		m.GroupSize != fp.GroupSize || m.NPoints != fp.Points || m.DecoderDepth != 2 {
+		t.Errorf("synth pretraining model %+v, fine-tuning preset %+v", m, fp)
+	}
+	if _, _, err := FromPreset("nope"); err == nil {
+		t.Error("unknown preset: no error")
+	}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/pcx-dev/pcx/datasets"
 	"github.com/pcx-dev/pcx/nn"
 	"github.com/pcx-dev/pcx/nn/checkpoint"
+	"github.com/pcx-dev/pcx/presets"
 	"github.com/pcx-dev/pcx/train"
 	"go.yaml.in/yaml/v3"
 )
@@ -70,29 +71,49 @@ type Config struct {
 	Train    train.Config `yaml:"train" json:"train"`
 }
 
-// SynthModel is the pretraining model for pcx's synth data set: the synth
-// fine-tuning preset's encoder (192 wide, 6 blocks of 3 heads, 32 groups
-// of 16 from 1024 points) with a 2-block decoder, 60% of the groups masked
-// at random, drop-path 0.1.
+// FromPreset is the model of a pretraining preset (presets.PretrainModel)
+// and its schedule.
+func FromPreset(name string) (ModelConfig, train.Config, error) {
+	p, err := presets.LookupPretrainModel(name)
+	if err != nil {
+		return ModelConfig{}, train.Config{}, err
+	}
+	return ModelConfig{TransDim: p.TransDim, Depth: p.Depth, Heads: p.Heads, DecoderDepth: p.DecoderDepth,
+		DecoderHeads: p.DecoderHeads, NumGroup: p.Groups, GroupSize: p.GroupSize, NPoints: p.Points,
+		MaskRatio: p.MaskRatio, MaskType: p.MaskType, DropPath: p.DropPath}, p.Train, nil
+}
+
+// SynthModel is the pretraining model for pcx's synth data set (the synth
+// pretraining preset): the synth fine-tuning preset's encoder (192 wide, 6
+// blocks of 3 heads, 32 groups of 16 from 1024 points) with a 2-block
+// decoder, 60% of the groups masked at random, drop-path 0.1.
 func SynthModel() ModelConfig {
-	return ModelConfig{TransDim: 192, Depth: 6, Heads: 3, DecoderDepth: 2, DecoderHeads: 3, NumGroup: 32, GroupSize: 16,
-		NPoints: 1024, MaskRatio: 0.6, MaskType: backbone.MaskRand, DropPath: 0.1}
+	m, _, err := FromPreset("synth")
+	if err != nil {
+		panic(err) // the built-in table lacks its synth preset
+	}
+	return m
 }
 
 // PointMAEModel is Point-MAE's own pretraining model (cfgs/pretrain.yaml).
 func PointMAEModel() ModelConfig {
-	c := backbone.PointMAEPretrainConfig()
-	return ModelConfig{TransDim: c.TransDim, Depth: c.Depth, Heads: c.Heads, DecoderDepth: c.DecoderDepth,
-		DecoderHeads: c.DecoderHeads, NumGroup: c.NumGroup, GroupSize: c.GroupSize, NPoints: c.NPoints,
-		MaskRatio: c.MaskRatio, MaskType: c.MaskType, DropPath: c.DropPath}
+	m, _, err := FromPreset("pointmae")
+	if err != nil {
+		panic(err)
+	}
+	return m
 }
 
-// SynthSchedule is pcx pretrain synth's schedule: 30 epochs of batch 32,
-// AdamW at 1e-3 with weight decay 0.05, 3 warm-up epochs, cosine per step,
-// the gradient clipped at 10, best.safetensors by the training loss.
+// SynthSchedule is pcx pretrain synth's schedule (the synth pretraining
+// preset's): 30 epochs of batch 32, AdamW at 1e-3 with weight decay 0.05,
+// 3 warm-up epochs, cosine per step, the gradient clipped at 10,
+// best.safetensors by the training loss.
 func SynthSchedule() train.Config {
-	return train.Config{Epochs: 30, BatchSize: 32, LR: 1e-3, MinLR: 1e-6, WarmupLR: 1e-6, WarmupEpochs: 3,
-		WeightDecay: 0.05, ClipGrad: 10, Best: "train_loss", ScheduleUnit: "step"}
+	_, t, err := FromPreset("synth")
+	if err != nil {
+		panic(err)
+	}
+	return t
 }
 
 // SynthConfig is pcx pretrain synth's whole configuration.

@@ -63,16 +63,10 @@ const vitGoldenBatch = 2
 
 func loadViTMethodGolden(t *testing.T) map[string]vitMethodCase {
 	t.Helper()
-	b, err := os.ReadFile("../testdata/golden/vit.json")
-	if err != nil {
-		t.Fatal(err)
-	}
 	var f struct {
 		Methods map[string]vitMethodCase `json:"methods"`
 	}
-	if err := json.Unmarshal(b, &f); err != nil {
-		t.Fatal(err)
-	}
+	goldentest.Read(t, "vit.json", &f)
 	if len(f.Methods) != 8 {
 		t.Fatalf("%d method cases in vit.json", len(f.Methods))
 	}
@@ -308,18 +302,12 @@ func TestGoldenViTExport(t *testing.T) {
 // every method's model: the backbone loads whole, and exactly the method's
 // own pieces and the head are missing.
 func TestViTNetLoadsViTWeights(t *testing.T) {
-	b, err := os.ReadFile("../testdata/golden/vit.json")
-	if err != nil {
-		t.Fatal(err)
-	}
 	var f struct {
 		NPZ struct {
 			NPZ string `json:"npz"`
 		} `json:"npz"`
 	}
-	if err := json.Unmarshal(b, &f); err != nil {
-		t.Fatal(err)
-	}
+	goldentest.Read(t, "vit.json", &f)
 	raw, err := base64.StdEncoding.DecodeString(f.NPZ.NPZ)
 	if err != nil {
 		t.Fatal(err)

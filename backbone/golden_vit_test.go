@@ -2,7 +2,6 @@ package backbone
 
 import (
 	"encoding/base64"
-	"encoding/json"
 	"math"
 	"os"
 	"path/filepath"
@@ -60,14 +59,8 @@ type vitGolden struct {
 
 func loadViTGolden(t *testing.T) vitGolden {
 	t.Helper()
-	b, err := os.ReadFile("../testdata/golden/vit.json")
-	if err != nil {
-		t.Fatal(err)
-	}
 	var g vitGolden
-	if err := json.Unmarshal(b, &g); err != nil {
-		t.Fatal(err)
-	}
+	goldentest.Read(t, "vit.json", &g)
 	return g
 }
 

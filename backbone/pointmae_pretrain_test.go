@@ -4,9 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
-	"encoding/json"
 	"math"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -79,14 +77,8 @@ type pretrainGolden struct {
 
 func loadPretrainGolden(t *testing.T) pretrainGolden {
 	t.Helper()
-	b, err := os.ReadFile("../testdata/golden/pointmae_pretrain.json")
-	if err != nil {
-		t.Fatal(err)
-	}
 	var g pretrainGolden
-	if err := json.Unmarshal(b, &g); err != nil {
-		t.Fatal(err)
-	}
+	goldentest.Read(t, "pointmae_pretrain.json", &g)
 	return g
 }
 

@@ -3,7 +3,6 @@ package backbone
 import (
 	"encoding/json"
 	"math"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -67,14 +66,8 @@ type maeGolden struct {
 
 func loadMAEGolden(t *testing.T) maeGolden {
 	t.Helper()
-	b, err := os.ReadFile("../testdata/golden/vit_mae.json")
-	if err != nil {
-		t.Fatal(err)
-	}
 	var g maeGolden
-	if err := json.Unmarshal(b, &g); err != nil {
-		t.Fatal(err)
-	}
+	goldentest.Read(t, "vit_mae.json", &g)
 	return g
 }
 

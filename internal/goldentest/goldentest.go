@@ -4,7 +4,10 @@
 package goldentest
 
 import (
+	"encoding/json"
 	"math"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -196,5 +199,18 @@ func CheckFirst(t *testing.T, name string, byName map[string]*nn.Param, checks m
 				t.Fatalf("%s: %s[%d] = %v, fixture %v", name, k, i, p.Data[i], v)
 			}
 		}
+	}
+}
+
+// Read decodes the fixture testdata/golden/name (read from a package one
+// folder below the module root, as every golden test is) into v.
+func Read(t testing.TB, name string, v any) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "testdata", "golden", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		t.Fatalf("%s: %v", name, err)
 	}
 }

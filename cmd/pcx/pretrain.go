@@ -169,17 +169,5 @@ Example:
 
 // pretrainResumeCommand is the command line that continues the run in out.
 func pretrainResumeCommand(c *cli.Context, out string) string {
-	args := []string{"pcx", "pretrain", "synth", "--resume", "--out", shellQuote(out)}
-	for _, f := range []string{"device", "workers", "plots", "json"} {
-		if !c.IsSet(f) {
-			continue
-		}
-		switch v := c.Value(f).(type) {
-		case bool:
-			args = append(args, fmt.Sprintf("--%s=%v", f, v))
-		default:
-			args = append(args, "--"+f, shellQuote(fmt.Sprint(v)))
-		}
-	}
-	return strings.Join(args, " ")
+	return resumeLine(c, []string{"pcx", "pretrain", "synth"}, out, "device", "workers", "plots", "json")
 }

@@ -440,8 +440,13 @@ func defaultRunDir(k trainKind, method string) string {
 // resumeCommand is the command line that continues the run in out: the
 // flags given that do not change its settings, which --resume refuses.
 func resumeCommand(c *cli.Context, k trainKind, out string) string {
-	args := []string{"pcx", "train", k.name, "--resume", "--out", shellQuote(out)}
-	for _, f := range []string{"device", "workers", "group-on-host", "plots", "json"} {
+	return resumeLine(c, []string{"pcx", "train", k.name}, out, "device", "workers", "group-on-host", "plots", "json")
+}
+
+// resumeLine is cmd --resume --out out with those of flags that were given.
+func resumeLine(c *cli.Context, cmd []string, out string, flags ...string) string {
+	args := append(append([]string(nil), cmd...), "--resume", "--out", shellQuote(out))
+	for _, f := range flags {
 		if !c.IsSet(f) {
 			continue
 		}

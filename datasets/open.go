@@ -68,8 +68,11 @@ type Options struct {
 	Layout string
 	// Workers bounds the goroutines loading files; 0 means GOMAXPROCS.
 	Workers int
+	// SynthTrain is the number of synth training samples per class (0:
+	// synth's default, 80).
+	SynthTrain int
 	// Synth, when set, is used as is for KindSynth instead of the synth
-	// defaults with Variant, Points, Seed and Workers applied.
+	// defaults with Variant, Points, Seed, SynthTrain and Workers applied.
 	Synth *synth.Options
 }
 
@@ -155,6 +158,9 @@ func Open(spec string, opt Options) (*Dataset, error) {
 			}
 			if opt.Points > 0 {
 				so.Points = opt.Points
+			}
+			if opt.SynthTrain > 0 {
+				so.Train = opt.SynthTrain
 			}
 			so.Seed, so.Workers = opt.Seed, opt.Workers
 		}

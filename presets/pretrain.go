@@ -36,11 +36,11 @@ func pointMAEPretrainSchedule() train.Config {
 		WeightDecay: 0.05, ClipGrad: 10, Best: "train_loss"}
 }
 
-// synthPretrainSchedule is pcx pretrain synth's: 30 epochs of batch 32,
-// AdamW at 1e-3 with weight decay 0.05, 3 warm-up epochs, the rate moved
+// synthPretrainSchedule is pcx pretrain synth's: 20 epochs of batch 32,
+// AdamW at 1e-3 with weight decay 0.05, 2 warm-up epochs, the rate moved
 // every step, clipping at 10.
 func synthPretrainSchedule() train.Config {
-	return train.Config{Epochs: 30, BatchSize: 32, LR: 1e-3, MinLR: 1e-6, WarmupLR: 1e-6, WarmupEpochs: 3,
+	return train.Config{Epochs: 20, BatchSize: 32, LR: 1e-3, MinLR: 1e-6, WarmupLR: 1e-6, WarmupEpochs: 2,
 		WeightDecay: 0.05, ClipGrad: 10, Best: "train_loss", ScheduleUnit: "step"}
 }
 

@@ -1,6 +1,7 @@
 package backbone
 
 import (
+	"bytes"
 	"fmt"
 	"regexp"
 	"strings"
@@ -55,13 +56,9 @@ func LoadWeights(path string, ps nn.Params, opt LoadOptions) (checkpoint.Report,
 		return rep, fmt.Errorf("pretrained weights (a Point-MAE or DAPT .pth, or a pcx .safetensors): %w", err)
 	}
 	if format == state.FormatSafetensors {
-		// A pcx checkpoint: a fine-tuning run's, or a pretraining run's
-		// whole model, whose MAE_encoder.* weights are the backbone's.
 		var d *state.Dict
 		if d, err = state.ReadSafetensors(path); err == nil {
-			if err = state.StripPrefixes(d, PointMAEPrefixes...); err == nil {
-				rep, err = checkpoint.LoadDict(d, ps)
-			}
+			rep, err = loadSafetensorsDict(d, ps)
 		}
 		if err != nil {
 			err = fmt.Errorf("%s: %w", path, err)
@@ -73,6 +70,33 @@ func LoadWeights(path string, ps nn.Params, opt LoadOptions) (checkpoint.Report,
 		return rep, err
 	}
 	return rep, checkPretrained(path, "backbone", rep, ps, IsPretrained)
+}
+
+// loadSafetensorsDict loads a pcx checkpoint's tensors into ps: a
+// fine-tuning run's, or a pretraining run's whole model, whose
+// MAE_encoder.* weights are the backbone's.
+func loadSafetensorsDict(d *state.Dict, ps nn.Params) (checkpoint.Report, error) {
+	if err := state.StripPrefixes(d, PointMAEPrefixes...); err != nil {
+		return checkpoint.Report{}, err
+	}
+	return checkpoint.LoadDict(d, ps)
+}
+
+// LoadWeightsFrom is LoadWeights for a safetensors checkpoint held in
+// memory (pcx's built-in pretrained backbones); name labels it in errors.
+func LoadWeightsFrom(name string, data []byte, ps nn.Params, opt LoadOptions) (checkpoint.Report, error) {
+	d, err := state.DecodeSafetensors(bytes.NewReader(data), int64(len(data)))
+	var rep checkpoint.Report
+	if err == nil {
+		rep, err = loadSafetensorsDict(d, ps)
+	}
+	if err != nil {
+		return rep, fmt.Errorf("%s: %w", name, err)
+	}
+	if opt.Partial {
+		return rep, nil
+	}
+	return rep, checkPretrained(name, "backbone", rep, ps, IsPretrained)
 }
 
 // checkPretrained refuses a load that left any of the backbone's

@@ -14,6 +14,7 @@ import (
 	"github.com/pcx-dev/pcx/nn"
 	"github.com/pcx-dev/pcx/nn/checkpoint"
 	"github.com/pcx-dev/pcx/nn/state"
+	"github.com/pcx-dev/pcx/presets"
 	"github.com/pcx-dev/pcx/pointcloud"
 	"github.com/pcx-dev/pcx/points"
 	"github.com/pcx-dev/pcx/train"
@@ -52,7 +53,9 @@ type Config struct {
 	// set's default).
 	DataPoints int `yaml:"data_points,omitempty" json:"data_points,omitempty"`
 	// Ckpt is the pretrained checkpoint (Point-MAE .pth, DAPT .pth or pcx
-	// .safetensors); empty means random initialisation.
+	// .safetensors, or "builtin:NAME" for one of pcx's built-in pretrained
+	// backbones, presets.LookupPretrained); empty means random
+	// initialisation.
 	Ckpt string `yaml:"ckpt,omitempty" json:"ckpt,omitempty"`
 	// PartialLoad accepts a Ckpt that lacks some of the backbone's
 	// pretrained weights, which then start random (refused otherwise).
@@ -104,7 +107,16 @@ func Build(cfg Config, log io.Writer) (*Model, error) {
 		return nil, err
 	}
 	if cfg.Ckpt != "" {
-		rep, err := backbone.LoadWeights(cfg.Ckpt, m.Params(), backbone.LoadOptions{Partial: cfg.PartialLoad})
+		var rep checkpoint.Report
+		opt := backbone.LoadOptions{Partial: cfg.PartialLoad}
+		if name, ok := presets.BuiltinName(cfg.Ckpt); ok {
+			var data []byte
+			if data, err = presets.PretrainedWeights(name); err == nil {
+				rep, err = backbone.LoadWeightsFrom(cfg.Ckpt, data, m.Params(), opt)
+			}
+		} else {
+			rep, err = backbone.LoadWeights(cfg.Ckpt, m.Params(), opt)
+		}
 		if err != nil {
 			return nil, err
 		}

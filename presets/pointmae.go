@@ -24,6 +24,10 @@ type Model struct {
 	Schedule string `json:"schedule,omitempty"`
 	// DAPT is DAPT's configuration on this preset.
 	DAPT DAPT `json:"dapt"`
+	// Pretrained names the built-in pretrained backbone (LookupPretrained)
+	// pcx train fine-tunes by default on this preset; "" starts random
+	// unless --ckpt names weights.
+	Pretrained string `json:"pretrained,omitempty"`
 }
 
 // DAPT is DAPT's per-preset choice: the drop-path rate it trains with, the
@@ -107,7 +111,7 @@ var models = newTable("preset", func(m Model) string { return m.Name },
 	// takes hardest's adapter and head (the scans have clutter) and the
 	// preset's drop-path.
 	Model{Name: "synth", Data: "synth", Points: 1024, Groups: 32, GroupSize: 16, Classes: 16, DropPath: 0.1,
-		TransDim: 192, Depth: 6, Heads: 3, Schedule: "synth",
+		TransDim: 192, Depth: 6, Heads: 3, Schedule: "synth", Pretrained: "synth",
 		DAPT: DAPT{DropPath: 0.1, Rank: 64, AdapterDropout: 0.2, Head: headScan}},
 )
 

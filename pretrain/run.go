@@ -15,6 +15,7 @@ import (
 	"github.com/pcx-dev/pcx/datasets"
 	"github.com/pcx-dev/pcx/nn"
 	"github.com/pcx-dev/pcx/nn/checkpoint"
+	"github.com/pcx-dev/pcx/nn/state"
 	"github.com/pcx-dev/pcx/presets"
 	"github.com/pcx-dev/pcx/train"
 	"go.yaml.in/yaml/v3"
@@ -205,6 +206,21 @@ func LoadData(c Config) (*datasets.Dataset, error) {
 	return d, nil
 }
 
+// SaveBackbone writes the encoder's parameters ps (BackboneParams) to path
+// with meta, in float16 when half (half the size; the built-in pretrained
+// backbones are such files), otherwise in float32.
+func SaveBackbone(path string, ps nn.Params, meta map[string]string, half bool) error {
+	d := checkpoint.Dict(ps, nil, meta)
+	if half {
+		for _, k := range d.Keys {
+			if t := d.Tensors[k]; t.DType == state.F32 {
+				t.DType = state.F16
+			}
+		}
+	}
+	return state.WriteSafetensors(path, d)
+}
+
 // Options say how a run executes; none changes its result.
 type Options struct {
 	// Resume continues the run in the directory from its last checkpoint.
@@ -216,6 +232,8 @@ type Options struct {
 	Device nn.Device
 	// AfterStep is passed to train.Options (tests interrupt runs with it).
 	AfterStep func(epoch, batch int)
+	// Half writes backbone.safetensors in float16.
+	Half bool
 }
 
 // Train pretrains on data in dir: dir/config.yaml is written first (unless
@@ -257,7 +275,7 @@ func Train(ctx context.Context, c Config, data *datasets.Dataset, dir string, o 
 	if err != nil {
 		return res, err
 	}
-	if err := checkpoint.Save(filepath.Join(dir, BackboneFile), m.BackboneParams(), nil, meta); err != nil {
+	if err := SaveBackbone(filepath.Join(dir, BackboneFile), m.BackboneParams(), meta, o.Half); err != nil {
 		return res, err
 	}
 	return res, nil

@@ -122,7 +122,7 @@ func trainFlags(k trainKind) []cli.Flag {
 		&cli.StringFlag{Name: "variant", Value: k.data.Variant, Usage: "data set variant (synth: clean, bg or hardest; scanobjectnn: objbg, objonly or hardest)"},
 		&cli.StringFlag{Name: "method", Value: "dapt-x", Usage: methodList()},
 		&cli.StringFlag{Name: "preset", Aliases: []string{"model"}, Usage: "model preset (default: the data set's; see pcx presets)"},
-		&cli.StringFlag{Name: "ckpt", Usage: "pretrained weights: Point-MAE or DAPT .pth, or a pcx .safetensors"},
+		&cli.StringFlag{Name: "ckpt", Usage: "pretrained weights: Point-MAE or DAPT .pth, a pcx .safetensors, builtin:NAME (a backbone shipped in pcx; the synth preset's default is builtin:synth), or none (random)"},
 		&cli.BoolFlag{Name: "partial-load", Usage: "train from a --ckpt that lacks some of the backbone's pretrained weights (they start random)"},
 		&cli.StringFlag{Name: "config", Usage: "a Point-MAE/DAPT fine-tuning YAML or a pcx config.yaml; flags override it"},
 		&cli.IntFlag{Name: "epochs", Value: t.Epochs, Usage: "training epochs (passes over the training split)"},
@@ -182,7 +182,11 @@ func trainConfig(c *cli.Context, k trainKind) (classify.Config, error) {
 		return classify.Config{}, err
 	}
 	cfg := classify.Config{Version: 1, Data: spec, Variant: variant, DataPoints: k.data.DataPoints, Model: m, Train: tc}
+	if pm, err := presets.LookupModel(preset); err == nil && pm.Pretrained != "" {
+		cfg.Ckpt = presets.BuiltinPrefix + pm.Pretrained // the preset's built-in backbone
+	}
 	if p := c.String("config"); p != "" {
+		cfg.Ckpt = "" // a configuration file names its own checkpoint, or none
 		notes, err := classify.ReadConfigFile(p, &cfg)
 		if err != nil {
 			return cfg, err
@@ -205,6 +209,9 @@ func trainConfig(c *cli.Context, k trainKind) (classify.Config, error) {
 		{"partial-load", func() { cfg.PartialLoad = c.Bool("partial-load") }},
 		{"rotate", func() { cfg.Rotate = c.String("rotate") }},
 	})
+	if cfg.Ckpt == "none" {
+		cfg.Ckpt = "" // random initialisation
+	}
 	if c.IsSet("method") {
 		cfg.Model.Method = c.String("method")
 	}

@@ -7,4 +7,14 @@
 // train's checkpoints of the whole model (Point-MAE's pretrain.pth key
 // names) and, at its end, backbone.safetensors: the encoder under the
 // fine-tuning model's names, which pcx train --ckpt loads.
+//
+// Checkpoints in the original toolkits' format go both ways. WriteOfficial
+// (and WriteRun, for a run's directory: RUN/pretrain.pth) writes the whole
+// pretraining model as a PyTorch .pth in the layout of Point-MAE's
+// pretrain.pth ({"base_model": state dict, "epoch": n}) or, for the image
+// masked autoencoder, of MAE's checkpoints ({"model": state dict, "epoch":
+// n}), which Point-MAE's and MAE's own code and torch.load(weights_only=True)
+// read. InitFrom loads such a file (an official release, a file pcx wrote,
+// or a pcx .safetensors of the whole model) into a model to continue
+// pretraining from it.
 package pretrain

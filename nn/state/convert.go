@@ -106,7 +106,7 @@ func (c *converter) value(v any) (any, error) {
 		return x.b, nil
 	case *types.ByteArray:
 		return []byte(*x), nil
-	case *pendingTensor, *types.List, *types.Tuple, *types.Dict, *types.OrderedDict:
+	case *pendingTensor, *types.List, *types.Tuple, *types.Dict, *types.OrderedDict, *namespaceValue:
 	default:
 		return nil, fmt.Errorf("unsupported value: %s", typeName(v))
 	}
@@ -156,6 +156,16 @@ func (c *converter) container(v any) (any, error) {
 			}
 		}
 		return d, nil
+	case *namespaceValue:
+		ns := &Namespace{Attrs: &OrderedDict{}}
+		if x.state != nil {
+			for _, e := range *x.state {
+				if err := c.entry(ns.Attrs, e.Key, e.Value); err != nil {
+					return nil, fmt.Errorf("argparse.Namespace: %w", err)
+				}
+			}
+		}
+		return ns, nil
 	}
 	panic("unreachable")
 }
@@ -303,6 +313,10 @@ func typeName(v any) string {
 		return "a frozenset"
 	case *types.OrderedDictClass:
 		return "the class collections.OrderedDict"
+	case namespaceClass:
+		return "the class argparse.Namespace"
+	case *namespaceValue, *Namespace:
+		return "an argparse.Namespace"
 	case string:
 		return "a str"
 	case int, *big.Int:

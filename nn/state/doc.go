@@ -39,6 +39,15 @@
 // flat state dict out of that tree and StripPrefixes renames its keys as
 // Point-MAE does.
 //
+// WritePTH (and EncodePTH) write the zip format as torch.save does, so
+// that torch.load reads the file: a protocol-2 pickle of a tree of Go
+// values (state dicts, tensors, dicts, lists, tuples, str, int, float,
+// bool, None) as archive/data.pkl, each tensor's storage as
+// archive/data/<key>, archive/byteorder and archive/version. With
+// DecodePTH it makes official-format checkpoints that round-trip:
+// Point-MAE's {"base_model": state dict, "epoch": n} and MAE's {"model":
+// state dict, "epoch": n}.
+//
 // # Safety
 //
 // A pickle is a program: unpickling with Python runs any function it names,
@@ -51,13 +60,16 @@
 //	torch.Size, collections.OrderedDict
 //	numpy.core.multiarray.scalar (and numpy._core...), numpy.dtype
 //	_codecs.encode (latin-1 only), builtins.bytes (empty only)
+//	argparse.Namespace (read as inert data: a Namespace)
 //
 // The numpy globals cover the numpy scalars that Point-MAE keeps in its
 // metrics; _codecs.encode and bytes are how pickle protocol 2, torch's
-// default, stores bytes. Any other global, such as os.system or
+// default, stores bytes; MAE's checkpoints keep their command-line
+// arguments as an argparse.Namespace, whose attributes are read as a dict
+// and never acted on. Any other global, such as os.system or
 // builtins.eval, makes the load fail with an error that wraps
-// ErrForbiddenGlobal and names it. That includes whole pickled nn.Modules,
-// argparse namespaces and the like: save the state_dict() instead.
+// ErrForbiddenGlobal and names it. That includes whole pickled nn.Modules
+// and the like: save the state_dict() instead.
 //
 // Before gopickle sees a pickle, a pre-pass (VetPickle, which the datasets
 // package uses for ModelNet .dat pickles too) walks its opcodes and simulates

@@ -224,3 +224,47 @@ func emptyBytes(args []any) (any, error) {
 	}
 	return &pyBytes{b: []byte{}}, nil
 }
+
+// Namespace is an argparse.Namespace read from a checkpoint: MAE's
+// main_pretrain.py saves its command-line arguments so, under "args". It is
+// inert data: reading one runs no Python code, and nothing in pcx acts on
+// it. Attrs holds its attributes (the object's __dict__) as read.
+type Namespace struct {
+	Attrs *OrderedDict
+}
+
+// namespaceClass is the global argparse.Namespace. Pickle protocol 2 makes
+// a namespace with NEWOBJ (the class, an empty tuple) and fills it with
+// BUILD (its __dict__).
+type namespaceClass struct{}
+
+// PyNew implements gopickle's types.PyNewable: Namespace.__new__ takes no
+// arguments.
+func (namespaceClass) PyNew(args ...any) (any, error) {
+	if len(args) != 0 {
+		return nil, fmt.Errorf("argparse.Namespace: %d arguments to __new__, want none", len(args))
+	}
+	return &namespaceValue{}, nil
+}
+
+// namespaceValue is a namespace being unpickled.
+type namespaceValue struct{ state *types.Dict }
+
+// PySetState implements gopickle's types.PyStateSettable: BUILD passes the
+// namespace's __dict__, a dict of str keys, once.
+func (n *namespaceValue) PySetState(state any) error {
+	d, ok := state.(*types.Dict)
+	if !ok {
+		return fmt.Errorf("argparse.Namespace: state is %s, not a dict", typeName(state))
+	}
+	if n.state != nil {
+		return errors.New("argparse.Namespace: state set twice")
+	}
+	for _, e := range *d {
+		if _, ok := e.Key.(string); !ok {
+			return fmt.Errorf("argparse.Namespace: attribute name is %s, not a str", typeName(e.Key))
+		}
+	}
+	n.state = d
+	return nil
+}

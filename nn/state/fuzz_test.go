@@ -99,7 +99,8 @@ func pthSeeds(f *testing.F) [][]byte {
 	seeds = append(seeds, p.Bytes(),
 		[]byte("\x80\x04\x95\x10\x00\x00\x00\x00\x00\x00\x00\x8c\x02os\x94\x8c\x06system\x94\x93."),
 		[]byte("\x80\x02]q\x00h\x00a."),
-		[]byte("(lp0\nI1\naF2.5\naS'x'\np1\nag1\na."))
+		[]byte("(lp0\nI1\naF2.5\naS'x'\np1\nag1\na."),
+		[]byte(namespacePickle))
 	return seeds
 }
 
@@ -153,6 +154,8 @@ func walk(t *testing.T, v any, depth int) {
 			walk(t, e, depth+1)
 		}
 	case *big.Int:
+	case *Namespace:
+		walk(t, x.Attrs, depth+1)
 	default:
 		t.Fatalf("unexpected %T in tree", v)
 	}

@@ -40,6 +40,7 @@ var otherGlobals = map[string]bool{
 	"_codecs.encode":                  true,
 	"builtins.bytes":                  true,
 	"__builtin__.bytes":               true,
+	"argparse.Namespace":              true,
 }
 
 // allowedGlobal reports whether a pickle may name module.name.
@@ -53,7 +54,7 @@ func allowedGlobal(module, name string) bool {
 }
 
 func forbidden(module, name string) error {
-	return fmt.Errorf("%w %s.%s (only tensors, storages, containers and numpy scalars may be loaded)",
+	return fmt.Errorf("%w %s.%s (only tensors, storages, containers, numpy scalars and argparse namespaces may be loaded)",
 		ErrForbiddenGlobal, module, name)
 }
 
@@ -88,6 +89,7 @@ func ReadPTH(path string) (any, error) {
 //	bytes, bytearray               []byte
 //	bool, None                     bool, nil
 //	numpy scalar                   float64, int or bool
+//	argparse.Namespace             *Namespace
 //
 // A tensor referenced twice in the pickle is one *Tensor. Device locations
 // ("cuda:0") are ignored, and so are requires_grad, backward hooks and the
@@ -193,6 +195,8 @@ func (l *loader) findClass(module, name string) (any, error) {
 		return fn(l.encodeLatin1)
 	case "builtins.bytes", "__builtin__.bytes":
 		return fn(emptyBytes)
+	case "argparse.Namespace":
+		return namespaceClass{}, nil
 	}
 	return &storageClass{dtype: storageTypes[name]}, nil
 }

@@ -14,9 +14,9 @@ import (
 	"github.com/pcx-dev/pcx/nn"
 	"github.com/pcx-dev/pcx/nn/checkpoint"
 	"github.com/pcx-dev/pcx/nn/state"
-	"github.com/pcx-dev/pcx/presets"
 	"github.com/pcx-dev/pcx/pointcloud"
 	"github.com/pcx-dev/pcx/points"
+	"github.com/pcx-dev/pcx/presets"
 	"github.com/pcx-dev/pcx/train"
 	"go.yaml.in/yaml/v3"
 )

@@ -77,7 +77,7 @@ func TestPretrainLossFalls(t *testing.T) {
 	if a, b := strip(res.Epochs), strip(res2.Epochs); !reflect.DeepEqual(a, b) {
 		t.Errorf("repeated run:\n%+v\nwant\n%+v", b, a)
 	}
-	for _, f := range []string{train.LastFile, BackboneFile} {
+	for _, f := range []string{train.LastFile, BackboneFile, OfficialFile} {
 		if !bytes.Equal(read(t, filepath.Join(dir, f)), read(t, filepath.Join(dir2, f))) {
 			t.Errorf("%s differs between two runs", f)
 		}
@@ -109,6 +109,28 @@ func TestPretrainLossFalls(t *testing.T) {
 		t.Errorf("%s differs after resuming", BackboneFile)
 	}
 
+	// Pretraining continues from the run's pretrain.pth (Init): its
+	// weights, not the seed's.
+	ci := c
+	ci.Init, ci.Train.Epochs = filepath.Join(dir, OfficialFile), 1
+	ci.Train.Seed++
+	dir4 := t.TempDir()
+	if _, err := Train(context.Background(), ci, data, dir4, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := ReadConfig(filepath.Join(dir4, ConfigFile)); err != nil || got.Init != ci.Init {
+		t.Errorf("config.yaml of a continued run: init %q, %v", got.Init, err)
+	}
+	cr := ci
+	cr.Init = ""
+	dir5 := t.TempDir()
+	if _, err := Train(context.Background(), cr, data, dir5, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Equal(read(t, filepath.Join(dir4, BackboneFile)), read(t, filepath.Join(dir5, BackboneFile))) {
+		t.Error("init: the run ignored the checkpoint it continues from")
+	}
+
 	// The backbone loads into the fine-tuning model, all of it.
 	pm, err := backbone.NewPointMAEPretrain(c.Model.Backbone(), train.Stream(98, 0, 0, 0))
 	if err != nil {
@@ -121,7 +143,7 @@ func TestPretrainLossFalls(t *testing.T) {
 	for _, p := range pm.BackboneParams() {
 		want[p.Name] = p.Data
 	}
-	for _, f := range []string{BackboneFile, train.LastFile} {
+	for _, f := range []string{BackboneFile, train.LastFile, OfficialFile} {
 		ft, err := backbone.NewPointMAE(backbone.Config{TransDim: 24, Depth: 2, Heads: 2, Classes: 4, NumGroup: 8, GroupSize: 8, NPoints: 128},
 			train.Stream(99, 0, 0, 0))
 		if err != nil {

@@ -74,9 +74,13 @@ type Config struct {
 	// synth's 80).
 	SynthTrain int `yaml:"synth_train,omitempty" json:"synth_train,omitempty"`
 	// TestLoss evaluates the reconstruction loss on the test split.
-	TestLoss bool         `yaml:"test_loss" json:"test_loss"`
-	Model    ModelConfig  `yaml:"model" json:"model"`
-	Train    train.Config `yaml:"train" json:"train"`
+	TestLoss bool `yaml:"test_loss" json:"test_loss"`
+	// Init, when set, starts from a pretraining checkpoint's weights
+	// (Point-MAE's official pretrain.pth, a pcx run's pretrain.pth or its
+	// last.safetensors) instead of random ones: pretraining continues.
+	Init  string       `yaml:"init,omitempty" json:"init,omitempty"`
+	Model ModelConfig  `yaml:"model" json:"model"`
+	Train train.Config `yaml:"train" json:"train"`
 }
 
 // FromPreset is the model of a pretraining preset (presets.PretrainModel)
@@ -248,6 +252,15 @@ func Train(ctx context.Context, c Config, data *datasets.Dataset, dir string, o 
 	if err != nil {
 		return nil, err
 	}
+	if c.Init != "" && !o.Resume { // a resume loads last.safetensors
+		rep, err := InitFrom(m, c.Init)
+		if err != nil {
+			return nil, err
+		}
+		if o.Log != nil {
+			fmt.Fprintf(o.Log, "initialised from %s\n%s", c.Init, rep)
+		}
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
@@ -276,6 +289,9 @@ func Train(ctx context.Context, c Config, data *datasets.Dataset, dir string, o 
 		return res, err
 	}
 	if err := SaveBackbone(filepath.Join(dir, BackboneFile), m.BackboneParams(), meta, o.Half); err != nil {
+		return res, err
+	}
+	if err := WriteRun(dir, m, res); err != nil {
 		return res, err
 	}
 	return res, nil

@@ -7,4 +7,10 @@
 // train's checkpoints of the whole model (Point-MAE's pretrain.pth key
 // names) and, at its end, backbone.safetensors: the encoder under the
 // fine-tuning model's names, which pcx train --ckpt loads.
+//
+// Reconstruct and ReconstructSamples run a model on a batch or on a data
+// set's first held-out clouds and return, per cloud, its points, its
+// visible groups and the predicted points of its masked groups in the
+// cloud's coordinates, for the reconstruction figure (LoadModel rebuilds a
+// run's model from its config.yaml and a checkpoint).
 package pretrain

@@ -69,6 +69,9 @@ type Options struct {
 	// MinPoints leaves an unlabelled folder's clouds of fewer points out
 	// (see UnlabelledOptions.MinPoints).
 	MinPoints int
+	// SkipBad leaves an unlabelled folder's unreadable files out (see
+	// UnlabelledOptions.SkipBad).
+	SkipBad bool
 	// Normals keeps normals where the data has them.
 	Normals bool
 	// Normalize, when set, forces per-sample normalisation on or off. When
@@ -225,6 +228,7 @@ func Open(spec string, opt Options) (*Dataset, error) {
 			Workers:   opt.Workers,
 			HoldOut:   opt.HoldOut,
 			MinPoints: opt.MinPoints,
+			SkipBad:   opt.SkipBad,
 		})
 	}
 	if err != nil {

@@ -37,6 +37,9 @@ type UnlabelledOptions struct {
 	// loading: a mesh always has Points): a pretraining model cannot take
 	// them.
 	MinPoints int
+	// SkipBad leaves out the files that cannot be read or sampled (a
+	// README.txt that is not a cloud, a 4-D OFF) instead of failing.
+	SkipBad bool
 }
 
 // LoadUnlabelled loads every file under root (recursively) whose extension
@@ -45,7 +48,8 @@ type UnlabelledOptions struct {
 // skipped. Meshes and clouds are handled as LoadFolder handles them; a
 // seeded share of the files (UnlabelledOptions.HoldOut) makes the test
 // split. Each split lists its files in path order. Clouds with fewer than
-// UnlabelledOptions.MinPoints points are left out of either split.
+// UnlabelledOptions.MinPoints points are left out of either split, and
+// with SkipBad so are unreadable files; Dataset.LeftOut says why of each.
 func LoadUnlabelled(root string, opt UnlabelledOptions) (*Dataset, error) {
 	if opt.Points < 0 {
 		return nil, fmt.Errorf("cannot sample %d points", opt.Points)
@@ -105,38 +109,19 @@ func LoadUnlabelled(root string, opt UnlabelledOptions) (*Dataset, error) {
 	d := &Dataset{Name: filepath.Base(filepath.Clean(root)), Classes: []string{UnlabelledClass}}
 	fo := FolderOptions{Points: opt.Points, Seed: opt.Seed, Normals: opt.Normals, Normalize: opt.Normalize, Workers: opt.Workers}
 	for i, dst := range []**Split{&d.Train, &d.Test} {
-		s, err := loadFolderJobs(jobs[i], fo)
+		s, left, err := loadJobs(jobs[i], fo, opt.MinPoints, opt.SkipBad)
 		if err != nil {
 			return nil, err
 		}
-		if opt.MinPoints > 0 {
-			s = keepLarge(s, opt.MinPoints)
-		}
 		*dst = s
+		d.LeftOut = append(d.LeftOut, left...)
 	}
 	if d.Train.Len() == 0 {
-		return nil, fmt.Errorf("%s: none of the %d files left for training has %d points or more", root, len(jobs[0]), opt.MinPoints)
+		return nil, fmt.Errorf("%s: none of the %d files for training could be used; the first left out: %s",
+			root, len(jobs[0]), d.LeftOut[0])
 	}
+	sort.Strings(d.LeftOut)
 	return d, nil
-}
-
-// keepLarge returns s without the samples of fewer than n points.
-func keepLarge(s *Split, n int) *Split {
-	out := &Split{Points: [][]float32{}, Labels: []int{}}
-	if s.Normals != nil {
-		out.Normals = [][]float32{}
-	}
-	for i, p := range s.Points {
-		if len(p) < 3*n {
-			continue
-		}
-		out.Points = append(out.Points, p)
-		out.Labels = append(out.Labels, s.Labels[i])
-		if s.Normals != nil {
-			out.Normals = append(out.Normals, s.Normals[i])
-		}
-	}
-	return out
 }
 
 // holdOut marks which of n files are held out: round(share·n) of them

@@ -93,10 +93,10 @@ func TestLoadUnlabelled(t *testing.T) {
 	// MinPoints leaves out the three 300-point clouds (meshes are sampled
 	// to 8192 points).
 	big, err := LoadUnlabelled(root, UnlabelledOptions{MinPoints: 500, HoldOut: -1})
-	if err != nil || big.Train.Len() != 6 {
-		t.Errorf("MinPoints 500: %v", err)
+	if err != nil || big.Train.Len() != 6 || len(big.LeftOut) != 3 || !strings.Contains(big.LeftOut[0], "300 points, fewer than 500") {
+		t.Errorf("MinPoints 500: %v, left out %q", err, big.LeftOut)
 	}
-	if _, err := LoadUnlabelled(root, UnlabelledOptions{MinPoints: 10000}); err == nil || !strings.Contains(err.Error(), "10000 points or more") {
+	if _, err := LoadUnlabelled(root, UnlabelledOptions{MinPoints: 10000}); err == nil || !strings.Contains(err.Error(), "fewer than 10000") {
 		t.Errorf("MinPoints 10000: %v", err)
 	}
 	if k, _ := Detect(root); k == KindUnlabelled {
@@ -114,6 +114,11 @@ func TestLoadUnlabelledErrors(t *testing.T) {
 	os.WriteFile(filepath.Join(root, "sub", "broken.off"), []byte("OFF\n3 1 0\n0 0 0\n"), 0o644)
 	if _, err := LoadUnlabelled(root, UnlabelledOptions{}); err == nil || !strings.Contains(err.Error(), "broken.off") {
 		t.Errorf("a broken mesh: %v", err)
+	}
+	// SkipBad leaves it out, saying why.
+	d, err := Open("unlabelled:"+root, Options{SkipBad: true, HoldOut: -1})
+	if err != nil || d.Train.Len() != 9 || len(d.LeftOut) != 1 || !strings.Contains(d.LeftOut[0], "broken.off") {
+		t.Errorf("SkipBad: %v, left out %q", err, d.LeftOut)
 	}
 	if _, err := LoadUnlabelled(root, UnlabelledOptions{HoldOut: 1}); err == nil {
 		t.Error("holding out every file: no error")

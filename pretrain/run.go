@@ -240,10 +240,11 @@ func ReadConfig(path string) (Config, error) {
 }
 
 // LoadData opens the run's data set. An unlabelled folder's clouds with
-// fewer points than the model takes are left out.
+// fewer points than the model takes are left out, and so are its files
+// that cannot be read (the data set's LeftOut lists them).
 func LoadData(c Config) (*datasets.Dataset, error) {
 	d, err := datasets.Open(c.Data, datasets.Options{Variant: c.Variant, Points: c.DataPoints, Seed: c.DataSeed, SynthTrain: c.SynthTrain,
-		HoldOut: c.HoldOut, MinPoints: c.Model.NPoints})
+		HoldOut: c.HoldOut, MinPoints: c.Model.NPoints, SkipBad: true})
 	if err != nil {
 		return nil, err
 	}

@@ -229,7 +229,9 @@ Example:
 				resumeCmd: func() string { return pretrainResumeCommand(c, k, out) },
 				load: func() (int, error) {
 					var err error
-					data, err = pretrain.LoadData(cfg)
+					if data, err = pretrain.LoadData(cfg); err == nil {
+						reportLeftOut(os.Stdout, data)
+					}
 					return 0, err
 				},
 				run: func(ctx context.Context, _ int, log io.Writer, eng nn.Device) (*train.Result, error) {
@@ -268,6 +270,22 @@ Example:
 				},
 			})
 		},
+	}
+}
+
+// reportLeftOut says how many files the loader left out of data and why,
+// the first few by name.
+func reportLeftOut(w io.Writer, data *datasets.Dataset) {
+	n := len(data.LeftOut)
+	if n == 0 {
+		return
+	}
+	fmt.Fprintf(w, "left out %d file(s) of %s that pcx cannot read or that have too few points:\n", n, data.Name)
+	for _, l := range data.LeftOut[:min(n, 5)] {
+		fmt.Fprintf(w, "   %s\n", l)
+	}
+	if n > 5 {
+		fmt.Fprintf(w, "   ... and %d more\n", n-5)
 	}
 }
 

@@ -271,13 +271,15 @@ func TestPretrainShapeNetFolder(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	os.WriteFile(filepath.Join(dir, "d1", "notes.txt"), []byte("not a cloud\n"), 0o644) // left out, said
 	out = filepath.Join(t.TempDir(), "folder")
 	text, err = run(t, "pretrain", "folder", "--config", pre, "--data", dir, "--data-points", "256", "--hold-out", "0.25",
 		"--test-loss", "--out", out, "--epochs", "1", "--json")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(text, "9 train clouds, 3 held out") || !strings.Contains(text, "reconstruction.png") {
+	if !strings.Contains(text, "9 train clouds, 3 held out") || !strings.Contains(text, "reconstruction.png") ||
+		!strings.Contains(text, "left out 1 file(s)") || !strings.Contains(text, "notes.txt") {
 		t.Errorf("folder run:\n%s", text)
 	}
 }

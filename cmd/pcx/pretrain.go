@@ -55,7 +55,7 @@ var pretrainKinds = []pretrainKind{
 	{
 		name:   "synth",
 		usage:  "pretrain on the built-in procedural data set's clouds (labels unused): minutes on a CPU",
-		about:  "a corpus of synth's clean clouds other than those pcx train synth fine-tunes and tests on\n(data seed 1, 256 clouds per class)",
+		about:  "a corpus of synth's clean clouds other than those pcx train synth fine-tunes and\ntests on (data seed 1, 256 clouds per class).",
 		preset: "synth", base: func(string) pretrain.Config { return pretrain.SynthConfig() },
 		pointsUsage: "points per generated cloud (0: synth's 1024)",
 		synth:       true,
@@ -65,7 +65,7 @@ var pretrainKinds = []pretrainKind{
 	{
 		name:   "shapenet",
 		usage:  "pretrain on ShapeNet-55 as Point-MAE lays it out (ShapeNet-55/{train,test}.txt, shapenet_pc/*.npy)",
-		about:  "ShapeNet-55's training clouds, a random 1,024 of each file's 8,192 points normalised into the\nunit sphere, as Point-MAE's pretraining reads them (test.txt's clouds are held out)",
+		about:  "ShapeNet-55's training clouds, a random 1,024 of each file's 8,192 points normalised\ninto the unit sphere, as Point-MAE's pretraining reads them; test.txt's clouds are held out.",
 		preset: "pointmae", base: func(data string) pretrain.Config { return pretrain.ShapeNetConfig(data) },
 		dataUsage:   "the ShapeNet-55 root: the folder holding ShapeNet-55/ and shapenet_pc/ (Point-MAE's data/ShapeNet55-34)",
 		pointsUsage: "points kept of each cloud, a random subset fixed per file (0: 1024, Point-MAE's)",
@@ -75,7 +75,7 @@ var pretrainKinds = []pretrainKind{
 	{
 		name:   "folder",
 		usage:  "pretrain on every point cloud and mesh under a folder, at any depth (no labels needed)",
-		about:  "every file under --data that pcx reads (.ply .off .obj .stl .xyz .txt .pts .npy ...), meshes sampled\nand large clouds cut to --data-points points; --hold-out of the files are held out",
+		about:  "every file under --data that pcx reads (.ply .off .obj .stl .xyz .txt .npy ...),\nmeshes sampled and larger clouds cut to --data-points points, each normalised into the\nunit sphere; --hold-out of the files are held out. Files pcx cannot read and clouds with\nfewer points than the model takes are left out, and the run says which.",
 		preset: "synth", base: func(data string) pretrain.Config { return pretrain.FolderConfig(data) },
 		dataUsage:   "the folder of clouds and meshes",
 		pointsUsage: "points per file: meshes are sampled to it, larger clouds cut to a random subset fixed per file",
@@ -174,7 +174,8 @@ func pretrainPointsCommand(k pretrainKind) *cli.Command {
 		Name:  k.name,
 		Usage: k.usage,
 		Description: `Masks a share of each cloud's groups and trains Point-MAE's encoder and decoder to rebuild
-them (Chamfer-L2 loss). Pretrains on ` + k.about + `.
+them (Chamfer-L2 loss).
+Data: ` + k.about + `
 The preset ` + k.preset + ` is the default (--preset). The run directory holds config.yaml,
 metrics.jsonl and metrics.csv, last.safetensors and best.safetensors (the whole model,
 Point-MAE's pretrain.pth key names), and at the end backbone.safetensors: the encoder, for

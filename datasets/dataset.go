@@ -32,6 +32,9 @@ type Dataset struct {
 	Classes []string
 	// Train and Test are never nil for a loaded data set, but may be empty.
 	Train, Test *Split
+	// LeftOut, when a loader leaves files out (LoadUnlabelled), says why
+	// of each: "path: reason".
+	LeftOut []string
 }
 
 // Validate checks that the data set is consistent: as many labels as

@@ -49,6 +49,22 @@
 // so samples may differ in size. Classes are the sub-folders in name order,
 // or the order of <root>/shape_names.txt where that exists.
 //
+// ShapeNet-55 (LoadShapeNet55), Point-MAE's pretraining set, as Point-MAE
+// lays it out: ROOT/ShapeNet-55/{train,test}.txt list files of
+// ROOT/shapenet_pc/ (lines such as 02691156-1a04e3eab45ca15dd86060f189eb133.npy,
+// the taxonomy id before the "-"), each an 8192×3 float32 .npy array. As
+// Point-MAE's ShapeNet data set does, each cloud is cut to a random subset
+// of ShapeNetOptions.Points points (1024) and normalised (pc_norm); pcx
+// draws the subset once per file, Point-MAE anew at every read. Labels are
+// the taxonomy ids (55 classes); pretraining ignores them.
+//
+// Unlabelled folders (LoadUnlabelled): every file under a folder, at any
+// depth, in a format pointcloud.ReadFile reads, handled as LoadFolder
+// handles its files, as one class; a seeded share (DefaultHoldOut, 10%)
+// is held out as the test split. Open normalises their samples (files
+// come in any units) unless Options.Normalize says otherwise. Open names it "unlabelled:DIR"; Detect
+// never picks it.
+//
 // npy (LoadNPY): {train,test}_data.npy (float, samples × points × 3),
 // {train,test}_label.npy (integers) and shape_names.txt, as Export writes.
 //

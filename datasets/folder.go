@@ -146,7 +146,16 @@ func folderClasses(root string) ([]string, error) {
 }
 
 func loadFolderJobs(jobs []folderJob, opt FolderOptions) (*Split, error) {
-	s := &Split{
+	s, _, err := loadJobs(jobs, opt, 0, false)
+	return s, err
+}
+
+// loadJobs loads the files of jobs as LoadFolder does. A cloud of fewer
+// than minPoints points (after sampling and cutting) is left out, and so,
+// with skipBad, is a file that cannot be read or sampled (without, that is
+// an error); leftOut says why of each file left out, in job order.
+func loadJobs(jobs []folderJob, opt FolderOptions, minPoints int, skipBad bool) (s *Split, leftOut []string, err error) {
+	s = &Split{
 		Points:  make([][]float32, len(jobs)),
 		Normals: make([][]float32, len(jobs)),
 		Labels:  make([]int, len(jobs)),
@@ -155,19 +164,28 @@ func loadFolderJobs(jobs []folderJob, opt FolderOptions) (*Split, error) {
 	if meshPoints == 0 {
 		meshPoints = DefaultMeshPoints
 	}
-	err := forEach(len(jobs), opt.Workers, func(i int) error {
+	failed := make([]error, len(jobs))
+	err = forEach(len(jobs), opt.Workers, func(i int) error {
 		j := jobs[i]
 		c, err := pointcloud.ReadFile(j.path)
+		if err == nil && c.IsMesh() {
+			if c, err = pointcloud.SampleSurface(c, meshPoints, fileSeed(opt.Seed, j.rel)); err != nil {
+				err = fmt.Errorf("%s: %w", j.path, err)
+			}
+		}
 		if err != nil {
+			if skipBad {
+				failed[i] = err
+				return nil
+			}
 			return err
 		}
-		seed := fileSeed(opt.Seed, j.rel)
-		if c.IsMesh() {
-			if c, err = pointcloud.SampleSurface(c, meshPoints, seed); err != nil {
-				return fmt.Errorf("%s: %w", j.path, err)
-			}
-		} else if opt.Points > 0 && c.Len() > opt.Points {
-			c = subsample(c, opt.Points, seed)
+		if !c.IsMesh() && opt.Points > 0 && c.Len() > opt.Points {
+			c = subsample(c, opt.Points, fileSeed(opt.Seed, j.rel))
+		}
+		if c.Len() < minPoints {
+			failed[i] = fmt.Errorf("%s: %d points, fewer than %d", j.path, c.Len(), minPoints)
+			return nil
 		}
 		if opt.Normalize {
 			pointcloud.Normalize(c.XYZ)
@@ -176,8 +194,18 @@ func loadFolderJobs(jobs []folderJob, opt FolderOptions) (*Split, error) {
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
+	k := 0
+	for i := range jobs {
+		if failed[i] != nil {
+			leftOut = append(leftOut, failed[i].Error())
+			continue
+		}
+		s.Points[k], s.Normals[k], s.Labels[k] = s.Points[i], s.Normals[i], s.Labels[i]
+		k++
+	}
+	s.Points, s.Normals, s.Labels = s.Points[:k], s.Normals[:k], s.Labels[:k]
 	keep := opt.Normals
 	for _, n := range s.Normals {
 		if n == nil {
@@ -187,7 +215,7 @@ func loadFolderJobs(jobs []folderJob, opt FolderOptions) (*Split, error) {
 	if !keep {
 		s.Normals = nil
 	}
-	return s, nil
+	return s, leftOut, nil
 }
 
 // subsample returns k of c's points, chosen at random from seed, in their

@@ -36,11 +36,16 @@ const (
 	KindModelNet40   = "modelnet40"
 	KindFolder       = "folder"
 	KindNPY          = "npy"
+	// KindShapeNet is ShapeNet-55 as Point-MAE lays it out (LoadShapeNet55).
+	KindShapeNet = "shapenet"
+	// KindUnlabelled is any folder of clouds and meshes, without labels
+	// (LoadUnlabelled); never detected, always named.
+	KindUnlabelled = "unlabelled"
 )
 
 // Kinds lists the data set kinds Open knows.
 func Kinds() []string {
-	return []string{KindSynth, KindScanObjectNN, KindModelNet40, KindFolder, KindNPY}
+	return []string{KindSynth, KindScanObjectNN, KindModelNet40, KindFolder, KindNPY, KindShapeNet, KindUnlabelled}
 }
 
 // Options are the loading choices Open passes on; each applies only to the
@@ -51,16 +56,28 @@ type Options struct {
 	Variant string
 	// Points is the number of points per sample: the first Points of each
 	// ModelNet40 sample, the count meshes are sampled to and large clouds
-	// cut to in a folder, the synth sample size. 0 keeps each kind's
-	// default. ScanObjectNN and npy samples are kept whole.
+	// cut to in a folder (labelled or not), the subset of each ShapeNet-55
+	// cloud, the synth sample size. 0 keeps each kind's default.
+	// ScanObjectNN and npy samples are kept whole.
 	Points int
-	// Seed seeds mesh sampling, cloud subsets and synth generation.
+	// Seed seeds mesh sampling, cloud subsets, synth generation and the
+	// files an unlabelled folder holds out.
 	Seed uint64
+	// HoldOut is the share of an unlabelled folder's files held out as its
+	// test split (see UnlabelledOptions.HoldOut).
+	HoldOut float64
+	// MinPoints leaves an unlabelled folder's clouds of fewer points out
+	// (see UnlabelledOptions.MinPoints).
+	MinPoints int
+	// SkipBad leaves an unlabelled folder's unreadable files out (see
+	// UnlabelledOptions.SkipBad).
+	SkipBad bool
 	// Normals keeps normals where the data has them.
 	Normals bool
 	// Normalize, when set, forces per-sample normalisation on or off. When
-	// nil, each kind does what Point-MAE does: ModelNet40 is normalised,
-	// ScanObjectNN, folders and npy are used as stored, synth comes
+	// nil, each kind does what Point-MAE does: ModelNet40 and ShapeNet-55
+	// are normalised, ScanObjectNN, folders and npy are used as stored,
+	// synth comes normalised. Unlabelled folders, files in any units, are
 	// normalised.
 	Normalize *bool
 	// Layout forces a ModelNet40 layout (ModelNetDat, ModelNetTxt,
@@ -195,6 +212,24 @@ func Open(spec string, opt Options) (*Dataset, error) {
 			Normalize: opt.Normalize != nil && *opt.Normalize,
 			Workers:   opt.Workers,
 		})
+	case KindShapeNet:
+		d, err = LoadShapeNet55(path, ShapeNetOptions{
+			Points:  opt.Points,
+			Seed:    opt.Seed,
+			Raw:     opt.Normalize != nil && !*opt.Normalize,
+			Workers: opt.Workers,
+		})
+	case KindUnlabelled:
+		d, err = LoadUnlabelled(path, UnlabelledOptions{
+			Points:    opt.Points,
+			Seed:      opt.Seed,
+			Normals:   opt.Normals,
+			Normalize: opt.Normalize == nil || *opt.Normalize,
+			Workers:   opt.Workers,
+			HoldOut:   opt.HoldOut,
+			MinPoints: opt.MinPoints,
+			SkipBad:   opt.SkipBad,
+		})
 	}
 	if err != nil {
 		return nil, err
@@ -206,6 +241,8 @@ func Open(spec string, opt Options) (*Dataset, error) {
 //
 //	scanobjectnn  main_split/ or main_split_nobg/, or *_objectdataset*.h5 files
 //	npy           train_data.npy
+//	shapenet      ShapeNet-55/train.txt and shapenet_pc/ (or train.txt beside
+//	              or above shapenet_pc/)
 //	modelnet40    modelnet40_*_*pts_fps.dat, modelnet40_shape_names.txt, or a
 //	              modelnet40_normal_resampled/ or ModelNet40/ folder inside, or
 //	              a class tree in a folder named ModelNet40
@@ -227,6 +264,9 @@ func Detect(path string) (string, error) {
 	if isFile(filepath.Join(path, "train_data.npy")) {
 		return KindNPY, nil
 	}
+	if isShapeNet(path) {
+		return KindShapeNet, nil
+	}
 	if findDatPair(path) != "" || isFile(filepath.Join(path, "modelnet40_shape_names.txt")) ||
 		isDir(filepath.Join(path, "modelnet40_normal_resampled")) || isDir(filepath.Join(path, "ModelNet40")) {
 		return KindModelNet40, nil
@@ -241,7 +281,8 @@ func Detect(path string) (string, error) {
 }
 
 // UpAxis is the up axis ("x", "y" or "z") of the data set spec names, as
-// pcx loads it, or "" when it is not known. Synth is generated y up;
+// pcx loads it, or "" when it is not known. Synth is generated y up, and
+// ShapeNet-55's clouds are stored y up as ShapeNet's models are;
 // ScanObjectNN's h5 files and ModelNet40's point clouds (Point-MAE's .dat
 // files, modelnet40_normal_resampled) are stored y up, which is also the
 // axis their rotation augmentations turn about. ModelNet40's original
@@ -252,7 +293,7 @@ func UpAxis(spec string) string {
 		kind, _ = Detect(path)
 	}
 	switch kind {
-	case KindSynth, KindScanObjectNN:
+	case KindSynth, KindScanObjectNN, KindShapeNet:
 		return "y"
 	case KindModelNet40:
 		if layout, _, err := detectModelNet(path, ""); err == nil && layout != ModelNetMesh {

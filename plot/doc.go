@@ -1,7 +1,8 @@
 // Package plot draws the figures of a pcx experiment as PNG files: the
 // routing statistics of the Adapter-X paper's Fig. 4 (RoutingShares,
-// GateHeatmap), training curves (Curves) and t-SNE maps of features
-// (TSNE, Scatter; the paper's Fig. 3).
+// GateHeatmap), training curves (Curves), t-SNE maps of features
+// (TSNE, Scatter; the paper's Fig. 3) and masked-autoencoder
+// reconstructions of point clouds (PointReconstructions).
 //
 // It takes plain numbers and knows nothing about models. Drawing is done
 // with gonum.org/v1/plot and its embedded Liberation fonts, so no system

@@ -67,3 +67,6 @@ func LookupPretrainModel(name string) (PretrainModel, error) {
 
 // PretrainModelNames lists the pretraining presets in alphabetical order.
 func PretrainModelNames() []string { return pretrainModels.sorted() }
+
+// PretrainModels lists the pretraining presets in registration order.
+func PretrainModels() []PretrainModel { return pretrainModels.all() }

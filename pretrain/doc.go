@@ -17,4 +17,10 @@
 // read. InitFrom loads such a file (an official release, a file pcx wrote,
 // or a pcx .safetensors of the whole model) into a model to continue
 // pretraining from it.
+//
+// Reconstruct and ReconstructSamples run a model on a batch or on a data
+// set's first held-out clouds and return, per cloud, its points, its
+// visible groups and the predicted points of its masked groups in the
+// cloud's coordinates, for the reconstruction figure (LoadModel rebuilds a
+// run's model from its config.yaml and a checkpoint).
 package pretrain

@@ -73,6 +73,9 @@ type Config struct {
 	// SynthTrain is the number of synth training clouds per class (0:
 	// synth's 80).
 	SynthTrain int `yaml:"synth_train,omitempty" json:"synth_train,omitempty"`
+	// HoldOut is the share of an unlabelled folder's files held out as the
+	// test split (0: datasets.DefaultHoldOut; negative: none).
+	HoldOut float64 `yaml:"hold_out,omitempty" json:"hold_out,omitempty"`
 	// TestLoss evaluates the reconstruction loss on the test split.
 	TestLoss bool `yaml:"test_loss" json:"test_loss"`
 	// Init, when set, starts from a pretraining checkpoint's weights
@@ -136,6 +139,46 @@ func SynthConfig() Config {
 		Model: SynthModel(), Train: SynthSchedule()}
 }
 
+// FolderPoints is the number of points pcx pretrain folder reads per file
+// (meshes sampled to it, larger clouds cut to it): enough for the 1,200
+// that pretraining's farthest-point sampling takes, a quarter of
+// datasets.DefaultMeshPoints' cost.
+const FolderPoints = 2048
+
+// PresetConfig is a run of the pretraining preset (presets.PretrainModel)
+// on the data set spec data (see datasets.Open).
+func PresetConfig(preset, data string) (Config, error) {
+	m, t, err := FromPreset(preset)
+	if err != nil {
+		return Config{}, err
+	}
+	return Config{Version: 1, Task: "pretrain", Data: data, Model: m, Train: t}, nil
+}
+
+// ShapeNetConfig is pcx pretrain shapenet's configuration: Point-MAE's own
+// pretraining (the pointmae preset) on ShapeNet-55 at root, 1,024 points
+// of each cloud.
+func ShapeNetConfig(root string) Config {
+	c, err := PresetConfig("pointmae", datasets.KindShapeNet+":"+root)
+	if err != nil {
+		panic(err) // the built-in table lacks its pointmae preset
+	}
+	c.DataPoints = datasets.ShapeNetPoints
+	return c
+}
+
+// FolderConfig is pcx pretrain folder's configuration: the synth preset on
+// every cloud and mesh under dir (datasets.LoadUnlabelled), FolderPoints
+// points each, datasets.DefaultHoldOut of the files held out.
+func FolderConfig(dir string) Config {
+	c, err := PresetConfig("synth", datasets.KindUnlabelled+":"+dir)
+	if err != nil {
+		panic(err)
+	}
+	c.DataPoints = FolderPoints
+	return c
+}
+
 // Validate checks the configuration.
 func (c Config) Validate() error {
 	if c.Version != 1 {
@@ -152,6 +195,9 @@ func (c Config) Validate() error {
 	}
 	if c.SynthTrain < 0 || c.SynthTrain > 100000 {
 		return fmt.Errorf("synth_train must lie in [0, 100000] (got %d)", c.SynthTrain)
+	}
+	if !(c.HoldOut < 1) {
+		return fmt.Errorf("hold_out must be less than 1 (got %v)", c.HoldOut)
 	}
 	m := c.Model
 	switch {
@@ -198,9 +244,12 @@ func ReadConfig(path string) (Config, error) {
 	return c, nil
 }
 
-// LoadData opens the run's data set.
+// LoadData opens the run's data set. An unlabelled folder's clouds with
+// fewer points than the model takes are left out, and so are its files
+// that cannot be read (the data set's LeftOut lists them).
 func LoadData(c Config) (*datasets.Dataset, error) {
-	d, err := datasets.Open(c.Data, datasets.Options{Variant: c.Variant, Points: c.DataPoints, Seed: c.DataSeed, SynthTrain: c.SynthTrain})
+	d, err := datasets.Open(c.Data, datasets.Options{Variant: c.Variant, Points: c.DataPoints, Seed: c.DataSeed, SynthTrain: c.SynthTrain,
+		HoldOut: c.HoldOut, MinPoints: c.Model.NPoints, SkipBad: true})
 	if err != nil {
 		return nil, err
 	}

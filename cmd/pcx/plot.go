@@ -12,6 +12,7 @@ import (
 	"github.com/pcx-dev/pcx/datasets"
 	"github.com/pcx-dev/pcx/internal/atomicfile"
 	"github.com/pcx-dev/pcx/plot"
+	"github.com/pcx-dev/pcx/pretrain"
 	"github.com/pcx-dev/pcx/train"
 	"github.com/pcx-dev/pcx/vision"
 	"github.com/urfave/cli/v2"
@@ -21,7 +22,7 @@ func plotCommand() *cli.Command {
 	ckpt := &cli.StringFlag{Name: "ckpt", Usage: "checkpoint in the run (default RUN/best.safetensors)"}
 	return &cli.Command{
 		Name:  "plot",
-		Usage: "figures of a run: training curves, DAPT-X routing per block, t-SNE of the features",
+		Usage: "figures of a run: training curves, DAPT-X routing per block, t-SNE of the features, pretraining reconstructions",
 		Subcommands: []*cli.Command{
 			{
 				Name: "curves", Usage: "loss, learning rate and accuracy per epoch → RUN/curves.png", ArgsUsage: "RUN",
@@ -71,6 +72,33 @@ func plotCommand() *cli.Command {
 				},
 			},
 			{
+				Name: "reconstruction", ArgsUsage: "RUN",
+				Usage: "a pretraining run: held-out clouds, their visible groups and the model's reconstruction → RUN/reconstruction.png",
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "ckpt", Usage: "checkpoint in the run (default RUN/last.safetensors)"},
+					&cli.IntFlag{Name: "clouds", Value: reconstructionClouds, Usage: "clouds drawn, the first of the test split (of the training split when there is none)"},
+				},
+				Action: func(c *cli.Context) error {
+					dir, err := runArg(c)
+					if err != nil {
+						return err
+					}
+					n, err := intAtLeast(c, "clouds", 1)
+					if err != nil {
+						return err
+					}
+					if n > 16 {
+						return fmt.Errorf("--clouds must be at most 16 (got %d)", n)
+					}
+					defer atomicfile.RemoveOnSignal()() // an interruption removes a figure's temporary file
+					p, err := plotReconstruction(dir, c.String("ckpt"), nil, n)
+					if err == nil {
+						fmt.Println("wrote", p)
+					}
+					return err
+				},
+			},
+			{
 				Name: "tsne", ArgsUsage: "RUN", Usage: "t-SNE of the head's input features on the test split → RUN/tsne.png",
 				Flags: []cli.Flag{ckpt, &cli.Float64Flag{Name: "perplexity", Value: 30, Usage: "t-SNE perplexity (effective neighbours per point)"}, &cli.IntFlag{Name: "iters", Value: 1000, Usage: "t-SNE iterations"}},
 				Action: func(c *cli.Context) error {
@@ -109,6 +137,52 @@ func plotCommand() *cli.Command {
 			},
 		},
 	}
+}
+
+// reconstructionFigure is the figure of a pretraining run's
+// reconstructions, and reconstructionClouds the clouds it draws.
+const (
+	reconstructionFigure = "reconstruction.png"
+	reconstructionClouds = 4
+)
+
+// plotReconstruction draws RUN/reconstruction.png: the first n clouds of
+// the run's test split (its training split when the test split is empty)
+// reconstructed by its pretraining model, from ckpt (default
+// RUN/last.safetensors). data is the run's data set, or nil to load it
+// from the run's config.yaml.
+func plotReconstruction(dir, ckpt string, data *datasets.Dataset, n int) (string, error) {
+	if ckpt == "" {
+		ckpt = filepath.Join(dir, train.LastFile)
+	}
+	cfg, m, err := pretrain.LoadModel(dir, ckpt)
+	if err != nil {
+		return "", err
+	}
+	if data == nil {
+		if data, err = pretrain.LoadData(cfg); err != nil {
+			return "", err
+		}
+	}
+	recs, err := pretrain.ReconstructSamples(m, data, n, 0)
+	if err != nil {
+		return "", err
+	}
+	clouds := make([]plot.PointReconstruction, len(recs))
+	for i, r := range recs {
+		clouds[i] = plot.PointReconstruction{Input: r.Input, Visible: r.Visible, Predicted: r.Predicted}
+	}
+	split := "held-out"
+	if data.Test.Len() == 0 {
+		split = "training"
+	}
+	title := fmt.Sprintf("run %s: %s clouds of %s, %d of %d groups masked (%s)", dir, split, data.Name,
+		cfg.Model.Backbone().NumMask(), cfg.Model.NumGroup, filepath.Base(ckpt))
+	out := filepath.Join(dir, reconstructionFigure)
+	if err := plot.PointReconstructions(out, clouds, nil, title); err != nil {
+		return "", err
+	}
+	return out, nil
 }
 
 func runArg(c *cli.Context) (string, error) {

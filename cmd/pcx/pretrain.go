@@ -113,6 +113,8 @@ func pretrainFlags(k pretrainKind) []cli.Flag {
 		&cli.Float64Flag{Name: "mask-ratio", Value: m.MaskRatio, Usage: "share of each cloud's groups masked"},
 		&cli.StringFlag{Name: "mask-type", Value: m.MaskType, Usage: "rand (groups at random) or block (the groups nearest a random centre)"},
 		&cli.BoolFlag{Name: "test-loss", Usage: "evaluate the reconstruction loss on the test split every epoch"},
+		&cli.StringFlag{Name: "init", Usage: "continue pretraining from this checkpoint's weights: Point-MAE's pretrain.pth, a pcx run's pretrain.pth or last.safetensors"},
+		&cli.BoolFlag{Name: "half", Usage: "write backbone.safetensors in float16 (half the size; pcx's built-in backbones are such files)"},
 		&cli.Uint64Flag{Name: "seed", Value: 0, Usage: "seed of initialisation, data order, augmentation, masks and drop-path (a run repeats exactly)"},
 		&cli.IntFlag{Name: "workers", Value: 2, Usage: "data loader goroutines"},
 		&cli.StringFlag{Name: "out", Usage: "run directory (default runs/" + k.name + "-pretrain)"},
@@ -126,7 +128,7 @@ func pretrainFlags(k pretrainKind) []cli.Flag {
 
 // pretrainSettings are the flags that change a pretraining run's settings.
 var pretrainSettings = []string{"config", "preset", "data", "data-points", "data-seed", "samples-per-class", "hold-out",
-	"epochs", "batch", "lr", "mask-ratio", "mask-type", "test-loss", "seed"}
+	"epochs", "batch", "lr", "mask-ratio", "mask-type", "test-loss", "init", "seed"}
 
 // pretrainConfig resolves a run's configuration: the kind's, then
 // --config, then --preset (the model and schedule), then the other flags
@@ -161,6 +163,7 @@ func pretrainConfig(c *cli.Context, k pretrainKind) (pretrain.Config, error) {
 		{"mask-ratio", func() { cfg.Model.MaskRatio = c.Float64("mask-ratio") }},
 		{"mask-type", func() { cfg.Model.MaskType = c.String("mask-type") }},
 		{"test-loss", func() { cfg.TestLoss = c.Bool("test-loss") }},
+		{"init", func() { cfg.Init = c.String("init") }},
 	})
 	if c.IsSet("samples-per-class") && c.Int("samples-per-class") < 1 {
 		return cfg, fmt.Errorf("--samples-per-class must be at least 1 (got %d)", c.Int("samples-per-class"))
@@ -236,7 +239,7 @@ Example:
 					return 0, err
 				},
 				run: func(ctx context.Context, _ int, log io.Writer, eng nn.Device) (*train.Result, error) {
-					return pretrain.Train(ctx, cfg, data, out, pretrain.Options{Resume: c.Bool("resume"), Log: log, Progress: os.Stderr, Device: eng})
+					return pretrain.Train(ctx, cfg, data, out, pretrain.Options{Resume: c.Bool("resume"), Log: log, Progress: os.Stderr, Device: eng, Half: c.Bool("half")})
 				},
 				plots: func() ([]string, error) {
 					p, err := plotCurves(out)
@@ -303,5 +306,5 @@ func fineTuneHint(cfg pretrain.Config, bb string) string {
 
 // pretrainResumeCommand is the command line that continues the run in out.
 func pretrainResumeCommand(c *cli.Context, k pretrainKind, out string) string {
-	return resumeLine(c, []string{"pcx", "pretrain", k.name}, out, "device", "workers", "plots", "json")
+	return resumeLine(c, []string{"pcx", "pretrain", k.name}, out, "device", "workers", "plots", "json", "half")
 }

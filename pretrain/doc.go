@@ -7,4 +7,18 @@
 // train's checkpoints of the whole model (Point-MAE's pretrain.pth key
 // names) and, at its end, backbone.safetensors: the encoder under the
 // fine-tuning model's names, which pcx train --ckpt loads.
+//
+// Images are pretrained the same way as MAE (He et al.; facebookresearch/
+// mae's main_pretrain.py) on backbone.ViTMAE: ImageTask transforms each
+// batch as MAE does in training (random resized crops of 20% to 100% of
+// the area, bicubic, a horizontal flip, ImageNet normalisation), draws
+// each image's mask from the batch's random stream (ViTMAE.DrawMask) and
+// the loss is MAE's mean squared error on the masked patches' normalised
+// pixels. ImageConfig (task: pretrain-images in config.yaml; ReadConfig and
+// ReadImageConfig each refuse the other's file) names the data (an image
+// folder read recursively, Fashion-MNIST or MNIST idx files, CIFAR; labels
+// never read, a share or the test split held out for test_loss), and
+// TrainImages writes backbone.safetensors with the encoder under timm's ViT
+// names, which pcx train fashion-mnist|cifar|images|vtab --ckpt loads.
+// Reconstruct rebuilds held-out images for the reconstruction figure.
 package pretrain

@@ -21,8 +21,8 @@ import (
 func pretrainCommand() *cli.Command {
 	return &cli.Command{
 		Name:        "pretrain",
-		Usage:       "pretrain a Point-MAE backbone as a masked autoencoder (point clouds)",
-		Subcommands: []*cli.Command{pretrainSynthCommand()},
+		Usage:       "pretrain a backbone as a masked autoencoder: Point-MAE on point clouds (synth), MAE on images (images, fashion-mnist, cifar)",
+		Subcommands: append([]*cli.Command{pretrainSynthCommand()}, pretrainImageCommands()...),
 	}
 }
 

@@ -226,3 +226,35 @@ func onlyHeadAdaptersMissing(text string) bool {
 	}
 	return true
 }
+
+// TestPretrainCIFARCommand: pcx pretrain cifar on CIFAR-10's binary files
+// pretrains the vit-mini at pcx train cifar's 32 pixels.
+func TestPretrainCIFARCommand(t *testing.T) {
+	dir := t.TempDir()
+	rec := func(k int) []byte {
+		b := []byte{byte(k % 10)}
+		for i := 0; i < 3072; i++ {
+			b = append(b, byte(i/32*4+k*9+i%32*3))
+		}
+		return b
+	}
+	for b := 1; b <= 5; b++ {
+		if err := os.WriteFile(filepath.Join(dir, "data_batch_"+string(rune('0'+b))+".bin"), append(rec(2*b), rec(2*b+1)...), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "test_batch.bin"), append(rec(20), rec(21)...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "run")
+	text, err := run(t, "pretrain", "cifar", "--data", dir, "--epochs", "1", "--batch", "5", "--out", out, "--plots=false")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"(10 training images, 2 held out)", "48 of 64 patches masked, 32×32 images",
+		"fine-tune: pcx train cifar --data " + dir + " --ckpt " + filepath.Join(out, pretrain.BackboneFile) + "\n"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("output lacks %q:\n%s", want, text)
+		}
+	}
+}

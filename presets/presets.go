@@ -81,12 +81,15 @@ type Registry struct {
 	ImageModels    []ImageModel    `json:"image_models"`
 	ImageMethods   []ImageMethod   `json:"image_methods"`
 	ImageDataKinds []ImageDataKind `json:"image_data_kinds"`
+	// ImagePretrainModels are pcx pretrain's image MAE presets.
+	ImagePretrainModels []ImagePretrainModel `json:"image_pretrain_models"`
 }
 
 // All returns a copy of every table.
 func All() Registry {
 	return Registry{Models: models.all(), Methods: methods.all(), Schedules: schedules.all(), DataKinds: dataKinds.all(),
-		ImageModels: imageModels.all(), ImageMethods: imageMethods.all(), ImageDataKinds: imageKinds.all()}
+		ImageModels: imageModels.all(), ImageMethods: imageMethods.all(), ImageDataKinds: imageKinds.all(),
+		ImagePretrainModels: imagePretrainModels.all()}
 }
 
 // PrintJSON writes the registry as indented JSON.
@@ -174,6 +177,12 @@ func Print(w io.Writer) error {
 			fmt.Fprintf(&b, ", %d×%d images", d.ImageSize, d.ImageSize)
 		}
 		fmt.Fprintf(&b, "; %s\n", d.Summary)
+	}
+	b.WriteString("\nImage MAE pretraining presets (pcx pretrain images|fashion-mnist|cifar --preset):\n")
+	fmt.Fprintf(&b, "  %-9s %-9s %7s %5s %5s %5s %6s %5s %8s  %s\n", "name", "encoder", "decoder", "depth", "heads", "mask", "epochs", "batch", "lr", "")
+	for _, m := range imagePretrainModels.all() {
+		fmt.Fprintf(&b, "  %-9s %-9s %7d %5d %5d %5g %6d %5d %8g  %s\n", m.Name, m.Encoder, m.DecoderWidth, m.DecoderDepth,
+			m.DecoderHeads, m.MaskRatio, m.Train.Epochs, m.Train.BatchSize, m.Train.LR, m.Summary)
 	}
 	_, err := io.WriteString(w, b.String())
 	return err

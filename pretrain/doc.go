@@ -23,4 +23,18 @@
 // visible groups and the predicted points of its masked groups in the
 // cloud's coordinates, for the reconstruction figure (LoadModel rebuilds a
 // run's model from its config.yaml and a checkpoint).
+//
+// Images are pretrained the same way as MAE (He et al.; facebookresearch/
+// mae's main_pretrain.py) on backbone.ViTMAE: ImageTask transforms each
+// batch as MAE does in training (random resized crops of 20% to 100% of
+// the area, bicubic, a horizontal flip, ImageNet normalisation), draws
+// each image's mask from the batch's random stream (ViTMAE.DrawMask) and
+// the loss is MAE's mean squared error on the masked patches' normalised
+// pixels. ImageConfig (task: pretrain-images in config.yaml; ReadConfig and
+// ReadImageConfig each refuse the other's file) names the data (an image
+// folder read recursively, Fashion-MNIST or MNIST idx files, CIFAR; labels
+// never read, a share or the test split held out for test_loss), and
+// TrainImages writes backbone.safetensors with the encoder under timm's ViT
+// names, which pcx train fashion-mnist|cifar|images|vtab --ckpt loads.
+// ReconstructImages rebuilds held-out images for the reconstruction figure.
 package pretrain

@@ -225,12 +225,17 @@ func (c Config) Validate() error {
 	return c.Train.Validate()
 }
 
-// ReadConfig reads a pretraining configuration file (a run's config.yaml):
-// unknown keys are errors, and the result is validated.
+// ReadConfig reads a point-cloud pretraining configuration file (a run's
+// config.yaml): unknown keys are errors, an image pretraining file
+// (ReadImageConfig's) is refused with a message saying so, and the result
+// is validated.
 func ReadConfig(path string) (Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return Config{}, err
+	}
+	if taskOf(data) == TaskImages {
+		return Config{}, fmt.Errorf("%s is an image pretraining configuration (task: %s), not a point-cloud one (task: pretrain); use it with pcx pretrain images, fashion-mnist or cifar", path, TaskImages)
 	}
 	var c Config
 	dec := yaml.NewDecoder(bytes.NewReader(data))

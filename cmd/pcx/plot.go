@@ -76,7 +76,7 @@ func plotCommand() *cli.Command {
 				Usage: "a pretraining run: held-out clouds, their visible groups and the model's reconstruction → RUN/reconstruction.png",
 				Flags: []cli.Flag{
 					&cli.StringFlag{Name: "ckpt", Usage: "checkpoint in the run (default RUN/last.safetensors)"},
-					&cli.IntFlag{Name: "clouds", Value: reconstructionClouds, Usage: "clouds drawn, the first of the test split (of the training split when there is none)"},
+					&cli.IntFlag{Name: "clouds", Value: reconstructionClouds, Usage: "clouds (or images) drawn, the first of the test split (of the training split when there is none)"},
 				},
 				Action: func(c *cli.Context) error {
 					dir, err := runArg(c)
@@ -91,7 +91,15 @@ func plotCommand() *cli.Command {
 						return fmt.Errorf("--clouds must be at most 16 (got %d)", n)
 					}
 					defer atomicfile.RemoveOnSignal()() // an interruption removes a figure's temporary file
-					p, err := plotReconstruction(dir, c.String("ckpt"), nil, n)
+					var p string
+					if icfg, ierr := pretrain.ReadImageConfig(filepath.Join(dir, pretrain.ConfigFile)); ierr == nil {
+						var data *pretrain.ImageCorpus
+						if data, err = pretrain.LoadImages(icfg); err == nil {
+							p, err = plotImageReconstruction(dir, c.String("ckpt"), icfg, data, n)
+						}
+					} else {
+						p, err = plotReconstruction(dir, c.String("ckpt"), nil, n)
+					}
 					if err == nil {
 						fmt.Println("wrote", p)
 					}
@@ -140,7 +148,8 @@ func plotCommand() *cli.Command {
 }
 
 // reconstructionFigure is the figure of a pretraining run's
-// reconstructions, and reconstructionClouds the clouds it draws.
+// reconstructions (point clouds or images), and reconstructionClouds the
+// clouds it draws.
 const (
 	reconstructionFigure = "reconstruction.png"
 	reconstructionClouds = 4

@@ -22,8 +22,8 @@ import (
 func pretrainCommand() *cli.Command {
 	return &cli.Command{
 		Name:        "pretrain",
-		Usage:       "pretrain a backbone as a masked autoencoder (Point-MAE for point clouds)",
-		Subcommands: []*cli.Command{pretrainSynthCommand(), pretrainShapeNetCommand(), pretrainFolderCommand()},
+		Usage:       "pretrain a backbone as a masked autoencoder: Point-MAE on point clouds (synth, shapenet, folder), MAE on images (images, fashion-mnist, cifar)",
+		Subcommands: append([]*cli.Command{pretrainSynthCommand(), pretrainShapeNetCommand(), pretrainFolderCommand()}, pretrainImageCommands()...),
 	}
 }
 

@@ -50,6 +50,11 @@
 // (datasets.Unpickle): only numpy's array machinery is recognised, and
 // nothing in a pickle is executed.
 //
+// Unlabelled images (OpenUnlabelled), for pretraining: every .png, .jpg,
+// .jpeg and .gif file under a folder, recursively and in sorted order,
+// whatever the folders mean; a seeded share is held out as Test and every
+// label is 0.
+//
 // ExportVTAB1K writes PNGs and the four list files; Open recognises which
 // of these layouts a folder holds.
 package imagesets

@@ -38,7 +38,11 @@ func classDirs(dir string) ([]string, error) {
 }
 
 // imageFiles lists the image files under dir (recursively), sorted.
-func imageFiles(dir string) ([]string, error) {
+func imageFiles(dir string) ([]string, error) { return filesUnder(dir, images.IsImageFile) }
+
+// filesUnder lists the files under dir (recursively) whose names accept
+// takes, sorted, skipping hidden files and folders.
+func filesUnder(dir string, accept func(string) bool) ([]string, error) {
 	var out []string
 	err := filepath.WalkDir(dir, func(p string, e fs.DirEntry, err error) error {
 		if err != nil {
@@ -50,7 +54,7 @@ func imageFiles(dir string) ([]string, error) {
 			}
 			return nil
 		}
-		if !e.IsDir() && images.IsImageFile(p) {
+		if !e.IsDir() && accept(p) {
 			out = append(out, p)
 		}
 		return nil

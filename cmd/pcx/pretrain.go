@@ -37,6 +37,9 @@ func pretrainFlags() []cli.Flag {
 		&cli.Float64Flag{Name: "mask-ratio", Value: m.MaskRatio, Usage: "share of each cloud's groups masked"},
 		&cli.StringFlag{Name: "mask-type", Value: m.MaskType, Usage: "rand (groups at random) or block (the groups nearest a random centre)"},
 		&cli.BoolFlag{Name: "test-loss", Usage: "evaluate the reconstruction loss on the test split every epoch"},
+		&cli.StringFlag{Name: "probe", Usage: "labelled data set whose frozen encoder features a linear SVM is fitted on and scored on every epoch " +
+			"(probe_svm_acc, Point-MAE's SVM validation): synth (the clouds pcx train synth uses; the default), synth:hardest, modelnet40:PATH..."},
+		&cli.BoolFlag{Name: "no-probe", Usage: "no feature probe"},
 		&cli.Uint64Flag{Name: "seed", Value: 0, Usage: "seed of initialisation, data order, augmentation, masks and drop-path (a run repeats exactly)"},
 		&cli.IntFlag{Name: "workers", Value: 2, Usage: "data loader goroutines"},
 		&cli.StringFlag{Name: "out", Usage: "run directory (default runs/synth-pretrain)"},
@@ -49,7 +52,7 @@ func pretrainFlags() []cli.Flag {
 }
 
 // pretrainSettings are the flags that change a pretraining run's settings.
-var pretrainSettings = []string{"config", "epochs", "batch", "lr", "mask-ratio", "mask-type", "test-loss", "seed"}
+var pretrainSettings = []string{"config", "epochs", "batch", "lr", "mask-ratio", "mask-type", "test-loss", "seed", "probe", "no-probe"}
 
 // pretrainConfig resolves a run's configuration: synth's, then --config,
 // then the flags given.
@@ -66,7 +69,14 @@ func pretrainConfig(c *cli.Context) (pretrain.Config, error) {
 		{"mask-ratio", func() { cfg.Model.MaskRatio = c.Float64("mask-ratio") }},
 		{"mask-type", func() { cfg.Model.MaskType = c.String("mask-type") }},
 		{"test-loss", func() { cfg.TestLoss = c.Bool("test-loss") }},
+		{"probe", func() { cfg.Probe, cfg.ProbeVariant = c.String("probe"), "" }},
 	})
+	if c.Bool("no-probe") {
+		if c.IsSet("probe") {
+			return cfg, fmt.Errorf("--probe and --no-probe contradict each other: give one of them")
+		}
+		cfg.Probe, cfg.ProbeVariant, cfg.ProbeEvery = "", "", 0
+	}
 	return cfg, cfg.Validate()
 }
 
@@ -124,16 +134,19 @@ Example:
 			} else if cfg, err = pretrainConfig(c); err != nil {
 				return err
 			}
-			var data *datasets.Dataset
+			var data, probeData *datasets.Dataset
 			return executeRun(c, runSpec{out: out, config: pretrain.ConfigFile, files: []string{pretrain.BackboneFile},
 				resumeCmd: func() string { return pretrainResumeCommand(c, out) },
 				load: func() (int, error) {
 					var err error
-					data, err = pretrain.LoadData(cfg)
+					if data, err = pretrain.LoadData(cfg); err != nil {
+						return 0, err
+					}
+					probeData, err = pretrain.LoadProbeData(cfg)
 					return 0, err
 				},
 				run: func(ctx context.Context, _ int, log io.Writer, eng nn.Device) (*train.Result, error) {
-					return pretrain.Train(ctx, cfg, data, out, pretrain.Options{Resume: c.Bool("resume"), Log: log, Progress: os.Stderr, Device: eng})
+					return pretrain.Train(ctx, cfg, data, out, pretrain.Options{Resume: c.Bool("resume"), Log: log, Progress: os.Stderr, Device: eng, ProbeData: probeData})
 				},
 				plots: func() ([]string, error) {
 					p, err := plotCurves(out)

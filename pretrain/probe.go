@@ -21,36 +21,104 @@ const ProbeMetric = "svm_acc"
 // probes; a larger probe set is grouped again each time.
 const probeCacheLimit = 256 << 20
 
-// SVMProbe is Point-MAE's SVM validation of a pretraining run: the
-// encoder's features of a labelled data set's clouds, a linear SVM
-// (probe.LinearSVC: scikit-learn's LinearSVC defaults) fitted on its
-// training split's and scored on its test split's. Each cloud goes through
-// the test-time pipeline (FPS to the model's points, no augmentation), is
-// grouped, and runs through MAE_encoder with no group masked (Point-MAE's
-// noaug=True), in evaluation mode; its feature is the max and the mean of
-// the encoder's final-norm tokens over the groups, concatenated (2 ×
-// trans_dim values).
-type SVMProbe struct {
-	Model *backbone.PointMAEPretrain
-	// Data is the labelled probe set; both splits must have clouds.
-	Data *datasets.Dataset
+// FeatureProbe is Point-MAE's SVM validation for any encoder: a linear SVM
+// (probe.LinearSVC: scikit-learn's LinearSVC defaults) fitted on the frozen
+// features of a labelled data set's training split and scored on its test
+// split's. Extract supplies the features; PointFeatures is the point-cloud
+// encoder's, and an image encoder's plugs in the same way.
+type FeatureProbe struct {
+	// Name names the probe data in messages.
+	Name string
+	// Extract returns a split's features, Dim values a sample, row-major,
+	// in the order of the labels.
+	Extract func(ctx context.Context, s train.Split) ([]float32, error)
+	Dim     int
+	// TrainLabels and TestLabels are the splits' classes.
+	TrainLabels, TestLabels []int
 	// Every probes after every n-th epoch and the last (≤ 1: every epoch).
 	Every int
+	// SVM is the classifier's settings.
+	SVM probe.SVMConfig
+}
+
+// Run measures the encoder as it stands: the SVM's test accuracy.
+func (p *FeatureProbe) Run(ctx context.Context) (float64, error) {
+	ftr, err := p.Extract(ctx, train.TrainSplit)
+	if err != nil {
+		return 0, err
+	}
+	fte, err := p.Extract(ctx, train.TestSplit)
+	if err != nil {
+		return 0, err
+	}
+	acc, _, err := probe.SVMAccuracy(ctx, ftr, p.TrainLabels, fte, p.TestLabels, p.Dim, p.SVM)
+	if err != nil {
+		return 0, fmt.Errorf("probe on %s: %w", p.Name, err)
+	}
+	return acc, nil
+}
+
+// Probing makes a task a train.Prober: embedded in a task, it probes with
+// SVM after each epoch (or every SVM.Every), recording probe_svm_acc, and
+// does nothing while SVM is nil.
+type Probing struct {
+	SVM *FeatureProbe
+}
+
+// ProbeMetrics is the probe's metric, svm_acc (recorded as probe_svm_acc),
+// when there is a probe.
+func (p Probing) ProbeMetrics() []train.Metric {
+	if p.SVM == nil {
+		return nil
+	}
+	return []train.Metric{{Name: ProbeMetric, Higher: true}}
+}
+
+// ProbeEvery is the probe's period in epochs.
+func (p Probing) ProbeEvery() int {
+	if p.SVM == nil {
+		return 0
+	}
+	return p.SVM.Every
+}
+
+// Probe runs the probe on the model as it stands (its parameters on the
+// run's device, if any, where the encoder then runs).
+func (p Probing) Probe(ctx context.Context, _ nn.Device) ([]float64, error) {
+	if p.SVM == nil {
+		return nil, nil
+	}
+	acc, err := p.SVM.Run(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return []float64{acc}, nil
+}
+
+// PointFeatures are the features Point-MAE's SVM validation takes of a
+// labelled point-cloud set: each cloud goes through the test-time pipeline
+// (FPS to the model's points, no augmentation), is grouped, and runs
+// through MAE_encoder with no group masked (Point-MAE's noaug=True) in
+// evaluation mode; its feature is the max and then the mean of the
+// encoder's final-norm tokens over the groups (2 × trans_dim values).
+type PointFeatures struct {
+	Model *backbone.PointMAEPretrain
+	// Data is the labelled set; both splits must have clouds.
+	Data *datasets.Dataset
 	// Batch is the number of clouds encoded at once (0: 64).
 	Batch int
 	// Workers groups clouds in that many goroutines (0: 2).
 	Workers int
-	// SVM is the classifier's settings (probe.LinearSVC()).
-	SVM probe.SVMConfig
 
 	mu     sync.Mutex
 	cached [2][]*points.Batch // the grouped batches of each split, when small enough
 	pool   *nn.Pool
 }
 
-// NewSVMProbe checks that data can be probed with m and returns the probe,
-// with probe.LinearSVC()'s settings.
-func NewSVMProbe(m *backbone.PointMAEPretrain, data *datasets.Dataset, every int) (*SVMProbe, error) {
+// NewPointProbe checks that data can be probed with m and returns the
+// probe of m's features of it (PointFeatures), with probe.LinearSVC()'s
+// settings.
+func NewPointProbe(m *backbone.PointMAEPretrain, data *datasets.Dataset, every int) (*FeatureProbe, error) {
 	if data == nil || data.Train.Len() == 0 || data.Test.Len() == 0 {
 		return nil, fmt.Errorf("pretrain: the probe data set needs labelled training and test clouds")
 	}
@@ -61,18 +129,21 @@ func NewSVMProbe(m *backbone.PointMAEPretrain, data *datasets.Dataset, every int
 			}
 		}
 	}
-	first := data.Train.Labels[0]
+	two := false
 	for _, l := range data.Train.Labels {
-		if l != first {
-			return &SVMProbe{Model: m, Data: data, Every: every, SVM: probe.LinearSVC()}, nil
-		}
+		two = two || l != data.Train.Labels[0]
 	}
-	return nil, fmt.Errorf("pretrain: the probe data set %s has one class in its training split; an SVM needs two", data.Name)
+	if !two {
+		return nil, fmt.Errorf("pretrain: the probe data set %s has one class in its training split; an SVM needs two", data.Name)
+	}
+	f := &PointFeatures{Model: m, Data: data}
+	return &FeatureProbe{Name: data.Name, Extract: f.Features, Dim: 2 * m.Cfg.TransDim,
+		TrainLabels: data.Train.Labels, TestLabels: data.Test.Labels, Every: every, SVM: probe.LinearSVC()}, nil
 }
 
-// Features returns the probe features of a split's clouds (n × 2C,
-// row-major: the max over the groups, then the mean).
-func (p *SVMProbe) Features(ctx context.Context, s train.Split) ([]float32, error) {
+// Features returns the features of a split's clouds (n × 2C, row-major:
+// the max over the groups, then the mean).
+func (p *PointFeatures) Features(ctx context.Context, s train.Split) ([]float32, error) {
 	batches, err := p.batches(ctx, s)
 	if err != nil {
 		return nil, err
@@ -98,11 +169,11 @@ func (p *SVMProbe) Features(ctx context.Context, s train.Split) ([]float32, erro
 // appendMaxMean appends, for each of b clouds of g tokens of c values, the
 // tokens' maximum and then their mean, per channel.
 func appendMaxMean(out, tok []float32, b, g, c int) []float32 {
+	mx := make([]float32, c)
+	sum := make([]float64, c)
 	for k := 0; k < b; k++ {
-		mx := make([]float32, c)
-		sum := make([]float64, c)
 		for j := range mx {
-			mx[j] = float32(math.Inf(-1))
+			mx[j], sum[j] = float32(math.Inf(-1)), 0
 		}
 		for t := 0; t < g; t++ {
 			row := tok[(k*g+t)*c : (k*g+t+1)*c]
@@ -121,7 +192,7 @@ func appendMaxMean(out, tok []float32, b, g, c int) []float32 {
 
 // batches groups a split's clouds in batches (or returns them from the
 // cache).
-func (p *SVMProbe) batches(ctx context.Context, s train.Split) ([]*points.Batch, error) {
+func (p *PointFeatures) batches(ctx context.Context, s train.Split) ([]*points.Batch, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.pool == nil {
@@ -186,54 +257,6 @@ func (p *SVMProbe) batches(ctx context.Context, s train.Split) ([]*points.Batch,
 	return out, nil
 }
 
-// Run measures the model: the SVM's accuracy on the test split's features
-// after fitting on the training split's.
-func (p *SVMProbe) Run(ctx context.Context) (float64, error) {
-	ftr, err := p.Features(ctx, train.TrainSplit)
-	if err != nil {
-		return 0, err
-	}
-	fte, err := p.Features(ctx, train.TestSplit)
-	if err != nil {
-		return 0, err
-	}
-	acc, _, err := probe.SVMAccuracy(ctx, ftr, p.Data.Train.Labels, fte, p.Data.Test.Labels, 2*p.Model.Cfg.TransDim, p.SVM)
-	if err != nil {
-		return 0, fmt.Errorf("probe on %s: %w", p.Data.Name, err)
-	}
-	return acc, nil
-}
-
-// ProbeMetrics is the probe's metric, svm_acc (recorded as probe_svm_acc),
-// when the task has a probe.
-func (t *Task) ProbeMetrics() []train.Metric {
-	if t.SVM == nil {
-		return nil
-	}
-	return []train.Metric{{Name: ProbeMetric, Higher: true}}
-}
-
-// ProbeEvery is the probe's period in epochs.
-func (t *Task) ProbeEvery() int {
-	if t.SVM == nil {
-		return 0
-	}
-	return t.SVM.Every
-}
-
-// Probe runs the task's SVM probe on the model as it stands (the
-// parameters on the run's device, if any, where the encoder then runs).
-func (t *Task) Probe(ctx context.Context, _ nn.Device) ([]float64, error) {
-	if t.SVM == nil {
-		return nil, nil
-	}
-	acc, err := t.SVM.Run(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return []float64{acc}, nil
-}
-
 // validateProbe checks the probe settings, and that Train.Best names a
 // metric the run has.
 func (c Config) validateProbe() error {
@@ -270,7 +293,7 @@ func LoadProbeData(c Config) (*datasets.Dataset, error) {
 }
 
 // newProbe makes the run's probe, loading its data unless o has it.
-func newProbe(c Config, m *backbone.PointMAEPretrain, o Options) (*SVMProbe, error) {
+func newProbe(c Config, m *backbone.PointMAEPretrain, o Options) (*FeatureProbe, error) {
 	d := o.ProbeData
 	if d == nil {
 		var err error
@@ -278,7 +301,7 @@ func newProbe(c Config, m *backbone.PointMAEPretrain, o Options) (*SVMProbe, err
 			return nil, err
 		}
 	}
-	p, err := NewSVMProbe(m, d, c.ProbeEvery)
+	p, err := NewPointProbe(m, d, c.ProbeEvery)
 	if err != nil {
 		return nil, err
 	}

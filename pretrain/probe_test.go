@@ -111,14 +111,18 @@ func TestProbeFeatures(t *testing.T) {
 	pd := probeData(t, 1, 1)
 	var feats [2][]float32
 	for i, bs := range []int{5, 64} {
-		p, err := NewSVMProbe(m, pd, 1)
-		if err != nil {
-			t.Fatal(err)
-		}
-		p.Batch = bs
+		p := &PointFeatures{Model: m, Data: pd, Batch: bs}
+		var err error
 		if feats[i], err = p.Features(context.Background(), train.TrainSplit); err != nil {
 			t.Fatal(err)
 		}
+	}
+	pp, err := NewPointProbe(m, pd, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f, err := pp.Extract(context.Background(), train.TrainSplit); err != nil || !reflect.DeepEqual(f, feats[0]) || pp.Dim != 2*c.Model.TransDim {
+		t.Errorf("NewPointProbe's features differ (%v), or its dimension %d", err, pp.Dim)
 	}
 	ch := c.Model.TransDim
 	if len(feats[0]) != pd.Train.Len()*2*ch {
@@ -136,7 +140,7 @@ func TestProbeFeatures(t *testing.T) {
 		}
 	}
 	// The first cloud's features from Encode's tokens directly.
-	p, _ := NewSVMProbe(m, pd, 1)
+	p := &PointFeatures{Model: m, Data: pd}
 	bs, err := p.batches(context.Background(), train.TrainSplit)
 	if err != nil {
 		t.Fatal(err)
@@ -182,11 +186,11 @@ func TestProbeConfig(t *testing.T) {
 	m, _ := backbone.NewPointMAEPretrain(tiny(1).Model.Backbone(), train.Stream(3, 0, 0, 0))
 	one := probeData(t, 1, 1)
 	one.Train.Labels = make([]int, one.Train.Len()) // every cloud of class 0
-	if _, err := NewSVMProbe(m, one, 1); err == nil || !strings.Contains(err.Error(), "one class") {
+	if _, err := NewPointProbe(m, one, 1); err == nil || !strings.Contains(err.Error(), "one class") {
 		t.Errorf("probe data of one class: %v", err)
 	}
 	one.Test = &datasets.Split{}
-	if _, err := NewSVMProbe(m, one, 1); err == nil || !strings.Contains(err.Error(), "training and test") {
+	if _, err := NewPointProbe(m, one, 1); err == nil || !strings.Contains(err.Error(), "training and test") {
 		t.Errorf("probe data without test clouds: %v", err)
 	}
 }
@@ -204,10 +208,7 @@ func BenchmarkSynthProbe(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	p, err := NewSVMProbe(m, d, 1)
-	if err != nil {
-		b.Fatal(err)
-	}
+	p := &PointFeatures{Model: m, Data: d}
 	for _, name := range []string{"first", "cached"} {
 		b.Run(name, func(b *testing.B) {
 			for range b.N {
@@ -224,7 +225,7 @@ func BenchmarkSynthProbe(b *testing.B) {
 					b.Fatal(err)
 				}
 				t1 := time.Now()
-				acc, s, err := probe.SVMAccuracy(context.Background(), ftr, d.Train.Labels, fte, d.Test.Labels, 2*c.Model.TransDim, p.SVM)
+				acc, s, err := probe.SVMAccuracy(context.Background(), ftr, d.Train.Labels, fte, d.Test.Labels, 2*c.Model.TransDim, probe.LinearSVC())
 				if err != nil {
 					b.Fatal(err)
 				}

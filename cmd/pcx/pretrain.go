@@ -87,8 +87,10 @@ func pretrainSynthCommand() *cli.Command {
 		Description: `Masks a share of each cloud's groups and trains Point-MAE's encoder and decoder to rebuild
 them (Chamfer-L2 loss). The run directory holds config.yaml, metrics.jsonl and metrics.csv,
 last.safetensors and best.safetensors (the whole model, Point-MAE's pretrain.pth key names),
-and at the end backbone.safetensors: the encoder, for pcx train --ckpt. Ctrl-C saves the
-state; --resume continues exactly.
+and at the end backbone.safetensors: the encoder, for pcx train --ckpt. After each epoch a
+linear SVM fitted on the encoder's frozen features of a labelled set (by default the clouds
+pcx train synth uses) measures their quality: probe_svm_acc, as Point-MAE's SVM validation
+(--probe SPEC, --no-probe). Ctrl-C saves the state; --resume continues exactly.
 
 Example:
    pcx pretrain synth --epochs 30 --out runs/synth-pretrain

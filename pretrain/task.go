@@ -19,6 +19,9 @@ type Task struct {
 	Data  *datasets.Dataset
 	// UseTest evaluates the reconstruction loss on Data.Test every epoch.
 	UseTest bool
+	// Probing.SVM, when set, probes the encoder's features after each
+	// epoch (or every SVM.Every epochs): probe_svm_acc.
+	Probing
 }
 
 // Batch is a batch of grouped clouds and the mask drawn for it.

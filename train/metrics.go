@@ -32,12 +32,14 @@ type EpochMetrics struct {
 	LR float64
 	// Values are, in order: train_loss, train_<metric> for each of the
 	// task's metrics, then (with a test split) test_loss and
-	// test_<metric>, and last best_<metric>, the best epoch's value of
-	// the metric that chooses best.safetensors (Config.Best), named
-	// without its split: best_acc for test_acc.
+	// test_<metric>, then (for a Prober's epochs that were probed)
+	// probe_<metric> for each probe metric, and last best_<metric>, the
+	// best epoch's value of the metric that chooses best.safetensors
+	// (Config.Best), named without its split: best_acc for test_acc,
+	// best_svm_acc for probe_svm_acc (0 while no epoch has the metric).
 	Values    []Named
 	BestEpoch int
-	// Seconds is the epoch's wall time (training and evaluation; for an
+	// Seconds is the epoch's wall time (training, evaluation and probe; for an
 	// epoch resumed part-way, only the part run after resuming).
 	Seconds float64
 	// TrainSeconds is the training part of Seconds.
@@ -189,14 +191,18 @@ func quoteShort(s string) string {
 }
 
 // writeCSV writes metrics as CSV under a header naming cols, the Values
-// every line has.
+// a line may have; one it lacks (a probe column of an epoch not probed)
+// is an empty cell.
 func writeCSV(w io.Writer, cols []string, ms []EpochMetrics) {
 	fmt.Fprintf(w, "epoch,lr,%s,best_epoch,%s\n", strings.Join(cols, ","), strings.Join(timeKeys, ","))
 	for _, m := range ms {
 		fmt.Fprintf(w, "%d,%g", m.Epoch, m.LR)
 		for _, c := range cols {
-			v, _ := m.Get(c)
-			fmt.Fprintf(w, ",%g", v)
+			if v, ok := m.Get(c); ok {
+				fmt.Fprintf(w, ",%g", v)
+			} else {
+				w.Write([]byte{','})
+			}
 		}
 		fmt.Fprintf(w, ",%d,%g,%g,%g,%g,%d\n", m.BestEpoch, m.Seconds, m.TrainSeconds, m.SamplesPerSec, m.DataWait, m.PeakMB)
 	}

@@ -11,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -192,7 +191,7 @@ func (r *runner) resume() error {
 	r.metrics = ms[:st.Epoch]
 	want := append(append([]string(nil), r.cols...), r.best.key())
 	for _, m := range r.metrics {
-		if got := m.Names(); !slices.Equal(got, want) {
+		if got := m.Names(); !sameColumns(got, want, r.probeCols()) {
 			return fmt.Errorf("cannot resume: epoch %d of %s has the metrics %s, this run %s", m.Epoch, r.path(MetricsJSONL),
 				quoteShort(strings.Join(got, ",")), strings.Join(want, ","))
 		}

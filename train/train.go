@@ -11,6 +11,11 @@
 // task's named metrics; point-cloud classification and other tasks plug in
 // the same way.
 //
+// A Task may also be a Prober: after each epoch's evaluation (or every
+// n-th), the core asks it for a measure of the model as a whole (a linear
+// probe's accuracy on frozen features, say) and records it beside the
+// other metrics.
+//
 // Runs are reproducible: every random stream (epoch order, each batch's
 // augmentation, each step's dropout) is derived from the seed, the epoch and
 // the batch index, so a run repeats bit for bit on one machine and a resumed
@@ -130,8 +135,9 @@ type Config struct {
 	// Prefetch bounds the batches built ahead of the model (0: 2×Workers).
 	Prefetch int `yaml:"prefetch" json:"prefetch"`
 	// Best names the metric that chooses best.safetensors: train_loss,
-	// test_loss, or train_<m> or test_<m> for a metric m of the task
-	// (larger is better when the metric says so, otherwise smaller). ""
+	// test_loss, or train_<m> or test_<m> for a metric m of the task, or
+	// probe_<m> for a probe metric m of a Prober (larger is better when
+	// the metric says so, otherwise smaller). ""
 	// is the task's first metric (the loss if it has none) on the test
 	// split, or on the training split when there is no test split.
 	Best string `yaml:"best,omitempty" json:"best,omitempty"`
@@ -459,12 +465,21 @@ func (r *runner) loop() (*Result, error) {
 				vals = append(vals, Named{"test_" + mt.Name, ev.Mean(i)})
 			}
 		}
+		probed, probeSec, err := r.probe(e + 1)
+		if err != nil {
+			if r.ctx.Err() != nil {
+				return r.interrupted()
+			}
+			return nil, fmt.Errorf("epoch %d: %w; %s", e+1, err, r.goodCheckpoint())
+		}
+		vals = append(vals, probed...)
 		m := EpochMetrics{Epoch: e + 1, LR: lr, Values: vals,
 			Seconds: time.Since(start).Seconds(), TrainSeconds: r.trainSec,
 			SamplesPerSec: float64(r.seen) / math.Max(r.trainSec, 1e-9), DataWait: r.waitSec / math.Max(r.trainSec, 1e-9),
 			PeakMB: PeakRSSMB()}
-		v, _ := m.Get(r.best.name)
-		improved := r.bestEpoch == 0 || r.best.better(v, r.bestVal)
+		// An epoch without the metric (one not probed) cannot be best.
+		v, has := m.Get(r.best.name)
+		improved := has && (r.bestEpoch == 0 || r.best.better(v, r.bestVal))
 		if improved {
 			r.bestVal, r.bestEpoch = v, m.Epoch
 		}
@@ -489,8 +504,8 @@ func (r *runner) loop() (*Result, error) {
 		}
 		ran++
 		runSec += m.Seconds
-		r.logf("epoch %3d/%d  lr %.2e  loss %.4f%s  best %.4f (epoch %d)  %.1fs  %.0f samples/s  data wait %.1f%%%s\n",
-			m.Epoch, cfg.Epochs, m.LR, m.Values[0].Value, r.headline(m, metrics, hasTest), r.bestVal, m.BestEpoch, m.Seconds, m.SamplesPerSec,
+		r.logf("epoch %3d/%d  lr %.2e  loss %.4f%s%s  best %.4f (epoch %d)  %.1fs  %.0f samples/s  data wait %.1f%%%s\n",
+			m.Epoch, cfg.Epochs, m.LR, m.Values[0].Value, r.headline(m, metrics, hasTest), probeLine(probed, probeSec), r.bestVal, m.BestEpoch, m.Seconds, m.SamplesPerSec,
 			100*m.DataWait, runLeft(runSec, ran, cfg.Epochs-r.epoch))
 		if r.opt.OnEpoch != nil {
 			r.opt.OnEpoch(m)
@@ -551,20 +566,28 @@ func (c bestChoice) key() string {
 // resolves the metric named best ("" chooses the default, see
 // Config.Best).
 func columns(task Task, best string) ([]string, bestChoice, error) {
-	return metricColumns(task.Metrics(), task.Len(TestSplit) > 0, best)
+	return metricColumns(task.Metrics(), probeMetrics(task), task.Len(TestSplit) > 0, best)
 }
 
 // CheckBest reports whether best (Config.Best) can name one of a task's
 // metrics, ms, on a training or a test split, so that a run configuration
 // is refused before anything is written. "" (the default) always can.
 func CheckBest(best string, ms []Metric) error {
-	_, _, err := metricColumns(ms, true, best)
+	_, _, err := metricColumns(ms, nil, true, best)
 	return err
 }
 
-// metricColumns lists the metric columns of a run with the given metrics,
-// with or without a test split, and the choice of best they imply.
-func metricColumns(ms []Metric, test bool, best string) ([]string, bestChoice, error) {
+// CheckBestProbe is CheckBest for a task that is a Prober with the probe
+// metrics probe: best may also name probe_<m>.
+func CheckBestProbe(best string, ms, probe []Metric) error {
+	_, _, err := metricColumns(ms, probe, true, best)
+	return err
+}
+
+// metricColumns lists the metric columns of a run with the given metrics
+// and probe metrics, with or without a test split, and the choice of best
+// they imply.
+func metricColumns(ms, probe []Metric, test bool, best string) ([]string, bestChoice, error) {
 	splits := []string{"train"}
 	if test {
 		splits = append(splits, "test")
@@ -578,12 +601,23 @@ func metricColumns(ms []Metric, test bool, best string) ([]string, bestChoice, e
 		}
 		seen[m.Name] = true
 	}
+	seenProbe := map[string]bool{}
+	for _, m := range probe {
+		if m.Name == "" || seenProbe[m.Name] || strings.ContainsAny(m.Name, ",\"\n") {
+			return nil, bestChoice{}, fmt.Errorf("train: the task's probe metric names must be distinct and plain (got %s)", quoteShort(m.Name))
+		}
+		seenProbe[m.Name] = true
+	}
 	for _, sp := range splits {
 		cols = append(cols, sp+"_loss")
 		for _, m := range ms {
 			cols = append(cols, sp+"_"+m.Name)
 			higher[sp+"_"+m.Name] = m.Higher
 		}
+	}
+	for _, m := range probe {
+		cols = append(cols, ProbePrefix+m.Name)
+		higher[ProbePrefix+m.Name] = m.Higher
 	}
 	if best == "" {
 		sp := splits[len(splits)-1]

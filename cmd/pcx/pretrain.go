@@ -115,6 +115,9 @@ func pretrainFlags(k pretrainKind) []cli.Flag {
 		&cli.BoolFlag{Name: "test-loss", Usage: "evaluate the reconstruction loss on the test split every epoch"},
 		&cli.StringFlag{Name: "init", Usage: "continue pretraining from this checkpoint's weights: Point-MAE's pretrain.pth, a pcx run's pretrain.pth or last.safetensors"},
 		&cli.BoolFlag{Name: "half", Usage: "write backbone.safetensors in float16 (half the size; pcx's built-in backbones are such files)"},
+		&cli.StringFlag{Name: "probe", Usage: "labelled data set whose frozen encoder features a linear SVM is fitted on and scored on every epoch " +
+			"(probe_svm_acc, Point-MAE's SVM validation): synth:hardest (the clouds pcx train synth --variant hardest uses; synth's default), synth (clean), modelnet40:PATH..."},
+		&cli.BoolFlag{Name: "no-probe", Usage: "no feature probe"},
 		&cli.Uint64Flag{Name: "seed", Value: 0, Usage: "seed of initialisation, data order, augmentation, masks and drop-path (a run repeats exactly)"},
 		&cli.IntFlag{Name: "workers", Value: 2, Usage: "data loader goroutines"},
 		&cli.StringFlag{Name: "out", Usage: "run directory (default runs/" + k.name + "-pretrain)"},
@@ -128,7 +131,7 @@ func pretrainFlags(k pretrainKind) []cli.Flag {
 
 // pretrainSettings are the flags that change a pretraining run's settings.
 var pretrainSettings = []string{"config", "preset", "data", "data-points", "data-seed", "samples-per-class", "hold-out",
-	"epochs", "batch", "lr", "mask-ratio", "mask-type", "test-loss", "init", "seed"}
+	"epochs", "batch", "lr", "mask-ratio", "mask-type", "test-loss", "init", "seed", "probe", "no-probe"}
 
 // pretrainConfig resolves a run's configuration: the kind's, then
 // --config, then --preset (the model and schedule), then the other flags
@@ -164,7 +167,14 @@ func pretrainConfig(c *cli.Context, k pretrainKind) (pretrain.Config, error) {
 		{"mask-type", func() { cfg.Model.MaskType = c.String("mask-type") }},
 		{"test-loss", func() { cfg.TestLoss = c.Bool("test-loss") }},
 		{"init", func() { cfg.Init = c.String("init") }},
+		{"probe", func() { cfg.Probe, cfg.ProbeVariant = c.String("probe"), "" }},
 	})
+	if c.Bool("no-probe") {
+		if c.IsSet("probe") {
+			return cfg, fmt.Errorf("--probe and --no-probe contradict each other: give one of them")
+		}
+		cfg.Probe, cfg.ProbeVariant, cfg.ProbeEvery = "", "", 0
+	}
 	if c.IsSet("samples-per-class") && c.Int("samples-per-class") < 1 {
 		return cfg, fmt.Errorf("--samples-per-class must be at least 1 (got %d)", c.Int("samples-per-class"))
 	}
@@ -182,8 +192,12 @@ Data: ` + k.about + `
 The preset ` + k.preset + ` is the default (--preset). The run directory holds config.yaml,
 metrics.jsonl and metrics.csv, last.safetensors and best.safetensors (the whole model,
 Point-MAE's pretrain.pth key names), and at the end backbone.safetensors: the encoder, for
-pcx train --ckpt; curves.png and reconstruction.png (held-out clouds: input, visible groups,
-reconstruction). Ctrl-C saves the state; --resume continues exactly.
+pcx train --ckpt; pretrain.pth, the whole model in Point-MAE's own format; curves.png and
+reconstruction.png (held-out clouds: input, visible groups, reconstruction). After each epoch a
+linear SVM fitted on the encoder's frozen features of a labelled set (by default synth's
+hardest variant, the clouds pcx train synth --variant hardest uses) measures their quality:
+probe_svm_acc, as Point-MAE's SVM validation (--probe SPEC, --no-probe). Ctrl-C saves the
+state; --resume continues exactly.
 
 Example:
 ` + k.example,
@@ -228,18 +242,21 @@ Example:
 			} else if cfg, err = pretrainConfig(c, k); err != nil {
 				return err
 			}
-			var data *datasets.Dataset
-			return executeRun(c, runSpec{out: out, config: pretrain.ConfigFile, files: []string{pretrain.BackboneFile, reconstructionFigure},
+			var data, probeData *datasets.Dataset
+			return executeRun(c, runSpec{out: out, config: pretrain.ConfigFile, files: []string{pretrain.BackboneFile, pretrain.OfficialFile, reconstructionFigure},
 				resumeCmd: func() string { return pretrainResumeCommand(c, k, out) },
 				load: func() (int, error) {
 					var err error
-					if data, err = pretrain.LoadData(cfg); err == nil {
-						reportLeftOut(os.Stdout, data)
+					if data, err = pretrain.LoadData(cfg); err != nil {
+						return 0, err
 					}
+					reportLeftOut(os.Stdout, data)
+					probeData, err = pretrain.LoadProbeData(cfg)
 					return 0, err
 				},
 				run: func(ctx context.Context, _ int, log io.Writer, eng nn.Device) (*train.Result, error) {
-					return pretrain.Train(ctx, cfg, data, out, pretrain.Options{Resume: c.Bool("resume"), Log: log, Progress: os.Stderr, Device: eng, Half: c.Bool("half")})
+					return pretrain.Train(ctx, cfg, data, out, pretrain.Options{Resume: c.Bool("resume"), Log: log, Progress: os.Stderr, Device: eng,
+						Half: c.Bool("half"), ProbeData: probeData})
 				},
 				plots: func() ([]string, error) {
 					p, err := plotCurves(out)

@@ -24,6 +24,7 @@ func tinyPretrain(t *testing.T) (pre, fine string) {
 	fine = tinyRun(t, 1)
 	c := pretrain.SynthConfig()
 	c.Data, c.Variant = "npy:"+filepath.Join(filepath.Dir(fine), "data"), ""
+	c.Probe, c.ProbeVariant = c.Data, "" // tinyRun's labelled clouds
 	c.Model = pretrain.ModelConfig{TransDim: 24, Depth: 2, Heads: 2, DecoderDepth: 1, DecoderHeads: 2, NumGroup: 8, GroupSize: 8,
 		NPoints: 128, MaskRatio: 0.6, MaskType: backbone.MaskRand}
 	c.Train.Epochs, c.Train.BatchSize, c.Train.WarmupEpochs, c.Train.Seed, c.Train.Workers = 2, 8, 1, 5, 2
@@ -77,8 +78,10 @@ func TestPretrainCommand(t *testing.T) {
 	if len(ms) != 2 {
 		t.Fatalf("%d epochs", len(ms))
 	}
-	if _, ok := ms[0].Get("test_loss"); !ok {
-		t.Errorf("no test_loss in %v", ms[0].Names())
+	for _, name := range []string{"test_loss", "probe_svm_acc"} {
+		if _, ok := ms[0].Get(name); !ok {
+			t.Errorf("no %s in %v", name, ms[0].Names())
+		}
 	}
 	if text, err := run(t, "pretrain", "synth", "--resume", "--out", out); err != nil || !strings.Contains(text, "complete") {
 		t.Errorf("resuming a complete run: %q, %v", text, err)
@@ -141,6 +144,8 @@ func TestPretrainBadFlags(t *testing.T) {
 		{[]string{"--lr", "0"}, "learning rate"},
 		{[]string{"--resume", "--overwrite"}, "give one of them"},
 		{[]string{"--resume", "--epochs", "3"}, "--epochs"},
+		{[]string{"--resume", "--no-probe"}, "--no-probe"},
+		{[]string{"--probe", "synth", "--no-probe"}, "contradict"},
 		{[]string{"--resume"}, "no run to resume"},
 		{[]string{"extra"}, "takes no arguments"},
 		{[]string{"--config", filepath.Join(dir, "missing.yaml")}, "missing.yaml"},

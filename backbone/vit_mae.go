@@ -472,3 +472,31 @@ func (m *ViTMAE) LoadWeights(path string, opt LoadOptions) (checkpoint.Report, e
 	}
 	return rep, checkPretrained(path, "masked autoencoder", rep, ps, func(string) bool { return true })
 }
+
+// Encode runs MAE's encoder on whole images, no patch masked (forward_encoder
+// with every patch kept, as MAE's linear probing and fine-tuning see
+// images): the cls token and every patch (in Conv2d order) plus their
+// positions, the blocks and the final norm. It returns the tokens
+// B×(1+L)×C, the cls token first. Only the position table is read on the
+// host; the other parameters may be on a device.
+func (m *ViTMAE) Encode(tp *nn.Tape, im *Images) (*nn.Tensor, error) {
+	cfg := m.Cfg
+	ch, hw, p := cfg.InChans, cfg.ImageSize, cfg.PatchSize
+	if im == nil || im.B < 1 || im.H != hw || im.W != hw || len(im.Pix) != im.B*ch*hw*hw {
+		if im == nil {
+			return nil, fmt.Errorf("backbone: MAE given no images")
+		}
+		return nil, fmt.Errorf("backbone: MAE for %d×%d×%d images given %d of %d×%d (%d values)", ch, hw, hw, im.B, im.H, im.W, len(im.Pix))
+	}
+	b, l, pv, c := im.B, cfg.Patches(), cfg.PatchValues(), cfg.Width
+	conv := Patchify(im.Pix, b, ch, hw, hw, p)
+	pos := m.PosEmbed.Tensor.Host()
+	epos := make([]float32, 0, b*(1+l)*c)
+	for i := 0; i < b; i++ {
+		epos = append(epos, pos[:(1+l)*c]...)
+	}
+	tok := m.PatchEmbed.Forward(tp, nn.FromData(conv, b*l, pv)).Reshape(b, l, c)
+	cls := nn.RepeatRows(tp, m.ClsToken.T(), b).Reshape(b, 1, c)
+	x := nn.Add(tp, nn.ConcatTokens(tp, cls, tok), nn.FromData(epos, b, 1+l, c))
+	return m.Norm.Forward(tp, runBlocks(tp, m.Blocks, x, nil, nil)), nil
+}

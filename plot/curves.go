@@ -14,8 +14,10 @@ import (
 	"gonum.org/v1/plot/vg/draw"
 )
 
-// Series is one curve of Curves: Y against X (same length, finite values),
-// drawn in the panel named Panel, which is also that panel's y-axis label.
+// Series is one curve of Curves: Y against X (same length, finite x
+// values; a NaN y is a gap: no point there, the line broken, at least one
+// y finite), drawn in the panel named Panel, which is also that panel's
+// y-axis label.
 // Name labels the curve in its panel's legend (no entry when empty).
 // XLabel, optional, labels the panel's x axis; the first non-empty XLabel
 // of a panel's series is used.
@@ -81,10 +83,17 @@ func curvesFigure(series []Series, opt CurvesOptions) (*curves, error) {
 		if len(s.X) == 0 {
 			return nil, fmt.Errorf("plot: curves: series %d (%q) is empty", i, s.Name)
 		}
+		finite := 0
 		for j := range s.X {
-			if bad(s.X[j]) || bad(s.Y[j]) {
+			if bad(s.X[j]) || math.IsInf(s.Y[j], 0) {
 				return nil, fmt.Errorf("plot: curves: series %d (%q) point %d is (%v, %v)", i, s.Name, j, s.X[j], s.Y[j])
 			}
+			if !math.IsNaN(s.Y[j]) {
+				finite++
+			}
+		}
+		if finite == 0 {
+			return nil, fmt.Errorf("plot: curves: series %d (%q) has no values (every y is NaN, a gap)", i, s.Name)
 		}
 		if _, ok := byPanel[s.Panel]; !ok {
 			panels = append(panels, s.Panel)
@@ -111,18 +120,57 @@ func curvesFigure(series []Series, opt CurvesOptions) (*curves, error) {
 			if p.X.Label.Text == "" {
 				p.X.Label.Text = s.XLabel
 			}
-			xys := make(plotter.XYs, len(s.X))
-			for j := range xys {
-				xys[j] = plotter.XY{X: s.X[j], Y: s.Y[j]}
+			// The runs of values between gaps: a line each; a lone value
+			// (between two gaps) is marked as a point.
+			var xys, lone plotter.XYs
+			var line *plotter.Line
+			var run plotter.XYs
+			flush := func() error {
+				switch {
+				case len(run) == 1:
+					lone = append(lone, run[0])
+				case len(run) > 1:
+					l, err := plotter.NewLine(run)
+					if err != nil {
+						return err
+					}
+					l.Color = colours[i]
+					l.Width = vg.Points(1.5)
+					p.Add(l)
+					line = l
+				}
+				run = nil
+				return nil
 			}
-			line, err := plotter.NewLine(xys)
-			if err != nil {
+			for j := range s.X {
+				if math.IsNaN(s.Y[j]) {
+					if err := flush(); err != nil {
+						return nil, err
+					}
+					continue
+				}
+				xy := plotter.XY{X: s.X[j], Y: s.Y[j]}
+				xys = append(xys, xy)
+				run = append(run, xy)
+			}
+			if err := flush(); err != nil {
 				return nil, err
 			}
-			line.Color = colours[i]
-			line.Width = vg.Points(1.5)
-			p.Add(line)
-			thumbs := []gplot.Thumbnailer{line}
+			var thumbs []gplot.Thumbnailer
+			if line != nil {
+				thumbs = append(thumbs, line)
+			}
+			if len(xys) > 40 && len(lone) > 0 {
+				pts, err := plotter.NewScatter(lone)
+				if err != nil {
+					return nil, err
+				}
+				pts.Color = colours[i]
+				pts.Shape = draw.CircleGlyph{}
+				pts.Radius = vg.Points(2)
+				p.Add(pts)
+				thumbs = append(thumbs, pts)
+			}
 			if len(xys) <= 40 {
 				pts, err := plotter.NewScatter(xys)
 				if err != nil {
@@ -140,11 +188,16 @@ func curvesFigure(series []Series, opt CurvesOptions) (*curves, error) {
 			}
 			if m := opt.Mark; m != nil && ring == nil && m.Panel == name && m.Series == s.Name {
 				for j, x := range s.X {
-					if x == m.X {
+					if x == m.X && !math.IsNaN(s.Y[j]) {
 						ring, _ = plotter.NewScatter(plotter.XYs{{X: x, Y: s.Y[j]}})
 						break
 					}
 				}
+			}
+		}
+		for _, s := range byPanel[name] { // gaps at the ends keep their x
+			for _, x := range s.X {
+				p.X.Min, p.X.Max = math.Min(p.X.Min, x), math.Max(p.X.Max, x)
 			}
 		}
 		if p.Y.Min == p.Y.Max { // a constant: show it mid-axis, from 0 when positive

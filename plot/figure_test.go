@@ -124,3 +124,32 @@ func TestClassStylesUnique(t *testing.T) {
 }
 
 func typeName(v any) string { return fmt.Sprintf("%T", v) }
+
+// A NaN is a gap: the series' other values are drawn, lone ones as
+// points, and the panel's x axis still spans the gaps at the ends
+// (epochs without a probe).
+func TestCurvesGaps(t *testing.T) {
+	nan := math.NaN()
+	ep := []float64{1, 2, 3, 4, 5, 6}
+	series := []Series{
+		{Name: "train", X: ep, Y: []float64{3, 2, 1.5, 1.2, 1.1, 1}, Panel: "loss", XLabel: "epoch"},
+		{Name: "svm", X: ep, Y: []float64{nan, 0.5, nan, 0.6, 0.65, nan}, Panel: "probe accuracy", XLabel: "epoch"},
+	}
+	f, err := curvesFigure(series, CurvesOptions{Mark: &Mark{X: 5, Panel: "probe accuracy", Series: "svm", Label: "best"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := f.plots[1][0]; p.X.Min != 1 || p.X.Max != 6 || p.Y.Min > 0.5 || p.Y.Max < 0.65 {
+		t.Errorf("probe panel spans x %g..%g, y %g..%g", p.X.Min, p.X.Max, p.Y.Min, p.Y.Max)
+	}
+	if e := f.entries[1]; len(e) != 2 || e[1] != "best" {
+		t.Errorf("probe legend %q: the mark on a value is missing", e)
+	}
+	if err := Curves(filepath.Join(outDir(t), "curves_gaps.png"), series, CurvesOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	series[1].Y = []float64{nan, nan, nan, nan, nan, nan}
+	if _, err := curvesFigure(series, CurvesOptions{}); err == nil {
+		t.Error("a series of gaps only accepted")
+	}
+}

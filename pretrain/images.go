@@ -78,6 +78,22 @@ type ImageConfig struct {
 	TestLoss bool             `yaml:"test_loss" json:"test_loss"`
 	Model    ImageModelConfig `yaml:"model" json:"model"`
 	Train    train.Config     `yaml:"train" json:"train"`
+
+	// Probe is the labelled image set of the feature-quality probe: a
+	// folder imagesets.Open reads (idx files, CIFAR, class folders, a
+	// VTAB-1K task), ProbeSameData ("data") for the run's own data with
+	// its labels, or "" for no probe. After each epoch a linear SVM is
+	// fitted on the encoder's cls features of its training images and
+	// scored on its test images (probe_svm_acc; see NewImageProbe).
+	Probe string `yaml:"probe,omitempty" json:"probe,omitempty"`
+	// ProbeTrain and ProbeTest are the numbers of the probe set's training
+	// and test images used, picked by fixed seeds (0: ProbeTrainImages and
+	// ProbeTestImages; all of a split when it has fewer).
+	ProbeTrain int `yaml:"probe_train,omitempty" json:"probe_train,omitempty"`
+	ProbeTest  int `yaml:"probe_test,omitempty" json:"probe_test,omitempty"`
+	// ProbeEvery probes after every n-th epoch and after the last (0 or 1:
+	// every epoch).
+	ProbeEvery int `yaml:"probe_every,omitempty" json:"probe_every,omitempty"`
 }
 
 // ImageKinds are the data set kinds an image pretraining run reads.
@@ -88,7 +104,10 @@ var ImageKinds = []string{"images", "fashion-mnist", "mnist", "cifar"}
 // preset's image model at the kind's image size (CIFAR's 32 for the
 // vit-mini, as pcx train cifar uses it), the data the kind's default
 // folder, 5% of a folder held out, at most 1,000 held-out images
-// evaluated, the test loss on.
+// evaluated, the test loss on. The labelled kinds (fashion-mnist, mnist,
+// cifar) probe their own data after each epoch: 1,000 training images
+// (those pcx train --train-subset 1000 fine-tunes on) and 2,000 test
+// images.
 func ImageConfigFor(kind, preset string) (ImageConfig, error) {
 	k, ok := presets.LookupImageDataKind(kind)
 	if !ok || !isImageKind(kind) {
@@ -106,12 +125,16 @@ func ImageConfigFor(kind, preset string) (ImageConfig, error) {
 	if k.ImageSize > 0 && k.Preset == p.Encoder {
 		size = k.ImageSize
 	}
-	return ImageConfig{Version: 1, Task: TaskImages, Kind: kind, Data: k.Data, Preset: preset, TestFraction: 0.05,
+	c := ImageConfig{Version: 1, Task: TaskImages, Kind: kind, Data: k.Data, Preset: preset, TestFraction: 0.05,
 		TestImages: 1000, TestLoss: true,
 		Model: ImageModelConfig{ImageSize: size, PatchSize: e.PatchSize, InChans: 3, Width: e.Width, Depth: e.Depth,
 			Heads: e.Heads, DecoderWidth: p.DecoderWidth, DecoderDepth: p.DecoderDepth, DecoderHeads: p.DecoderHeads,
 			MLPRatio: e.MLPRatio, MaskRatio: p.MaskRatio, NormPixLoss: p.NormPixLoss},
-		Train: p.Train}, nil
+		Train: p.Train}
+	if kind != "images" {
+		c.Probe, c.ProbeTrain, c.ProbeTest = ProbeSameData, ProbeTrainImages, ProbeTestImages
+	}
+	return c, nil
 }
 
 func isImageKind(k string) bool {
@@ -156,7 +179,10 @@ func (c ImageConfig) Validate() error {
 	if err := m.Backbone().Validate(); err != nil {
 		return fmt.Errorf("model: %w", err)
 	}
-	return c.Train.Validate()
+	if err := c.Train.Validate(); err != nil {
+		return err
+	}
+	return c.validateProbe()
 }
 
 // taskOf reads the task: key of a configuration file, whatever else it
@@ -296,6 +322,9 @@ type ImageTask struct {
 	Data      *ImageCorpus
 	Transform images.Transform
 	UseTest   bool
+	// Probing.SVM, when set, probes the encoder's features after each
+	// epoch (or every SVM.Every epochs): probe_svm_acc (NewImageProbe).
+	Probing
 }
 
 // ImageBatch is a batch of transformed images and the mask drawn for it.
@@ -397,6 +426,11 @@ func TrainImages(ctx context.Context, c ImageConfig, data *ImageCorpus, dir stri
 		mc := c.Model.Backbone()
 		fmt.Fprintf(o.Log, "): %d parameters, %d of %d patches masked, %d×%d images\n", m.Params().Count(),
 			mc.NumMask(), mc.Patches(), mc.ImageSize, mc.ImageSize)
+	}
+	if c.probeDir() != "" {
+		if task.SVM, err = newImageProbe(c, m, o); err != nil {
+			return nil, err
+		}
 	}
 	meta := map[string]string{MetaConfig: string(cj)}
 	res, err := train.Run(ctx, task, c.Train, train.Options{Dir: dir, Resume: o.Resume, Log: o.Log, Progress: o.Progress,

@@ -30,8 +30,9 @@ type FeatureProbe struct {
 	// Name names the probe data in messages.
 	Name string
 	// Extract returns a split's features, Dim values a sample, row-major,
-	// in the order of the labels.
-	Extract func(ctx context.Context, s train.Split) ([]float32, error)
+	// in the order of the labels, calling done(n) (when not nil) as each
+	// n more samples are done.
+	Extract func(ctx context.Context, s train.Split, done func(n int)) ([]float32, error)
 	Dim     int
 	// TrainLabels and TestLabels are the splits' classes.
 	TrainLabels, TestLabels []int
@@ -39,23 +40,74 @@ type FeatureProbe struct {
 	Every int
 	// SVM is the classifier's settings.
 	SVM probe.SVMConfig
+	// Standardise scales each feature to zero mean and unit variance over
+	// the training split (ε 1e-6; the test split with the training
+	// split's statistics) before the fit: MAE's linear probing's
+	// BatchNorm1d without affine parameters in front of its classifier.
+	Standardise bool
 }
 
 // Run measures the encoder as it stands: the SVM's test accuracy.
 func (p *FeatureProbe) Run(ctx context.Context) (float64, error) {
-	ftr, err := p.Extract(ctx, train.TrainSplit)
+	return p.RunShowing(ctx, nil)
+}
+
+// Work is the number of samples one Run extracts the features of.
+func (p *FeatureProbe) Work() int { return len(p.TrainLabels) + len(p.TestLabels) }
+
+// RunShowing is Run calling done(n) (when not nil) as each n more samples'
+// features are extracted.
+func (p *FeatureProbe) RunShowing(ctx context.Context, done func(n int)) (float64, error) {
+	ftr, err := p.Extract(ctx, train.TrainSplit, done)
 	if err != nil {
 		return 0, err
 	}
-	fte, err := p.Extract(ctx, train.TestSplit)
+	fte, err := p.Extract(ctx, train.TestSplit, done)
 	if err != nil {
 		return 0, err
+	}
+	if p.Standardise {
+		standardise(ftr, fte, p.Dim)
 	}
 	acc, _, err := probe.SVMAccuracy(ctx, ftr, p.TrainLabels, fte, p.TestLabels, p.Dim, p.SVM)
 	if err != nil {
 		return 0, fmt.Errorf("probe on %s: %w", p.Name, err)
 	}
 	return acc, nil
+}
+
+// standardise scales each of the d features of the rows of tr and te by
+// tr's mean and (biased) variance: (x − mean)/√(var + 1e-6).
+func standardise(tr, te []float32, d int) {
+	n := len(tr) / d
+	if n == 0 {
+		return
+	}
+	mean := make([]float64, d)
+	vr := make([]float64, d)
+	for i := 0; i < n; i++ {
+		for j, v := range tr[i*d : (i+1)*d] {
+			mean[j] += float64(v)
+		}
+	}
+	for j := range mean {
+		mean[j] /= float64(n)
+	}
+	for i := 0; i < n; i++ {
+		for j, v := range tr[i*d : (i+1)*d] {
+			e := float64(v) - mean[j]
+			vr[j] += e * e
+		}
+	}
+	for j := range vr {
+		vr[j] = 1 / math.Sqrt(vr[j]/float64(n)+1e-6)
+	}
+	for _, x := range [][]float32{tr, te} {
+		for i := range x {
+			j := i % d
+			x[i] = float32((float64(x[i]) - mean[j]) * vr[j])
+		}
+	}
 }
 
 // Probing makes a task a train.Prober: embedded in a task, it probes with
@@ -84,11 +136,26 @@ func (p Probing) ProbeEvery() int {
 
 // Probe runs the probe on the model as it stands (its parameters on the
 // run's device, if any, where the encoder then runs).
-func (p Probing) Probe(ctx context.Context, _ nn.Device) ([]float64, error) {
+func (p Probing) Probe(ctx context.Context, dev nn.Device) ([]float64, error) {
+	return p.ProbeShowing(ctx, dev, nil)
+}
+
+// ProbeWork is the number of samples a probe extracts the features of (a
+// train.ShowingProber's work).
+func (p Probing) ProbeWork() int {
+	if p.SVM == nil {
+		return 0
+	}
+	return p.SVM.Work()
+}
+
+// ProbeShowing is Probe calling done(n) (when not nil) as each n more
+// samples' features are extracted.
+func (p Probing) ProbeShowing(ctx context.Context, _ nn.Device, done func(n int)) ([]float64, error) {
 	if p.SVM == nil {
 		return nil, nil
 	}
-	acc, err := p.SVM.Run(ctx)
+	acc, err := p.SVM.RunShowing(ctx, done)
 	if err != nil {
 		return nil, err
 	}
@@ -137,13 +204,19 @@ func NewPointProbe(m *backbone.PointMAEPretrain, data *datasets.Dataset, every i
 		return nil, fmt.Errorf("pretrain: the probe data set %s has one class in its training split; an SVM needs two", data.Name)
 	}
 	f := &PointFeatures{Model: m, Data: data}
-	return &FeatureProbe{Name: data.Name, Extract: f.Features, Dim: 2 * m.Cfg.TransDim,
+	return &FeatureProbe{Name: data.Name, Extract: f.FeaturesShowing, Dim: 2 * m.Cfg.TransDim,
 		TrainLabels: data.Train.Labels, TestLabels: data.Test.Labels, Every: every, SVM: probe.LinearSVC()}, nil
 }
 
 // Features returns the features of a split's clouds (n × 2C, row-major:
 // the max over the groups, then the mean).
 func (p *PointFeatures) Features(ctx context.Context, s train.Split) ([]float32, error) {
+	return p.FeaturesShowing(ctx, s, nil)
+}
+
+// FeaturesShowing is Features calling done(n) (when not nil) as each n
+// more clouds are encoded.
+func (p *PointFeatures) FeaturesShowing(ctx context.Context, s train.Split, done func(n int)) ([]float32, error) {
 	batches, err := p.batches(ctx, s)
 	if err != nil {
 		return nil, err
@@ -162,6 +235,9 @@ func (p *PointFeatures) Features(ctx context.Context, s train.Split) ([]float32,
 		}
 		out = appendMaxMean(out, tok.Host(), b.B, b.Groups.G, c)
 		tp.Release()
+		if done != nil {
+			done(b.B)
+		}
 	}
 	return out, nil
 }

@@ -121,7 +121,7 @@ func TestProbeFeatures(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if f, err := pp.Extract(context.Background(), train.TrainSplit); err != nil || !reflect.DeepEqual(f, feats[0]) || pp.Dim != 2*c.Model.TransDim {
+	if f, err := pp.Extract(context.Background(), train.TrainSplit, nil); err != nil || !reflect.DeepEqual(f, feats[0]) || pp.Dim != 2*c.Model.TransDim {
 		t.Errorf("NewPointProbe's features differ (%v), or its dimension %d", err, pp.Dim)
 	}
 	ch := c.Model.TransDim

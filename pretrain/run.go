@@ -314,6 +314,10 @@ type Options struct {
 	// ProbeData, when set, is the probe's data set (Config.Probe's, which
 	// Train otherwise loads with LoadProbeData).
 	ProbeData *datasets.Dataset
+	// ImageProbeData, when set, is an image run's probe data
+	// (ImageConfig.Probe's, which TrainImages otherwise loads with
+	// LoadImageProbeData).
+	ImageProbeData *ImageCorpus
 }
 
 // Train pretrains on data in dir: dir/config.yaml is written first (unless

@@ -38,6 +38,19 @@ type Prober interface {
 	Probe(ctx context.Context, dev nn.Device) ([]float64, error)
 }
 
+// ShowingProber is an optional interface of a Prober whose probe says how
+// far it has come: the core shows it on Options.Progress (a bar on a
+// terminal, a line each tenth past PlainEvery elsewhere) as the epoch's
+// "probe", so that a probe of many seconds is not silent.
+type ShowingProber interface {
+	Prober
+	// ProbeWork is the units (samples) one probe goes through.
+	ProbeWork() int
+	// ProbeShowing is Probe, calling done(n) as each n more units are
+	// done (done is never nil).
+	ProbeShowing(ctx context.Context, dev nn.Device, done func(n int)) ([]float64, error)
+}
+
 // probeMetrics is a task's probe metrics (none unless it is a Prober).
 func probeMetrics(task Task) []Metric {
 	if p, ok := task.(Prober); ok {
@@ -64,7 +77,15 @@ func (r *runner) probe(epoch int) ([]Named, float64, error) {
 		return nil, 0, nil
 	}
 	start := time.Now()
-	vals, err := p.Probe(r.ctx, r.opt.Device)
+	var vals []float64
+	var err error
+	if sp, ok := p.(ShowingProber); ok && r.opt.Progress != nil {
+		bar := NewProgress(r.opt.Progress, sp.ProbeWork(), fmt.Sprintf("epoch %d/%d probe", epoch, r.cfg.Epochs))
+		vals, err = sp.ProbeShowing(r.ctx, r.opt.Device, bar.Add)
+		bar.Finish()
+	} else {
+		vals, err = p.Probe(r.ctx, r.opt.Device)
+	}
 	if err != nil {
 		return nil, 0, err
 	}

@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/pcx-dev/pcx/adapters"
 	"github.com/pcx-dev/pcx/classify"
@@ -16,6 +17,7 @@ import (
 	"github.com/pcx-dev/pcx/train"
 	"github.com/pcx-dev/pcx/vision"
 	"github.com/urfave/cli/v2"
+	"go.yaml.in/yaml/v3"
 )
 
 func plotCommand() *cli.Command {
@@ -213,13 +215,7 @@ func plotCurves(dir string) (string, error) {
 	if len(ms) == 0 {
 		return "", fmt.Errorf("%s: no epoch finished yet", dir)
 	}
-	var ep, tl, vl, ta, va, lr []float64
-	for _, m := range ms {
-		ep = append(ep, float64(m.Epoch))
-		tl, vl = append(tl, metric(m, "train_loss")), append(vl, metric(m, "test_loss"))
-		ta, va = append(ta, metric(m, "train_acc")), append(va, metric(m, "test_acc"))
-		lr = append(lr, m.LR)
-	}
+	series, cols := curveSeries(ms)
 	out := filepath.Join(dir, "curves.png")
 	last := ms[len(ms)-1]
 	title := "run " + dir
@@ -235,17 +231,100 @@ func plotCurves(dir string) (string, error) {
 		}
 	}
 	var best *plot.Mark
-	if last.BestEpoch > 0 {
-		best = &plot.Mark{X: float64(last.BestEpoch), Panel: "accuracy", Series: "test",
-			Label: fmt.Sprintf("best test %.4f (epoch %d)", metric(last, "best_acc"), last.BestEpoch)}
+	if col := bestColumn(dir, last); last.BestEpoch > 0 && col != "" {
+		if sr, ok := cols[col]; ok {
+			_, m, _ := strings.Cut(col, "_")
+			best = &plot.Mark{X: float64(last.BestEpoch), Panel: sr.Panel, Series: sr.Name,
+				Label: fmt.Sprintf("best %s %.4f (epoch %d)", sr.Name, metric(last, "best_"+m), last.BestEpoch)}
+		}
 	}
-	return out, plot.Curves(out, []plot.Series{
-		{Name: "train", X: ep, Y: tl, Panel: "loss", XLabel: "epoch"},
-		{Name: "test", X: ep, Y: vl, Panel: "loss", XLabel: "epoch"},
-		{Name: "train", X: ep, Y: ta, Panel: "accuracy", XLabel: "epoch"},
-		{Name: "test", X: ep, Y: va, Panel: "accuracy", XLabel: "epoch"},
-		{Name: "learning rate", X: ep, Y: lr, Panel: "learning rate", XLabel: "epoch"},
-	}, plot.CurvesOptions{Title: title, Mark: best})
+	return out, plot.Curves(out, series, plot.CurvesOptions{Title: title, Mark: best})
+}
+
+// curveSeries are the curves of a run's epochs: the losses, the
+// accuracies, each probe metric (probe_svm_acc: the panel "probe") and the
+// learning rate; a column no epoch has is left out, and an epoch without
+// a column's value (one not probed) is a gap in its curve. cols maps each
+// column drawn to its series.
+func curveSeries(ms []train.EpochMetrics) ([]plot.Series, map[string]plot.Series) {
+	ep := make([]float64, len(ms))
+	lr := make([]float64, len(ms))
+	for i, m := range ms {
+		ep[i], lr[i] = float64(m.Epoch), m.LR
+	}
+	var series []plot.Series
+	cols := map[string]plot.Series{}
+	add := func(col, name, panel string) {
+		ys := make([]float64, len(ms))
+		any := false
+		for i, m := range ms {
+			v, ok := m.Get(col)
+			if !ok || math.IsNaN(v) || math.IsInf(v, 0) {
+				v = math.NaN()
+			} else {
+				any = true
+			}
+			ys[i] = v
+		}
+		if any {
+			sr := plot.Series{Name: name, X: ep, Y: ys, Panel: panel, XLabel: "epoch"}
+			series = append(series, sr)
+			cols[col] = sr
+		}
+	}
+	add("train_loss", "train", "loss")
+	add("test_loss", "test", "loss")
+	add("train_acc", "train", "accuracy")
+	add("test_acc", "test", "accuracy")
+	var probes []string
+	seen := map[string]bool{}
+	for _, m := range ms {
+		for _, v := range m.Values {
+			if strings.HasPrefix(v.Name, train.ProbePrefix) && !seen[v.Name] {
+				seen[v.Name] = true
+				probes = append(probes, v.Name)
+			}
+		}
+	}
+	for _, col := range probes {
+		add(col, strings.TrimPrefix(col, train.ProbePrefix), "probe")
+	}
+	sr := plot.Series{Name: "learning rate", X: ep, Y: lr, Panel: "learning rate", XLabel: "epoch"}
+	series = append(series, sr)
+	return series, cols
+}
+
+// bestColumn is the column that chose the run's best epoch: the train:
+// best: of RUN/config.yaml, or by default the test accuracy, the test loss,
+// the training accuracy or the training loss, the first the run has; ""
+// when the run has no best_ value.
+func bestColumn(dir string, last train.EpochMetrics) string {
+	key := ""
+	for _, v := range last.Values {
+		if strings.HasPrefix(v.Name, "best_") {
+			key = v.Name
+		}
+	}
+	if key == "" {
+		return ""
+	}
+	var cfg struct {
+		Train struct {
+			Best string `yaml:"best"`
+		} `yaml:"train"`
+	}
+	if data, err := os.ReadFile(filepath.Join(dir, classify.ConfigFile)); err == nil {
+		_ = yaml.Unmarshal(data, &cfg) // another layout: the default below
+	}
+	if b := cfg.Train.Best; b != "" {
+		return b
+	}
+	for _, col := range []string{"test_acc", "test_loss", "train_acc", "train_loss"} {
+		if _, ok := last.Get(col); ok {
+			return col
+		}
+	}
+	return ""
 }
 
 // loadRun loads a run's checkpoint (RUN/best.safetensors unless ckpt is

@@ -106,7 +106,7 @@ func pretrainFlags(k pretrainKind) []cli.Flag {
 	if k.holdOut {
 		flags = append(flags, &cli.Float64Flag{Name: "hold-out", Value: datasets.DefaultHoldOut, Usage: "share of the files held out as the test split (a negative value: none)"})
 	}
-	return append(flags,
+	flags = append(flags,
 		&cli.IntFlag{Name: "epochs", Value: t.Epochs, Usage: "training epochs"},
 		&cli.IntFlag{Name: "batch", Value: t.BatchSize, Usage: "batch size (clouds per optimiser step)"},
 		&cli.Float64Flag{Name: "lr", Value: t.LR, Usage: "peak learning rate of AdamW"},
@@ -115,9 +115,9 @@ func pretrainFlags(k pretrainKind) []cli.Flag {
 		&cli.BoolFlag{Name: "test-loss", Usage: "evaluate the reconstruction loss on the test split every epoch"},
 		&cli.StringFlag{Name: "init", Usage: "continue pretraining from this checkpoint's weights: Point-MAE's pretrain.pth, a pcx run's pretrain.pth or last.safetensors"},
 		&cli.BoolFlag{Name: "half", Usage: "write backbone.safetensors in float16 (half the size; pcx's built-in backbones are such files)"},
-		&cli.StringFlag{Name: "probe", Usage: "labelled data set whose frozen encoder features a linear SVM is fitted on and scored on every epoch " +
-			"(probe_svm_acc, Point-MAE's SVM validation): synth:hardest (the clouds pcx train synth --variant hardest uses; synth's default), synth (clean), modelnet40:PATH..."},
-		&cli.BoolFlag{Name: "no-probe", Usage: "no feature probe"},
+	)
+	flags = append(flags, probeFlags("Point-MAE's SVM validation; synth:hardest (the clouds pcx train synth --variant hardest uses; synth's default), synth (clean), modelnet40:PATH...")...)
+	return append(flags,
 		&cli.Uint64Flag{Name: "seed", Value: 0, Usage: "seed of initialisation, data order, augmentation, masks and drop-path (a run repeats exactly)"},
 		&cli.IntFlag{Name: "workers", Value: 2, Usage: "data loader goroutines"},
 		&cli.StringFlag{Name: "out", Usage: "run directory (default runs/" + k.name + "-pretrain)"},
@@ -130,8 +130,8 @@ func pretrainFlags(k pretrainKind) []cli.Flag {
 }
 
 // pretrainSettings are the flags that change a pretraining run's settings.
-var pretrainSettings = []string{"config", "preset", "data", "data-points", "data-seed", "samples-per-class", "hold-out",
-	"epochs", "batch", "lr", "mask-ratio", "mask-type", "test-loss", "init", "seed", "probe", "no-probe"}
+var pretrainSettings = append([]string{"config", "preset", "data", "data-points", "data-seed", "samples-per-class", "hold-out",
+	"epochs", "batch", "lr", "mask-ratio", "mask-type", "test-loss", "init", "seed"}, probeSettings...)
 
 // pretrainConfig resolves a run's configuration: the kind's, then
 // --config, then --preset (the model and schedule), then the other flags
@@ -167,13 +167,10 @@ func pretrainConfig(c *cli.Context, k pretrainKind) (pretrain.Config, error) {
 		{"mask-type", func() { cfg.Model.MaskType = c.String("mask-type") }},
 		{"test-loss", func() { cfg.TestLoss = c.Bool("test-loss") }},
 		{"init", func() { cfg.Init = c.String("init") }},
-		{"probe", func() { cfg.Probe, cfg.ProbeVariant = c.String("probe"), "" }},
 	})
-	if c.Bool("no-probe") {
-		if c.IsSet("probe") {
-			return cfg, fmt.Errorf("--probe and --no-probe contradict each other: give one of them")
-		}
-		cfg.Probe, cfg.ProbeVariant, cfg.ProbeEvery = "", "", 0
+	if err := applyProbeFlags(c, func(spec string) { cfg.Probe, cfg.ProbeVariant = spec, "" },
+		func() { cfg.Probe, cfg.ProbeVariant, cfg.ProbeEvery = "", "", 0 }); err != nil {
+		return cfg, err
 	}
 	if c.IsSet("samples-per-class") && c.Int("samples-per-class") < 1 {
 		return cfg, fmt.Errorf("--samples-per-class must be at least 1 (got %d)", c.Int("samples-per-class"))
@@ -272,17 +269,12 @@ Example:
 				result: func(res *train.Result, figs []string) error {
 					bb := filepath.Join(out, pretrain.BackboneFile)
 					if c.Bool("json") {
-						return writeJSON(os.Stdout, struct {
-							Dir       string   `json:"dir"`
-							Metric    string   `json:"metric"`
-							Best      float64  `json:"best"`
-							BestEpoch int      `json:"best_epoch"`
-							Last      float64  `json:"last"`
-							Backbone  string   `json:"backbone"`
-							Figures   []string `json:"figures"`
-						}{out, res.Metric, res.Best, res.BestEpoch, res.Last, bb, figs})
+						return writeJSON(os.Stdout, newPretrainJSON(out, res, bb, figs))
 					}
 					fmt.Printf("best %s %.5f (epoch %d), last epoch %.5f\n", res.Metric, res.Best, res.BestEpoch, res.Last)
+					if l := lastProbe(res).line(); l != "" {
+						fmt.Println(l)
+					}
 					for _, f := range figs {
 						fmt.Println("figure", f)
 					}

@@ -52,7 +52,11 @@ func pretrainImageFlags(kind, preset string) []cli.Flag {
 	if cfg.Data != "" {
 		dataUsage += " (default " + cfg.Data + ")"
 	}
-	return []cli.Flag{
+	probeUsage := "a labelled image folder pcx reads (idx files, CIFAR, class folders, a VTAB-1K task) or data (the run's own data with its labels)"
+	if cfg.Probe != "" {
+		probeUsage += "; " + kind + "'s default: data, 1,000 training images (pcx train --train-subset 1000's) and 2,000 test images"
+	}
+	return append([]cli.Flag{
 		&cli.StringFlag{Name: "data", Usage: dataUsage},
 		&cli.StringFlag{Name: "config", Usage: "a pcx image pretraining config.yaml (another run's); flags override it"},
 		&cli.StringFlag{Name: "preset", Value: preset, Usage: "image pretraining preset (pcx presets: vit-mini, mae-base)"},
@@ -63,6 +67,7 @@ func pretrainImageFlags(kind, preset string) []cli.Flag {
 		&cli.Float64Flag{Name: "mask-ratio", Value: cfg.Model.MaskRatio, Usage: "share of each image's patches masked"},
 		&cli.IntFlag{Name: "subset", Usage: "pretrain on this many training images picked by the seed (0: all), for quick runs"},
 		&cli.BoolFlag{Name: "test-loss", Value: true, Usage: "evaluate the reconstruction loss on held-out images every epoch"},
+	}, append(probeFlags(probeUsage),
 		&cli.Uint64Flag{Name: "seed", Value: 0, Usage: "seed of initialisation, data order, augmentation and masks (a run repeats exactly)"},
 		&cli.IntFlag{Name: "workers", Value: 2, Usage: "data loader goroutines"},
 		&cli.StringFlag{Name: "out", Usage: "run directory (default runs/" + kind + "-pretrain)"},
@@ -71,12 +76,12 @@ func pretrainImageFlags(kind, preset string) []cli.Flag {
 		&cli.BoolFlag{Name: "plots", Value: true, Usage: "draw the loss curves and a reconstruction grid at the end"},
 		&cli.BoolFlag{Name: "json", Usage: "print the result as JSON at the end"},
 		deviceFlag,
-	}
+	)...)
 }
 
 // pretrainImageSettings are the flags that change an image pretraining
 // run's settings (which --resume refuses).
-var pretrainImageSettings = []string{"data", "config", "preset", "image-size", "epochs", "batch", "lr", "mask-ratio", "subset", "test-loss", "seed"}
+var pretrainImageSettings = append([]string{"data", "config", "preset", "image-size", "epochs", "batch", "lr", "mask-ratio", "subset", "test-loss", "seed"}, probeSettings...)
 
 // pretrainImageConfig resolves a run's configuration: the preset's on the
 // kind, then --config, then the flags given.
@@ -110,6 +115,14 @@ func pretrainImageConfig(c *cli.Context, kind string) (pretrain.ImageConfig, err
 		{"subset", func() { cfg.Subset = c.Int("subset") }},
 		{"test-loss", func() { cfg.TestLoss = c.Bool("test-loss") }},
 	})
+	if err := applyProbeFlags(c, func(spec string) {
+		if cfg.Probe == "" { // a probe the configuration lacked: the default sizes
+			cfg.ProbeTrain, cfg.ProbeTest = pretrain.ProbeTrainImages, pretrain.ProbeTestImages
+		}
+		cfg.Probe = spec
+	}, func() { cfg.Probe, cfg.ProbeTrain, cfg.ProbeTest, cfg.ProbeEvery = "", 0, 0, 0 }); err != nil {
+		return cfg, err
+	}
 	if cfg.Data == "" {
 		return cfg, fmt.Errorf("pcx pretrain %s needs --data DIR", kind)
 	}
@@ -127,7 +140,12 @@ variance), the training images augmented as MAE's main_pretrain.py does (random 
 metrics.jsonl and metrics.csv, last.safetensors and best.safetensors (the whole model, MAE's key
 names), and at the end backbone.safetensors (the encoder under timm's ViT names, for pcx train
 --ckpt), curves.png and reconstruction.png (held-out images: original, masked, rebuilt, rebuilt
-with the visible patches). Ctrl-C saves the state; --resume continues exactly.
+with the visible patches). After each epoch a linear SVM fitted on the encoder's frozen features
+of a labelled set (the final norm's cls token of each whole image, as MAE's linear probing reads
+it) measures their quality: probe_svm_acc (--probe DIR|data, --no-probe). Fashion-MNIST, MNIST and
+CIFAR probe their own labelled images by default: 1,000 training images (those pcx train
+--train-subset 1000 fine-tunes on) and 2,000 test images. Ctrl-C saves the state; --resume
+continues exactly.
 
 Example:
    ` + example,
@@ -175,18 +193,22 @@ Example:
 			} else if cfg, err = pretrainImageConfig(c, kind); err != nil {
 				return err
 			}
-			var data *pretrain.ImageCorpus
+			var data, probeData *pretrain.ImageCorpus
 			return executeRun(c, runSpec{out: out, config: pretrain.ConfigFile, files: []string{pretrain.BackboneFile, reconstructionFigure},
 				resumeCmd: func() string {
 					return resumeLine(c, []string{"pcx", "pretrain", kind}, out, "device", "workers", "plots", "json")
 				},
 				load: func() (int, error) {
 					var err error
-					data, err = pretrain.LoadImages(cfg)
+					if data, err = pretrain.LoadImages(cfg); err != nil {
+						return 0, err
+					}
+					probeData, err = pretrain.LoadImageProbeData(cfg)
 					return 0, err
 				},
 				run: func(ctx context.Context, _ int, log io.Writer, eng nn.Device) (*train.Result, error) {
-					return pretrain.TrainImages(ctx, cfg, data, out, pretrain.Options{Resume: c.Bool("resume"), Log: log, Progress: os.Stderr, Device: eng})
+					return pretrain.TrainImages(ctx, cfg, data, out, pretrain.Options{Resume: c.Bool("resume"), Log: log, Progress: os.Stderr, Device: eng,
+						ImageProbeData: probeData})
 				},
 				plots: func() ([]string, error) {
 					p, err := plotCurves(out)
@@ -202,17 +224,12 @@ Example:
 				result: func(res *train.Result, figs []string) error {
 					bb := filepath.Join(out, pretrain.BackboneFile)
 					if c.Bool("json") {
-						return writeJSON(os.Stdout, struct {
-							Dir       string   `json:"dir"`
-							Metric    string   `json:"metric"`
-							Best      float64  `json:"best"`
-							BestEpoch int      `json:"best_epoch"`
-							Last      float64  `json:"last"`
-							Backbone  string   `json:"backbone"`
-							Figures   []string `json:"figures"`
-						}{out, res.Metric, res.Best, res.BestEpoch, res.Last, bb, figs})
+						return writeJSON(os.Stdout, newPretrainJSON(out, res, bb, figs))
 					}
 					fmt.Printf("best %s %.5f (epoch %d), last epoch %.5f\n", res.Metric, res.Best, res.BestEpoch, res.Last)
+					if l := lastProbe(res).line(); l != "" {
+						fmt.Println(l)
+					}
 					for _, f := range figs {
 						fmt.Println("figure", f)
 					}

@@ -224,6 +224,13 @@ func plotCurves(dir string) (string, error) {
 		if cfg.Task != "" {
 			title += " (" + cfg.Task + ")"
 		}
+	} else if cfg, err := pretrain.ReadImageConfig(filepath.Join(dir, pretrain.ConfigFile)); err == nil {
+		title += fmt.Sprintf(": MAE pretraining (%s) on %s", cfg.Preset, cfg.Kind)
+	} else if cfg, err := pretrain.ReadConfig(filepath.Join(dir, pretrain.ConfigFile)); err == nil {
+		title += ": Point-MAE pretraining on " + cfg.Data
+		if cfg.Variant != "" {
+			title += " (" + cfg.Variant + ")"
+		}
 	} else if cfg, err := classify.ReadRunConfig(dir); err == nil {
 		title += fmt.Sprintf(": %s on %s", cfg.Model.Method, cfg.Data)
 		if cfg.Variant != "" {

@@ -37,4 +37,16 @@
 // TrainImages writes backbone.safetensors with the encoder under timm's ViT
 // names, which pcx train fashion-mnist|cifar|images|vtab --ckpt loads.
 // ReconstructImages rebuilds held-out images for the reconstruction figure.
+//
+// Both kinds of run can measure their encoder's features after each epoch
+// (Probing, a train.ShowingProber; FeatureProbe: a linear SVM fitted on a
+// labelled set's frozen features and scored on its test split, recorded as
+// probe_svm_acc): PointFeatures as Point-MAE's SVM validation reads them
+// (the max and mean of the encoder's tokens), ImageFeatures as MAE's
+// linear probing does (the final norm's cls token of the whole image,
+// standardised). Config.Probe and ImageConfig.Probe name the labelled set;
+// Fashion-MNIST, MNIST and CIFAR runs probe their own images by default
+// (LoadImageProbeData: 1,000 training images, those pcx train
+// --train-subset 1000 fine-tunes on, and 2,000 test images). A probe
+// leaves the weights of a run as they would be without it.
 package pretrain

@@ -14,7 +14,8 @@
 // A Task may also be a Prober: after each epoch's evaluation (or every
 // n-th), the core asks it for a measure of the model as a whole (a linear
 // probe's accuracy on frozen features, say) and records it beside the
-// other metrics.
+// other metrics; a ShowingProber also reports how far a probe has come,
+// shown on Options.Progress.
 //
 // Runs are reproducible: every random stream (epoch order, each batch's
 // augmentation, each step's dropout) is derived from the seed, the epoch and

@@ -205,11 +205,8 @@ func (f *ImageFeatures) FeaturesShowing(ctx context.Context, s train.Split, done
 			tp.Release()
 			return nil, err
 		}
-		h := tok.Host()
-		for k := 0; k < hi-lo; k++ {
-			row := h[k*(1+f.Model.Cfg.Patches())*c:]
-			out = append(out, row[:c]...)
-		}
+		// The cls tokens only leave the device.
+		out = append(out, nn.SliceTokens(tp, tok, 0, 1).Host()[:(hi-lo)*c]...)
 		tp.Release()
 		if done != nil {
 			done(hi - lo)

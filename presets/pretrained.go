@@ -20,7 +20,8 @@ type Pretrained struct {
 	Summary string `json:"summary"`
 	// Model is the model preset whose backbone it fits.
 	Model string `json:"model"`
-	// Command makes it again, bit for bit on any machine's CPU.
+	// Command makes it again: the same weights on any machine's CPU,
+	// whatever its core count.
 	Command string `json:"command"`
 	file    string
 }
@@ -28,7 +29,7 @@ type Pretrained struct {
 var pretrained = newTable("pretrained backbone", func(p Pretrained) string { return p.Name },
 	Pretrained{Name: "synth", Model: "synth",
 		Summary: "the synth preset's encoder, pretrained as Point-MAE on 4,096 synth clouds other than pcx train synth's (data seed 1)",
-		Command: "pcx pretrain synth --half --out runs/synth-pretrain && cp runs/synth-pretrain/backbone.safetensors presets/weights/synth.safetensors",
+		Command: "pcx pretrain synth --test-loss --half --out runs/synth-pretrain && cp runs/synth-pretrain/backbone.safetensors presets/weights/synth.safetensors",
 		file:    "weights/synth.safetensors"},
 )
 

@@ -75,20 +75,24 @@ func (bn *BatchNorm) forward(tp *Tape, x *Tensor, relu bool) *Tensor {
 			panic("nn: BatchNorm in training needs more than one value per channel")
 		}
 		sum, sq := make([]float64, c), make([]float64, c)
-		for r := 0; r < rows; r++ {
-			for k, v := range x.Data[r*c : (r+1)*c] {
-				sum[k] += float64(v)
+		// Each channel's sums run over the rows in order, whichever
+		// goroutine takes the channel: the same values on any core count.
+		parallelFor(c, channelGrain(rows), func(lo, hi int) {
+			for r := 0; r < rows; r++ {
+				for k, v := range x.Data[r*c+lo : r*c+hi] {
+					sum[lo+k] += float64(v)
+				}
 			}
-		}
-		for k := range sum {
-			sum[k] /= float64(rows)
-		}
-		for r := 0; r < rows; r++ {
-			for k, v := range x.Data[r*c : (r+1)*c] {
-				d := float64(v) - sum[k]
-				sq[k] += d * d
+			for k := lo; k < hi; k++ {
+				sum[k] /= float64(rows)
 			}
-		}
+			for r := 0; r < rows; r++ {
+				for k, v := range x.Data[r*c+lo : r*c+hi] {
+					d := float64(v) - sum[lo+k]
+					sq[lo+k] += d * d
+				}
+			}
+		})
 		m := float64(bn.Momentum)
 		for k := 0; k < c; k++ {
 			v := sq[k] / float64(rows)
@@ -118,16 +122,19 @@ func (bn *BatchNorm) forward(tp *Tape, x *Tensor, relu bool) *Tensor {
 	tp.record(out, func() {
 		dw, db := gradIf(w), gradIf(b)
 		sumD, sumDX := make([]float64, c), make([]float64, c)
-		for r := 0; r < rows; r++ {
-			for k, d := range out.Grad[r*c : (r+1)*c] {
-				if relu && !(out.Data[r*c+k] > 0) { // the ReLU passed no gradient
-					d = 0
+		parallelFor(c, channelGrain(rows), func(lo, hi int) {
+			for r := 0; r < rows; r++ {
+				for k := lo; k < hi; k++ {
+					d := out.Grad[r*c+k]
+					if relu && !(out.Data[r*c+k] > 0) { // the ReLU passed no gradient
+						d = 0
+					}
+					xh := (float64(x.Data[r*c+k]) - mean[k]) * rstd[k]
+					sumD[k] += float64(d)
+					sumDX[k] += float64(d) * xh
 				}
-				xh := (float64(x.Data[r*c+k]) - mean[k]) * rstd[k]
-				sumD[k] += float64(d)
-				sumDX[k] += float64(d) * xh
 			}
-		}
+		})
 		for k := 0; k < c; k++ {
 			if dw != nil {
 				dw[k] += float32(sumDX[k])
@@ -179,3 +186,7 @@ func (bn *BatchNorm) forward(tp *Tape, x *Tensor, relu bool) *Tensor {
 	})
 	return out
 }
+
+// channelGrain is the fewest channels per goroutine for per-channel sums
+// over rows rows: about 16k values each.
+func channelGrain(rows int) int { return max(1, 16384/max(rows, 1)) }

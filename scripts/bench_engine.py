@@ -104,7 +104,7 @@ def main():
     ref = torch_ms(args.repeat, args.threads, args.blocks, args.tokens)
     fl = flops(args.blocks, args.tokens)
     ref_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    blas = blascheck.check()
+    torch_blas = blascheck.check()
     rows = [{"engine": f"PyTorch {torch.__version__} CPU ({args.threads} threads)", "ms": round(ref, 1),
              "gflops": round(fl / ref / 1e6, 1), "peak_mb": round(ref_mb), "speedup": 1.0}]
     for blas in ("openblas", "go"):
@@ -117,17 +117,17 @@ def main():
         r = json.loads(out.stdout)
         rows.append({"engine": f"pcx ({r['blas']})", "ms": r["ms"], "gflops": r["gflops"], "peak_mb": r["peak_mb"],
                      "speedup": round(ref / r["ms"], 2)})
-    if not blas["ok"]:
+    if not torch_blas["ok"]:
         for r in rows:
             if "speedup" in r:
                 r["speedup"] = None
     if args.json:
         print(json.dumps({"gflop_per_step": fl / 1e9, "blocks": args.blocks, "tokens": args.tokens, "rows": rows,
-                          "blas": blas, "warning": None if blas["ok"] else blascheck.warning(blas)}, indent=1))
+                          "blas": torch_blas, "warning": None if torch_blas["ok"] else blascheck.warning(torch_blas)}, indent=1))
         return
-    print(f"PyTorch BLAS: {blascheck.describe(blas)}")
-    if not blas["ok"]:
-        print(blascheck.warning(blas))
+    print(f"PyTorch BLAS: {blascheck.describe(torch_blas)}")
+    if not torch_blas["ok"]:
+        print(blascheck.warning(torch_blas))
     print(f"engine workload: {args.blocks} block(s), {args.tokens} tokens, {fl / 1e9:.2f} GFLOP per step, median of {args.repeat}")
     print(f"{'engine':48s} {'ms/step':>9s} {'GFLOP/s':>8s} {'peak MB':>8s} {'vs PyTorch':>10s}")
     for r in rows:

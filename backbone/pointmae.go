@@ -169,12 +169,23 @@ func (e *Encoder) Params() nn.Params {
 // Forward embeds groups: neighbourhoods is (B·G)×M×3 (relative to their
 // centres); the result is (B·G)×C.
 func (e *Encoder) Forward(tp *nn.Tape, nb *nn.Tensor, groups, m int) *nn.Tensor {
-	f := e.Conv2.Forward(tp, nn.ReLU(tp, e.BN1.Forward(tp, e.Conv1.Forward(tp, nb)))) // (B·G)×M×256
-	global := nn.MaxMiddle(tp, f, groups, m, 256)                                     // (B·G)×256
-	f = nn.ConcatLast(tp, nn.RepeatRows(tp, global, m), f)                            // [global, local]
-	f = e.Conv4.Forward(tp, nn.ReLU(tp, e.BN2.Forward(tp, e.Conv3.Forward(tp, f))))
+	// BatchNorm and ReLU run as one operation, the global feature is
+	// concatenated without a repeated copy, and the outputs of the second
+	// and the last convolution, which no backward function reads, go back
+	// to the tape's pool as soon as they are consumed, for the gradients of
+	// backward to reuse: the values and gradients are those of Point-MAE's
+	// Sequential layers.
+	h := e.BN1.ForwardReLU(tp, e.Conv1.Forward(tp, nb))
+	f := e.Conv2.Forward(tp, h)                   // (B·G)×M×256
+	global := nn.MaxMiddle(tp, f, groups, m, 256) // (B·G)×256
+	cat := nn.ConcatRepeated(tp, global, f, m)    // [global, local]
+	tp.Discard(f)
+	h = e.BN2.ForwardReLU(tp, e.Conv3.Forward(tp, cat))
+	f = e.Conv4.Forward(tp, h)
 	c := e.Conv4.Weight.Dim(0)
-	return nn.MaxMiddle(tp, f, groups, m, c)
+	out := nn.MaxMiddle(tp, f, groups, m, c)
+	tp.Discard(f)
+	return out
 }
 
 // EmbedParams lists the embedding's parameters and buffers (what Tokens

@@ -3,6 +3,8 @@ package nn
 import (
 	"fmt"
 	"math"
+
+	"github.com/pcx-dev/pcx/nn/cpu"
 )
 
 // BatchNorm is PyTorch's BatchNorm1d over the channel (last) axis of a
@@ -41,7 +43,14 @@ func (bn *BatchNorm) Params() Params {
 // variance) and updates the running statistics with the unbiased variance,
 // whether or not the affine parameters are trainable (DAPT relies on this);
 // in evaluation it uses the running statistics.
-func (bn *BatchNorm) Forward(tp *Tape, x *Tensor) *Tensor {
+func (bn *BatchNorm) Forward(tp *Tape, x *Tensor) *Tensor { return bn.forward(tp, x, false) }
+
+// ForwardReLU is ReLU(tp, bn.Forward(tp, x)) with the same values and
+// gradients, without keeping the normalised values: the output is the
+// ReLU's, and backward takes the gradient through the ReLU on the fly.
+func (bn *BatchNorm) ForwardReLU(tp *Tape, x *Tensor) *Tensor { return bn.forward(tp, x, true) }
+
+func (bn *BatchNorm) forward(tp *Tape, x *Tensor, relu bool) *Tensor {
 	c := x.Dim(-1)
 	rows := x.Len() / c
 	if c != bn.Weight.Tensor.Len() {
@@ -49,6 +58,9 @@ func (bn *BatchNorm) Forward(tp *Tape, x *Tensor) *Tensor {
 	}
 	w, b := bn.Weight.T(), bn.Bias.T()
 	if d := deviceOf(x, w, b); d != nil {
+		if relu {
+			return ReLU(tp, bn.forwardDev(tp, d, x, w, b, rows, c))
+		}
 		return bn.forwardDev(tp, d, x, w, b, rows, c)
 	}
 	out := tp.newOut(x.Shape, x, w, b)
@@ -63,20 +75,24 @@ func (bn *BatchNorm) Forward(tp *Tape, x *Tensor) *Tensor {
 			panic("nn: BatchNorm in training needs more than one value per channel")
 		}
 		sum, sq := make([]float64, c), make([]float64, c)
-		for r := 0; r < rows; r++ {
-			for k, v := range x.Data[r*c : (r+1)*c] {
-				sum[k] += float64(v)
+		// Each channel's sums run over the rows in order, whichever
+		// goroutine takes the channel: the same values on any core count.
+		parallelFor(c, channelGrain(rows), func(lo, hi int) {
+			for r := 0; r < rows; r++ {
+				for k, v := range x.Data[r*c+lo : r*c+hi] {
+					sum[lo+k] += float64(v)
+				}
 			}
-		}
-		for k := range sum {
-			sum[k] /= float64(rows)
-		}
-		for r := 0; r < rows; r++ {
-			for k, v := range x.Data[r*c : (r+1)*c] {
-				d := float64(v) - sum[k]
-				sq[k] += d * d
+			for k := lo; k < hi; k++ {
+				sum[k] /= float64(rows)
 			}
-		}
+			for r := 0; r < rows; r++ {
+				for k, v := range x.Data[r*c+lo : r*c+hi] {
+					d := float64(v) - sum[lo+k]
+					sq[lo+k] += d * d
+				}
+			}
+		})
 		m := float64(bn.Momentum)
 		for k := 0; k < c; k++ {
 			v := sq[k] / float64(rows)
@@ -98,18 +114,27 @@ func (bn *BatchNorm) Forward(tp *Tape, x *Tensor) *Tensor {
 			for k, v := range xr {
 				or[k] = float32((float64(v)-mean[k])*rstd[k]*float64(w.Data[k]) + float64(b.Data[k]))
 			}
+			if relu {
+				cpu.ReLUForward(or, or)
+			}
 		}
 	})
 	tp.record(out, func() {
-		dw, db, dx := gradIf(w), gradIf(b), gradIf(x)
+		dw, db := gradIf(w), gradIf(b)
 		sumD, sumDX := make([]float64, c), make([]float64, c)
-		for r := 0; r < rows; r++ {
-			for k, d := range out.Grad[r*c : (r+1)*c] {
-				xh := (float64(x.Data[r*c+k]) - mean[k]) * rstd[k]
-				sumD[k] += float64(d)
-				sumDX[k] += float64(d) * xh
+		parallelFor(c, channelGrain(rows), func(lo, hi int) {
+			for r := 0; r < rows; r++ {
+				for k := lo; k < hi; k++ {
+					d := out.Grad[r*c+k]
+					if relu && !(out.Data[r*c+k] > 0) { // the ReLU passed no gradient
+						d = 0
+					}
+					xh := (float64(x.Data[r*c+k]) - mean[k]) * rstd[k]
+					sumD[k] += float64(d)
+					sumDX[k] += float64(d) * xh
+				}
 			}
-		}
+		})
 		for k := 0; k < c; k++ {
 			if dw != nil {
 				dw[k] += float32(sumDX[k])
@@ -117,6 +142,13 @@ func (bn *BatchNorm) Forward(tp *Tape, x *Tensor) *Tensor {
 			if db != nil {
 				db[k] += float32(sumD[k])
 			}
+		}
+		// x's gradient is written over the output's, element by element,
+		// when nothing has reached x yet: one buffer fewer in flight.
+		inPlace := x.needGrad && x.Grad == nil && x.dev == nil && out.Grad != nil
+		dx := out.Grad
+		if !inPlace {
+			dx = gradIf(x)
 		}
 		if dx == nil {
 			return
@@ -126,16 +158,35 @@ func (bn *BatchNorm) Forward(tp *Tape, x *Tensor) *Tensor {
 			for r := lo; r < hi; r++ {
 				for k := 0; k < c; k++ {
 					d := float64(out.Grad[r*c+k])
+					if relu && !(out.Data[r*c+k] > 0) {
+						d = 0
+					}
 					g := float64(w.Data[k]) * rstd[k]
+					var v float32
 					if !train {
-						dx[r*c+k] += float32(d * g)
+						v = float32(d * g)
+					} else {
+						xh := (float64(x.Data[r*c+k]) - mean[k]) * rstd[k]
+						v = float32(g * (d - sumD[k]/n - xh*sumDX[k]/n))
+					}
+					if !inPlace {
+						dx[r*c+k] += v
 						continue
 					}
-					xh := (float64(x.Data[r*c+k]) - mean[k]) * rstd[k]
-					dx[r*c+k] += float32(g * (d - sumD[k]/n - xh*sumDX[k]/n))
+					if v == 0 {
+						v = 0 // 0 + v, as into a zeroed buffer: −0 becomes +0
+					}
+					dx[r*c+k] = v
 				}
 			}
 		})
+		if inPlace {
+			x.Grad, out.Grad = dx, nil
+		}
 	})
 	return out
 }
+
+// channelGrain is the fewest channels per goroutine for per-channel sums
+// over rows rows: about 16k values each.
+func channelGrain(rows int) int { return max(1, 16384/max(rows, 1)) }

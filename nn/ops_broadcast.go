@@ -79,3 +79,63 @@ func ConcatLast(tp *Tape, xs ...*Tensor) *Tensor {
 	})
 	return out
 }
+
+// ConcatRepeated is ConcatLast(tp, RepeatRows(tp, g, m), x) with the same
+// values and gradients, without the repeated copy of g: g is A×Cg, x has
+// A·m rows of Cx channels, and row r of the result is [g[r/m], x[r]] (the
+// group's global feature beside each of its points' own, as PointNet's
+// encoders join them).
+func ConcatRepeated(tp *Tape, g, x *Tensor, m int) *Tensor {
+	cg, cx := g.Dim(-1), x.Dim(-1)
+	a := g.Len() / cg
+	if m <= 0 || x.Len() != a*m*cx {
+		panic(fmt.Sprintf("nn: ConcatRepeated of %v repeated %d times and %v", g.Shape, m, x.Shape))
+	}
+	if deviceOf(g, x) != nil {
+		return ConcatLast(tp, RepeatRows(tp, g, m), x)
+	}
+	total := cg + cx
+	shape := append(append([]int(nil), x.Shape[:len(x.Shape)-1]...), total)
+	out := tp.newOut(shape, g, x)
+	parallelFor(a, max(1, 16384/(m*total)), func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			row := g.Data[i*cg : (i+1)*cg]
+			for j := i * m; j < (i+1)*m; j++ {
+				copy(out.Data[j*total:j*total+cg], row)
+				copy(out.Data[j*total+cg:(j+1)*total], x.Data[j*cx:(j+1)*cx])
+			}
+		}
+	})
+	tp.record(out, func() {
+		var gg, gx []float32
+		if g.needGrad {
+			gg = g.grad()
+		}
+		if x.needGrad {
+			gx = x.grad()
+		}
+		parallelFor(a, max(1, 16384/(m*total)), func(lo, hi int) {
+			acc := make([]float64, cg)
+			for i := lo; i < hi; i++ {
+				if gx != nil {
+					for j := i * m; j < (i+1)*m; j++ {
+						for k, v := range out.Grad[j*total+cg : (j+1)*total] {
+							gx[j*cx+k] += v
+						}
+					}
+				}
+				if gg == nil {
+					continue
+				}
+				clear(acc)
+				for j := i * m; j < (i+1)*m; j++ {
+					for k, v := range out.Grad[j*total : j*total+cg] {
+						acc[k] += float64(v)
+					}
+				}
+				cpu.AddRounded(gg[i*cg:(i+1)*cg], acc)
+			}
+		})
+	})
+	return out
+}

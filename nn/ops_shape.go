@@ -36,11 +36,13 @@ func MaxMiddle(tp *Tape, x *Tensor, a, m, c int) *Tensor {
 	})
 	tp.record(out, func() {
 		g := x.grad()
-		for i := 0; i < a; i++ {
-			for k := 0; k < c; k++ {
-				g[(i*m+int(arg[i*c+k]))*c+k] += out.Grad[i*c+k]
+		parallelFor(a, max(1, 4096/(c+1)), func(lo, hi int) { // each group's rows are its own
+			for i := lo; i < hi; i++ {
+				for k := 0; k < c; k++ {
+					g[(i*m+int(arg[i*c+k]))*c+k] += out.Grad[i*c+k]
+				}
 			}
-		}
+		})
 	})
 	return out
 }

@@ -69,6 +69,38 @@ func (tp *Tape) alloc(n int) []float32 {
 	return b
 }
 
+// Discard gives the buffers of ts, outputs of operations on tp whose values
+// no recorded backward function reads (an intermediate that only the next
+// operations' forward consumes: a BatchNorm output that a ReLU has turned
+// into its own, a convolution output reduced by MaxMiddle, the parts of a
+// concatenation), back to the tape's pool at once, so that the step's later
+// outputs and gradients reuse them instead of new memory. Each tensor's Data
+// becomes nil (a view made by Reshape still points at the old buffer and
+// must not be read either); its gradient is unaffected. Tensors that the
+// tape did not allocate from its pool, and device tensors, are left alone,
+// as is everything on a tape without a pool. The results of forward and
+// backward do not change.
+func (tp *Tape) Discard(ts ...*Tensor) {
+	if tp == nil || tp.pool == nil {
+		return
+	}
+	tp.mu.Lock()
+	defer tp.mu.Unlock()
+	for _, t := range ts {
+		if t == nil || t.dev != nil || t.tape != tp || len(t.Data) == 0 {
+			continue
+		}
+		for i := len(tp.owned) - 1; i >= 0; i-- {
+			if b := tp.owned[i]; len(b) == len(t.Data) && &b[0] == &t.Data[0] {
+				tp.owned = append(tp.owned[:i], tp.owned[i+1:]...)
+				tp.pool.put(b)
+				t.Data, t.discarded = nil, true
+				break
+			}
+		}
+	}
+}
+
 // NewTape returns a tape for a training (train true) or evaluation step.
 func NewTape(train bool) *Tape { return &Tape{Train: train} }
 

@@ -48,6 +48,9 @@ type Tensor struct {
 	needGrad bool
 	// tape, when set, owns the tensor's buffers (see NewTapePool).
 	tape *Tape
+	// discarded marks a tensor whose values Tape.Discard gave back (Data
+	// is nil; Len is still that of Shape).
+	discarded bool
 	// dev, when set, holds the tensor on a device (see Device): d is its
 	// memory and dgrad its gradient; Data and Grad are nil, except for a
 	// parameter, whose Data is its host copy (Params.SyncHost).
@@ -81,6 +84,9 @@ func (t *Tensor) Len() int {
 	if t.dev != nil {
 		return t.d.Len()
 	}
+	if t.Data == nil && t.discarded {
+		return numel(t.Shape)
+	}
 	return len(t.Data)
 }
 
@@ -101,7 +107,7 @@ func (t *Tensor) SetRequiresGrad(v bool) { t.needGrad = v }
 // grad returns the gradient buffer, allocating it zeroed on first use.
 func (t *Tensor) grad() []float32 {
 	if t.Grad == nil {
-		t.Grad = t.tape.gradBuf(len(t.Data))
+		t.Grad = t.tape.gradBuf(t.Len())
 	}
 	return t.Grad
 }

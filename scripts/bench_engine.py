@@ -9,9 +9,12 @@ trainable 16-wide bottleneck adapter parallel to the MLP fed the LN2 output,
 mean-pool over tokens, a 40-way linear classifier and cross-entropy, forward
 and backward including the gradient with respect to the block input. Times
 are medians after one warm-up; peak memory is the process's maximum RSS.
+The ratios are printed only when PyTorch uses Debian's libopenblas0-pthread
+(scripts/blascheck.py); against the reference BLAS a warning replaces them.
 """
 import argparse
 import json
+import os
 import resource
 import statistics
 import subprocess
@@ -21,6 +24,9 @@ import time
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import blascheck  # noqa: E402
 
 B, D, H, HID, A, K = 32, 384, 6, 1536, 16, 40
 
@@ -98,6 +104,7 @@ def main():
     ref = torch_ms(args.repeat, args.threads, args.blocks, args.tokens)
     fl = flops(args.blocks, args.tokens)
     ref_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    torch_blas = blascheck.check()
     rows = [{"engine": f"PyTorch {torch.__version__} CPU ({args.threads} threads)", "ms": round(ref, 1),
              "gflops": round(fl / ref / 1e6, 1), "peak_mb": round(ref_mb), "speedup": 1.0}]
     for blas in ("openblas", "go"):
@@ -110,16 +117,25 @@ def main():
         r = json.loads(out.stdout)
         rows.append({"engine": f"pcx ({r['blas']})", "ms": r["ms"], "gflops": r["gflops"], "peak_mb": r["peak_mb"],
                      "speedup": round(ref / r["ms"], 2)})
+    if not torch_blas["ok"]:
+        for r in rows:
+            if "speedup" in r:
+                r["speedup"] = None
     if args.json:
-        print(json.dumps({"gflop_per_step": fl / 1e9, "blocks": args.blocks, "tokens": args.tokens, "rows": rows}, indent=1))
+        print(json.dumps({"gflop_per_step": fl / 1e9, "blocks": args.blocks, "tokens": args.tokens, "rows": rows,
+                          "blas": torch_blas, "warning": None if torch_blas["ok"] else blascheck.warning(torch_blas)}, indent=1))
         return
+    print(f"PyTorch BLAS: {blascheck.describe(torch_blas)}")
+    if not torch_blas["ok"]:
+        print(blascheck.warning(torch_blas))
     print(f"engine workload: {args.blocks} block(s), {args.tokens} tokens, {fl / 1e9:.2f} GFLOP per step, median of {args.repeat}")
     print(f"{'engine':48s} {'ms/step':>9s} {'GFLOP/s':>8s} {'peak MB':>8s} {'vs PyTorch':>10s}")
     for r in rows:
         if "error" in r:
             print(f"{r['engine']:48s} error: {r['error']}")
         else:
-            print(f"{r['engine']:48s} {r['ms']:9.1f} {r['gflops']:8.1f} {r['peak_mb']:8d} {r['speedup']:9.2f}x")
+            ratio = f"{r['speedup']:9.2f}x" if r["speedup"] is not None else f"{'-':>10s}"
+            print(f"{r['engine']:48s} {r['ms']:9.1f} {r['gflops']:8.1f} {r['peak_mb']:8d} {ratio}")
 
 
 if __name__ == "__main__":

@@ -1,9 +1,12 @@
 #!/usr/bin/python3
-"""Time one DAPT-X (or, with --what vit, ViT method) training step in PyTorch and in pcx, in the same run.
+"""Time one DAPT-X (or, with --what vit, ViT method; with --what pretrain, Point-MAE pretraining) step in PyTorch and in pcx, in the same run.
 
-    /usr/bin/python3 scripts/bench_step.py [--pcx ./pcx] [--device cpu|cuda] [--what step|fps|knn|all|vit]
+    /usr/bin/python3 scripts/bench_step.py [--pcx ./pcx] [--device cpu|cuda] [--what step|fps|knn|all|vit|pretrain]
                                            [--batch 32] [--repeat 3] [--threads 2] [--json] [--dry-run]
                                            [--model vit-b16] [--method adaptformer-x]   (--what vit)
+                                           [--preset pointmae|synth]                    (--what pretrain)
+
+    OMP_WAIT_POLICY=PASSIVE nice -n 10 /usr/bin/python3 scripts/bench_step.py --what pretrain --batch 128
 
 step: the PyTorch model is the reference DAPT-X of scripts/golden_daptx.py
 (ref.daptx.PointTransformerDAPTX, the model pcx's golden tests compare
@@ -47,19 +50,39 @@ warm-up. Then `pcx bench step --model M --method X --batch B --repeat R
 (pcx's cores, its Go BLAS's threads and openblas_set_num_threads follow
 GOMAXPROCS).
 Peak RSS, torch: the PyTorch step runs in a child process (this script
-again, with --vit-child), which reports its own
+again, with --child), which reports its own
 resource.getrusage(RUSAGE_SELF).ru_maxrss at the end: the interpreter,
 torch's libraries and the step, but not the parent's state, as pcx's
 VmHWM counts its whole process. The child runs with
 OPENBLAS_NUM_THREADS=OMP_NUM_THREADS=--threads (torch.set_num_threads
 does not reach OpenBLAS's own pool). Both values are in MiB.
-BLAS: Debian's torch is built with BLAS_INFO=generic and calls whatever
-libblas.so.3 the alternatives system picks. The child reports
-torch.__config__.show()'s BLAS_INFO, where /usr/lib/x86_64-linux-gnu/
-libblas.so.3 resolves, and the BLAS/LAPACK libraries mapped in its
+
+pretrain (not part of all): one pretraining step of pcx's preset --preset
+(pointmae: Point-MAE's cfgs/pretrain.yaml, 384 wide, 12 encoder and 4
+decoder blocks of 6 heads, 64 groups of 32 points from 1024-point clouds,
+60% masked; synth: 192 wide, 6+2 blocks of 3 heads, 32 groups of 16), batch
+--batch (default 128). The PyTorch model is scripts/ref/pointmae_pretrain.py
+(the one pcx's golden tests compare against) with timm's drop-path
+(linspace(0, 0.1, depth) in encoder and decoder) added, as pcx's preset
+trains; a step is: batched FPS and cdist + topk kNN grouping of random
+surface clouds, a random mask of int(0.6 G) groups per cloud, forward,
+Chamfer-L2 of the masked groups (dense, as the reference), backward, the
+gradient norm clipped at 10, AdamW (lr 1e-3, weight decay 0.05 except as
+pcx's optim.NoDecay). It runs in a child process like vit's; then `pcx
+bench pretrain --json` times pcx's step (grouping and mask on the host,
+as pcx pretrain does) with GOMAXPROCS=--threads. Both peak RSS values and
+their ratio are printed. The machine the numbers come from should be
+named with them: medians of few steps on a shared machine vary by tens
+of per cent.
+
+BLAS (every --what): Debian's torch is built with BLAS_INFO=generic and calls
+whatever libblas.so.3 the alternatives system picks. scripts/blascheck.py
+reports torch.__config__.show()'s BLAS_INFO, where /usr/lib/x86_64-linux-gnu/
+libblas.so.3 resolves, and the BLAS/LAPACK libraries mapped in
 /proc/self/maps after the step; on the CPU the ratio (torch ms / pcx ms,
-above 1: pcx is faster) is printed only when OpenBLAS is among them,
-otherwise a warning replaces it (and "speedup" is null in --json).
+above 1: pcx is faster) is printed only when Debian's libopenblas0-pthread
+is among them and the reference BLAS (libblas3) is not, otherwise a
+warning replaces it (and "speedup" is null in --json).
 With --dry-run: batch 2, repeat 1, depth 2 (pcx gets --depth 2).
 Run it on an otherwise idle machine: GNU OpenMP's threads spin while they
 wait, and with other processes on the cores torch's step can take many
@@ -88,7 +111,8 @@ import torch.nn.functional as F
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)  # scripts/: the ref package
-from ref import daptx, vit
+import blascheck
+from ref import daptx, pointmae_pretrain, vit
 
 
 class Dev:
@@ -230,7 +254,11 @@ def bench_step(args, dev, sizes):
         extra += ["--points", str(sizes["points"]), "--groups", str(sizes["groups"]),
                   "--group-size", str(sizes["group_size"]), "--depth", str(sizes["depth"])]
     r = run_pcx(args, "step", extra)
-    row = {"torch": ref, "pcx": r, "speedup": round(ref["ms"] / r["ms"], 3)}
+    blas = blascheck.check()
+    ok = ratio_allowed(args, blas)
+    row = {"torch": ref, "pcx": r, "speedup": round(ref["ms"] / r["ms"], 3) if ok else None, "blas": blas}
+    if not ok:
+        row["warning"] = blascheck.warning(blas)
     if not args.json:
         print(f"DAPT-X training step, scan_hardest, batch {args.batch} x {sizes['points']} points, "
               f"{sizes['groups']}x{sizes['group_size']} groups, {sizes['depth']} blocks, fp32, median of {args.repeat}")
@@ -244,7 +272,8 @@ def bench_step(args, dev, sizes):
             mem = f", peak GPU memory {r['gpu_peak_in_use_mb']:.0f} MiB in use / {r['gpu_peak_mb']:.0f} MiB held"
         print(f"  pcx on {r['device']} {r.get('gpu', '')} ({r['blas']}): {r['ms']:9.1f} ms (grouping {r['group_ms']:.1f} ms)"
               f"{mem}, peak RSS {r['peak_mb']} MB, {r['tunable']} tunable")
-        print(f"  pcx is {ref['ms'] / r['ms']:.2f}x PyTorch's speed (PyTorch ms / pcx ms)")
+        print(f"  PyTorch BLAS: {blascheck.describe(blas)}")
+        print(f"  pcx is {ref['ms'] / r['ms']:.2f}x PyTorch's speed (PyTorch ms / pcx ms)" if ok else "  " + row["warning"])
     return row
 
 
@@ -270,14 +299,18 @@ def bench_points(args, dev, what, b, n, g, k):
         ms = timed(dev, lambda: knn_group(p, centres, k), args.repeat)
         label = f"kNN grouping, {b} clouds of {n} points, {g} centres, k {k}"
     ref = {"ms": round(ms, 3), "gpu_peak_mb": dev.peak_mb()}
-    row = {"torch": ref, "pcx": r, "speedup": round(ms / r["ms_per_batch"], 3)}
+    blas = blascheck.check()  # cdist's products go through the BLAS
+    ok = ratio_allowed(args, blas)
+    row = {"torch": ref, "pcx": r, "speedup": round(ms / r["ms_per_batch"], 3) if ok else None, "blas": blas}
+    if not ok:
+        row["warning"] = blascheck.warning(blas)
     if not args.json:
         print(f"{label}, median of {args.repeat}")
         print(f"  PyTorch {torch.__version__} on {dev.describe()} (plain torch reference): {ms:9.3f} ms per batch")
         where = r.get("gpu") or f"cpu, {r['workers']} cores"
         extra = f", indices equal to the CPU's: {r['matches_cpu']}" if "matches_cpu" in r else ""
         print(f"  pcx on {r['device']} ({where}): {r['ms_per_batch']:9.3f} ms per batch{extra}")
-        print(f"  pcx is {ms / r['ms_per_batch']:.2f}x the reference's speed")
+        print(f"  pcx is {ms / r['ms_per_batch']:.2f}x the reference's speed" if ok else "  " + row["warning"])
     return row
 
 
@@ -301,29 +334,6 @@ VIT_METHODS = {
     "adaptformer-x": dict(SMOA, scale=0.1),
 }
 VIT_CLASSES, VIT_ALPHA, VIT_LR, VIT_WD = 100, 0.01, 1e-3, 1e-4
-LIBBLAS = "/usr/lib/x86_64-linux-gnu/libblas.so.3"
-
-
-def blas_check():
-    """What BLAS this process's torch uses: BLAS_INFO from torch.__config__.show(), where the system's
-    libblas.so.3 resolves, and the BLAS/LAPACK libraries mapped in /proc/self/maps (call after a matmul)."""
-    cfg = torch.__config__.show()
-    info = [part.split("=", 1)[1] for part in cfg.replace(",", "\n").split() if part.startswith("BLAS_INFO=")]
-    libs = set()
-    try:
-        with open("/proc/self/maps") as f:
-            for line in f:
-                path = line.split()[-1] if len(line.split()) >= 6 else ""
-                base = os.path.basename(path).lower()
-                if any(w in base for w in ("blas", "lapack", "mkl")):
-                    libs.add(path)
-    except OSError:
-        pass
-    return {"blas_info": info[0] if info else "?",
-            "libblas_so_3": os.path.realpath(LIBBLAS) if os.path.exists(LIBBLAS) else None,
-            "loaded": sorted(libs), "openblas": any("openblas" in p.lower() for p in libs)}
-
-
 def vit_config(model, method, depth=0):
     cfg = dict(VIT_MODELS[model], in_chans=3, num_classes=VIT_CLASSES, method=method, **VIT_METHODS[method])
     if depth > 0:
@@ -332,7 +342,7 @@ def vit_config(model, method, depth=0):
 
 
 def vit_child(spec):
-    """The PyTorch step, in this (child) process; prints one JSON line."""
+    """The PyTorch ViT step, in this (child) process; prints one JSON line."""
     torch.set_num_threads(spec["threads"])
     dev = Dev(spec["device"])
     if dev.gpu:
@@ -376,33 +386,44 @@ def vit_child(spec):
            "tunable": sum(p.numel() for p in decay + no_decay), "gpu_peak_mb": dev.peak_mb(),
            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,
            "threads": torch.get_num_threads(), "device": dev.describe(), "torch": torch.__version__,
-           "config": cfg, "blas": blas_check()}
+           "config": cfg, "blas": blascheck.check()}
     print(json.dumps(out))
+
+
+def run_child(args, spec):
+    """Runs the PyTorch step of spec["what"] (vit or pretrain) in a child
+    process (this script with --child) and returns its JSON report."""
+    env = dict(os.environ, OPENBLAS_NUM_THREADS=str(args.threads), OMP_NUM_THREADS=str(args.threads))
+    cmd = [sys.executable, os.path.abspath(__file__), "--child", json.dumps(spec)]
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    if out.returncode != 0:
+        sys.exit(f"the PyTorch step failed ({out.returncode}):\n{out.stdout}{out.stderr}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def ratio_allowed(args, blas):
+    """Whether a ratio may be printed: on a GPU both sides use cuBLAS; on the
+    CPU PyTorch must use Debian's libopenblas0-pthread (blascheck)."""
+    return args.torch_device == "cuda" or blas["ok"]
 
 
 def bench_vit(args):
     depth = 2 if args.dry_run else 0
-    spec = {"model": args.model, "method": args.method, "batch": args.batch, "repeat": args.repeat,
+    spec = {"what": "vit", "model": args.model, "method": args.method, "batch": args.batch, "repeat": args.repeat,
             "threads": args.threads, "device": args.torch_device, "depth": depth}
-    env = dict(os.environ, OPENBLAS_NUM_THREADS=str(args.threads), OMP_NUM_THREADS=str(args.threads))
-    cmd = [sys.executable, os.path.abspath(__file__), "--vit-child", json.dumps(spec)]
-    out = subprocess.run(cmd, capture_output=True, text=True, env=env)
-    if out.returncode != 0:
-        sys.exit(f"the PyTorch step failed ({out.returncode}):\n{out.stdout}{out.stderr}")
-    ref = json.loads(out.stdout.strip().splitlines()[-1])
+    ref = run_child(args, spec)
     extra = ["--model", args.model, "--method", args.method, "--batch", str(args.batch), "--repeat", str(args.repeat)]
     if depth:
         extra += ["--depth", str(depth)]
     pcx_env = dict(os.environ, GOMAXPROCS=str(args.threads))
     r = run_pcx(args, "step", extra, env=pcx_env)
     blas = ref["blas"]
-    ok = args.torch_device == "cuda" or blas["openblas"]  # on a GPU both sides use cuBLAS
+    ok = ratio_allowed(args, blas)
     row = {"torch": ref, "pcx": r, "speedup": round(ref["ms"] / r["ms"], 3) if ok else None,
            "pcx_command": " ".join([f"GOMAXPROCS={args.threads}", args.pcx, "bench", "step", "--json", "--device", args.pcx_device] + extra)}
     warn = None
     if not ok:
-        warn = (f"WARNING: PyTorch is not using OpenBLAS (BLAS_INFO={blas['blas_info']}, libblas.so.3 -> "
-                f"{blas['libblas_so_3']}, loaded: {', '.join(blas['loaded']) or 'no BLAS library'}); no ratio printed")
+        warn = blascheck.warning(blas)
         row["warning"] = warn
     if ref["tunable"] != r["tunable"]:
         row["tunable_mismatch"] = True
@@ -411,8 +432,7 @@ def bench_vit(args):
     cfg = ref["config"]
     print(f"{args.model} {args.method} training step, batch {args.batch} x {cfg['img_size']}² images, "
           f"{cfg['depth']} blocks, {VIT_CLASSES} classes, fp32, median of {args.repeat} after one warm-up")
-    print(f"  PyTorch BLAS: BLAS_INFO={blas['blas_info']}, {LIBBLAS} -> {blas['libblas_so_3']}, "
-          f"loaded: {', '.join(blas['loaded']) or 'none'}")
+    print(f"  PyTorch BLAS: {blascheck.describe(blas)}")
     mem = ""
     if ref["gpu_peak_mb"]:
         mem = f", peak GPU memory {ref['gpu_peak_mb'][0]:.0f} MiB allocated / {ref['gpu_peak_mb'][1]:.0f} MiB reserved"
@@ -431,24 +451,169 @@ def bench_vit(args):
         print("  " + warn)
     return row
 
+# ---------------------------------------------------------------------------------------------
+# --what pretrain: one Point-MAE pretraining step (scripts/ref/pointmae_pretrain.py against pcx bench pretrain)
+
+# pcx's presets/pretrain.go (PretrainModel) and its schedule (AdamW lr, weight decay, clipping).
+PRETRAIN_PRESETS = {
+    "pointmae": dict(c=384, depth=12, heads=6, decoder_depth=4, decoder_heads=6, groups=64, group_size=32,
+                     points=1024, mask_ratio=0.6, drop_path=0.1, lr=1e-3, wd=0.05, clip=10.0),
+    "synth": dict(c=192, depth=6, heads=3, decoder_depth=2, decoder_heads=3, groups=32, group_size=16,
+                  points=1024, mask_ratio=0.6, drop_path=0.1, lr=1e-3, wd=0.05, clip=10.0),
+}
+# --dry-run's sizes (pcx gets the same overrides).
+PRETRAIN_TINY = dict(points=128, groups=8, group_size=8, depth=1, decoder_depth=1)
+
+
+def pretrain_config(preset, dry_run):
+    cfg = dict(PRETRAIN_PRESETS[preset])
+    if dry_run:
+        cfg.update(PRETRAIN_TINY)
+    return cfg
+
+
+def with_drop_path(blocks, rate):
+    """Gives ref.pointmae's Blocks timm's drop-path (per sample, rates
+    linspace(0, rate, len(blocks)), scaled by 1/keep) as Point-MAE's
+    pretraining model has and pcx's preset runs; the reference leaves it out."""
+    n = len(blocks)
+    for i, blk in enumerate(blocks):
+        p = rate * i / (n - 1) if n > 1 else 0.0
+
+        def drop(y, p=p):
+            if p == 0.0:
+                return y
+            keep = y.new_empty(y.shape[0], 1, 1).bernoulli_(1 - p)
+            return y * keep / (1 - p)
+
+        def forward(x, blk=blk, drop=drop):
+            x = x + drop(blk.attn(blk.norm1(x)))
+            return x + drop(blk.mlp(blk.norm2(x)))
+
+        blk.forward = forward
+
+
+def pretrain_child(spec):
+    """The PyTorch pretraining step, in this (child) process; prints one JSON line."""
+    torch.set_num_threads(spec["threads"])
+    dev = Dev(spec["device"])
+    if dev.gpu:
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+    torch.set_default_dtype(torch.float32)
+    torch.manual_seed(0)
+    cfg = pretrain_config(spec["preset"], spec["dry_run"])
+    model = pointmae_pretrain.PointMAEPretrain(cfg["c"], cfg["depth"], cfg["heads"], cfg["decoder_depth"],
+                                               cfg["decoder_heads"], cfg["group_size"]).float()
+    with_drop_path(model.MAE_encoder.blocks.blocks, cfg["drop_path"])
+    with_drop_path(model.MAE_decoder.blocks, cfg["drop_path"])
+    with torch.no_grad():
+        model.mask_token.normal_(std=0.02)
+    decay, no_decay = [], []
+    for k, p in model.named_parameters():  # pcx's optim.NoDecay
+        (no_decay if p.dim() == 1 or k.endswith(".bias") or "token" in k else decay).append(p)
+    model.to(dev.torch).train()
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg["wd"]}, {"params": no_decay, "weight_decay": 0.0}],
+                            lr=cfg["lr"], betas=(0.9, 0.999), eps=1e-8)
+    b, n, g, k = spec["batch"], cfg["points"], cfg["groups"], cfg["group_size"]
+    nm = int(cfg["mask_ratio"] * g)
+    points = surface_clouds(b, n, 0).to(dev.torch)
+    ar = torch.arange(b, device=dev.torch)
+    params = decay + no_decay
+    last = {}
+
+    def step():
+        center_idx = fps(points, g)
+        centers = points[ar[:, None], center_idx]
+        _, nb = knn_group(points, centers, k)
+        order = torch.rand(b, g, device=dev.torch).argsort(dim=1)  # a random subset of nm groups per cloud
+        mask = torch.zeros(b, g, dtype=torch.bool, device=dev.torch)
+        mask.scatter_(1, order[:, :nm], True)
+        opt.zero_grad(set_to_none=True)
+        loss = model(nb, centers, mask)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, cfg["clip"])
+        opt.step()
+        last["loss"] = loss
+
+    dev.reset_peak()
+    ms = timed(dev, step, spec["repeat"])
+    out = {"ms": round(ms, 2), "loss": round(float(last["loss"]), 5),
+           "params": sum(p.numel() for p in params), "gpu_peak_mb": dev.peak_mb(),
+           "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,
+           "threads": torch.get_num_threads(), "device": dev.describe(), "torch": torch.__version__,
+           "config": cfg, "masked": nm, "blas": blascheck.check()}
+    print(json.dumps(out))
+
+
+def bench_pretrain(args):
+    spec = {"what": "pretrain", "preset": args.preset, "batch": args.batch, "repeat": args.repeat,
+            "threads": args.threads, "device": args.torch_device, "dry_run": args.dry_run}
+    ref = run_child(args, spec)
+    cfg = ref["config"]
+    extra = ["--preset", args.preset, "--batch", str(args.batch), "--repeat", str(args.repeat)]
+    if args.dry_run:
+        extra += ["--points", str(cfg["points"]), "--groups", str(cfg["groups"]), "--group-size", str(cfg["group_size"]),
+                  "--depth", str(cfg["depth"]), "--decoder-depth", str(cfg["decoder_depth"])]
+    r = run_pcx(args, "pretrain", extra, env=dict(os.environ, GOMAXPROCS=str(args.threads)))
+    blas = ref["blas"]
+    ok = ratio_allowed(args, blas)
+    row = {"torch": ref, "pcx": r, "speedup": round(ref["ms"] / r["ms"], 3) if ok else None,
+           "memory_ratio": round(r["peak_mb"] / ref["peak_rss_mb"], 3),
+           "pcx_command": " ".join([f"GOMAXPROCS={args.threads}", args.pcx, "bench", "pretrain", "--json", "--device", args.pcx_device] + extra)}
+    if not ok:
+        row["warning"] = blascheck.warning(blas)
+    if ref["params"] != r["params"] or ref["masked"] != r["masked"]:
+        row["mismatch"] = True
+    if args.json:
+        return row
+    print(f"{args.preset} pretraining step, batch {args.batch} x {cfg['points']} points, {cfg['groups']} groups of "
+          f"{cfg['group_size']}, {ref['masked']} masked, {cfg['depth']}+{cfg['decoder_depth']} blocks {cfg['c']} wide, "
+          f"fp32, median of {args.repeat} after one warm-up")
+    print(f"  PyTorch BLAS: {blascheck.describe(blas)}")
+    mem = ""
+    if ref["gpu_peak_mb"]:
+        mem = f", peak GPU memory {ref['gpu_peak_mb'][0]:.0f} MiB allocated / {ref['gpu_peak_mb'][1]:.0f} MiB reserved"
+    print(f"  PyTorch {ref['torch']} on {ref['device']}: {ref['ms']:9.1f} ms{mem}, peak RSS {ref['peak_rss_mb']} MiB "
+          f"(child process), {ref['params']} parameters, loss {ref['loss']}")
+    mem = ""
+    if r.get("gpu_peak_mb"):
+        mem = f", peak GPU memory {r['gpu_peak_in_use_mb']:.0f} MiB in use / {r['gpu_peak_mb']:.0f} MiB held"
+    print(f"  pcx on {r['device']} {r.get('gpu', '')} ({r['blas']}, GOMAXPROCS={args.threads}): {r['ms']:9.1f} ms "
+          f"(grouping and mask {r['group_ms']:.1f} ms){mem}, peak RSS {r['peak_mb']} MiB, {r['params']} parameters, loss {r['loss']}")
+    if row.get("mismatch"):
+        print(f"  WARNING: parameters or masked groups differ (PyTorch {ref['params']}, {ref['masked']}; "
+              f"pcx {r['params']}, {r['masked']}): not the same step")
+    print(f"  peak RSS pcx / PyTorch: {row['memory_ratio']:.2f}")
+    if ok:
+        print(f"  ratio PyTorch ms / pcx ms: {ref['ms'] / r['ms']:.2f} (above 1: pcx is faster)")
+    else:
+        print("  " + row["warning"])
+    return row
+
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--pcx", default="./pcx")
     ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
-    ap.add_argument("--what", default="step", choices=["step", "fps", "knn", "all", "vit"],
-                    help="all: step, fps and knn (not vit)")
+    ap.add_argument("--what", default="step", choices=["step", "fps", "knn", "all", "vit", "pretrain"],
+                    help="all: step, fps and knn (not vit, not pretrain)")
     ap.add_argument("--model", default="vit-b16", choices=sorted(VIT_MODELS), help="--what vit: pcx's ViT preset")
     ap.add_argument("--method", default="adaptformer-x", choices=list(VIT_METHODS), help="--what vit: the image method")
-    ap.add_argument("--vit-child", help=argparse.SUPPRESS)
-    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--preset", default="pointmae", choices=sorted(PRETRAIN_PRESETS),
+                    help="--what pretrain: pcx's pretraining preset")
+    ap.add_argument("--child", help=argparse.SUPPRESS)
+    ap.add_argument("--batch", type=int, help="default 32 (--what pretrain: 128)")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--threads", type=int, default=2, help="PyTorch's CPU threads (--what vit: also its OpenBLAS's and pcx's GOMAXPROCS)")
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--dry-run", action="store_true", help="tiny sizes; without a GPU the cuda branches run on the CPU")
     args = ap.parse_args()
-    if args.vit_child:
-        return vit_child(json.loads(args.vit_child))
+    if args.child:
+        spec = json.loads(args.child)
+        return (pretrain_child if spec["what"] == "pretrain" else vit_child)(spec)
+    if args.batch is None:
+        args.batch = 128 if args.what == "pretrain" else 32
     torch.set_num_threads(args.threads)
     name, args.pcx_device = args.device, args.device
     if args.device == "cuda":
@@ -460,12 +625,12 @@ def main():
             name, args.pcx_device = "cpu", "auto"
     dev = Dev(name)
     args.torch_device = name
-    if args.what == "vit":
+    if args.what in ("vit", "pretrain"):
         if args.dry_run:
             args.batch, args.repeat = 2, 1
-        row = bench_vit(args)
+        row = (bench_vit if args.what == "vit" else bench_pretrain)(args)
         if args.json:
-            print(json.dumps({"vit": row}, indent=1))
+            print(json.dumps({args.what: row}, indent=1))
         return
     sizes = {"points": 2048, "groups": 128, "group_size": 32, "depth": 12}
     fps_sz, knn_sz = (32, 8192, 1024, 0), (32, 2048, 128, 32)

@@ -55,8 +55,9 @@ func benchCommand() *cli.Command {
 	}
 	return &cli.Command{
 		Name:  "bench",
-		Usage: "time farthest-point sampling, kNN grouping, a DAPT-X training step and the training engine",
-		Description: `step times one DAPT-X training step (grouping, forward, backward, AdamW) and engine the
+		Usage: "time farthest-point sampling, kNN grouping, a DAPT-X training step, a pretraining step and the training engine",
+		Description: `step times one DAPT-X training step (grouping, forward, backward, AdamW), pretrain one
+Point-MAE pretraining step (see pcx bench pretrain --help) and engine the
 training engine's reference step (a frozen block with an adapter); see pcx bench step --help.
 fps and knn time pcx on generated surface-like clouds (unit sphere plus noise) or on --input,
 using all cores and then one core. scripts/bench_open3d.py runs these next to Open3D
@@ -70,6 +71,7 @@ Examples:
    pcx bench step --device cuda`,
 		Subcommands: []*cli.Command{
 			stepCommand(),
+			pretrainBenchCommand(),
 			{
 				Name:  "fps",
 				Usage: "farthest-point sampling (pointnet2_ops semantics)",

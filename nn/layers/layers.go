@@ -140,13 +140,24 @@ func (b *Block) Params() nn.Params {
 // Forward runs the block; side, when not nil, is added to the MLP branch
 // (a parallel adapter fed the LN2 output, as DAPT and AdaptFormer do).
 func (b *Block) Forward(tp *nn.Tape, x *nn.Tensor, r *rand.Rand, side func(u *nn.Tensor) *nn.Tensor) *nn.Tensor {
-	x = nn.Add(tp, x, nn.DropPath(tp, b.Attn.Forward(tp, b.Norm1.Forward(tp, x)), b.DropPath, r))
+	// The branches' outputs (linear layers' outputs, their drop-path
+	// copies, the MLP's before the side branch is added) are read by no
+	// backward function once added: they go back to the tape's pool at
+	// once, for the next outputs to reuse.
+	a := b.Attn.Forward(tp, b.Norm1.Forward(tp, x))
+	d := nn.DropPath(tp, a, b.DropPath, r)
+	x = nn.Add(tp, x, d)
+	tp.Discard(a, d)
 	u := b.Norm2.Forward(tp, x)
-	h := b.MLP.Forward(tp, u)
+	m := b.MLP.Forward(tp, u)
+	h := m
 	if side != nil {
-		h = nn.Add(tp, h, side(u))
+		h = nn.Add(tp, m, side(u))
 	}
-	return nn.Add(tp, x, nn.DropPath(tp, h, b.DropPath, r))
+	d = nn.DropPath(tp, h, b.DropPath, r)
+	out := nn.Add(tp, x, d)
+	tp.Discard(m, h, d)
+	return out
 }
 
 // Adapter is a bottleneck adapter: down → activation → up. NewAdapter

@@ -1,0 +1,171 @@
+package nn
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// encoderNet is a PointNet-like chain (Linear, BatchNorm, ReLU, Linear,
+// group maximum concatenated to each point, Linear, BatchNorm, ReLU,
+// Linear, group maximum, cross-entropy) with its parameters.
+type encoderNet struct {
+	w1, b1, w2, w3, w4 *Param
+	bn1, bn2           *BatchNorm
+}
+
+func newEncoderNet(r *rand.Rand) *encoderNet {
+	p := func(name string, shape ...int) *Param {
+		q := NewParam(name, shape...)
+		for i := range q.Data {
+			q.Data[i] = float32(r.NormFloat64() * 0.5)
+		}
+		return q
+	}
+	n := &encoderNet{w1: p("w1", 8, 3), b1: p("b1", 8), w2: p("w2", 6, 8), w3: p("w3", 10, 12), w4: p("w4", 5, 10),
+		bn1: NewBatchNorm("bn1", 8), bn2: NewBatchNorm("bn2", 10)}
+	for _, bn := range []*BatchNorm{n.bn1, n.bn2} {
+		for i := range bn.Weight.Data {
+			bn.Weight.Data[i] = float32(1 + 0.3*r.NormFloat64())
+			bn.Bias.Data[i] = float32(0.3 * r.NormFloat64())
+		}
+	}
+	return n
+}
+
+func (n *encoderNet) params() Params {
+	return append(append(Params{n.w1, n.b1, n.w2, n.w3, n.w4}, n.bn1.Params()...), n.bn2.Params()...)
+}
+
+// forward runs the chain on a groups of m points (x is (a·m)×3); lean
+// uses ForwardReLU, ConcatRepeated and Discard, otherwise the plain
+// operations.
+func (n *encoderNet) forward(tp *Tape, x *Tensor, a, m int, lean bool) *Tensor {
+	var h *Tensor
+	if lean {
+		h = n.bn1.ForwardReLU(tp, Linear(tp, x, n.w1, n.b1))
+	} else {
+		h = ReLU(tp, n.bn1.Forward(tp, Linear(tp, x, n.w1, n.b1)))
+	}
+	f := Linear(tp, h, n.w2, nil)
+	g := MaxMiddle(tp, f, a, m, 6)
+	var cat *Tensor
+	if lean {
+		cat = ConcatRepeated(tp, g, f, m)
+		tp.Discard(f)
+	} else {
+		cat = ConcatLast(tp, RepeatRows(tp, g, m), f)
+	}
+	if lean {
+		h = n.bn2.ForwardReLU(tp, Linear(tp, cat, n.w3, nil))
+	} else {
+		h = ReLU(tp, n.bn2.Forward(tp, Linear(tp, cat, n.w3, nil)))
+	}
+	y := Linear(tp, h, n.w4, nil)
+	out := MaxMiddle(tp, y, a, m, 5)
+	if lean {
+		tp.Discard(y)
+	}
+	return out
+}
+
+// TestLeanEncoderOpsExact: BatchNorm.ForwardReLU, ConcatRepeated and
+// Tape.Discard give bit for bit the loss, the gradients and the running
+// statistics of the plain operations, in training and in evaluation, over
+// two steps on one pool.
+func TestLeanEncoderOpsExact(t *testing.T) {
+	const a, m = 12, 7
+	for _, train := range []bool{true, false} {
+		type result struct {
+			loss  []float32
+			grads [][]float32
+			stats [][]float32
+		}
+		run := func(lean bool) result {
+			r := rand.New(rand.NewPCG(1, 2))
+			n := newEncoderNet(r)
+			x := New(a*m, 3)
+			for i := range x.Data {
+				x.Data[i] = float32(r.NormFloat64())
+			}
+			labels := make([]int, a)
+			for i := range labels {
+				labels[i] = i % 5
+			}
+			pool := NewPool()
+			var res result
+			for step := 0; step < 2; step++ {
+				n.params().ZeroGrad()
+				tp := NewTapePool(train, pool)
+				loss := CrossEntropy(tp, n.forward(tp, x, a, m, lean), labels, 0)
+				tp.Backward(loss)
+				res.loss = append(res.loss, loss.Data[0])
+				tp.Release()
+			}
+			for _, p := range n.params() {
+				if p.Buffer {
+					res.stats = append(res.stats, append([]float32(nil), p.Data...))
+				} else {
+					res.grads = append(res.grads, append([]float32(nil), p.Grad...))
+				}
+			}
+			return res
+		}
+		plain, lean := run(false), run(true)
+		same := func(what string, a, b []float32) {
+			if len(a) != len(b) || len(a) == 0 {
+				t.Fatalf("train %v, %s: %d and %d values", train, what, len(a), len(b))
+			}
+			for i := range a {
+				if math.Float32bits(a[i]) != math.Float32bits(b[i]) {
+					t.Fatalf("train %v, %s[%d]: plain %v, lean %v", train, what, i, a[i], b[i])
+				}
+			}
+		}
+		same("loss", plain.loss, lean.loss)
+		for i := range plain.grads {
+			same(fmt.Sprintf("gradient %d", i), plain.grads[i], lean.grads[i])
+		}
+		for i := range plain.stats {
+			same(fmt.Sprintf("buffer %d", i), plain.stats[i], lean.stats[i])
+		}
+	}
+}
+
+// TestDiscardReusesBuffer: a discarded output's buffer serves the next
+// request of its size and the tensor keeps its length (that its gradient
+// still flows is TestLeanEncoderOpsExact's); a tensor not from the tape's
+// pool is left alone, and a buffer discarded twice is given back once.
+func TestDiscardReusesBuffer(t *testing.T) {
+	pool := NewPool()
+	tp := NewTapePool(true, pool)
+	w := NewParam("w", 300, 4)
+	x := New(2, 4)
+	y := Linear(tp, x, w, nil)
+	before := pool.Allocated
+	tp.Discard(y)
+	if y.Data != nil || y.Len() != 600 {
+		t.Fatalf("discarded tensor: data %d values, Len %d", len(y.Data), y.Len())
+	}
+	z := Linear(tp, x, w, nil)
+	if pool.Allocated != before {
+		t.Errorf("the next output of the same size allocated (%d buffers, %d before)", pool.Allocated, before)
+	}
+	tp.Discard(x) // not the tape's: unchanged
+	if len(x.Data) != 8 {
+		t.Errorf("Discard of a tensor the tape does not own cleared it")
+	}
+	tp.Discard(z)
+	tp.Discard(z) // twice: once given back
+	tp.Release()
+	n := 0
+	for _, l := range pool.free {
+		n += len(l)
+	}
+	if n != pool.Allocated {
+		t.Errorf("pool holds %d free buffers of %d allocated after Release", n, pool.Allocated)
+	}
+	var nt *Tape
+	nt.Discard(y) // a nil tape: no-op
+}

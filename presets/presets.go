@@ -83,13 +83,15 @@ type Registry struct {
 	ImageDataKinds []ImageDataKind `json:"image_data_kinds"`
 	// ImagePretrainModels are pcx pretrain's image MAE presets.
 	ImagePretrainModels []ImagePretrainModel `json:"image_pretrain_models"`
+	// Pretrained are the pretrained backbones built into pcx.
+	Pretrained []Pretrained `json:"pretrained"`
 }
 
 // All returns a copy of every table.
 func All() Registry {
 	return Registry{Models: models.all(), Methods: methods.all(), Schedules: schedules.all(), DataKinds: dataKinds.all(),
 		ImageModels: imageModels.all(), ImageMethods: imageMethods.all(), ImageDataKinds: imageKinds.all(),
-		ImagePretrainModels: imagePretrainModels.all()}
+		ImagePretrainModels: imagePretrainModels.all(), Pretrained: pretrained.all()}
 }
 
 // PrintJSON writes the registry as indented JSON.
@@ -183,6 +185,10 @@ func Print(w io.Writer) error {
 	for _, m := range imagePretrainModels.all() {
 		fmt.Fprintf(&b, "  %-9s %-9s %7d %5d %5d %5g %6d %5d %8g  %s\n", m.Name, m.Encoder, m.DecoderWidth, m.DecoderDepth,
 			m.DecoderHeads, m.MaskRatio, m.Train.Epochs, m.Train.BatchSize, m.Train.LR, m.Summary)
+	}
+	b.WriteString("\nBuilt-in pretrained backbones (pcx train --ckpt builtin:NAME; a model preset's default where it names one):\n")
+	for _, p := range pretrained.all() {
+		fmt.Fprintf(&b, "  %-9s preset %s: %s\n            made by: %s\n", p.Name, p.Model, p.Summary, p.Command)
 	}
 	_, err := io.WriteString(w, b.String())
 	return err

@@ -8,7 +8,8 @@
 # for the references, PyTorch with CUDA ($PYTHON, default python3).
 # Steps, in order, everything printed: pcx version; selftest; the DAPT-X
 # step, pcx against PyTorch; FPS and kNN, pcx against PyTorch references;
-# the ViT-B/16 AdaptFormer-X step, pcx against PyTorch;
+# the ViT-B/16 AdaptFormer-X step, pcx against PyTorch; the Point-MAE
+# pretraining step (batch 128 x 1024 points), pcx against PyTorch;
 # pcx train synth for 2 epochs. Each step is time-limited ($LIMIT seconds
 # where not set per step), a failure does not stop the later ones, and
 # each step's peak GPU memory as nvidia-smi sees it (the whole GPU,
@@ -77,6 +78,8 @@ step "kNN grouping, 32 clouds of 2048 points, 128 centres, k 32: pcx cuda vs tor
 	"$PY" scripts/bench_step.py --device cuda --what knn --pcx "$PCX" --repeat 5 "${dry[@]}"
 step "ViT-B/16 AdaptFormer-X step, batch 32 x 224x224, fp32: pcx cuda vs PyTorch cuda" "${LIMIT:-120}" \
 	"$PY" scripts/bench_step.py --device cuda --what vit --pcx "$PCX" --model vit-b16 --method adaptformer-x --repeat 5 "${dry[@]}"
+step "Point-MAE pretraining step, batch 128 x 1024 points, 64x32 groups, 60% masked: pcx cuda vs PyTorch cuda" "${LIMIT:-120}" \
+	"$PY" scripts/bench_step.py --device cuda --what pretrain --pcx "$PCX" --batch 128 --repeat 5 "${dry[@]}"
 step "pcx train synth --device cuda --epochs 2" "${LIMIT:-$trainlimit}" \
 	"$PCX" train synth --device cuda --epochs 2 --out "$(mktemp -d)/synth" --plots=false
 

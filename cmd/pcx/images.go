@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -168,19 +167,13 @@ Example:
 				if out == "" {
 					return fmt.Errorf("--resume needs the run directory, --out RUN")
 				}
-				for _, f := range imageSettingFlags {
-					if c.IsSet(f) {
-						return fmt.Errorf("--resume continues %s with its own config.yaml; --%s cannot change it", out, f)
-					}
-				}
-				if cfg, err = vision.ReadConfigFile(filepath.Join(out, classify.ConfigFile)); err != nil {
-					if errors.Is(err, fs.ErrNotExist) {
-						return fmt.Errorf("no run to resume in %s (it has no %s)", out, classify.ConfigFile)
-					}
+				if err := checkResume(out, classify.ConfigFile, flagsSet(c, imageSettingFlags)); err != nil {
 					return err
 				}
-				if n, done := train.Complete(out); done {
-					fmt.Printf("run %s is complete (%d epochs); nothing to do\n", out, n)
+				if cfg, err = vision.ReadConfigFile(filepath.Join(out, classify.ConfigFile)); err != nil {
+					return err
+				}
+				if runComplete(out) {
 					return nil
 				}
 			} else if cfg, err = imageConfig(c, k); err != nil {

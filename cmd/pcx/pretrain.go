@@ -2,10 +2,8 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -216,24 +214,13 @@ Example:
 			var cfg pretrain.Config
 			var err error
 			if c.Bool("resume") {
-				var given []string
-				for _, f := range pretrainSettings {
-					if c.IsSet(f) {
-						given = append(given, f)
-					}
-				}
-				if len(given) > 0 {
-					return fmt.Errorf("--resume continues %s with its own config.yaml; --%s cannot change it (start a new run instead)", out, strings.Join(given, ", --"))
-				}
-				path := filepath.Join(out, pretrain.ConfigFile)
-				if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
-					return fmt.Errorf("no run to resume in %s (it has no %s); give the run directory with --out", out, pretrain.ConfigFile)
-				}
-				if cfg, err = pretrain.ReadConfig(path); err != nil {
+				if err := checkResume(out, pretrain.ConfigFile, flagsSet(c, pretrainSettings)); err != nil {
 					return err
 				}
-				if n, done := train.Complete(out); done {
-					fmt.Printf("run %s is complete (%d epochs); nothing to do\n", out, n)
+				if cfg, err = pretrain.ReadConfig(filepath.Join(out, pretrain.ConfigFile)); err != nil {
+					return err
+				}
+				if runComplete(out) {
 					return nil
 				}
 			} else if cfg, err = pretrainConfig(c, k); err != nil {

@@ -2,10 +2,8 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -167,27 +165,16 @@ Example:
 			var cfg pretrain.ImageConfig
 			var err error
 			if c.Bool("resume") {
-				var given []string
-				for _, f := range pretrainImageSettings {
-					if c.IsSet(f) {
-						given = append(given, f)
-					}
+				if err := checkResume(out, pretrain.ConfigFile, flagsSet(c, pretrainImageSettings)); err != nil {
+					return err
 				}
-				if len(given) > 0 {
-					return fmt.Errorf("--resume continues %s with its own config.yaml; --%s cannot change it (start a new run instead)", out, strings.Join(given, ", --"))
-				}
-				path := filepath.Join(out, pretrain.ConfigFile)
-				if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
-					return fmt.Errorf("no run to resume in %s (it has no %s); give the run directory with --out", out, pretrain.ConfigFile)
-				}
-				if cfg, err = pretrain.ReadImageConfig(path); err != nil {
+				if cfg, err = pretrain.ReadImageConfig(filepath.Join(out, pretrain.ConfigFile)); err != nil {
 					return err
 				}
 				if cfg.Kind != kind {
 					return fmt.Errorf("%s holds a pcx pretrain %s run; resume it with that command", out, cfg.Kind)
 				}
-				if n, done := train.Complete(out); done {
-					fmt.Printf("run %s is complete (%d epochs); nothing to do\n", out, n)
+				if runComplete(out) {
 					return nil
 				}
 			} else if cfg, err = pretrainImageConfig(c, kind); err != nil {

@@ -294,17 +294,13 @@ Example:
 					out = defaultRunDir(k, c.String("method"))
 					given = slices.DeleteFunc(given, func(f string) bool { return f == "method" })
 				}
-				if len(given) > 0 {
-					return fmt.Errorf("--resume continues %s with its own config.yaml; --%s cannot change it (start a new run instead)", out, strings.Join(given, ", --"))
-				}
-				if _, err := os.Stat(filepath.Join(out, classify.ConfigFile)); errors.Is(err, fs.ErrNotExist) {
-					return fmt.Errorf("no run to resume in %s (it has no %s); give the run directory with --out", out, classify.ConfigFile)
+				if err := checkResume(out, classify.ConfigFile, given); err != nil {
+					return err
 				}
 				if cfg, err = classify.ReadRunConfig(out); err != nil {
 					return err
 				}
-				if n, done := train.Complete(out); done {
-					fmt.Printf("run %s is complete (%d epochs); nothing to do\n", out, n)
+				if runComplete(out) {
 					return nil
 				}
 			} else if cfg, err = trainConfig(c, k); err != nil {
@@ -496,12 +492,40 @@ var trainLogHook func(io.Writer) io.Writer
 // settingFlagsSet lists the flags given that change a run's settings
 // (those a resumed run takes from its config.yaml instead).
 func settingFlagsSet(c *cli.Context) []string {
+	return flagsSet(c, []string{"data", "variant", "method", "preset", "ckpt", "partial-load", "config", "epochs", "batch", "lr",
+		"weight-decay", "warmup", "seed", "rotate"})
+}
+
+// flagsSet lists the flags of names given on the command line.
+func flagsSet(c *cli.Context, names []string) []string {
 	var out []string
-	for _, f := range []string{"data", "variant", "method", "preset", "ckpt", "partial-load", "config", "epochs", "batch", "lr",
-		"weight-decay", "warmup", "seed", "rotate"} {
+	for _, f := range names {
 		if c.IsSet(f) {
 			out = append(out, f)
 		}
 	}
 	return out
+}
+
+// checkResume refuses to resume the run in out when setting flags were
+// given (they would change it: given lists them) or out holds no run
+// (no config file).
+func checkResume(out, config string, given []string) error {
+	if len(given) > 0 {
+		return fmt.Errorf("--resume continues %s with its own config.yaml; --%s cannot change it (start a new run instead)", out, strings.Join(given, ", --"))
+	}
+	if _, err := os.Stat(filepath.Join(out, config)); errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("no run to resume in %s (it has no %s); give the run directory with --out", out, config)
+	}
+	return nil
+}
+
+// runComplete says so when the run in out has trained all its epochs:
+// there is nothing to resume.
+func runComplete(out string) bool {
+	n, done := train.Complete(out)
+	if done {
+		fmt.Printf("run %s is complete (%d epochs); nothing to do\n", out, n)
+	}
+	return done
 }

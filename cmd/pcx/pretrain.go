@@ -243,30 +243,10 @@ Example:
 						Half: c.Bool("half"), ProbeData: probeData})
 				},
 				plots: func() ([]string, error) {
-					p, err := plotCurves(out)
-					if err != nil {
-						return nil, err
-					}
-					r, err := plotReconstruction(out, "", data, reconstructionClouds)
-					if err != nil {
-						return nil, err
-					}
-					return []string{p, r}, nil
+					return pretrainFigures(out, func() (string, error) { return plotReconstruction(out, "", data, reconstructionClouds) })
 				},
 				result: func(res *train.Result, figs []string) error {
-					bb := filepath.Join(out, pretrain.BackboneFile)
-					if c.Bool("json") {
-						return writeJSON(os.Stdout, newPretrainJSON(out, res, bb, figs))
-					}
-					fmt.Printf("best %s %.5f (epoch %d), last epoch %.5f\n", res.Metric, res.Best, res.BestEpoch, res.Last)
-					if l := lastProbe(res).line(); l != "" {
-						fmt.Println(l)
-					}
-					for _, f := range figs {
-						fmt.Println("figure", f)
-					}
-					fmt.Printf("backbone %s\nfine-tune: %s\n", bb, fineTuneHint(cfg, bb))
-					return nil
+					return pretrainResult(c, out, res, figs, func(bb string) string { return fineTuneHint(cfg, bb) })
 				},
 			})
 		},
@@ -303,4 +283,37 @@ func fineTuneHint(cfg pretrain.Config, bb string) string {
 // pretrainResumeCommand is the command line that continues the run in out.
 func pretrainResumeCommand(c *cli.Context, k pretrainKind, out string) string {
 	return resumeLine(c, []string{"pcx", "pretrain", k.name}, out, "device", "workers", "plots", "json", "half")
+}
+
+// pretrainFigures draws a pretraining run's figures: its curves and, by
+// reconstruction, its reconstructions.
+func pretrainFigures(out string, reconstruction func() (string, error)) ([]string, error) {
+	p, err := plotCurves(out)
+	if err != nil {
+		return nil, err
+	}
+	r, err := reconstruction()
+	if err != nil {
+		return nil, err
+	}
+	return []string{p, r}, nil
+}
+
+// pretrainResult prints a finished pretraining run's result (JSON with
+// --json): the best and last loss, the last probe, the figures, the
+// backbone and hint(backbone), the command that fine-tunes it.
+func pretrainResult(c *cli.Context, out string, res *train.Result, figs []string, hint func(bb string) string) error {
+	bb := filepath.Join(out, pretrain.BackboneFile)
+	if c.Bool("json") {
+		return writeJSON(os.Stdout, newPretrainJSON(out, res, bb, figs))
+	}
+	fmt.Printf("best %s %.5f (epoch %d), last epoch %.5f\n", res.Metric, res.Best, res.BestEpoch, res.Last)
+	if l := lastProbe(res).line(); l != "" {
+		fmt.Println(l)
+	}
+	for _, f := range figs {
+		fmt.Println("figure", f)
+	}
+	fmt.Printf("backbone %s\nfine-tune: %s\n", bb, hint(bb))
+	return nil
 }

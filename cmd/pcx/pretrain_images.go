@@ -198,31 +198,12 @@ Example:
 						ImageProbeData: probeData})
 				},
 				plots: func() ([]string, error) {
-					p, err := plotCurves(out)
-					if err != nil {
-						return nil, err
-					}
-					r, err := plotImageReconstruction(out, "", cfg, data, reconstructionRows)
-					if err != nil {
-						return nil, err
-					}
-					return []string{p, r}, nil
+					return pretrainFigures(out, func() (string, error) {
+						return plotImageReconstruction(out, "", cfg, data, reconstructionRows)
+					})
 				},
 				result: func(res *train.Result, figs []string) error {
-					bb := filepath.Join(out, pretrain.BackboneFile)
-					if c.Bool("json") {
-						return writeJSON(os.Stdout, newPretrainJSON(out, res, bb, figs))
-					}
-					fmt.Printf("best %s %.5f (epoch %d), last epoch %.5f\n", res.Metric, res.Best, res.BestEpoch, res.Last)
-					if l := lastProbe(res).line(); l != "" {
-						fmt.Println(l)
-					}
-					for _, f := range figs {
-						fmt.Println("figure", f)
-					}
-					ft := imageFineTuneHint(kind, cfg, bb)
-					fmt.Printf("backbone %s\nfine-tune: %s\n", bb, ft)
-					return nil
+					return pretrainResult(c, out, res, figs, func(bb string) string { return imageFineTuneHint(kind, cfg, bb) })
 				},
 			})
 		},

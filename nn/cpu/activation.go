@@ -60,7 +60,7 @@ func GELUForward(out, x []float32, kind GELUKind) {
 				out[i] = float32(0.5 * w * (1 + math.Tanh(math.Sqrt(2/math.Pi)*(w+0.044715*w*w*w))))
 			}
 		default:
-			for i := lo; i < hi; i++ {
+			for i := lo + geluExactVec(out[lo:hi], x[lo:hi]); i < hi; i++ {
 				v := x[i]
 				cdf, _ := normCDF(v)
 				out[i] = v * cdf
@@ -93,11 +93,11 @@ func GELUBackward(dx, dout, x []float32, kind GELUKind) {
 				dx[i] += d * dout[i]
 			}
 		default:
-			for i := lo; i < hi; i++ {
+			for i := lo + geluExactBackVec(dx[lo:hi], dout[lo:hi], x[lo:hi]); i < hi; i++ {
 				v := x[i]
 				cdf, pdf := normCDF(v)
-				d := cdf + v*pdf
-				dx[i] += d * dout[i]
+				d := cdf + float32(v*pdf)
+				dx[i] += float32(d * dout[i]) // unfused, as the kernel (see normCDF)
 			}
 		}
 	})
@@ -116,49 +116,119 @@ func sigmoid64(z float32) float64 {
 	return 1 / (1 + math.Exp(-float64(z)))
 }
 
+// The constants of normCDF and expf, as float32. The AVX2 kernels read the
+// same values from geluTab.
+const (
+	erfP    float32 = 0.3275911 // Abramowitz and Stegun 7.1.26
+	erfA1   float32 = 0.254829592
+	erfA2   float32 = -0.284496736
+	erfA3   float32 = 1.421413741
+	erfA4   float32 = -1.453152027
+	erfA5   float32 = 1.061405429
+	rsqrt2  float32 = 0.70710678 // 1/√2
+	rsqrt2π float32 = 0.39894228 // 1/√(2π)
+
+	expMin   float32 = -87 // expf returns 0 below
+	invLn2   float32 = 1.44269504
+	ln2Hi    float32 = 0.693359375
+	ln2Lo    float32 = -2.12194440e-4
+	expC720  float32 = 1.0 / 720
+	expC120  float32 = 1.0 / 120
+	expC24   float32 = 1.0 / 24
+	expC6    float32 = 1.0 / 6
+	expBias          = 127 // float32's exponent bias
+	expShift         = 23  // float32's mantissa bits
+)
+
 // normCDF returns Φ(x) and the normal density φ(x) in float32. erf(x/√2)
 // uses Abramowitz and Stegun 7.1.26 (absolute error ≤ 1.5e-7 in exact arithmetic), whose
 // exp(-x²/2) factor is the density's too, so one exponential serves both.
+//
+// Every product that an addition follows is converted to float32 explicitly:
+// the Go compiler may otherwise fuse the two into one multiply-add (it does
+// with GOAMD64=v3), and the AVX2 kernels, which round each operation, would
+// then disagree with this code in the last bit.
 func normCDF(x float32) (cdf, pdf float32) {
-	const (
-		p  = 0.3275911
-		a1 = 0.254829592
-		a2 = -0.284496736
-		a3 = 1.421413741
-		a4 = -1.453152027
-		a5 = 1.061405429
-	)
-	z := x * 0.70710678 // x/√2
+	z := x * rsqrt2
 	az := z
 	if az < 0 {
 		az = -az
 	}
 	e := expf(-z * z)
-	t := 1 / (1 + p*az)
-	erf := 1 - ((((a5*t+a4)*t+a3)*t+a2)*t+a1)*t*e
+	t := 1 / (float32(erfP*az) + 1)
+	q := float32(erfA5*t) + erfA4
+	q = float32(q*t) + erfA3
+	q = float32(q*t) + erfA2
+	q = float32(q*t) + erfA1
+	erf := 1 - float32(float32(q*t)*e)
 	if z < 0 {
 		erf = -erf
 	}
-	return 0.5 * (1 + erf), e * 0.39894228 // 1/√(2π)
+	return 0.5 * (1 + erf), e * rsqrt2π
 }
 
 // expf is exp for float32 arguments ≤ 0 (as normCDF needs): range reduction
 // by ln 2 and a degree-6 polynomial, relative error about 2e-7.
 func expf(x float32) float32 {
-	if x < -87 {
+	if x < expMin {
 		return 0
 	}
-	const ln2hi, ln2lo, invln2 = 0.693359375, -2.12194440e-4, 1.44269504
-	n := float32(math.Floor(float64(x*invln2 + 0.5)))
-	r := x - n*ln2hi - n*ln2lo
-	p := float32(1.0/720)*r + 1.0/120
-	p = p*r + 1.0/24
-	p = p*r + 1.0/6
-	p = p*r + 0.5
-	p = p*r + 1
-	p = p*r + 1
-	return math.Float32frombits(uint32(int32(n)+127)<<23) * p
+	n := float32(math.Floor(float64(float32(x*invLn2) + 0.5)))
+	r := x - float32(n*ln2Hi)
+	r -= float32(n * ln2Lo)
+	p := float32(expC720*r) + expC120
+	p = float32(p*r) + expC24
+	p = float32(p*r) + expC6
+	p = float32(p*r) + 0.5
+	p = float32(p*r) + 1
+	p = float32(p*r) + 1
+	return math.Float32frombits(uint32(int32(n)+expBias)<<expShift) * p
 }
+
+// geluTab holds, eight times each, the constants the AVX2 kernels of
+// gelu_amd64.s use, in the order of the geluTab* indices (the assembly
+// addresses row i at byte 32·i).
+var geluTab = func() (t [geluTabLen][8]float32) {
+	for i, v := range [geluTabLen]float32{
+		tabRsqrt2: rsqrt2, tabAbs: math.Float32frombits(0x7fffffff), tabSign: math.Float32frombits(0x80000000),
+		tabExpMin: expMin, tabInvLn2: invLn2, tabHalf: 0.5, tabLn2Hi: ln2Hi, tabLn2Lo: ln2Lo,
+		tabC720: expC720, tabC120: expC120, tabC24: expC24, tabC6: expC6, tabOne: 1,
+		tabP: erfP, tabA5: erfA5, tabA4: erfA4, tabA3: erfA3, tabA2: erfA2, tabA1: erfA1,
+		tabRsqrt2π: rsqrt2π, tabBias: math.Float32frombits(expBias), tabZero: 0,
+	} {
+		for l := range t[i] {
+			t[i][l] = v
+		}
+	}
+	return t
+}()
+
+// Rows of geluTab.
+const (
+	tabRsqrt2 = iota
+	tabAbs
+	tabSign
+	tabExpMin
+	tabInvLn2
+	tabHalf
+	tabLn2Hi
+	tabLn2Lo
+	tabC720
+	tabC120
+	tabC24
+	tabC6
+	tabOne
+	tabP
+	tabA5
+	tabA4
+	tabA3
+	tabA2
+	tabA1
+	tabRsqrt2π
+	tabBias
+	tabZero
+	geluTabLen
+)
 
 // ReLUForward applies max(x, 0).
 func ReLUForward(out, x []float32) {

@@ -1,0 +1,103 @@
+package cpu
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// geluTestInputs returns values across the range GELU sees and its edges:
+// a dense grid over [-12, 12], random normals at several scales, signed
+// zeros, subnormals, the cut-off of expf, infinities and NaN.
+func geluTestInputs() []float32 {
+	var x []float32
+	for i := -120000; i <= 120000; i++ {
+		x = append(x, float32(i)*1e-4)
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	for _, s := range []float64{1e-3, 1, 4, 30, 1e4} {
+		for range 20000 {
+			x = append(x, float32(r.NormFloat64()*s))
+		}
+	}
+	x = append(x, 0, float32(math.Copysign(0, -1)), 1e-40, -1e-40, -13.19, -13.2, 13.2,
+		float32(math.Inf(1)), float32(math.Inf(-1)), float32(math.NaN()), math.MaxFloat32, -math.MaxFloat32)
+	return x
+}
+
+// TestGELUExactVectorMatchesScalar: the AVX2 kernels give normCDF's results
+// bit for bit, forward and backward, for every length (so the split between
+// kernel and scalar tail, which follows the core count, changes nothing).
+func TestGELUExactVectorMatchesScalar(t *testing.T) {
+	if !geluVector {
+		t.Skip("no vector GELU kernels on this CPU")
+	}
+	x := geluTestInputs()
+	r := rand.New(rand.NewPCG(3, 4))
+	dout := make([]float32, len(x))
+	dx0 := make([]float32, len(x))
+	for i := range dout {
+		dout[i] = float32(r.NormFloat64())
+		dx0[i] = float32(r.NormFloat64())
+	}
+	same := func(a, b float32) bool {
+		return math.Float32bits(a) == math.Float32bits(b) || (a != a && b != b)
+	}
+	out := make([]float32, len(x))
+	dx := append([]float32(nil), dx0...)
+	if n := geluExactVec(out, x); n != len(x)&^7 {
+		t.Fatalf("forward kernel covered %d of %d", n, len(x))
+	}
+	geluExactBackVec(dx, dout, x)
+	for i, v := range x[:len(x)&^7] {
+		cdf, pdf := normCDF(v)
+		if want := v * cdf; !same(out[i], want) {
+			t.Fatalf("forward at x = %g (bits %#x): kernel %g, scalar %g", v, math.Float32bits(v), out[i], want)
+		}
+		if want := dx0[i] + float32((cdf+float32(v*pdf))*dout[i]); !same(dx[i], want) {
+			t.Fatalf("backward at x = %g: kernel %g, scalar %g", v, dx[i], want)
+		}
+	}
+	// Every tail length through the exported entry points.
+	for n := range 20 {
+		xs := x[len(x)/2 : len(x)/2+n]
+		o := make([]float32, n)
+		GELUForward(o, xs, GELUExact)
+		for i, v := range xs {
+			cdf, _ := normCDF(v)
+			if !same(o[i], v*cdf) {
+				t.Fatalf("length %d, element %d: %g, want %g", n, i, o[i], v*cdf)
+			}
+		}
+	}
+}
+
+func BenchmarkGELUExact(b *testing.B) {
+	x := make([]float32, 1<<16)
+	r := rand.New(rand.NewPCG(5, 6))
+	for i := range x {
+		x[i] = float32(r.NormFloat64())
+	}
+	out := make([]float32, len(x))
+	b.Run("forward", func(b *testing.B) {
+		b.SetBytes(4 * int64(len(x)))
+		for b.Loop() {
+			GELUForward(out, x, GELUExact)
+		}
+	})
+	b.Run("backward", func(b *testing.B) {
+		b.SetBytes(4 * int64(len(x)))
+		for b.Loop() {
+			GELUBackward(out, x, x, GELUExact)
+		}
+	})
+	b.Run("scalar", func(b *testing.B) {
+		b.SetBytes(4 * int64(len(x)))
+		for b.Loop() {
+			for i, v := range x {
+				cdf, _ := normCDF(v)
+				out[i] = v * cdf
+			}
+		}
+	})
+}

@@ -175,13 +175,28 @@ func (e *Encoder) Forward(tp *nn.Tape, nb *nn.Tensor, groups, m int) *nn.Tensor 
 	// to the tape's pool as soon as they are consumed, for the gradients of
 	// backward to reuse: the values and gradients are those of Point-MAE's
 	// Sequential layers.
-	h := e.BN1.ForwardReLU(tp, e.Conv1.Forward(tp, nb))
-	f := e.Conv2.Forward(tp, h)                   // (B·G)×M×256
+	// On a tape that records nothing (inference, a frozen encoder's
+	// Scope) every intermediate goes back as soon as it is consumed.
+	consumed := func(ts ...*nn.Tensor) {
+		if !tp.Records() {
+			tp.Discard(ts...)
+		}
+	}
+	c1 := e.Conv1.Forward(tp, nb)
+	h := e.BN1.ForwardReLU(tp, c1)
+	consumed(c1)
+	f := e.Conv2.Forward(tp, h) // (B·G)×M×256
+	consumed(h)
 	global := nn.MaxMiddle(tp, f, groups, m, 256) // (B·G)×256
 	cat := nn.ConcatRepeated(tp, global, f, m)    // [global, local]
 	tp.Discard(f)
-	h = e.BN2.ForwardReLU(tp, e.Conv3.Forward(tp, cat))
+	consumed(global)
+	c3 := e.Conv3.Forward(tp, cat)
+	consumed(cat)
+	h = e.BN2.ForwardReLU(tp, c3)
+	consumed(c3)
 	f = e.Conv4.Forward(tp, h)
+	consumed(h)
 	c := e.Conv4.Weight.Dim(0)
 	out := nn.MaxMiddle(tp, f, groups, m, c)
 	tp.Discard(f)

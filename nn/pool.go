@@ -63,3 +63,19 @@ func (p *Pool) put(b []float32) {
 	p.free[c] = append(p.free[c], b[:c])
 	p.mu.Unlock()
 }
+
+// Trim drops the buffers the pool holds free, for the garbage collector to
+// reclaim, and returns how many float32 values they held. Between phases
+// whose buffers differ in size (training steps, then an evaluation with a
+// larger batch) it keeps the process from holding both phases' buffers at
+// once. Buffers handed out are unaffected and may still be put back.
+func (p *Pool) Trim() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := 0
+	for c, l := range p.free {
+		n += c * len(l)
+		delete(p.free, c)
+	}
+	return n
+}

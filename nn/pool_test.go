@@ -34,3 +34,42 @@ func TestSizeClass(t *testing.T) {
 		}
 	}
 }
+
+// TestPoolTrim: Trim drops the free buffers, says how many values they
+// held, and the next get of that size allocates anew; a buffer handed out
+// before the trim can still be put back and reused.
+func TestPoolTrim(t *testing.T) {
+	p := NewPool()
+	a, b := p.get(1000), p.get(300)
+	p.put(a)
+	if n := p.Trim(); n != sizeClass(1000) {
+		t.Errorf("Trim dropped %d values, want %d", n, sizeClass(1000))
+	}
+	before := p.Allocated
+	p.get(1000)
+	if p.Allocated != before+1 {
+		t.Error("a get after Trim reused a dropped buffer")
+	}
+	p.put(b)
+	p.get(300)
+	if p.Allocated != before+1 {
+		t.Error("a buffer put back after Trim was not reused")
+	}
+	if p.Trim() != 0 {
+		t.Error("an empty pool trimmed values")
+	}
+}
+
+// TestRecords: only a tape that records backward functions says so.
+func TestRecords(t *testing.T) {
+	var nilTape *Tape
+	for _, c := range []struct {
+		tp   *Tape
+		want bool
+	}{{nilTape, false}, {NoGrad(), false}, {NewTape(true), true}, {NewTape(false), true},
+		{NewTapePool(true, NewPool()).Scope(), false}} {
+		if got := c.tp.Records(); got != c.want {
+			t.Errorf("Records() = %v, want %v", got, c.want)
+		}
+	}
+}

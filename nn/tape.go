@@ -129,6 +129,13 @@ func (tp *Tape) needs(ins ...*Tensor) bool {
 	return false
 }
 
+// Records reports whether tp records backward functions: false for a nil
+// tape, NoGrad's and a Scope's. On a tape that records nothing, no later
+// backward reads an operation's inputs, so a forward pass may Discard each
+// intermediate as soon as the next operation has consumed it (inference
+// then holds about one layer's activations instead of the whole pass's).
+func (tp *Tape) Records() bool { return tp != nil && !tp.noGrad }
+
 // training reports whether the tape is in training mode.
 func (tp *Tape) training() bool { return tp != nil && tp.Train }
 

@@ -38,6 +38,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"time"
 
@@ -252,6 +253,16 @@ type Result struct {
 	Last      float64
 }
 
+// trimPool drops the step buffers the pool holds between training and
+// evaluation, whose batches differ in size, and collects them at once, so
+// that the process's peak holds one phase's buffers rather than both (the
+// next phase allocates its own, once).
+func (r *runner) trimPool() {
+	if r.pool.Trim() > 0 {
+		runtime.GC()
+	}
+}
+
 // Errors a run can end with; each is wrapped with the details.
 var (
 	// ErrNonFinite: the loss, the gradient norm or the parameters became
@@ -453,7 +464,9 @@ func (r *runner) loop() (*Result, error) {
 		}
 		if hasTest {
 			evBar := NewProgress(r.opt.Progress, r.task.Len(TestSplit), desc+" test")
+			r.trimPool()
 			ev, err := EvaluateShowing(r.ctx, r.task, TestSplit, cfg.EvalBatch, cfg.Workers, cfg.Seed, r.pool, evBar, nil)
+			r.trimPool()
 			evBar.Finish()
 			if err != nil {
 				if r.ctx.Err() != nil {

@@ -61,9 +61,14 @@ type Config struct {
 	// pretrained weights, which then start random (refused otherwise).
 	PartialLoad bool `yaml:"partial_load,omitempty" json:"partial_load,omitempty"`
 	// Rotate adds a random rotation about this axis to training clouds.
-	Rotate string       `yaml:"rotate,omitempty" json:"rotate,omitempty"`
-	Model  ModelConfig  `yaml:"model" json:"model"`
-	Train  train.Config `yaml:"train" json:"train"`
+	Rotate string `yaml:"rotate,omitempty" json:"rotate,omitempty"`
+	// TrainSubset, when positive, trains on that many of the training
+	// split's samples, picked by the seed (train.Subset), as the image
+	// path's VTAB-1K protocol does: pretraining's gain is largest with few
+	// labels.
+	TrainSubset int          `yaml:"train_subset,omitempty" json:"train_subset,omitempty"`
+	Model       ModelConfig  `yaml:"model" json:"model"`
+	Train       train.Config `yaml:"train" json:"train"`
 }
 
 // RunOptions say how a run executes, apart from what it computes (Config):
@@ -136,6 +141,13 @@ func Train(ctx context.Context, cfg Config, data *datasets.Dataset, dir string, 
 	}
 	if cfg.Model.Classes != len(data.Classes) {
 		return nil, fmt.Errorf("%s has %d classes, the model %d", cfg.Data, len(data.Classes), cfg.Model.Classes)
+	}
+	sub, err := train.Subset(cfg.TrainSubset, data.Train.Len(), cfg.Train.Seed)
+	if err != nil {
+		return nil, err
+	}
+	if sub != nil {
+		data = data.WithTrain(sub)
 	}
 	built := cfg
 	if resume {

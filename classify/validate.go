@@ -107,6 +107,9 @@ func (c Config) Validate() error {
 			return fmt.Errorf("train %s must be a finite number (got %v)", f.name, f.v)
 		}
 	}
+	if c.TrainSubset < 0 {
+		return fmt.Errorf("train_subset must not be negative (got %d)", c.TrainSubset)
+	}
 	if c.DataPoints < 0 {
 		return fmt.Errorf("data_points must not be negative (got %d)", c.DataPoints)
 	}

@@ -37,6 +37,25 @@ type Dataset struct {
 	LeftOut []string
 }
 
+// WithTrain returns a data set whose training split holds only the
+// samples idx of d's, in that order (sharing their values); the rest of d
+// is shared as is.
+func (d *Dataset) WithTrain(idx []int) *Dataset {
+	out := *d
+	tr := &Split{Points: make([][]float32, len(idx)), Labels: make([]int, len(idx))}
+	if d.Train.Normals != nil {
+		tr.Normals = make([][]float32, len(idx))
+	}
+	for k, i := range idx {
+		tr.Points[k], tr.Labels[k] = d.Train.Points[i], d.Train.Labels[i]
+		if tr.Normals != nil {
+			tr.Normals[k] = d.Train.Normals[i]
+		}
+	}
+	out.Train = tr
+	return &out
+}
+
 // Validate checks that the data set is consistent: as many labels as
 // samples, labels that index Classes, whole points, normals (where present)
 // matching their points, and finite values.

@@ -13,7 +13,6 @@ import (
 	"github.com/pcx-dev/pcx/classify"
 	"github.com/pcx-dev/pcx/datasets/imagesets"
 	"github.com/pcx-dev/pcx/images"
-	"github.com/pcx-dev/pcx/internal/rng"
 	"github.com/pcx-dev/pcx/nn"
 	"github.com/pcx-dev/pcx/nn/checkpoint"
 	"github.com/pcx-dev/pcx/nn/state"
@@ -142,18 +141,6 @@ type RunOptions struct {
 	Device        nn.Device
 }
 
-// trainSubset picks n of the split's samples by the seed (nil: all).
-func trainSubset(n, total int, seed uint64) ([]int, error) {
-	if n <= 0 {
-		return nil, nil
-	}
-	if n > total {
-		return nil, fmt.Errorf("train_subset %d is more than the %d training samples", n, total)
-	}
-	perm := rng.New(rng.Mix64(seed ^ 0x7375627365743031)).Perm(total)
-	return perm[:n], nil
-}
-
 // Train runs c on data in dir.
 func Train(ctx context.Context, c Config, data *imagesets.Dataset, dir string, ro RunOptions) (*train.Result, error) {
 	if err := c.Validate(); err != nil {
@@ -162,7 +149,7 @@ func Train(ctx context.Context, c Config, data *imagesets.Dataset, dir string, r
 	if c.Model.Classes != len(data.Classes) {
 		return nil, fmt.Errorf("%s has %d classes, the model %d", c.Data, len(data.Classes), c.Model.Classes)
 	}
-	sub, err := trainSubset(c.TrainSubset, data.Train.Len(), c.Train.Seed)
+	sub, err := train.Subset(c.TrainSubset, data.Train.Len(), c.Train.Seed)
 	if err != nil {
 		return nil, err
 	}

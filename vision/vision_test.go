@@ -150,45 +150,6 @@ func TestEasyFolderLearned(t *testing.T) {
 	}
 }
 
-// TestTrainSubset: the subset is the seed's, of the asked size, without
-// repeats, and refused when larger than the split.
-func TestTrainSubset(t *testing.T) {
-	a, err := trainSubset(10, 100, 3)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := trainSubset(10, 100, 3)
-	c, _ := trainSubset(10, 100, 4)
-	seen := map[int]bool{}
-	for i, v := range a {
-		if v != b[i] {
-			t.Fatal("the same seed picked another subset")
-		}
-		if seen[v] || v < 0 || v >= 100 {
-			t.Fatalf("subset %v", a)
-		}
-		seen[v] = true
-	}
-	if equalInts(a, c) {
-		t.Error("another seed picked the same subset")
-	}
-	if _, err := trainSubset(101, 100, 0); err == nil {
-		t.Error("a subset larger than the split was accepted")
-	}
-	if s, _ := trainSubset(0, 100, 0); s != nil {
-		t.Error("no subset asked, one given")
-	}
-}
-
-func equalInts(a, b []int) bool {
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return len(a) == len(b)
-}
-
 // TestConfigValidate refuses what cannot run, each with a reason.
 func TestConfigValidate(t *testing.T) {
 	good := tinyConfig(t, "x", "adapter-x")

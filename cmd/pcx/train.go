@@ -133,6 +133,7 @@ func trainFlags(k trainKind) []cli.Flag {
 		&cli.Uint64Flag{Name: "seed", Value: 0, Usage: "seed of initialisation, data order, augmentation and dropout (a run repeats exactly)"},
 		&cli.IntFlag{Name: "workers", Value: 2, Usage: "data loader goroutines"},
 		&cli.StringFlag{Name: "rotate", Usage: "random rotation of training clouds about x, y or z"},
+		&cli.IntFlag{Name: "train-subset", Usage: "train on this many training clouds picked by the seed (few labels, as VTAB-1K's 1000 images)"},
 		&cli.StringFlag{Name: "out", Usage: "run directory (default runs/DATASET-METHOD)"},
 		&cli.BoolFlag{Name: "resume", Usage: "continue the run in --out (default runs/DATASET-METHOD) from its last checkpoint, with its own config.yaml"},
 		&cli.BoolFlag{Name: "overwrite", Usage: "start a new run in --out even if it holds one, removing that run's files"},
@@ -208,6 +209,7 @@ func trainConfig(c *cli.Context, k trainKind) (classify.Config, error) {
 		{"ckpt", func() { cfg.Ckpt = c.String("ckpt") }},
 		{"partial-load", func() { cfg.PartialLoad = c.Bool("partial-load") }},
 		{"rotate", func() { cfg.Rotate = c.String("rotate") }},
+		{"train-subset", func() { cfg.TrainSubset = c.Int("train-subset") }},
 	})
 	if cfg.Ckpt == "none" {
 		cfg.Ckpt = "" // random initialisation
@@ -493,7 +495,7 @@ var trainLogHook func(io.Writer) io.Writer
 // (those a resumed run takes from its config.yaml instead).
 func settingFlagsSet(c *cli.Context) []string {
 	return flagsSet(c, []string{"data", "variant", "method", "preset", "ckpt", "partial-load", "config", "epochs", "batch", "lr",
-		"weight-decay", "warmup", "seed", "rotate"})
+		"weight-decay", "warmup", "seed", "rotate", "train-subset"})
 }
 
 // flagsSet lists the flags of names given on the command line.

@@ -23,7 +23,7 @@ func tiny(epochs int) Config {
 		NPoints: 128, MaskRatio: 0.6, MaskType: backbone.MaskRand}
 	c.Train.Epochs, c.Train.BatchSize, c.Train.WarmupEpochs, c.Train.LR, c.Train.Seed, c.Train.Workers = epochs, 8, 1, 3e-3, 7, 2
 	c.TestLoss = true
-	c.Probe, c.ProbeVariant = "", "" // probe_test.go probes
+	c.Probe, c.ProbeVariant, c.ProbeShots = "", "", 0 // probe_test.go probes
 	return c
 }
 

@@ -3,11 +3,14 @@ package pretrain
 import (
 	"context"
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 	"sync"
 
 	"github.com/pcx-dev/pcx/backbone"
 	"github.com/pcx-dev/pcx/datasets"
+	"github.com/pcx-dev/pcx/internal/rng"
 	"github.com/pcx-dev/pcx/nn"
 	"github.com/pcx-dev/pcx/points"
 	"github.com/pcx-dev/pcx/probe"
@@ -40,6 +43,12 @@ type FeatureProbe struct {
 	Every int
 	// SVM is the classifier's settings.
 	SVM probe.SVMConfig
+	// Shots, when positive, fits the SVM on that many training samples of
+	// each class instead of the whole training split and averages the test
+	// accuracy over ShotDraws draws with fixed seeds: a few-label probe,
+	// where pretrained features differ most from random ones (with many
+	// labels an SVM separates even a random encoder's features well).
+	Shots int
 	// Standardise scales each feature to zero mean and unit variance over
 	// the training split (ε 1e-6; the test split with the training
 	// split's statistics) before the fit: MAE's linear probing's
@@ -69,11 +78,52 @@ func (p *FeatureProbe) RunShowing(ctx context.Context, done func(n int)) (float6
 	if p.Standardise {
 		standardise(ftr, fte, p.Dim)
 	}
+	if p.Shots > 0 {
+		return p.fewShot(ctx, ftr, fte)
+	}
 	acc, _, err := probe.SVMAccuracy(ctx, ftr, p.TrainLabels, fte, p.TestLabels, p.Dim, p.SVM)
 	if err != nil {
 		return 0, fmt.Errorf("probe on %s: %w", p.Name, err)
 	}
 	return acc, nil
+}
+
+// ShotDraws is the number of training subsets a few-shot probe averages.
+const ShotDraws = 5
+
+// fewShot is RunShowing's probe with Shots samples of each class: the mean
+// test accuracy of ShotDraws SVMs, each fitted on its own draw.
+func (p *FeatureProbe) fewShot(ctx context.Context, ftr, fte []float32) (float64, error) {
+	byClass := map[int][]int{}
+	for i, l := range p.TrainLabels {
+		byClass[l] = append(byClass[l], i)
+	}
+	classes := slices.Sorted(maps.Keys(byClass))
+	for _, c := range classes {
+		if n := len(byClass[c]); n < p.Shots {
+			return 0, fmt.Errorf("probe on %s: class %d has %d training samples, fewer than the %d shots asked", p.Name, c, n, p.Shots)
+		}
+	}
+	sum := 0.0
+	for d := range ShotDraws {
+		r := rng.New(rng.Mix64(uint64(d) ^ 0x70726f626573686f)) // "probesho"
+		var x []float32
+		var y []int
+		for _, c := range classes {
+			idx := byClass[c]
+			for _, k := range r.Perm(len(idx))[:p.Shots] {
+				i := idx[k]
+				x = append(x, ftr[i*p.Dim:(i+1)*p.Dim]...)
+				y = append(y, c)
+			}
+		}
+		acc, _, err := probe.SVMAccuracy(ctx, x, y, fte, p.TestLabels, p.Dim, p.SVM)
+		if err != nil {
+			return 0, fmt.Errorf("probe on %s: %w", p.Name, err)
+		}
+		sum += acc
+	}
+	return sum / ShotDraws, nil
 }
 
 // standardise scales each of the d features of the rows of tr and te by
@@ -341,8 +391,10 @@ func (c Config) validateProbe() error {
 		return fmt.Errorf("probe_every must not be negative (got %d)", c.ProbeEvery)
 	case len(c.Probe) > 4096:
 		return fmt.Errorf("probe: the data set spec is %d bytes long", len(c.Probe))
-	case c.Probe == "" && (c.ProbeVariant != "" || c.ProbeEvery != 0):
-		return fmt.Errorf("probe_variant and probe_every need a probe data set (probe:)")
+	case c.ProbeShots < 0:
+		return fmt.Errorf("probe_shots must not be negative (got %d)", c.ProbeShots)
+	case c.Probe == "" && (c.ProbeVariant != "" || c.ProbeEvery != 0 || c.ProbeShots != 0):
+		return fmt.Errorf("probe_variant, probe_every and probe_shots need a probe data set (probe:)")
 	}
 	var ms []train.Metric
 	if c.Probe != "" {
@@ -381,9 +433,13 @@ func newProbe(c Config, m *backbone.PointMAEPretrain, o Options) (*FeatureProbe,
 	if err != nil {
 		return nil, err
 	}
+	p.Shots = c.ProbeShots
 	if o.Log != nil {
 		fmt.Fprintf(o.Log, "probe: a linear SVM on the encoder's features of %s (%d train, %d test clouds, %d classes)", d.Name,
 			d.Train.Len(), d.Test.Len(), len(d.Classes))
+		if p.Shots > 0 {
+			fmt.Fprintf(o.Log, " fitted on %d clouds a class (mean of %d draws)", p.Shots, ShotDraws)
+		}
 		if c.ProbeEvery > 1 {
 			fmt.Fprintf(o.Log, " every %d epochs", c.ProbeEvery)
 		}

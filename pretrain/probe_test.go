@@ -34,7 +34,7 @@ func TestPretrainProbe(t *testing.T) {
 	data, pd := tinyData(t), probeData(t, 3, 2)
 	plain := tiny(3)
 	c := plain
-	c.Probe, c.ProbeVariant, c.ProbeEvery = "synth", "clean", 2
+	c.Probe, c.ProbeVariant, c.ProbeEvery, c.ProbeShots = "synth", "clean", 2, 2
 	c.Train.Best = train.ProbePrefix + ProbeMetric
 	dirs := [2]string{t.TempDir(), t.TempDir()}
 	var log strings.Builder
@@ -170,7 +170,7 @@ func TestProbeConfig(t *testing.T) {
 	}{
 		{func(c *Config) { c.ProbeEvery = -1 }, "probe_every must not be negative"},
 		{func(c *Config) { c.Probe = "" }, "need a probe data set"},
-		{func(c *Config) { c.Probe, c.ProbeVariant, c.Train.Best = "", "", "probe_svm_acc" }, "best metric"},
+		{func(c *Config) { c.Probe, c.ProbeVariant, c.ProbeShots, c.Train.Best = "", "", 0, "probe_svm_acc" }, "best metric"},
 	} {
 		c := SynthConfig()
 		tc.edit(&c)

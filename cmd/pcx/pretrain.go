@@ -116,6 +116,7 @@ func pretrainFlags(k pretrainKind) []cli.Flag {
 	)
 	flags = append(flags, probeFlags("Point-MAE's SVM validation; synth:hardest (the clouds pcx train synth --variant hardest uses; synth's default), synth (clean), modelnet40:PATH...")...)
 	return append(flags,
+		&cli.IntFlag{Name: "probe-shots", Value: base.ProbeShots, Usage: fmt.Sprintf("fit the probe's SVM on this many labelled clouds a class, mean of %d draws (0: the whole training split)", pretrain.ShotDraws)},
 		&cli.Uint64Flag{Name: "seed", Value: 0, Usage: "seed of initialisation, data order, augmentation, masks and drop-path (a run repeats exactly)"},
 		&cli.IntFlag{Name: "workers", Value: 2, Usage: "data loader goroutines"},
 		&cli.StringFlag{Name: "out", Usage: "run directory (default runs/" + k.name + "-pretrain)"},
@@ -129,7 +130,7 @@ func pretrainFlags(k pretrainKind) []cli.Flag {
 
 // pretrainSettings are the flags that change a pretraining run's settings.
 var pretrainSettings = append([]string{"config", "preset", "data", "data-points", "data-seed", "samples-per-class", "hold-out",
-	"epochs", "batch", "lr", "mask-ratio", "mask-type", "test-loss", "init", "seed"}, probeSettings...)
+	"epochs", "batch", "lr", "mask-ratio", "mask-type", "test-loss", "init", "seed", "probe-shots"}, probeSettings...)
 
 // pretrainConfig resolves a run's configuration: the kind's, then
 // --config, then --preset (the model and schedule), then the other flags
@@ -165,9 +166,10 @@ func pretrainConfig(c *cli.Context, k pretrainKind) (pretrain.Config, error) {
 		{"mask-type", func() { cfg.Model.MaskType = c.String("mask-type") }},
 		{"test-loss", func() { cfg.TestLoss = c.Bool("test-loss") }},
 		{"init", func() { cfg.Init = c.String("init") }},
+		{"probe-shots", func() { cfg.ProbeShots = c.Int("probe-shots") }},
 	})
 	if err := applyProbeFlags(c, func(spec string) { cfg.Probe, cfg.ProbeVariant = spec, "" },
-		func() { cfg.Probe, cfg.ProbeVariant, cfg.ProbeEvery = "", "", 0 }); err != nil {
+		func() { cfg.Probe, cfg.ProbeVariant, cfg.ProbeEvery, cfg.ProbeShots = "", "", 0, 0 }); err != nil {
 		return cfg, err
 	}
 	if c.IsSet("samples-per-class") && c.Int("samples-per-class") < 1 {

@@ -24,7 +24,7 @@ func tinyPretrain(t *testing.T) (pre, fine string) {
 	fine = tinyRun(t, 1)
 	c := pretrain.SynthConfig()
 	c.Data, c.Variant = "npy:"+filepath.Join(filepath.Dir(fine), "data"), ""
-	c.Probe, c.ProbeVariant = c.Data, "" // tinyRun's labelled clouds
+	c.Probe, c.ProbeVariant, c.ProbeShots = c.Data, "", 2 // tinyRun's labelled clouds, 2 a class
 	c.Model = pretrain.ModelConfig{TransDim: 24, Depth: 2, Heads: 2, DecoderDepth: 1, DecoderHeads: 2, NumGroup: 8, GroupSize: 8,
 		NPoints: 128, MaskRatio: 0.6, MaskType: backbone.MaskRand}
 	c.Train.Epochs, c.Train.BatchSize, c.Train.WarmupEpochs, c.Train.Seed, c.Train.Workers = 2, 8, 1, 5, 2

@@ -7,6 +7,7 @@ import "math"
 type grid struct {
 	lo    [3]float64
 	side  float64
+	inv   float64 // 1/side
 	dim   [3]int
 	slack float64 // far above the rounding error of a cell's bounds
 	start []int32 // cell c holds sorted points start[c] .. start[c+1]-1
@@ -69,6 +70,7 @@ func (g *grid) build(points []float32) {
 	}
 	per := 2.0
 	g.side = math.Cbrt(vol * per / float64(n))
+	g.inv = 1 / g.side
 	g.slack = 1e-12 * (mag + g.side)
 	cells := 1
 	for a := 0; a < 3; a++ {
@@ -109,7 +111,7 @@ func (g *grid) cell(x, y, z float32) int {
 
 // coordf is coord for a float64 position.
 func (g *grid) coordf(v float64, a int) int {
-	f := (v - g.lo[a]) / g.side
+	f := (v - g.lo[a]) * g.inv
 	if !(f > 0) { // also NaN
 		return 0
 	}
@@ -187,13 +189,18 @@ func (g *grid) search(s *selector, qx, qy, qz float32) {
 	qf := [3]float64{float64(qx), float64(qy), float64(qz)}
 	x0, x1 := g.coordf(qf[0]-rad, 0), g.coordf(qf[0]+rad, 0)
 	y0, y1 := g.coordf(qf[1]-rad, 1), g.coordf(qf[1]+rad, 1)
+	gys := resize(s.gaps, y1-y0+1)
+	s.gaps = gys
+	for y := y0; y <= y1; y++ {
+		gy := g.gap(qf[1], y, 1)
+		gys[y-y0] = gy * gy
+	}
 	for x := x0; x <= x1; x++ {
 		gx := g.gap(qf[0], x, 0)
 		gx *= gx
 		inX := x >= c[0]-r && x <= c[0]+r
 		for y := y0; y <= y1; y++ {
-			gy := g.gap(qf[1], y, 1)
-			rem := lim - gx - gy*gy
+			rem := lim - gx - gys[y-y0]
 			if rem < 0 {
 				continue
 			}

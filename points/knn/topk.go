@@ -28,6 +28,8 @@ type selector struct {
 	buf   []uint64 // candidates buf[:n]; one spare slot for branch-free appends
 	n     int
 	thr   uint64 // candidates at or above thr cannot be among the k nearest
+
+	gaps []float64 // scratch for grid.search
 }
 
 func newSelector(k int) *selector {

@@ -85,7 +85,7 @@ func dist2(px, py, pz, qx, qy, qz float32) float32 {
 
 func checkFinite(name string, v []float32) error {
 	for i, x := range v {
-		if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
+		if math.Float32bits(x)&0x7f800000 == 0x7f800000 { // NaN or ±Inf
 			return fmt.Errorf("knn: %s %d has a non-finite coordinate (%v)", name, i/3, x)
 		}
 	}
@@ -128,30 +128,29 @@ func Search(points, queries []float32, k int, opt Options) ([]int32, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			searchRange(points, queries, k, method, g, lo, hi, out)
+			searchRange(points, queries, k, method, g, newSelector(k), lo, hi, out)
 		}()
 	}
 	wg.Wait()
 	return out, nil
 }
 
-// searchRange answers queries lo..hi-1 into out.
-func searchRange(points, queries []float32, k int, method Method, g *grid, lo, hi int, out []int32) {
-	h := newHeap(k)
+// searchRange answers queries lo..hi-1 into out, with s's storage.
+func searchRange(points, queries []float32, k int, method Method, g *grid, s *selector, lo, hi int, out []int32) {
 	for i := lo; i < hi; i++ {
 		qx, qy, qz := queries[3*i], queries[3*i+1], queries[3*i+2]
-		h.reset()
+		s.reset()
 		if method == Grid {
-			g.search(h, qx, qy, qz)
+			g.search(s, qx, qy, qz)
 		} else {
-			bruteSearch(h, points, qx, qy, qz)
+			bruteSearch(s, points, qx, qy, qz)
 		}
-		h.sorted(out[i*k : (i+1)*k])
+		s.sorted(out[i*k : (i+1)*k])
 	}
 }
 
-func bruteSearch(h *heap, points []float32, qx, qy, qz float32) {
-	h.scan(points, nil, 0, len(points)/3, qx, qy, qz)
+func bruteSearch(s *selector, points []float32, qx, qy, qz float32) {
+	s.scan(points, nil, 0, len(points)/3, qx, qy, qz)
 }
 
 // Groups is Point-MAE's grouping of a batch: FPS centres and the k nearest
@@ -212,18 +211,22 @@ func GroupAt(xyz []float32, b, n int, centreIdx []int32, g, k int, opt Options) 
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			var gr *grid // reused from cloud to cloud, as is the selector
+			if method == Grid {
+				gr = &grid{}
+			}
+			sel := newSelector(k)
 			for i := range jobs {
 				cloud := xyz[i*n*3 : (i+1)*n*3]
 				cent := out.Centres[i*g*3 : (i+1)*g*3]
 				for j, c := range centreIdx[i*g : (i+1)*g] {
 					copy(cent[3*j:3*j+3], cloud[3*c:3*c+3])
 				}
-				var gr *grid
 				if method == Grid {
-					gr = newGrid(cloud, k)
+					gr.build(cloud)
 				}
 				idx := out.Idx[i*g*k : (i+1)*g*k]
-				searchRange(cloud, cent, k, method, gr, 0, g, idx)
+				searchRange(cloud, cent, k, method, gr, sel, 0, g, idx)
 				nb := out.Neighbourhoods[i*g*k*3 : (i+1)*g*k*3]
 				for j := 0; j < g; j++ {
 					for m := 0; m < k; m++ {

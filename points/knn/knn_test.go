@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"sort"
 	"testing"
 )
@@ -175,3 +176,153 @@ func BenchmarkMethods(b *testing.B) {
 }
 
 func BenchmarkGroup2048x128x32(b *testing.B) { benchGroup(b, 2048, 128, 32, Auto, 0) }
+
+// TestSearchRandomClouds compares every method with the sorted reference on
+// many small random clouds built to produce ties and uneven density: points
+// on a coarse lattice (many duplicates and equal distances), dense clusters
+// beside sparse points, tiny coordinates whose squared differences
+// underflow, and queries inside and outside the cloud. Any change to which
+// neighbours are found, their order or the tie-break fails it.
+func TestSearchRandomClouds(t *testing.T) {
+	for seed := uint64(0); seed < 150; seed++ {
+		r := rand.New(rand.NewPCG(seed, 99))
+		n := 1 + r.IntN(600)
+		scale := []float32{1, 1e-3, 1e-19, 1e4}[seed%4]
+		xyz := make([]float32, 3*n)
+		for i := 0; i < n; i++ {
+			switch r.IntN(4) {
+			case 0: // lattice
+				for a := 0; a < 3; a++ {
+					xyz[3*i+a] = float32(r.IntN(5)-2) * 0.5 * scale
+				}
+			case 1: // a copy of an earlier point
+				j := r.IntN(i + 1)
+				copy(xyz[3*i:3*i+3], xyz[3*j:3*j+3])
+			case 2: // a dense cluster
+				for a := 0; a < 3; a++ {
+					xyz[3*i+a] = (0.3 + float32(r.NormFloat64())*1e-3) * scale
+				}
+			default:
+				for a := 0; a < 3; a++ {
+					xyz[3*i+a] = float32(r.NormFloat64()) * scale
+				}
+			}
+		}
+		var q []float32
+		for j := 0; j < 20; j++ {
+			if j%3 == 0 {
+				for a := 0; a < 3; a++ {
+					q = append(q, float32(r.NormFloat64()*2)*scale)
+				}
+			} else {
+				i := r.IntN(n)
+				q = append(q, xyz[3*i:3*i+3]...)
+			}
+		}
+		k := 1 + r.IntN(min(n, 70))
+		want := reference(xyz, q, k)
+		for _, m := range []Method{Brute, Grid} {
+			got, err := Search(xyz, q, k, Options{Method: m, Workers: 2})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(got, want) {
+				for i := range want {
+					if got[i] != want[i] {
+						t.Fatalf("seed %d, %v, n=%d k=%d: query %d neighbour %d is %d, want %d",
+							seed, m, n, k, i/k, i%k, got[i], want[i])
+					}
+				}
+			}
+		}
+	}
+}
+
+func TestSelectK(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 5))
+	for trial := 0; trial < 500; trial++ {
+		n := 1 + r.IntN(300)
+		a := make([]uint64, n)
+		for i := range a {
+			switch trial % 3 {
+			case 0:
+				a[i] = r.Uint64() >> 1 // keys are below 2^63
+			case 1: // sorted
+				a[i] = uint64(i)
+			default: // reversed, organ pipe
+				a[i] = uint64(n-i)<<8 | uint64(i%2)
+			}
+		}
+		k := 1 + r.IntN(n)
+		want := slices.Clone(a)
+		slices.Sort(want)
+		selectK(a, k)
+		if a[k-1] != want[k-1] {
+			t.Fatalf("trial %d: a[k-1] = %d, want %d", trial, a[k-1], want[k-1])
+		}
+		head := slices.Clone(a[:k])
+		slices.Sort(head)
+		if !slices.Equal(head, want[:k]) {
+			t.Fatalf("trial %d: the first %d are not the smallest", trial, k)
+		}
+	}
+}
+
+// sphereNoise is scripts/bench_open3d.py's kind of cloud: points on the
+// unit sphere with Gaussian noise of 0.01.
+func sphereNoise(n int, seed uint64) []float32 {
+	r := rand.New(rand.NewPCG(seed, 7))
+	xyz := make([]float32, 3*n)
+	for i := 0; i < n; i++ {
+		x, y, z := r.NormFloat64(), r.NormFloat64(), r.NormFloat64()
+		l := math.Sqrt(x*x+y*y+z*z) + 1e-12
+		xyz[3*i] = float32(x/l + 0.01*r.NormFloat64())
+		xyz[3*i+1] = float32(y/l + 0.01*r.NormFloat64())
+		xyz[3*i+2] = float32(z/l + 0.01*r.NormFloat64())
+	}
+	return xyz
+}
+
+// BenchmarkGroupSphere is the kNN row of scripts/bench_open3d.py on one
+// core: 32 clouds of 2048 points, every 16th point a centre, k = 32.
+func BenchmarkGroupSphere(b *testing.B) {
+	const bs, n, g, k = 32, 2048, 128, 32
+	xyz := make([]float32, 0, bs*n*3)
+	for i := 0; i < bs; i++ {
+		xyz = append(xyz, sphereNoise(n, uint64(i))...)
+	}
+	cidx := make([]int32, bs*g)
+	for i := range cidx {
+		cidx[i] = int32((i % g) * (n / g))
+	}
+	for _, w := range []int{1, 0} {
+		b.Run(fmt.Sprintf("workers%d", w), func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				if _, err := GroupAt(xyz, bs, n, cidx, g, k, Options{Workers: w}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(b.Elapsed().Seconds()*1e3/float64(b.N*bs), "ms/cloud")
+		})
+	}
+}
+
+// TestExtremeQueries: centres far outside a tiny cloud, where cell
+// coordinates and distances overflow, still get the reference's neighbours.
+func TestExtremeQueries(t *testing.T) {
+	pts := surface(300, 21)
+	for i := range pts {
+		pts[i] *= 1e-30
+	}
+	q := []float32{3e38, -3e38, 0, 1e20, 0, 0, 0, 0, 0, -1e-29, 1e-30, 0}
+	want := reference(pts, q, 40)
+	for _, m := range []Method{Brute, Grid} {
+		got, err := Search(pts, q, 40, Options{Method: m, Workers: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("%v: got %v\nwant %v", m, got, want)
+		}
+	}
+}

@@ -108,6 +108,7 @@ func (t *Tensor) SetRequiresGrad(v bool) { t.needGrad = v }
 func (t *Tensor) grad() []float32 {
 	if t.Grad == nil {
 		t.Grad = t.tape.gradBuf(t.Len())
+		t.tape.traceShape(t.Grad, t.Shape) // for a profile (see Profile)
 	}
 	return t.Grad
 }

@@ -134,7 +134,11 @@ func (p *Profile) Phase(name string) { p.mark(nil, name, -1) }
 // now until the next phase are this phase's backward. On a tape without a
 // profiled pool (NoGrad, NewTape, nil) it does nothing; on a tape that
 // records nothing (a Scope) it times the forward only.
-func (tp *Tape) Phase(name string) { tp.PhaseN(name, -1) }
+func (tp *Tape) Phase(name string) {
+	if tp != nil && tp.pool != nil && tp.pool.trace != nil {
+		tp.pool.trace.mark(tp, name, -1)
+	}
+}
 
 // PhaseN is Phase for the i-th of a repeated part ("block", i: "block 3").
 // The name is formatted only when the profile is read.
@@ -272,12 +276,15 @@ func (p *Profile) gave(b []float32) {
 }
 
 // traceShape notes the shape of a tensor whose buffer b the pool has just
-// handed out, for the list of tensors alive at the peak.
+// handed out, for the list of tensors alive at the peak; small enough to
+// be inlined, so that it costs a nil check without a profile.
 func (tp *Tape) traceShape(b []float32, shape []int) {
-	if tp == nil || tp.pool == nil || tp.pool.trace == nil {
-		return
+	if tp != nil && tp.pool != nil && tp.pool.trace != nil {
+		tp.pool.trace.shape(b, shape)
 	}
-	p := tp.pool.trace
+}
+
+func (p *Profile) shape(b []float32, shape []int) {
 	if !p.running || cap(b) == 0 {
 		return
 	}
@@ -336,8 +343,9 @@ type StepProfile struct {
 	PeakBytes int64
 	PeakPhase string
 	// AtPeak lists the largest groups of buffers alive at the peak, the
-	// largest first (at most 10).
-	AtPeak []LiveTensor
+	// largest first (at most 10); AtPeakByOp the same buffers grouped by
+	// operation and kind only (Shape is then the largest buffer's).
+	AtPeak, AtPeakByOp []LiveTensor
 	// LiveEnd is the pooled bytes still alive at Stop.
 	LiveEnd int64
 }
@@ -369,15 +377,16 @@ func (p *Profile) Stop() StepProfile {
 			sp.PeakPhase = p.phases[p.peakPhase].label() + " backward"
 		}
 	}
-	sp.AtPeak = p.atPeak()
+	sp.AtPeak, sp.AtPeakByOp = p.atPeak()
 	clear(p.live)
 	p.events = p.events[:0]
 	return sp
 }
 
 // atPeak replays the memory log up to the peak and groups the buffers
-// alive then by allocating function, kind and shape.
-func (p *Profile) atPeak() []LiveTensor {
+// alive then by allocating function, kind and shape, and by function and
+// kind: the ten largest groups of each.
+func (p *Profile) atPeak() (byShape, byOp []LiveTensor) {
 	alive := map[*float32]int{}
 	for i, e := range p.events[:p.peakAt] {
 		if e.bytes > 0 {
@@ -391,24 +400,36 @@ func (p *Profile) atPeak() []LiveTensor {
 		grad  bool
 		shape string
 	}
-	groups := map[key]*LiveTensor{}
-	for _, i := range alive {
-		e := &p.events[i]
-		op, grad := allocSite(e.pcs[:])
-		k := key{op, grad, fmt.Sprint(e.shape)}
-		g := groups[k]
+	shapes, ops := map[key]*LiveTensor{}, map[key]*LiveTensor{}
+	add := func(m map[key]*LiveTensor, k key, op string, grad bool, e *memEvent) {
+		elems := int(e.bytes / 4)
+		if e.shape != nil {
+			elems = numel(e.shape)
+		}
+		g := m[k]
 		if g == nil {
-			g = &LiveTensor{Op: op, Gradient: grad, Shape: e.shape, Elems: int(e.bytes / 4)}
-			if e.shape != nil {
-				g.Elems = numel(e.shape)
-			}
-			groups[k] = g
+			g = &LiveTensor{Op: op, Gradient: grad}
+			m[k] = g
+		}
+		if elems > g.Elems || g.Count == 0 {
+			g.Shape, g.Elems = e.shape, elems
 		}
 		g.Count++
 		g.Bytes += e.bytes
 	}
-	out := make([]LiveTensor, 0, len(groups))
-	for _, g := range groups {
+	for _, i := range alive {
+		e := &p.events[i]
+		op, grad := allocSite(e.pcs[:])
+		add(shapes, key{op, grad, fmt.Sprint(e.shape, e.bytes)}, op, grad, e)
+		add(ops, key{op: op, grad: grad}, op, grad, e)
+	}
+	return largest(shapes), largest(ops)
+}
+
+// largest returns the ten largest groups, the largest first.
+func largest[K comparable](m map[K]*LiveTensor) []LiveTensor {
+	out := make([]LiveTensor, 0, len(m))
+	for _, g := range m {
 		out = append(out, *g)
 	}
 	slices.SortFunc(out, func(a, b LiveTensor) int {
@@ -418,7 +439,7 @@ func (p *Profile) atPeak() []LiveTensor {
 			}
 			return 1
 		}
-		return strings.Compare(a.Op+fmt.Sprint(a.Shape), b.Op+fmt.Sprint(b.Shape))
+		return strings.Compare(fmt.Sprint(a.Op, a.Gradient, a.Shape), fmt.Sprint(b.Op, b.Gradient, b.Shape))
 	})
 	if len(out) > 10 {
 		out = out[:10]

@@ -128,6 +128,13 @@ func TestProfileStructure(t *testing.T) {
 			grads++
 		}
 	}
+	var byOp int64
+	for _, g := range sp.AtPeakByOp {
+		byOp += g.Bytes
+	}
+	if len(sp.AtPeakByOp) == 0 || sp.AtPeakByOp[0].Bytes < sp.AtPeak[0].Bytes || byOp > sp.PeakBytes {
+		t.Errorf("alive at the peak by operation: %+v", sp.AtPeakByOp)
+	}
 	if atPeak > sp.PeakBytes || !ops["nn.Linear"] {
 		t.Errorf("alive at the peak: %d bytes of %d, ops %v", atPeak, sp.PeakBytes, ops)
 	}
@@ -182,7 +189,10 @@ func TestProfilePhaseHarmless(t *testing.T) {
 	NoGrad().Phase("x")
 	NewTape(true).PhaseN("block", 0)
 	pool := NewPool()
-	NewTapePool(true, pool).Phase("no profile")
+	plain := NewTapePool(true, pool)
+	if n := testing.AllocsPerRun(10, func() { plain.Phase("no profile"); plain.PhaseN("block", 3) }); n != 0 {
+		t.Errorf("marks without a profile allocate %v times", n)
+	}
 
 	prof := NewProfile(pool)
 	defer prof.Close()

@@ -10,21 +10,24 @@ import (
 	"github.com/pcx-dev/pcx/nn"
 )
 
-// stepProfileReport is pcx bench step --profile's output: the median of
-// each phase's times over the timed steps, and the memory of the last one
-// (the same every step).
+// stepProfileReport is pcx bench step --profile's output: the phases of
+// the timed step whose total is the median, and its memory (the same every
+// step).
 type stepProfileReport struct {
 	Phases []phaseReport `json:"phases"`
-	// TotalMS is the median profiled step (from before grouping to after
-	// the optimiser); OtherMS what no phase covers of it.
+	// TotalMS is that step from before grouping to after the optimiser;
+	// OtherMS what no phase covers of it.
 	TotalMS float64 `json:"total_ms"`
 	OtherMS float64 `json:"other_ms"`
 	// PeakLiveMB is the most memory the step's pooled tensors (activations
 	// and their gradients) held at once, in PeakPhase.
 	PeakLiveMB float64 `json:"peak_live_mb"`
 	PeakPhase  string  `json:"peak_phase"`
-	// AtPeak are the ten largest groups of tensors alive at the peak.
-	AtPeak []liveReport `json:"at_peak"`
+	// AtPeak are the ten largest groups of tensors alive at the peak by
+	// operation, kind and shape; AtPeakByOp by operation and kind (the
+	// shape is the largest tensor's).
+	AtPeak     []liveReport `json:"at_peak"`
+	AtPeakByOp []liveReport `json:"at_peak_by_op"`
 	// Held outside the pool the whole time: every parameter and buffer,
 	// the trainable parameters' gradients and AdamW's two moments.
 	ParamsMB    float64 `json:"params_mb"`
@@ -55,50 +58,37 @@ type liveReport struct {
 	MB       float64 `json:"mb"`
 }
 
-// newStepProfileReport summarises the profiles of the timed steps (all of
-// the same model, so with the same phases); ps are the model's parameters
-// and trainable those AdamW updates.
+// newStepProfileReport summarises the profiles of the timed steps by the
+// one whose total time is the median; ps are the model's parameters and
+// trainable those AdamW updates.
 func newStepProfileReport(steps []nn.StepProfile, ps, trainable nn.Params) *stepProfileReport {
-	last := steps[len(steps)-1]
-	med := func(f func(s nn.StepProfile) time.Duration) float64 {
-		ts := make([]time.Duration, 0, len(steps))
-		for _, s := range steps {
-			ts = append(ts, f(s))
-		}
-		sort.Slice(ts, func(a, b int) bool { return ts[a] < ts[b] })
-		return round4(ts[len(ts)/2].Seconds() * 1e3)
+	order := make([]int, len(steps))
+	for i := range order {
+		order[i] = i
 	}
-	r := &stepProfileReport{PeakLiveMB: mib(last.PeakBytes), PeakPhase: last.PeakPhase}
-	r.TotalMS = med(func(s nn.StepProfile) time.Duration { return s.Total })
-	covered := med(func(s nn.StepProfile) time.Duration {
-		var d time.Duration
-		for _, p := range s.Phases {
-			d += p.Forward + p.Backward
-		}
-		return d
-	})
-	r.OtherMS = round4(r.TotalMS - covered)
-	for k, p := range last.Phases {
-		at := func(f func(p nn.PhaseStat) time.Duration) float64 {
-			return med(func(s nn.StepProfile) time.Duration {
-				if k >= len(s.Phases) {
-					return 0
-				}
-				return f(s.Phases[k])
-			})
-		}
-		r.Phases = append(r.Phases, phaseReport{Phase: p.Name,
-			ForwardMS:   at(func(p nn.PhaseStat) time.Duration { return p.Forward }),
-			BackwardMS:  at(func(p nn.PhaseStat) time.Duration { return p.Backward }),
+	sort.SliceStable(order, func(a, b int) bool { return steps[order[a]].Total < steps[order[b]].Total })
+	st := steps[order[len(order)/2]]
+	ms := func(d time.Duration) float64 { return round4(d.Seconds() * 1e3) }
+	r := &stepProfileReport{TotalMS: ms(st.Total), PeakLiveMB: mib(st.PeakBytes), PeakPhase: st.PeakPhase}
+	covered := time.Duration(0)
+	for _, p := range st.Phases {
+		covered += p.Forward + p.Backward
+		r.Phases = append(r.Phases, phaseReport{Phase: p.Name, ForwardMS: ms(p.Forward), BackwardMS: ms(p.Backward),
 			BackwardOps: p.BackwardOps, LiveStartMB: mib(p.LiveStart), LiveAfterBackwardMB: mib(p.LiveAfterBackward)})
 	}
-	for _, t := range last.AtPeak {
-		shape := t.Shape
-		if shape == nil {
-			shape = []int{t.Elems}
+	r.OtherMS = ms(st.Total - covered)
+	live := func(ts []nn.LiveTensor) []liveReport {
+		out := []liveReport{}
+		for _, t := range ts {
+			shape := t.Shape
+			if shape == nil {
+				shape = []int{t.Elems}
+			}
+			out = append(out, liveReport{Op: t.Op, Gradient: t.Gradient, Shape: shape, Count: t.Count, MB: mib(t.Bytes)})
 		}
-		r.AtPeak = append(r.AtPeak, liveReport{Op: t.Op, Gradient: t.Gradient, Shape: shape, Count: t.Count, MB: mib(t.Bytes)})
+		return out
 	}
+	r.AtPeak, r.AtPeakByOp = live(st.AtPeak), live(st.AtPeakByOp)
 	var params, grads int64
 	for _, p := range ps {
 		params += 4 * int64(p.Len())
@@ -112,7 +102,7 @@ func newStepProfileReport(steps []nn.StepProfile, ps, trainable nn.Params) *step
 
 // print writes the profile as a table; stepMS is the step's median time.
 func (r *stepProfileReport) print(w io.Writer, stepMS float64) {
-	fmt.Fprintf(w, "\nprofile (median of the timed steps; live: MiB of the step's pooled tensors, activations and their gradients)\n")
+	fmt.Fprintf(w, "\nprofile (the timed step of median time; live: MiB of the step's pooled tensors, activations and their gradients)\n")
 	fmt.Fprintf(w, "  %-12s %10s %11s %6s %12s %14s\n", "phase", "forward ms", "backward ms", "ops", "live before", "after backward")
 	var fwd, bwd float64
 	for _, p := range r.Phases {
@@ -129,21 +119,26 @@ func (r *stepProfileReport) print(w io.Writer, stepMS float64) {
 		bwd += p.BackwardMS
 	}
 	fmt.Fprintf(w, "  %-12s %10.1f\n", "other", r.OtherMS)
-	fmt.Fprintf(w, "  %-12s %10.1f %11.1f   (%.1f ms in all; from grouping to the optimiser's end %.1f ms, the timed step %.1f ms)\n",
-		"sum", fwd, bwd, fwd+bwd+r.OtherMS, r.TotalMS, stepMS)
+	fmt.Fprintf(w, "  %-12s %10.1f %11.1f   (with other: %.1f ms from grouping to the optimiser's end; median step %.1f ms)\n",
+		"sum", fwd, bwd, r.TotalMS, stepMS)
 	fmt.Fprintf(w, "  peak: %.1f MiB of pooled tensors, in %s; beside them %.1f MiB of parameters, %.1f MiB of gradients, %.1f MiB of AdamW moments\n",
 		r.PeakLiveMB, r.PeakPhase, r.ParamsMB, r.GradsMB, r.OptimiserMB)
-	fmt.Fprintf(w, "  alive at the peak, the largest %d groups:\n", len(r.AtPeak))
-	fmt.Fprintf(w, "  %9s %6s  %-9s %-22s %s\n", "MiB", "count", "kind", "shape", "allocated by")
-	for _, t := range r.AtPeak {
-		kind := "output"
-		if t.Gradient {
-			kind = "gradient"
+	for _, v := range []struct {
+		title string
+		ts    []liveReport
+	}{{"by operation and shape", r.AtPeak}, {"by operation (shape: the largest)", r.AtPeakByOp}} {
+		fmt.Fprintf(w, "  alive at the peak, the largest %d groups %s:\n", len(v.ts), v.title)
+		fmt.Fprintf(w, "  %9s %6s  %-9s %-22s %s\n", "MiB", "count", "kind", "shape", "allocated by")
+		for _, t := range v.ts {
+			kind := "output"
+			if t.Gradient {
+				kind = "gradient"
+			}
+			sh := make([]string, len(t.Shape))
+			for i, d := range t.Shape {
+				sh[i] = fmt.Sprint(d)
+			}
+			fmt.Fprintf(w, "  %9.1f %6d  %-9s %-22s %s\n", t.MB, t.Count, kind, strings.Join(sh, "×"), t.Op)
 		}
-		sh := make([]string, len(t.Shape))
-		for i, d := range t.Shape {
-			sh[i] = fmt.Sprint(d)
-		}
-		fmt.Fprintf(w, "  %9.1f %6d  %-9s %-22s %s\n", t.MB, t.Count, kind, strings.Join(sh, "×"), t.Op)
 	}
 }

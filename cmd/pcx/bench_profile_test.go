@@ -56,7 +56,7 @@ func TestBenchStepMethodsProfile(t *testing.T) {
 				t.Errorf("%s: %s has %d backward operations", method, name, ops[name])
 			}
 		}
-		if p.PeakLiveMB <= 0 || p.PeakPhase == "" || len(p.AtPeak) == 0 || p.ParamsMB <= 0 || p.GradsMB <= 0 {
+		if p.PeakLiveMB <= 0 || p.PeakPhase == "" || len(p.AtPeak) == 0 || len(p.AtPeakByOp) == 0 || p.ParamsMB <= 0 || p.GradsMB <= 0 {
 			t.Errorf("%s: memory %+v", method, p)
 		}
 		for _, g := range p.AtPeak {

@@ -85,7 +85,8 @@ type memEvent struct {
 }
 
 // NewProfile returns a profile of the tapes that take their buffers from
-// pool (nil: time only), attached to it until Close.
+// pool, attached to it until Close; attach it before the step, not while
+// operations run. With a nil pool only Profile.Phase reaches it.
 func NewProfile(pool *Pool) *Profile {
 	p := &Profile{pool: pool, cur: -1, bw: -1, peakPhase: -1, live: map[*float32]int{}}
 	if pool != nil {

@@ -322,8 +322,9 @@ type LiveTensor struct {
 	// backward of the operation that consumed the tensor.
 	Op       string
 	Gradient bool
-	// Shape is the tensor's shape (nil when the buffer was not a tensor's
-	// output or gradient: then Elems is its size).
+	// Shape is the tensor's shape (nil when the buffer was not made for a
+	// tensor's output or gradient: then Elems is its size class, which
+	// may exceed what was asked for by up to 25%).
 	Shape []int
 	Elems int
 	Count int
@@ -451,7 +452,7 @@ func largest[K comparable](m map[K]*LiveTensor) []LiveTensor {
 // allocHelpers are the functions between Pool.get and the operation that
 // wants a buffer.
 var allocHelpers = []string{"nn.(*Pool).get", "nn.(*Tape).alloc", "nn.(*Tape).newOut", "nn.(*Tape).gradBuf",
-	"nn.(*Tensor).grad", "nn.Copy"}
+	"nn.(*Tensor).grad", "nn.(*Tensor).grad0", "nn.(*Tensor).Reshape"}
 
 // allocSite names the operation in an allocation's callers (pcs from
 // runtime.Callers) and whether the buffer is a gradient.
@@ -470,7 +471,7 @@ func allocSite(pcs []uintptr) (string, bool) {
 				helper = true
 			}
 		}
-		if name == "nn.(*Tape).gradBuf" || name == "nn.(*Tensor).grad" {
+		if name == "nn.(*Tape).gradBuf" {
 			grad = true
 		}
 		if !helper && name != "" {

@@ -311,9 +311,11 @@ func (d *DAPT) Params() nn.Params {
 func (d *DAPT) Forward(tp *nn.Tape, in backbone.Input, r *rand.Rand) *nn.Tensor {
 	bb := d.base()
 	x, patches := embed(tp, bb, d.TokSSF, in)
-	for _, b := range d.DBlocks {
+	for i, b := range d.DBlocks {
+		tp.PhaseN("block", i) // the phases of backbone.PointMAE.Forward
 		x = b.Forward(tp, x, r)
 	}
+	tp.Phase("head")
 	x = d.NormSSF.Forward(tp, bb.FinalNorm().Forward(tp, x))
 	return bb.Classifier().Forward(tp, headFeatures(tp, x, d.Cfg.Head, patches), r)
 }

@@ -195,6 +195,7 @@ func (d *DAPTX) ForwardAux(tp *nn.Tape, in backbone.Input, r *rand.Rand) (logits
 	x, patches := embed(tp, bb, d.TokSSF, in)
 	var bal *nn.Tensor
 	for i, b := range d.DBlocks {
+		tp.PhaseN("block", i) // the phases of backbone.PointMAE.Forward
 		var l *nn.Tensor
 		x, l = b.forward(tp, x, &blockX{SMoA: d.SMoA, Index: i, Gamma: d.PGamma[i], Beta: d.PBeta[i]}, r)
 		if bal == nil {
@@ -203,6 +204,7 @@ func (d *DAPTX) ForwardAux(tp *nn.Tape, in backbone.Input, r *rand.Rand) (logits
 			bal = nn.Add(tp, bal, l)
 		}
 	}
+	tp.Phase("head")
 	balance = nn.Scale(tp, bal, 1/float32(len(d.DBlocks)))
 	x = d.NormSSF.Forward(tp, bb.FinalNorm().Forward(tp, x))
 	return bb.Classifier().Forward(tp, headFeatures(tp, x, d.Cfg.Head, patches), r), balance

@@ -251,6 +251,7 @@ func (m *PointMAE) Tokens(tp *nn.Tape, g *Groups) (x, pos *nn.Tensor) {
 		centres = nn.FromData(g.Centres, g.B, g.G, 3)
 	}
 	var tok *nn.Tensor
+	tp.Phase("encoder")
 	if m.Encoder.Params().Trainable() == nil {
 		// A frozen encoder needs no backward: run it on its own scope and
 		// free its large per-point activations before the blocks run.
@@ -260,6 +261,7 @@ func (m *PointMAE) Tokens(tp *nn.Tape, g *Groups) (x, pos *nn.Tensor) {
 	} else {
 		tok = m.Encoder.Forward(tp, nb, g.B*g.G, g.M).Reshape(g.B, g.G, c)
 	}
+	tp.Phase("embed")
 	p := m.Pos2.Forward(tp, nn.GELU(tp, m.Pos0.Forward(tp, centres), false))
 	cls := nn.RepeatRows(tp, m.ClsToken.T(), g.B).Reshape(g.B, 1, c)
 	clsPos := nn.RepeatRows(tp, m.ClsPos.T(), g.B).Reshape(g.B, 1, c)
@@ -268,17 +270,25 @@ func (m *PointMAE) Tokens(tp *nn.Tape, g *Groups) (x, pos *nn.Tensor) {
 
 // Forward returns the logits (B×classes) of grouped clouds (in is *Groups).
 // r drives dropout and drop-path in training.
+//
+// Phases (nn.Tape.Phase, for a profile of the step): Tokens marks "encoder"
+// (the mini-PointNet) and "embed" (positions, cls); every forward over the
+// blocks, this one and the methods' in adapters, marks "block i" before
+// block i and "head" before the final norm (the norm, the pooling, the head
+// and whatever loss the caller computes next).
 func (m *PointMAE) Forward(tp *nn.Tape, in Input, r *rand.Rand) *nn.Tensor {
 	x, pos := m.Embed(tp, in)
 	if !m.Cfg.PosEveryBlock {
 		x = nn.Add(tp, x, pos)
 	}
-	for _, b := range m.Blocks {
+	for i, b := range m.Blocks {
+		tp.PhaseN("block", i)
 		if m.Cfg.PosEveryBlock {
 			x = nn.Add(tp, x, pos)
 		}
 		x = b.Forward(tp, x, r, nil)
 	}
+	tp.Phase("head")
 	return m.Head.Forward(tp, m.Features(tp, m.Norm.Forward(tp, x)), r)
 }
 

@@ -12,6 +12,9 @@ type Pool struct {
 	// Allocated counts the buffers the pool had to allocate, for tests and
 	// benchmarks: it stops growing once steps repeat.
 	Allocated int
+	// trace, when set, is told of every buffer handed out and given back
+	// (see Profile); nil costs a nil check.
+	trace *Profile
 }
 
 // NewPool returns an empty pool.
@@ -49,15 +52,25 @@ func (p *Pool) get(n int) []float32 {
 		p.free[c] = l[:k-1]
 		p.mu.Unlock()
 		clear(b)
+		if p.trace != nil {
+			p.trace.got(b)
+		}
 		return b
 	}
 	p.Allocated++
 	p.mu.Unlock()
-	return make([]float32, n, c)
+	b := make([]float32, n, c)
+	if p.trace != nil {
+		p.trace.got(b)
+	}
+	return b
 }
 
 // put gives a buffer from get back.
 func (p *Pool) put(b []float32) {
+	if p.trace != nil {
+		p.trace.gave(b)
+	}
 	c := cap(b)
 	p.mu.Lock()
 	p.free[c] = append(p.free[c], b[:c])

@@ -150,7 +150,16 @@ func (tp *Tape) Backward(loss *Tensor) {
 	} else {
 		loss.grad()[0] = 1
 	}
+	// A profiled step (see Profile) gives each operation's time to the
+	// phase of the forward that recorded it; pr is nil otherwise.
+	pr := tp.profile()
+	if pr != nil {
+		pr.backwardStart(tp)
+	}
 	for i := len(tp.ops) - 1; i >= 0; i-- {
+		if pr != nil {
+			pr.backwardOp(tp, i)
+		}
 		// An output no gradient reached (a value computed but not part of
 		// the loss) has nothing to pass back: on the host its backward
 		// loops over a nil gradient, on a device it is skipped.
@@ -172,6 +181,9 @@ func (tp *Tape) Backward(loss *Tensor) {
 		}
 		tp.outs[i] = nil
 	}
+	if pr != nil {
+		pr.backwardEnd()
+	}
 	tp.ops = tp.ops[:0]
 	tp.outs = tp.outs[:0]
 }
@@ -182,6 +194,7 @@ func (tp *Tape) Len() int { return len(tp.ops) }
 // newOut returns an output tensor that needs a gradient when any input does.
 func (tp *Tape) newOut(shape []int, ins ...*Tensor) *Tensor {
 	t := &Tensor{Shape: append([]int(nil), shape...), Data: tp.alloc(numel(shape))}
+	tp.traceShape(t.Data, t.Shape) // for a profile's list of the tensors alive at its peak
 	t.needGrad = tp.needs(ins...)
 	if tp != nil && tp.pool != nil {
 		t.tape = tp

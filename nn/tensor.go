@@ -29,6 +29,14 @@
 // blocking, so they too give the same bits on any number of threads. (A
 // system OpenBLAS makes no such promise across thread counts.) The device
 // kernels (nn/cuda) use no atomics and launch shapes fixed by the sizes.
+//
+// # Profiles
+//
+// A Profile attached to a Pool times a step phase by phase (model code marks
+// its phases with Tape.Phase; Backward gives each operation's time to the
+// phase that recorded it) and follows the pool's buffers (the bytes alive at
+// each phase boundary and at the peak, and which tensors those are). Without
+// one, the marks cost a nil check and nothing is timed or recorded.
 package nn
 
 import (
@@ -108,6 +116,7 @@ func (t *Tensor) SetRequiresGrad(v bool) { t.needGrad = v }
 func (t *Tensor) grad() []float32 {
 	if t.Grad == nil {
 		t.Grad = t.tape.gradBuf(t.Len())
+		t.tape.traceShape(t.Grad, t.Shape) // for a profile (see Profile)
 	}
 	return t.Grad
 }

@@ -1,23 +1,35 @@
 #!/usr/bin/python3
-"""Time one DAPT-X (or, with --what vit, ViT method; with --what pretrain, Point-MAE pretraining) step in PyTorch and in pcx, in the same run.
+"""Time one Point-MAE method's (or, with --what vit, a ViT method's; with --what pretrain, Point-MAE pretraining's) training step in PyTorch and in pcx, in the same run.
 
     /usr/bin/python3 scripts/bench_step.py [--pcx ./pcx] [--device cpu|cuda] [--what step|fps|knn|all|vit|pretrain]
                                            [--batch 32] [--repeat 3] [--threads 2] [--json] [--dry-run]
+                                           [--method dapt-x|dapt|full|linear]            (--what step)
                                            [--model vit-b16] [--method adaptformer-x]   (--what vit)
                                            [--preset pointmae|synth]                    (--what pretrain)
 
     OMP_WAIT_POLICY=PASSIVE nice -n 10 /usr/bin/python3 scripts/bench_step.py --what pretrain --batch 128
 
-step: the PyTorch model is the reference DAPT-X of scripts/golden_daptx.py
-(ref.daptx.PointTransformerDAPTX, the model pcx's golden tests compare
-against), run in float32 at the scan_hardest preset's size: 384 wide, 12
-blocks, 6 heads, 128 groups of 32 points from 2048-point clouds, 15
-classes, SMoA with 3 heads, 4 experts, rank 32. A step is grouping (batched FPS in torch, kNN by cdist + topk),
-forward, cross-entropy plus 0.01 x balance loss, backward and an AdamW step
-of the tunable parameters; then `pcx bench step --device <device>` times the
-same step. On the CPU, peak memory is each process's maximum RSS; on cuda
-also torch.cuda.max_memory_allocated/max_memory_reserved against pcx's
-caching allocator (in use / held). TF32 is off on both sides (fp32).
+step: one training step of the Point-MAE method --method (dapt-x, the
+default; dapt; full; linear) at the scan_hardest preset's size: 384 wide,
+12 blocks, 6 heads, 128 groups of 32 points from 2048-point clouds, 15
+classes. The PyTorch models are the references pcx's golden tests compare
+against, with pcx's tunable set: dapt-x the DAPT-X of scripts/golden_daptx.py
+(ref.daptx.PointTransformerDAPTX; SMoA with 3 heads, 4 experts, rank 32,
+the loss cross-entropy plus 0.01 x the balance loss), dapt the DAPT of
+scripts/golden_dapt.py (ref.dapt.PointTransformerDAPT, rank 64, head on cls,
+the prompts' mean and the patches' max; cls, tfts and Adapter trained), full
+and linear Point-MAE's classifier of scripts/golden_pointmae.py
+(ref.pointmae.PointTransformer: everything trained, or only
+cls_head_finetune). The references have no dropout or drop-path; pcx's step
+is pcx train's and keeps the preset's (drop-path, DAPT's adapter dropout,
+the head's dropout 0.5). A step is grouping (batched FPS in torch, kNN by
+cdist + topk), forward, the loss, backward, the gradient norm clipped at 10
+and an AdamW step (lr 5e-4, weight decay 0.05) of the tunable parameters;
+then `pcx bench step --preset scan_hardest --method <method> --device
+<device>` times the same step (the tunable counts are compared). On the
+CPU, peak memory is each process's maximum RSS (their ratio is printed);
+on cuda also torch.cuda.max_memory_allocated/max_memory_reserved against
+pcx's caching allocator (in use / held). TF32 is off on both sides (fp32).
 
 fps: batched farthest-point sampling 8192 -> 1024 over 32 clouds, a plain
 torch loop with pointnet2's semantics (start at point 0, running distances
@@ -112,7 +124,7 @@ import torch.nn.functional as F
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)  # scripts/: the ref package
 import blascheck
-from ref import daptx, pointmae_pretrain, vit
+from ref import dapt, daptx, pointmae, pointmae_pretrain, vit
 
 
 class Dev:
@@ -204,18 +216,41 @@ def surface_clouds(b, n, seed):
     return (p / p.norm(dim=-1, keepdim=True) + 0.01 * torch.randn(b, n, 3, generator=g)).float()
 
 
-def torch_step(dev, batch, repeat, sizes):
+# --what step: pcx's Point-MAE methods at the scan_hardest preset's size (presets/pointmae.go; DAPT's
+# rank 64 and head cls + prompt mean + patch max; DAPT-X's SMoA of 3 heads, 4 experts, rank 32).
+STEP_METHODS = ("dapt-x", "dapt", "full", "linear")
+STEP_CLASSES, STEP_ALPHA = 15, 0.01
+
+
+def step_model(method, depth, groups):
+    """The reference model of a method, with pcx's tunable set: (model, forward(points, centre idx, knn idx) ->
+    (logits, balance loss or None)). dapt-x: ref.daptx (scripts/golden_daptx.py's model); dapt: ref.dapt
+    (scripts/golden_dapt.py's); full and linear: Point-MAE's classifier ref.pointmae (scripts/golden_pointmae.py's),
+    everything trainable or only cls_head_finetune (pcx's adapters.Full, adapters.Linear)."""
+    if method == "dapt-x":
+        model = daptx.PointTransformerDAPTX(384, depth, 6, STEP_CLASSES, groups, 3, 4, 32).float()
+        daptx.freeze(model)
+        return model, model.forward_lean  # without the diagnostics, whose .item() calls would synchronise every block
+    if method == "dapt":
+        model = dapt.PointTransformerDAPT(384, depth, 6, STEP_CLASSES, 64, groups, "use", "mean", "max").float()
+        dapt.freeze(model)
+    else:
+        model = pointmae.PointTransformer(384, depth, 6, STEP_CLASSES).float()
+        for name, p in model.named_parameters():
+            p.requires_grad_(method == "full" or name.startswith("cls_head_finetune."))
+    return model, lambda *a: (model(*a), None)
+
+
+def torch_step(dev, batch, repeat, sizes, method):
     torch.set_default_dtype(torch.float32)
     torch.manual_seed(0)
     n, g, k, depth = sizes["points"], sizes["groups"], sizes["group_size"], sizes["depth"]
-    model = daptx.PointTransformerDAPTX(384, depth, 6, 15, g, 3, 4, 32).float()
-    daptx.freeze(model)
-    model.forward = model.forward_lean  # without the diagnostics, whose .item() calls would synchronise every block
+    model, forward = step_model(method, depth, g)
     model.to(dev.torch).train()
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=5e-4, weight_decay=0.05)
     points = surface_clouds(batch, n, 0).to(dev.torch)
-    labels = (torch.arange(batch) % 15).to(dev.torch)
+    labels = (torch.arange(batch) % STEP_CLASSES).to(dev.torch)
     ce = torch.nn.CrossEntropyLoss()
     ar = torch.arange(batch, device=dev.torch)
     last = {}
@@ -225,8 +260,10 @@ def torch_step(dev, batch, repeat, sizes):
         centers = points[ar[:, None], center_idx]
         knn_idx = torch.cdist(centers, points).topk(k, largest=False).indices
         opt.zero_grad()
-        logits, bal = model(points, center_idx, knn_idx)
-        loss = ce(logits, labels) + 0.01 * bal
+        logits, bal = forward(points, center_idx, knn_idx)
+        loss = ce(logits, labels)
+        if bal is not None:
+            loss = loss + STEP_ALPHA * bal
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 10)
         opt.step()
@@ -247,20 +284,23 @@ def run_pcx(args, what, extra, env=None):
 
 
 def bench_step(args, dev, sizes):
-    ref = torch_step(dev, args.batch, args.repeat, sizes)
+    ref = torch_step(dev, args.batch, args.repeat, sizes, args.method)
     ref["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
-    extra = ["--preset", "scan_hardest", "--method", "dapt-x", "--batch", str(args.batch), "--repeat", str(args.repeat)]
+    extra = ["--preset", "scan_hardest", "--method", args.method, "--batch", str(args.batch), "--repeat", str(args.repeat)]
     if args.dry_run:
         extra += ["--points", str(sizes["points"]), "--groups", str(sizes["groups"]),
                   "--group-size", str(sizes["group_size"]), "--depth", str(sizes["depth"])]
     r = run_pcx(args, "step", extra)
     blas = blascheck.check()
     ok = ratio_allowed(args, blas)
-    row = {"torch": ref, "pcx": r, "speedup": round(ref["ms"] / r["ms"], 3) if ok else None, "blas": blas}
+    row = {"method": args.method, "torch": ref, "pcx": r, "speedup": round(ref["ms"] / r["ms"], 3) if ok else None,
+           "memory_ratio": round(r["peak_mb"] / ref["peak_rss_mb"], 3), "blas": blas}
     if not ok:
         row["warning"] = blascheck.warning(blas)
+    if ref["tunable"] != r["tunable"]:
+        row["tunable_mismatch"] = True
     if not args.json:
-        print(f"DAPT-X training step, scan_hardest, batch {args.batch} x {sizes['points']} points, "
+        print(f"{args.method} training step, scan_hardest, batch {args.batch} x {sizes['points']} points, "
               f"{sizes['groups']}x{sizes['group_size']} groups, {sizes['depth']} blocks, fp32, median of {args.repeat}")
         mem = ""
         if ref["gpu_peak_mb"]:
@@ -273,6 +313,9 @@ def bench_step(args, dev, sizes):
         print(f"  pcx on {r['device']} {r.get('gpu', '')} ({r['blas']}): {r['ms']:9.1f} ms (grouping {r['group_ms']:.1f} ms)"
               f"{mem}, peak RSS {r['peak_mb']} MB, {r['tunable']} tunable")
         print(f"  PyTorch BLAS: {blascheck.describe(blas)}")
+        if row.get("tunable_mismatch"):
+            print(f"  WARNING: the tunable counts differ (PyTorch {ref['tunable']}, pcx {r['tunable']}): not the same step")
+        print(f"  peak RSS pcx / PyTorch: {row['memory_ratio']:.2f}")
         print(f"  pcx is {ref['ms'] / r['ms']:.2f}x PyTorch's speed (PyTorch ms / pcx ms)" if ok else "  " + row["warning"])
     return row
 
@@ -599,7 +642,9 @@ def main():
     ap.add_argument("--what", default="step", choices=["step", "fps", "knn", "all", "vit", "pretrain"],
                     help="all: step, fps and knn (not vit, not pretrain)")
     ap.add_argument("--model", default="vit-b16", choices=sorted(VIT_MODELS), help="--what vit: pcx's ViT preset")
-    ap.add_argument("--method", default="adaptformer-x", choices=list(VIT_METHODS), help="--what vit: the image method")
+    ap.add_argument("--method", choices=sorted(set(STEP_METHODS) | set(VIT_METHODS)),
+                    help="--what step: the Point-MAE method (dapt-x, dapt, full, linear; default dapt-x); "
+                         "--what vit: the image method (default adaptformer-x)")
     ap.add_argument("--preset", default="pointmae", choices=sorted(PRETRAIN_PRESETS),
                     help="--what pretrain: pcx's pretraining preset")
     ap.add_argument("--child", help=argparse.SUPPRESS)
@@ -614,6 +659,14 @@ def main():
         return (pretrain_child if spec["what"] == "pretrain" else vit_child)(spec)
     if args.batch is None:
         args.batch = 128 if args.what == "pretrain" else 32
+    if args.what == "vit":
+        args.method = args.method or "adaptformer-x"
+        if args.method not in VIT_METHODS:
+            ap.error(f"--what vit: --method {args.method} is not an image method ({', '.join(VIT_METHODS)})")
+    elif args.what in ("step", "all"):
+        args.method = args.method or "dapt-x"
+        if args.method not in STEP_METHODS:
+            ap.error(f"--what {args.what}: --method {args.method} is not a Point-MAE method ({', '.join(STEP_METHODS)})")
     torch.set_num_threads(args.threads)
     name, args.pcx_device = args.device, args.device
     if args.device == "cuda":

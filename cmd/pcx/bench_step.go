@@ -6,7 +6,6 @@ import (
 	"os"
 	"time"
 
-	"github.com/pcx-dev/pcx/adapters"
 	"github.com/pcx-dev/pcx/backbone"
 	"github.com/pcx-dev/pcx/classify"
 	"github.com/pcx-dev/pcx/nn"
@@ -40,17 +39,28 @@ type stepReport struct {
 	Repeat         int     `json:"repeat"`
 	Loss           float32 `json:"loss"`
 	Tunable        int     `json:"tunable"`
+	// Profile is --profile's per-phase time and memory (Point-MAE presets).
+	Profile *stepProfileReport `json:"profile,omitempty"`
 }
 
 func stepCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "step",
-		Usage: "one DAPT-X training step: grouping, forward, backward, AdamW",
-		Description: `Random surface-like clouds; FPS and kNN grouping, forward, cross-entropy plus the balance
-loss, backward and an AdamW update of the tunable parameters, in training mode, in float32.
+		Usage: "one training step of a method: grouping, forward, backward, AdamW",
+		Description: `Random surface-like clouds; FPS and kNN grouping, the method's forward, cross-entropy (plus
+DAPT-X's balance loss), backward, the gradient norm clipped at 10 and an AdamW update of the
+tunable parameters, in training mode, in float32: the model and step of pcx train for the
+preset and --method (full, linear, dapt, dapt-x), with random weights.
 With --device cuda every part runs on the GPU (grouping too) and each step ends with a
 device synchronisation; the report adds the caching allocator's peak GPU memory.
 scripts/bench_step.py runs the PyTorch reference of the same step in the same run.
+
+With --profile (Point-MAE presets), every step is profiled (nn.Profile) and the report adds
+the median time of each phase's forward and backward (grouping, encoder, embed, each block,
+head with the final norm and the loss, the optimiser with clipping), the bytes of the step's
+pooled tensors (activations and their gradients) alive at each phase boundary and at the peak,
+and the ten largest groups of tensors alive at the peak, by the operation that made them and
+their shape. Profiling records every buffer handed out, which costs a little time.
 
 With a ViT preset (--model vit-b16), one image step instead: random images of the preset's
 size, the method's forward (frozen backbone for the PEFT methods), cross-entropy plus the -x
@@ -58,10 +68,11 @@ methods' balance loss, backward and AdamW.
 
 Example:
    pcx bench step --preset scan_hardest --method dapt-x --device cuda --json
+   pcx bench step --preset scan_hardest --method full --profile
    pcx bench step --model vit-b16 --method adaptformer-x --batch 32`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "preset", Aliases: []string{"model"}, Value: "scan_hardest", Usage: "model preset (see pcx presets)"},
-			&cli.StringFlag{Name: "method", Value: "dapt-x", Usage: "dapt-x for a Point-MAE preset; any image method for a ViT preset (default adaptformer-x)"},
+			&cli.StringFlag{Name: "method", Value: "dapt-x", Usage: "full, linear, dapt or dapt-x for a Point-MAE preset; any image method for a ViT preset (default adaptformer-x)"},
 			&cli.IntFlag{Name: "image-size", Usage: "ViT presets: input size (0: the preset's)"},
 			&cli.IntFlag{Name: "batch", Value: 32, Usage: "clouds per step"},
 			&cli.IntFlag{Name: "repeat", Value: 3, Usage: "timed steps (the median is reported) after one warm-up"},
@@ -70,6 +81,7 @@ Example:
 			&cli.IntFlag{Name: "group-size", Usage: "points per group (0: the preset's)"},
 			&cli.IntFlag{Name: "depth", Usage: "transformer blocks (0: the preset's)"},
 			deviceFlag,
+			&cli.BoolFlag{Name: "profile", Usage: "Point-MAE presets: per-phase time and memory of the step"},
 			&cli.BoolFlag{Name: "json", Usage: "machine-readable output"},
 		},
 		Action: runStepBench,
@@ -80,17 +92,16 @@ func runStepBench(c *cli.Context) error {
 	if presets.IsImageModel(c.String("preset")) {
 		return runImageStepBench(c)
 	}
-	if c.String("method") != "dapt-x" {
-		return fmt.Errorf("bench step: method %q is not timed (use dapt-x)", c.String("method"))
-	}
-	cfg, err := adapters.DAPTXPreset(c.String("preset"))
+	// The model pcx train builds for the preset and method (its settings,
+	// what it freezes), at the sizes asked for.
+	mc, err := classify.ResolveModel(c.String("preset"), c.String("method"), 0)
 	if err != nil {
-		return err
+		return fmt.Errorf("bench step: %w", err)
 	}
 	for _, f := range []struct {
 		name string
 		v    *int
-	}{{"points", &cfg.NPoints}, {"groups", &cfg.NumGroup}, {"group-size", &cfg.GroupSize}, {"depth", &cfg.Depth}} {
+	}{{"points", &mc.Points}, {"groups", &mc.Groups}, {"group-size", &mc.GroupSize}, {"depth", &mc.Depth}} {
 		n, err := intAtLeast(c, f.name, 0)
 		if err != nil {
 			return err
@@ -104,10 +115,8 @@ func runStepBench(c *cli.Context) error {
 			return err
 		}
 	}
-	// The model classify would build with these sizes: its checks of the
-	// numbers and of the memory a training batch needs.
-	mc := classify.ModelConfig{TransDim: cfg.TransDim, Depth: cfg.Depth, Heads: cfg.Heads, Classes: cfg.Classes,
-		Groups: cfg.NumGroup, GroupSize: cfg.GroupSize, Points: cfg.NPoints}
+	// classify's checks of the numbers and of the memory a training batch
+	// needs.
 	if err := mc.Validate(); err != nil {
 		return fmt.Errorf("bench step: %w", err)
 	}
@@ -119,23 +128,23 @@ func runStepBench(c *cli.Context) error {
 		return err
 	}
 	defer closeDev()
-	d, err := adapters.NewDAPTX(cfg, pointcloud.NewRand(1))
+	m, err := classify.NewModel(mc, pointcloud.NewRand(1))
 	if err != nil {
 		return err
 	}
-	b, n := c.Int("batch"), cfg.NPoints
+	b, n := c.Int("batch"), mc.Points
 	xyz := sphereClouds(b, n, 2)
 	labels := make([]int, b)
 	for i := range labels {
-		labels[i] = i % cfg.Classes
+		labels[i] = i % mc.Classes
 	}
-	rep := stepReport{Preset: c.String("preset"), Method: "dapt-x", Batch: b, Points: n, Device: "cpu", BLAS: blas.Backend(),
+	rep := stepReport{Preset: c.String("preset"), Method: mc.Method, Batch: b, Points: n, Device: "cpu", BLAS: blas.Backend(),
 		Repeat: c.Int("repeat")}
 	var grouper points.Grouper
 	sync := func() {}
 	if eng != nil {
-		d.Params().ToDevice(eng)
-		defer d.Params().ToHost()
+		m.Params().ToDevice(eng)
+		defer m.Params().ToHost()
 		grouper = eng.(points.Grouper)
 		sync = func() {
 			if err := dev.Synchronize(); err != nil {
@@ -144,34 +153,55 @@ func runStepBench(c *cli.Context) error {
 		}
 		rep.Device, rep.GPU, rep.BLAS = "cuda", dev.Info().Name, "cublas"
 	}
-	opt := optim.NewAdamW(d.Params(), 0.05)
+	opt := optim.NewAdamW(m.Params(), 0.05)
 	pool := nn.NewPool()
+	var prof *nn.Profile
+	var profiles []nn.StepProfile
+	if c.Bool("profile") {
+		prof = nn.NewProfile(pool)
+		if eng != nil {
+			prof.Sync = sync
+		}
+		defer prof.Close()
+	}
 	r := pointcloud.NewRand(3)
 	var groupTime time.Duration
+	// One step of pcx train (train.runner.step with classify.Task.Step):
+	// the method's forward and loss, backward, the gradient norm clipped at
+	// 10, AdamW.
 	step := func() (err error) {
 		defer recoverDeviceError(&err)
-		d.Params().ZeroGrad()
+		m.Params().ZeroGrad()
+		if prof != nil {
+			prof.Start()
+		}
 		tp := nn.NewTapePool(true, pool)
 		defer func() { tp.Release() }() // nil after the explicit Release
+		tp.Phase("grouping")
 		t0 := time.Now()
 		var g *backbone.Groups
 		if grouper != nil {
-			g = points.GroupOn(tp, grouper, xyz, b, n, cfg.NumGroup, cfg.GroupSize)
+			g = points.GroupOn(tp, grouper, xyz, b, n, mc.Groups, mc.GroupSize)
 			sync()
-		} else if g, err = d.Group(xyz, b, n); err != nil {
+		} else if g, err = m.Group(xyz, b, n); err != nil {
 			return err
 		}
 		groupTime = time.Since(t0)
-		logits, bal := d.ForwardAux(tp, g, r)
-		l := train.Output{Loss: nn.CrossEntropy(tp, logits, labels, 0),
-			Aux: []train.Aux{{Name: "balance", Value: bal, Weight: d.Cfg.Alpha}}}.Objective(tp)
+		logits, bal := m.ForwardAux(tp, g, r)
+		l := classify.StepOutput(tp, logits, labels, bal, mc.Alpha).Objective(tp)
 		tp.Backward(l)
+		if prof != nil {
+			prof.Phase("optimiser")
+		}
 		rep.Loss = l.Host()[0]
 		tp.Release()
 		tp = nil
 		optim.ClipGradNorm(opt.Params, 10)
 		opt.Step(5e-4)
 		sync()
+		if prof != nil {
+			profiles = append(profiles, prof.Stop())
+		}
 		return nil
 	}
 	dt, err := medianTime(step, c.Int("repeat"))
@@ -183,15 +213,21 @@ func runStepBench(c *cli.Context) error {
 		st := dev.Allocator().Stats()
 		rep.GPUPeakMB, rep.GPUPeakInUseMB = mib(st.Peak), mib(st.PeakInUse)
 	}
+	if prof != nil {
+		rep.Profile = newStepProfileReport(profiles[1:], m.Params(), opt.Params) // without the warm-up
+	}
 	if c.Bool("json") {
 		return writeJSON(os.Stdout, rep)
 	}
-	fmt.Printf("%s %s step, batch %d × %d points (%s, %s): %.0f ms (grouping %.1f ms), peak RSS %d MB",
-		rep.Preset, rep.Method, b, n, rep.Device, rep.BLAS, rep.MS, rep.GroupMS, rep.PeakMB)
+	fmt.Printf("%s %s step, batch %d × %d points (%s, %s): %.0f ms (grouping %.1f ms), peak RSS %d MB, %d tunable parameters",
+		rep.Preset, rep.Method, b, n, rep.Device, rep.BLAS, rep.MS, rep.GroupMS, rep.PeakMB, rep.Tunable)
 	if dev != nil {
 		fmt.Printf(", peak GPU memory %.0f MiB (%.0f MiB in use)", rep.GPUPeakMB, rep.GPUPeakInUseMB)
 	}
 	fmt.Println()
+	if rep.Profile != nil {
+		rep.Profile.print(os.Stdout, rep.MS)
+	}
 	return nil
 }
 
@@ -201,6 +237,9 @@ func mib(b int64) float64 { return math.Round(float64(b)/(1<<20)*1e3) / 1e3 }
 // runImageStepBench times one training step of a ViT method on random
 // images.
 func runImageStepBench(c *cli.Context) error {
+	if c.Bool("profile") {
+		return fmt.Errorf("bench step: --profile is for Point-MAE presets, not %s", c.String("preset"))
+	}
 	method := "adaptformer-x"
 	if c.IsSet("method") {
 		method = c.String("method")

@@ -167,11 +167,29 @@ type blockX struct {
 // Prompt Generator (DAPT-X). It returns B×(T+1)×C and the SMoA's balance
 // loss for the block (nil in DAPT).
 func (b *DAPTBlock) forward(tp *nn.Tape, x *nn.Tensor, bx *blockX, r *rand.Rand) (*nn.Tensor, *nn.Tensor) {
-	at := b.Block.Attn
-	h := b.SSF1.Forward(tp, b.Block.Norm1.Forward(tp, x))
-	qkv := b.AttnSSF1.Forward(tp, at.QKV.Forward(tp, h))
-	a := b.AttnSSF2.Forward(tp, at.Proj.Forward(tp, nn.Attention(tp, qkv, at.Heads, 0)))
-	x = nn.Add(tp, x, nn.DropPath(tp, a, b.Block.DropPath, r))
+	// Intermediates that no recorded backward function reads go back to
+	// the tape's pool as soon as they are consumed (Tape.Discard): the
+	// inputs of frozen linear layers (unless an SSF, whose backward reads
+	// its input, sits in front), the attention and GELU outputs those
+	// layers take, and what only adds, drop-path, slices and the token
+	// concatenation consume.
+	at, mlp := b.Block.Attn, b.Block.MLP
+	n1 := b.Block.Norm1.Forward(tp, x)
+	h := b.SSF1.Forward(tp, n1)
+	q := at.QKV.Forward(tp, h)
+	if at.QKV.Frozen() && b.SSF1 == nil {
+		tp.Discard(n1)
+	}
+	qkv := b.AttnSSF1.Forward(tp, q)
+	o := nn.Attention(tp, qkv, at.Heads, 0)
+	pr := at.Proj.Forward(tp, o)
+	if at.Proj.Frozen() {
+		tp.Discard(o)
+	}
+	a := b.AttnSSF2.Forward(tp, pr)
+	d := nn.DropPath(tp, a, b.Block.DropPath, r)
+	x = nn.Add(tp, x, d)
+	tp.Discard(a, d)
 	u := b.SSF2.Forward(tp, b.Block.Norm2.Forward(tp, x))
 	var side, balance *nn.Tensor
 	if b.Adapter != nil {
@@ -186,9 +204,16 @@ func (b *DAPTBlock) forward(tp *nn.Tape, x *nn.Tensor, bx *blockX, r *rand.Rand)
 			side = nn.Add(tp, side, s)
 		}
 	}
-	mlp := b.Block.MLP
-	m := b.MLPSSF2.Forward(tp, mlp.FC2.Forward(tp, nn.GELU(tp, b.MLPSSF1.Forward(tp, mlp.FC1.Forward(tp, u)), false)))
-	x = nn.Add(tp, x, nn.DropPath(tp, nn.Add(tp, m, side), b.Block.DropPath, r))
+	g := nn.GELU(tp, b.MLPSSF1.Forward(tp, mlp.FC1.Forward(tp, u)), false)
+	f2 := mlp.FC2.Forward(tp, g)
+	if mlp.FC2.Frozen() {
+		tp.Discard(g)
+	}
+	m := b.MLPSSF2.Forward(tp, f2)
+	sum := nn.Add(tp, m, side)
+	d = nn.DropPath(tp, sum, b.Block.DropPath, r)
+	x = nn.Add(tp, x, d)
+	tp.Discard(m, sum, d)
 	bs, t, c := x.Dim(0), x.Dim(1), x.Dim(2)
 	var p *nn.Tensor
 	if bx == nil {
@@ -197,7 +222,10 @@ func (b *DAPTBlock) forward(tp *nn.Tape, x *nn.Tensor, bx *blockX, r *rand.Rand)
 		p = nn.ScaleShift(tp, nn.MeanTokens(tp, side), bx.Gamma, bx.Beta)
 	}
 	p = b.SSF3.Forward(tp, p).Reshape(bs, 1, c)
-	return nn.ConcatTokens(tp, nn.SliceTokens(tp, x, 0, 1), p, nn.SliceTokens(tp, x, 1, t)), balance
+	cls, rest := nn.SliceTokens(tp, x, 0, 1), nn.SliceTokens(tp, x, 1, t)
+	y := nn.ConcatTokens(tp, cls, p, rest)
+	tp.Discard(x, cls, rest)
+	return y, balance
 }
 
 // HeadTokens chooses what DAPT's head reads: cls, the prompts pooled by
@@ -311,9 +339,11 @@ func (d *DAPT) Params() nn.Params {
 func (d *DAPT) Forward(tp *nn.Tape, in backbone.Input, r *rand.Rand) *nn.Tensor {
 	bb := d.base()
 	x, patches := embed(tp, bb, d.TokSSF, in)
+	mk := tp.Mark() // inference frees each block's activations after it
 	for i, b := range d.DBlocks {
 		tp.PhaseN("block", i) // the phases of backbone.PointMAE.Forward
 		x = b.Forward(tp, x, r)
+		tp.ReleaseSince(mk, x)
 	}
 	tp.Phase("head")
 	x = d.NormSSF.Forward(tp, bb.FinalNorm().Forward(tp, x))

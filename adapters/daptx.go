@@ -194,6 +194,7 @@ func (d *DAPTX) ForwardAux(tp *nn.Tape, in backbone.Input, r *rand.Rand) (logits
 	bb := d.base()
 	x, patches := embed(tp, bb, d.TokSSF, in)
 	var bal *nn.Tensor
+	mk := tp.Mark() // inference frees each block's activations after it
 	for i, b := range d.DBlocks {
 		tp.PhaseN("block", i) // the phases of backbone.PointMAE.Forward
 		var l *nn.Tensor
@@ -203,6 +204,7 @@ func (d *DAPTX) ForwardAux(tp *nn.Tape, in backbone.Input, r *rand.Rand) (logits
 		} else {
 			bal = nn.Add(tp, bal, l)
 		}
+		tp.ReleaseSince(mk, x, bal)
 	}
 	tp.Phase("head")
 	balance = nn.Scale(tp, bal, 1/float32(len(d.DBlocks)))

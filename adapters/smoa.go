@@ -97,7 +97,11 @@ func (s *SMoA) Forward(tp *nn.Tape, u *nn.Tensor, block int) (*nn.Tensor, *nn.Te
 		if out == nil {
 			out = y
 		} else {
-			out = nn.Add(tp, out, y)
+			// No backward function reads the gated outputs or the partial
+			// sums: they go back to the tape's pool once added.
+			sum := nn.Add(tp, out, y)
+			tp.Discard(out, y)
+			out = sum
 		}
 	}
 	hp := probs.Host() // downloaded when on a device

@@ -248,6 +248,7 @@ func (n *ViTNet) Forward(tp *nn.Tape, in backbone.Input, r *rand.Rand) *nn.Tenso
 func (n *ViTNet) ForwardAux(tp *nn.Tape, in backbone.Input, r *rand.Rand) (logits, balance *nn.Tensor) {
 	x, pos := n.Embed(tp, in)
 	x = nn.Add(tp, x, pos)
+	mk := tp.Mark() // inference frees each block's activations after it
 	for i, b := range n.Blocks {
 		var l *nn.Tensor
 		x, l = n.block(tp, i, b, x, r)
@@ -258,6 +259,7 @@ func (n *ViTNet) ForwardAux(tp *nn.Tape, in backbone.Input, r *rand.Rand) (logit
 				balance = nn.Add(tp, balance, l)
 			}
 		}
+		tp.ReleaseSince(mk, x, balance)
 	}
 	if balance != nil {
 		balance = nn.Scale(tp, balance, 1/float32(len(n.Blocks)))

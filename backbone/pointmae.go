@@ -195,11 +195,39 @@ func (e *Encoder) Forward(tp *nn.Tape, nb *nn.Tensor, groups, m int) *nn.Tensor 
 	consumed(cat)
 	h = e.BN2.ForwardReLU(tp, c3)
 	consumed(c3)
+	c := e.Conv4.Weight.Dim(0)
+	if !tp.Records() && h.Device() == nil {
+		out := e.maxConv4(tp, h, groups, m, c)
+		consumed(h)
+		return out
+	}
 	f = e.Conv4.Forward(tp, h)
 	consumed(h)
-	c := e.Conv4.Weight.Dim(0)
 	out := nn.MaxMiddle(tp, f, groups, m, c)
 	tp.Discard(f)
+	return out
+}
+
+// encoderChunk is the number of groups whose last convolution maxConv4
+// computes at once.
+const encoderChunk = 512
+
+// maxConv4 is MaxMiddle(Conv4(h)) for a tape that records nothing, over
+// chunks of encoderChunk groups, so that the last convolution's output (the
+// largest of the encoder after the concatenation) is never whole: each of
+// its rows depends on its own input row only, so the values are those of
+// the whole product.
+func (e *Encoder) maxConv4(tp *nn.Tape, h *nn.Tensor, groups, m, c int) *nn.Tensor {
+	in := h.Dim(-1)
+	out := nn.New(groups, c)
+	for g0 := 0; g0 < groups; g0 += encoderChunk {
+		g1 := min(g0+encoderChunk, groups)
+		part := nn.FromData(h.Data[g0*m*in:g1*m*in], (g1-g0)*m, in)
+		f := e.Conv4.Forward(tp, part)
+		mx := nn.MaxMiddle(tp, f, g1-g0, m, c)
+		copy(out.Data[g0*c:g1*c], mx.Data)
+		tp.Discard(f, mx)
+	}
 	return out
 }
 
@@ -281,12 +309,14 @@ func (m *PointMAE) Forward(tp *nn.Tape, in Input, r *rand.Rand) *nn.Tensor {
 	if !m.Cfg.PosEveryBlock {
 		x = nn.Add(tp, x, pos)
 	}
+	mk := tp.Mark() // inference frees each block's activations after it
 	for i, b := range m.Blocks {
 		tp.PhaseN("block", i)
 		if m.Cfg.PosEveryBlock {
 			x = nn.Add(tp, x, pos)
 		}
 		x = b.Forward(tp, x, r, nil)
+		tp.ReleaseSince(mk, x)
 	}
 	tp.Phase("head")
 	return m.Head.Forward(tp, m.Features(tp, m.Norm.Forward(tp, x)), r)

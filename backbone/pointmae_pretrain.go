@@ -175,11 +175,13 @@ func blockStack(prefix string, cfg layers.BlockConfig, depth int, rate float32, 
 // every block (Point-MAE's encoder and decoder), a nil one never (MAE adds
 // its positions once, before the first block).
 func runBlocks(tp *nn.Tape, blocks []*layers.Block, x, pos *nn.Tensor, r *rand.Rand) *nn.Tensor {
+	mk := tp.Mark() // inference (the feature probe) frees each block's activations after it
 	for _, blk := range blocks {
 		if pos != nil {
 			x = nn.Add(tp, x, pos)
 		}
 		x = blk.Forward(tp, x, r, nil)
+		tp.ReleaseSince(mk, x)
 	}
 	return x
 }

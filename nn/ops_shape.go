@@ -66,10 +66,8 @@ func ConcatTokens(tp *Tape, xs ...*Tensor) *Tensor {
 			off := 0
 			for _, x := range xs {
 				n := x.Dim(1) * c
-				dst := out.Data[(i*t)*c+off : (i*t)*c+off+n]
-				src := x.Data[i*n : (i+1)*n]
-				if !back {
-					copy(dst, src)
+				if !back { // backward reads no values, so parts may be discarded
+					copy(out.Data[(i*t)*c+off:(i*t)*c+off+n], x.Data[i*n:(i+1)*n])
 				} else if x.needGrad {
 					g := x.grad()[i*n : (i+1)*n]
 					for k, v := range out.Grad[(i*t)*c+off : (i*t)*c+off+n] {

@@ -1,6 +1,9 @@
 package nn
 
-import "testing"
+import (
+	"slices"
+	"testing"
+)
 
 func TestSizeClass(t *testing.T) {
 	prev := 0
@@ -72,4 +75,54 @@ func TestRecords(t *testing.T) {
 			t.Errorf("Records() = %v, want %v", got, c.want)
 		}
 	}
+}
+
+// TestReleaseSince: on a tape that records nothing, the buffers handed out
+// since the mark go back to the pool but those of the kept tensors, whose
+// values stay; the other tensors made since the mark are invalid (Data
+// nil); what came before the mark is untouched. A recording tape keeps
+// everything.
+func TestReleaseSince(t *testing.T) {
+	pool := NewPool()
+	tp := NewTapePool(false, pool).Scope()
+	x := Scale(tp, FromData([]float32{1, 2, 3, 4}, 4), 2) // before the mark
+	mk := tp.Mark()
+	a := Scale(tp, x, 3)
+	b := Add(tp, a, x)
+	c := Scale(tp, b, 0.5)
+	tp.ReleaseSince(mk, c)
+	if a.Data != nil || b.Data != nil {
+		t.Errorf("tensors made since the mark still hold values: %v %v", a.Data, b.Data)
+	}
+	if want := []float32{4, 8, 12, 16}; !slices.Equal(c.Data, want) {
+		t.Errorf("kept tensor %v, want %v", c.Data, want)
+	}
+	if want := []float32{2, 4, 6, 8}; !slices.Equal(x.Data, want) {
+		t.Errorf("tensor from before the mark %v, want %v", x.Data, want)
+	}
+	before := pool.Allocated
+	Scale(tp, x, 1)
+	Scale(tp, x, 1)
+	if pool.Allocated != before {
+		t.Errorf("%d new buffers after two were given back", pool.Allocated-before)
+	}
+	// A second release with the same mark keeps c again and frees the rest.
+	d := Add(tp, c, c)
+	tp.ReleaseSince(mk, d)
+	if c.Data != nil || d.Data == nil {
+		t.Error("second release: c kept or d lost")
+	}
+	tp.Release()
+
+	rec := NewTapePool(true, pool)
+	w := FromData([]float32{1, 2}, 2)
+	w.SetRequiresGrad(true)
+	mk = rec.Mark()
+	e := Scale(rec, w, 2)
+	f := Scale(rec, e, 2)
+	rec.ReleaseSince(mk, f)
+	if e.Data == nil {
+		t.Error("a recording tape released a tensor backward may read")
+	}
+	rec.Release()
 }

@@ -17,7 +17,10 @@ type Tape struct {
 	// the buffers handed out, returned by Release.
 	pool  *Pool
 	owned [][]float32
-	mu    sync.Mutex
+	// made lists, on a tape that records nothing, the tensors newOut
+	// made, for ReleaseSince to invalidate.
+	made []*Tensor
+	mu   sync.Mutex
 	// dev is the device of the tape's device tensors (nil on the host);
 	// downed lists the device memory its tensors own and dgrads their
 	// gradients not yet given back, all freed by Release.
@@ -44,6 +47,8 @@ func (tp *Tape) Release() {
 		tp.pool.put(b)
 	}
 	tp.owned = tp.owned[:0]
+	clear(tp.made)
+	tp.made = tp.made[:0]
 	tp.ops = tp.ops[:0]
 	tp.outs = tp.outs[:0]
 }
@@ -99,6 +104,70 @@ func (tp *Tape) Discard(ts ...*Tensor) {
 			}
 		}
 	}
+}
+
+// Mark is a position in a tape's buffers, for ReleaseSince.
+type Mark struct{ owned, made int }
+
+// Mark returns the tape's current position for ReleaseSince.
+func (tp *Tape) Mark() Mark {
+	if tp == nil {
+		return Mark{}
+	}
+	tp.mu.Lock()
+	defer tp.mu.Unlock()
+	return Mark{len(tp.owned), len(tp.made)}
+}
+
+// ReleaseSince frees a forward pass as it goes, block by block, on a tape
+// that records nothing (inference, evaluation): it gives every buffer the
+// tape handed out since m back to the pool, except those of keep (what the
+// pass still needs: the block's output, a running sum), and invalidates
+// the tensors made since m as Discard does (Data nil; a view of one must not
+// be read either). A forward over blocks calls it after each block with a
+// mark taken before the first, so that the pass holds about one block's
+// activations. On a tape that records, or one without a pool, it does
+// nothing: backward may read any of them.
+func (tp *Tape) ReleaseSince(m Mark, keep ...*Tensor) {
+	if tp == nil || tp.pool == nil || tp.Records() {
+		return
+	}
+	tp.mu.Lock()
+	defer tp.mu.Unlock()
+	kept := func(b []float32) bool {
+		for _, k := range keep {
+			if k != nil && len(k.Data) > 0 && len(b) > 0 && &k.Data[0] == &b[0] {
+				return true
+			}
+		}
+		return false
+	}
+	// Discard removes buffers from the list, so a buffer handed out after m
+	// may now sit before m.owned (it is then freed at Release), but never
+	// one handed out before m after it.
+	m.owned, m.made = min(m.owned, len(tp.owned)), min(m.made, len(tp.made))
+	w := m.made
+	for _, t := range tp.made[m.made:] {
+		if kept(t.Data) {
+			tp.made[w] = t
+			w++
+		} else {
+			t.Data, t.discarded = nil, true
+		}
+	}
+	clear(tp.made[w:])
+	tp.made = tp.made[:w]
+	w = m.owned
+	for _, b := range tp.owned[m.owned:] {
+		if kept(b) {
+			tp.owned[w] = b
+			w++
+		} else {
+			tp.pool.put(b)
+		}
+	}
+	clear(tp.owned[w:])
+	tp.owned = tp.owned[:w]
 }
 
 // NewTape returns a tape for a training (train true) or evaluation step.
@@ -198,6 +267,11 @@ func (tp *Tape) newOut(shape []int, ins ...*Tensor) *Tensor {
 	t.needGrad = tp.needs(ins...)
 	if tp != nil && tp.pool != nil {
 		t.tape = tp
+		if tp.noGrad {
+			tp.mu.Lock()
+			tp.made = append(tp.made, t)
+			tp.mu.Unlock()
+		}
 	}
 	return t
 }

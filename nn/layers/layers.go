@@ -41,6 +41,11 @@ func (l *Linear) Forward(tp *nn.Tape, x *nn.Tensor) *nn.Tensor {
 	return nn.Linear(tp, x, l.Weight, l.Bias)
 }
 
+// Frozen reports whether l's weight takes no gradient (Trainable false).
+// Linear's backward then never reads the layer's input, which the caller
+// may Discard as soon as the layer has run, unless something else reads it.
+func (l *Linear) Frozen() bool { return !l.Weight.Trainable }
+
 // Params lists weight then bias.
 func (l *Linear) Params() nn.Params {
 	if l.Bias == nil {
@@ -80,7 +85,12 @@ type Attention struct {
 
 // Forward maps B×T×C to B×T×C.
 func (a *Attention) Forward(tp *nn.Tape, x *nn.Tensor) *nn.Tensor {
-	return a.Proj.Forward(tp, nn.Attention(tp, a.QKV.Forward(tp, x), a.Heads, 0))
+	o := nn.Attention(tp, a.QKV.Forward(tp, x), a.Heads, 0)
+	y := a.Proj.Forward(tp, o)
+	if a.Proj.Frozen() { // attention's backward reads q, k, v, not o
+		tp.Discard(o)
+	}
+	return y
 }
 
 // MLP is fc1 → GELU (exact) → fc2.
@@ -90,7 +100,12 @@ type MLP struct {
 
 // Forward applies the MLP.
 func (m *MLP) Forward(tp *nn.Tape, x *nn.Tensor) *nn.Tensor {
-	return m.FC2.Forward(tp, nn.GELU(tp, m.FC1.Forward(tp, x), false))
+	g := nn.GELU(tp, m.FC1.Forward(tp, x), false)
+	y := m.FC2.Forward(tp, g)
+	if m.FC2.Frozen() { // GELU's backward reads its input, not g
+		tp.Discard(g)
+	}
+	return y
 }
 
 // Block is the pre-LN transformer block:
@@ -144,7 +159,11 @@ func (b *Block) Forward(tp *nn.Tape, x *nn.Tensor, r *rand.Rand, side func(u *nn
 	// copies, the MLP's before the side branch is added) are read by no
 	// backward function once added: they go back to the tape's pool at
 	// once, for the next outputs to reuse.
-	a := b.Attn.Forward(tp, b.Norm1.Forward(tp, x))
+	n1 := b.Norm1.Forward(tp, x)
+	a := b.Attn.Forward(tp, n1)
+	if b.Attn.QKV.Frozen() { // LayerNorm's backward reads its input, not n1
+		tp.Discard(n1)
+	}
 	d := nn.DropPath(tp, a, b.DropPath, r)
 	x = nn.Add(tp, x, d)
 	tp.Discard(a, d)

@@ -2,6 +2,9 @@ package pretrain
 
 import (
 	"context"
+	"fmt"
+	"maps"
+	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -233,6 +236,72 @@ func BenchmarkSynthProbe(b *testing.B) {
 				b.ReportMetric(time.Since(t1).Seconds(), "svm-s")
 				b.ReportMetric(acc, "acc")
 				b.ReportMetric(float64(slices.Max(s.Iter)), "max-passes")
+			}
+		})
+	}
+}
+
+// BenchmarkSynthProbeShots measures the few-shot probe (FeatureProbe.Shots)
+// of the synth preset's encoder on synth's clean and hardest fine-tuning
+// sets with 2, 5, 10 and all 80 labelled clouds a class: the random encoder
+// a pretraining run starts from (seed 0), and, with PCX_PROBE_RUN=RUN, that
+// run's pretrained encoder (RUN/last.safetensors). Accuracies are reported
+// as metrics, e.g. "clean-2shot-%".
+//
+//	PCX_PROBE_RUN=runs/synth-pretrain go test ./pretrain -run X -bench SynthProbeShots -benchtime 1x
+func BenchmarkSynthProbeShots(b *testing.B) {
+	c := SynthConfig()
+	models := map[string]*backbone.PointMAEPretrain{}
+	m, err := backbone.NewPointMAEPretrain(c.Model.Backbone(), train.Stream(c.Train.Seed, 0, 0, 0))
+	if err != nil {
+		b.Fatal(err)
+	}
+	models["random"] = m
+	if run := os.Getenv("PCX_PROBE_RUN"); run != "" {
+		if _, models["pretrained"], err = LoadModel(run, ""); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(models)) {
+		b.Run(name, func(b *testing.B) {
+			for range b.N {
+				for _, variant := range []string{"clean", "hardest"} {
+					c.ProbeVariant = variant
+					d, err := LoadProbeData(c)
+					if err != nil {
+						b.Fatal(err)
+					}
+					p, err := NewPointProbe(models[name], d, 1)
+					if err != nil {
+						b.Fatal(err)
+					}
+					ftr, err := p.Extract(context.Background(), train.TrainSplit, nil)
+					if err != nil {
+						b.Fatal(err)
+					}
+					fte, err := p.Extract(context.Background(), train.TestSplit, nil)
+					if err != nil {
+						b.Fatal(err)
+					}
+					p.Extract = func(_ context.Context, s train.Split, _ func(int)) ([]float32, error) {
+						if s == train.TrainSplit {
+							return ftr, nil
+						}
+						return fte, nil
+					}
+					for _, shots := range []int{2, 5, 10, 0} {
+						p.Shots = shots
+						acc, err := p.Run(context.Background())
+						if err != nil {
+							b.Fatal(err)
+						}
+						label := fmt.Sprintf("%s-%dshot-%%", variant, shots)
+						if shots == 0 {
+							label = variant + "-all-%"
+						}
+						b.ReportMetric(100*acc, label)
+					}
+				}
 			}
 		})
 	}

@@ -1,9 +1,9 @@
 #!/usr/bin/python3
-"""Time one Point-MAE method's (or, with --what vit, a ViT method's; with --what pretrain, Point-MAE pretraining's) training step in PyTorch and in pcx, in the same run.
+"""Time one Point-MAE method's (or, with --what vit, a ViT method's; with --what pretrain, Point-MAE pretraining's) training step, or with --what eval its inference, in PyTorch and in pcx, in the same run.
 
-    /usr/bin/python3 scripts/bench_step.py [--pcx ./pcx] [--device cpu|cuda] [--what step|fps|knn|all|vit|pretrain]
+    /usr/bin/python3 scripts/bench_step.py [--pcx ./pcx] [--device cpu|cuda] [--what step|eval|fps|knn|all|vit|pretrain]
                                            [--batch 32] [--repeat 3] [--threads 2] [--json] [--dry-run]
-                                           [--method dapt-x|dapt|full|linear]            (--what step)
+                                           [--method dapt-x|dapt|full|linear]            (--what step, eval)
                                            [--model vit-b16] [--method adaptformer-x]   (--what vit)
                                            [--preset pointmae|synth]                    (--what pretrain)
 
@@ -30,6 +30,18 @@ then `pcx bench step --preset scan_hardest --method <method> --device
 CPU, peak memory is each process's maximum RSS (their ratio is printed);
 on cuda also torch.cuda.max_memory_allocated/max_memory_reserved against
 pcx's caching allocator (in use / held). TF32 is off on both sides (fp32).
+
+eval (not part of all): inference of --what step's reference model for
+--method at the same size: model.eval() under torch.no_grad(), a batch being
+the same torch grouping (batched FPS, cdist + topk kNN), the forward and the
+predictions (argmax of the logits); median of --repeat batches after one
+warm-up. It runs in a child process like vit's, for its own peak RSS; then
+`pcx bench eval --preset scan_hardest --method <method> --json` (the same
+model in evaluation mode on a tape that records nothing) runs with
+GOMAXPROCS=--threads. Printed: both sides' ms per batch, samples/s and
+peak RSS, the peak-RSS ratio pcx / PyTorch and the speed ratio pcx
+samples/s / PyTorch samples/s (above 1: pcx is faster), the latter only
+on OpenBLAS as below.
 
 fps: batched farthest-point sampling 8192 -> 1024 over 32 clouds, a plain
 torch loop with pointnet2's semantics (start at point 0, running distances
@@ -317,6 +329,84 @@ def bench_step(args, dev, sizes):
             print(f"  WARNING: the tunable counts differ (PyTorch {ref['tunable']}, pcx {r['tunable']}): not the same step")
         print(f"  peak RSS pcx / PyTorch: {row['memory_ratio']:.2f}")
         print(f"  pcx is {ref['ms'] / r['ms']:.2f}x PyTorch's speed (PyTorch ms / pcx ms)" if ok else "  " + row["warning"])
+    return row
+
+
+# --what eval: inference of the --what step models (model.eval() under torch.no_grad()) against pcx bench eval
+
+def eval_child(spec):
+    """The PyTorch inference of spec["method"]'s reference model, in this (child) process; prints one JSON line."""
+    torch.set_num_threads(spec["threads"])
+    dev = Dev(spec["device"])
+    if dev.gpu:
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+    torch.set_default_dtype(torch.float32)
+    torch.manual_seed(0)
+    sizes, b = spec["sizes"], spec["batch"]
+    n, g, k = sizes["points"], sizes["groups"], sizes["group_size"]
+    model, forward = step_model(spec["method"], sizes["depth"], g)
+    model.to(dev.torch).eval()
+    points = surface_clouds(b, n, 0).to(dev.torch)
+    labels = (torch.arange(b) % STEP_CLASSES).to(dev.torch)
+    ar = torch.arange(b, device=dev.torch)
+    last = {}
+
+    def batch():
+        with torch.no_grad():
+            center_idx = fps(points, g)
+            centers = points[ar[:, None], center_idx]
+            knn_idx = torch.cdist(centers, points).topk(k, largest=False).indices
+            logits, _ = forward(points, center_idx, knn_idx)
+            last["correct"] = int((logits.argmax(-1) == labels).sum())
+
+    dev.reset_peak()
+    ms = timed(dev, batch, spec["repeat"])
+    out = {"ms": round(ms, 2), "samples_per_sec": round(b / ms * 1e3, 3), "correct": last["correct"],
+           "params": sum(p.numel() for p in model.parameters()), "gpu_peak_mb": dev.peak_mb(),
+           "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,
+           "threads": torch.get_num_threads(), "device": dev.describe(), "torch": torch.__version__,
+           "blas": blascheck.check()}
+    print(json.dumps(out))
+
+
+def bench_eval(args, sizes):
+    spec = {"what": "eval", "method": args.method, "batch": args.batch, "repeat": args.repeat, "threads": args.threads,
+            "device": args.torch_device, "sizes": sizes}
+    ref = run_child(args, spec)
+    extra = ["--preset", "scan_hardest", "--method", args.method, "--batch", str(args.batch), "--repeat", str(args.repeat)]
+    if args.dry_run:
+        extra += ["--points", str(sizes["points"]), "--groups", str(sizes["groups"]),
+                  "--group-size", str(sizes["group_size"]), "--depth", str(sizes["depth"])]
+    r = run_pcx(args, "eval", extra, env=dict(os.environ, GOMAXPROCS=str(args.threads)))
+    blas = ref["blas"]
+    ok = ratio_allowed(args, blas)
+    row = {"method": args.method, "torch": ref, "pcx": r,
+           "speedup": round(r["samples_per_sec"] / ref["samples_per_sec"], 3) if ok else None,
+           "memory_ratio": round(r["peak_mb"] / ref["peak_rss_mb"], 3),
+           "pcx_command": " ".join([f"GOMAXPROCS={args.threads}", args.pcx, "bench", "eval", "--json", "--device", args.pcx_device] + extra)}
+    if not ok:
+        row["warning"] = blascheck.warning(blas)
+    if args.json:
+        return row
+    print(f"{args.method} inference (model.eval(), torch.no_grad()), scan_hardest, batch {args.batch} x {sizes['points']} points, "
+          f"{sizes['groups']}x{sizes['group_size']} groups, {sizes['depth']} blocks, fp32, median of {args.repeat} after one warm-up")
+    print(f"  PyTorch BLAS: {blascheck.describe(blas)}")
+    mem = ""
+    if ref["gpu_peak_mb"]:
+        mem = f", peak GPU memory {ref['gpu_peak_mb'][0]:.0f} MiB allocated / {ref['gpu_peak_mb'][1]:.0f} MiB reserved"
+    print(f"  PyTorch {ref['torch']} on {ref['device']}: {ref['ms']:9.1f} ms per batch, {ref['samples_per_sec']:8.1f} samples/s{mem}, "
+          f"peak RSS {ref['peak_rss_mb']} MiB (child process)")
+    mem = ""
+    if r.get("gpu_peak_mb"):
+        mem = f", peak GPU memory {r['gpu_peak_in_use_mb']:.0f} MiB in use / {r['gpu_peak_mb']:.0f} MiB held"
+    print(f"  pcx on {r['device']} {r.get('gpu', '')} ({r['blas']}, GOMAXPROCS={args.threads}): {r['ms']:9.1f} ms per batch, "
+          f"{r['samples_per_sec']:8.1f} samples/s{mem}, peak RSS {r['peak_mb']} MiB")
+    print(f"  peak RSS pcx / PyTorch: {row['memory_ratio']:.2f}")
+    if ok:
+        print(f"  pcx is {row['speedup']:.2f}x PyTorch's speed (pcx samples/s / PyTorch samples/s)")
+    else:
+        print("  " + row["warning"])
     return row
 
 
@@ -639,31 +729,31 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--pcx", default="./pcx")
     ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
-    ap.add_argument("--what", default="step", choices=["step", "fps", "knn", "all", "vit", "pretrain"],
-                    help="all: step, fps and knn (not vit, not pretrain)")
+    ap.add_argument("--what", default="step", choices=["step", "eval", "fps", "knn", "all", "vit", "pretrain"],
+                    help="all: step, fps and knn (not eval, vit or pretrain)")
     ap.add_argument("--model", default="vit-b16", choices=sorted(VIT_MODELS), help="--what vit: pcx's ViT preset")
     ap.add_argument("--method", choices=sorted(set(STEP_METHODS) | set(VIT_METHODS)),
-                    help="--what step: the Point-MAE method (dapt-x, dapt, full, linear; default dapt-x); "
+                    help="--what step, eval: the Point-MAE method (dapt-x, dapt, full, linear; default dapt-x); "
                          "--what vit: the image method (default adaptformer-x)")
     ap.add_argument("--preset", default="pointmae", choices=sorted(PRETRAIN_PRESETS),
                     help="--what pretrain: pcx's pretraining preset")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--batch", type=int, help="default 32 (--what pretrain: 128)")
     ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--threads", type=int, default=2, help="PyTorch's CPU threads (--what vit: also its OpenBLAS's and pcx's GOMAXPROCS)")
+    ap.add_argument("--threads", type=int, default=2, help="PyTorch's CPU threads (--what vit, pretrain, eval: also its OpenBLAS's and pcx's GOMAXPROCS)")
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--dry-run", action="store_true", help="tiny sizes; without a GPU the cuda branches run on the CPU")
     args = ap.parse_args()
     if args.child:
         spec = json.loads(args.child)
-        return (pretrain_child if spec["what"] == "pretrain" else vit_child)(spec)
+        return {"pretrain": pretrain_child, "eval": eval_child, "vit": vit_child}[spec["what"]](spec)
     if args.batch is None:
         args.batch = 128 if args.what == "pretrain" else 32
     if args.what == "vit":
         args.method = args.method or "adaptformer-x"
         if args.method not in VIT_METHODS:
             ap.error(f"--what vit: --method {args.method} is not an image method ({', '.join(VIT_METHODS)})")
-    elif args.what in ("step", "all"):
+    elif args.what in ("step", "eval", "all"):
         args.method = args.method or "dapt-x"
         if args.method not in STEP_METHODS:
             ap.error(f"--what {args.what}: --method {args.method} is not a Point-MAE method ({', '.join(STEP_METHODS)})")
@@ -691,6 +781,11 @@ def main():
         args.batch, args.repeat = 2, 1
         sizes = {"points": 256, "groups": 16, "group_size": 8, "depth": 1}
         fps_sz, knn_sz = (2, 512, 32, 0), (2, 256, 16, 8)
+    if args.what == "eval":
+        row = bench_eval(args, sizes)
+        if args.json:
+            print(json.dumps({"eval": row}, indent=1))
+        return
     rows = {}
     if args.what in ("step", "all"):
         rows["step"] = bench_step(args, dev, sizes)

@@ -55,8 +55,9 @@ func benchCommand() *cli.Command {
 	}
 	return &cli.Command{
 		Name:  "bench",
-		Usage: "time farthest-point sampling, kNN grouping, a DAPT-X training step, a pretraining step and the training engine",
-		Description: `step times one DAPT-X training step (grouping, forward, backward, AdamW), pretrain one
+		Usage: "time farthest-point sampling, kNN grouping, a DAPT-X training step, inference, a pretraining step and the training engine",
+		Description: `step times one DAPT-X training step (grouping, forward, backward, AdamW), eval one batch
+of inference (grouping and forward in evaluation mode, see pcx bench eval --help), pretrain one
 Point-MAE pretraining step (see pcx bench pretrain --help) and engine the
 training engine's reference step (a frozen block with an adapter); see pcx bench step --help.
 fps and knn time pcx on generated surface-like clouds (unit sphere plus noise) or on --input,
@@ -71,6 +72,7 @@ Examples:
    pcx bench step --device cuda`,
 		Subcommands: []*cli.Command{
 			stepCommand(),
+			evalBenchCommand(),
 			pretrainBenchCommand(),
 			{
 				Name:  "fps",

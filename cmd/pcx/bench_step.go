@@ -70,20 +70,10 @@ Example:
    pcx bench step --preset scan_hardest --method dapt-x --device cuda --json
    pcx bench step --preset scan_hardest --method full --profile
    pcx bench step --model vit-b16 --method adaptformer-x --batch 32`,
-		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "preset", Aliases: []string{"model"}, Value: "scan_hardest", Usage: "model preset (see pcx presets)"},
-			&cli.StringFlag{Name: "method", Value: "dapt-x", Usage: "full, linear, dapt or dapt-x for a Point-MAE preset; any image method for a ViT preset (default adaptformer-x)"},
+		Flags: append(pointModelFlags("full, linear, dapt or dapt-x for a Point-MAE preset; any image method for a ViT preset (default adaptformer-x)",
+			"clouds per step", "timed steps (the median is reported) after one warm-up"),
 			&cli.IntFlag{Name: "image-size", Usage: "ViT presets: input size (0: the preset's)"},
-			&cli.IntFlag{Name: "batch", Value: 32, Usage: "clouds per step"},
-			&cli.IntFlag{Name: "repeat", Value: 3, Usage: "timed steps (the median is reported) after one warm-up"},
-			&cli.IntFlag{Name: "points", Usage: "points per cloud (0: the preset's)"},
-			&cli.IntFlag{Name: "groups", Usage: "groups per cloud (0: the preset's)"},
-			&cli.IntFlag{Name: "group-size", Usage: "points per group (0: the preset's)"},
-			&cli.IntFlag{Name: "depth", Usage: "transformer blocks (0: the preset's)"},
-			deviceFlag,
-			&cli.BoolFlag{Name: "profile", Usage: "Point-MAE presets: per-phase time and memory of the step"},
-			&cli.BoolFlag{Name: "json", Usage: "machine-readable output"},
-		},
+			&cli.BoolFlag{Name: "profile", Usage: "Point-MAE presets: per-phase time and memory of the step"}),
 		Action: runStepBench,
 	}
 }
@@ -92,46 +82,16 @@ func runStepBench(c *cli.Context) error {
 	if presets.IsImageModel(c.String("preset")) {
 		return runImageStepBench(c)
 	}
-	// The model pcx train builds for the preset and method (its settings,
-	// what it freezes), at the sizes asked for.
-	mc, err := classify.ResolveModel(c.String("preset"), c.String("method"), 0)
+	m, err := benchPointModel(c, "bench step")
 	if err != nil {
-		return fmt.Errorf("bench step: %w", err)
-	}
-	for _, f := range []struct {
-		name string
-		v    *int
-	}{{"points", &mc.Points}, {"groups", &mc.Groups}, {"group-size", &mc.GroupSize}, {"depth", &mc.Depth}} {
-		n, err := intAtLeast(c, f.name, 0)
-		if err != nil {
-			return err
-		}
-		if n > 0 {
-			*f.v = n
-		}
-	}
-	for _, f := range []string{"batch", "repeat"} {
-		if _, err := intAtLeast(c, f, 1); err != nil {
-			return err
-		}
-	}
-	// classify's checks of the numbers and of the memory a training batch
-	// needs.
-	if err := mc.Validate(); err != nil {
-		return fmt.Errorf("bench step: %w", err)
-	}
-	if err := mc.CheckBatch("bench step", c.Int("batch"), 0); err != nil {
 		return err
 	}
+	mc := m.Cfg
 	dev, eng, closeDev, err := openDevice(c, os.Stderr)
 	if err != nil {
 		return err
 	}
 	defer closeDev()
-	m, err := classify.NewModel(mc, pointcloud.NewRand(1))
-	if err != nil {
-		return err
-	}
 	b, n := c.Int("batch"), mc.Points
 	xyz := sphereClouds(b, n, 2)
 	labels := make([]int, b)
@@ -347,4 +307,59 @@ func recoverDeviceError(err *error) {
 		}
 		*err = de
 	}
+}
+
+// pointModelFlags are the flags pcx bench step and pcx bench eval share:
+// the preset, the method (described by methodUsage), the batch and
+// repeat (described by batchUsage and repeatUsage), the Point-MAE sizes
+// that override the preset's, --device and --json.
+func pointModelFlags(methodUsage, batchUsage, repeatUsage string) []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "preset", Aliases: []string{"model"}, Value: "scan_hardest", Usage: "model preset (see pcx presets)"},
+		&cli.StringFlag{Name: "method", Value: "dapt-x", Usage: methodUsage},
+		&cli.IntFlag{Name: "batch", Value: 32, Usage: batchUsage},
+		&cli.IntFlag{Name: "repeat", Value: 3, Usage: repeatUsage},
+		&cli.IntFlag{Name: "points", Usage: "points per cloud (0: the preset's)"},
+		&cli.IntFlag{Name: "groups", Usage: "groups per cloud (0: the preset's)"},
+		&cli.IntFlag{Name: "group-size", Usage: "points per group (0: the preset's)"},
+		&cli.IntFlag{Name: "depth", Usage: "transformer blocks (0: the preset's)"},
+		deviceFlag,
+		&cli.BoolFlag{Name: "json", Usage: "machine-readable output"},
+	}
+}
+
+// benchPointModel builds the model pcx train builds for --preset and
+// --method (its settings, what it freezes) at the sizes the flags ask
+// for, with random weights (seed 1), after classify's checks of the
+// numbers and of the memory a batch of --batch clouds needs; what names
+// the command in errors.
+func benchPointModel(c *cli.Context, what string) (*classify.Model, error) {
+	mc, err := classify.ResolveModel(c.String("preset"), c.String("method"), 0)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	for _, f := range []struct {
+		name string
+		v    *int
+	}{{"points", &mc.Points}, {"groups", &mc.Groups}, {"group-size", &mc.GroupSize}, {"depth", &mc.Depth}} {
+		n, err := intAtLeast(c, f.name, 0)
+		if err != nil {
+			return nil, err
+		}
+		if n > 0 {
+			*f.v = n
+		}
+	}
+	for _, f := range []string{"batch", "repeat"} {
+		if _, err := intAtLeast(c, f, 1); err != nil {
+			return nil, err
+		}
+	}
+	if err := mc.Validate(); err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	if err := mc.CheckBatch(what, c.Int("batch"), 0); err != nil {
+		return nil, err
+	}
+	return classify.NewModel(mc, pointcloud.NewRand(1))
 }

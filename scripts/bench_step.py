@@ -170,6 +170,20 @@ class Dev:
         return f"CPU ({torch.get_num_threads()} threads)"
 
 
+
+def torch_gpu_memory(ref):
+    """The PyTorch side's peak GPU memory for a report line ("" on the CPU)."""
+    if not ref["gpu_peak_mb"]:
+        return ""
+    return f", peak GPU memory {ref['gpu_peak_mb'][0]:.0f} MiB allocated / {ref['gpu_peak_mb'][1]:.0f} MiB reserved"
+
+
+def pcx_gpu_memory(r):
+    """pcx's peak GPU memory for a report line ("" on the CPU)."""
+    if not r.get("gpu_peak_mb"):
+        return ""
+    return f", peak GPU memory {r['gpu_peak_in_use_mb']:.0f} MiB in use / {r['gpu_peak_mb']:.0f} MiB held"
+
 def timed(dev, f, repeat):
     """Median milliseconds of f over repeat runs after one warm-up."""
     f()
@@ -314,14 +328,10 @@ def bench_step(args, dev, sizes):
     if not args.json:
         print(f"{args.method} training step, scan_hardest, batch {args.batch} x {sizes['points']} points, "
               f"{sizes['groups']}x{sizes['group_size']} groups, {sizes['depth']} blocks, fp32, median of {args.repeat}")
-        mem = ""
-        if ref["gpu_peak_mb"]:
-            mem = f", peak GPU memory {ref['gpu_peak_mb'][0]:.0f} MiB allocated / {ref['gpu_peak_mb'][1]:.0f} MiB reserved"
+        mem = torch_gpu_memory(ref)
         print(f"  PyTorch {torch.__version__} on {dev.describe()}: {ref['ms']:9.1f} ms{mem}, "
               f"peak RSS {ref['peak_rss_mb']} MB, {ref['tunable']} tunable")
-        mem = ""
-        if r.get("gpu_peak_mb"):
-            mem = f", peak GPU memory {r['gpu_peak_in_use_mb']:.0f} MiB in use / {r['gpu_peak_mb']:.0f} MiB held"
+        mem = pcx_gpu_memory(r)
         print(f"  pcx on {r['device']} {r.get('gpu', '')} ({r['blas']}): {r['ms']:9.1f} ms (grouping {r['group_ms']:.1f} ms)"
               f"{mem}, peak RSS {r['peak_mb']} MB, {r['tunable']} tunable")
         print(f"  PyTorch BLAS: {blascheck.describe(blas)}")
@@ -392,14 +402,10 @@ def bench_eval(args, sizes):
     print(f"{args.method} inference (model.eval(), torch.no_grad()), scan_hardest, batch {args.batch} x {sizes['points']} points, "
           f"{sizes['groups']}x{sizes['group_size']} groups, {sizes['depth']} blocks, fp32, median of {args.repeat} after one warm-up")
     print(f"  PyTorch BLAS: {blascheck.describe(blas)}")
-    mem = ""
-    if ref["gpu_peak_mb"]:
-        mem = f", peak GPU memory {ref['gpu_peak_mb'][0]:.0f} MiB allocated / {ref['gpu_peak_mb'][1]:.0f} MiB reserved"
+    mem = torch_gpu_memory(ref)
     print(f"  PyTorch {ref['torch']} on {ref['device']}: {ref['ms']:9.1f} ms per batch, {ref['samples_per_sec']:8.1f} samples/s{mem}, "
           f"peak RSS {ref['peak_rss_mb']} MiB (child process)")
-    mem = ""
-    if r.get("gpu_peak_mb"):
-        mem = f", peak GPU memory {r['gpu_peak_in_use_mb']:.0f} MiB in use / {r['gpu_peak_mb']:.0f} MiB held"
+    mem = pcx_gpu_memory(r)
     print(f"  pcx on {r['device']} {r.get('gpu', '')} ({r['blas']}, GOMAXPROCS={args.threads}): {r['ms']:9.1f} ms per batch, "
           f"{r['samples_per_sec']:8.1f} samples/s{mem}, peak RSS {r['peak_mb']} MiB")
     print(f"  peak RSS pcx / PyTorch: {row['memory_ratio']:.2f}")
@@ -566,14 +572,10 @@ def bench_vit(args):
     print(f"{args.model} {args.method} training step, batch {args.batch} x {cfg['img_size']}² images, "
           f"{cfg['depth']} blocks, {VIT_CLASSES} classes, fp32, median of {args.repeat} after one warm-up")
     print(f"  PyTorch BLAS: {blascheck.describe(blas)}")
-    mem = ""
-    if ref["gpu_peak_mb"]:
-        mem = f", peak GPU memory {ref['gpu_peak_mb'][0]:.0f} MiB allocated / {ref['gpu_peak_mb'][1]:.0f} MiB reserved"
+    mem = torch_gpu_memory(ref)
     print(f"  PyTorch {ref['torch']} on {ref['device']}: {ref['ms']:9.1f} ms{mem}, peak RSS {ref['peak_rss_mb']} MiB "
           f"(child process), {ref['tunable']} tunable, loss {ref['loss']}")
-    mem = ""
-    if r.get("gpu_peak_mb"):
-        mem = f", peak GPU memory {r['gpu_peak_in_use_mb']:.0f} MiB in use / {r['gpu_peak_mb']:.0f} MiB held"
+    mem = pcx_gpu_memory(r)
     print(f"  pcx on {r['device']} {r.get('gpu', '')} ({r['blas']}, GOMAXPROCS={args.threads}): {r['ms']:9.1f} ms{mem}, "
           f"peak RSS {r['peak_mb']} MiB, {r['tunable']} tunable, loss {r['loss']}")
     if ref["tunable"] != r["tunable"]:
@@ -704,14 +706,10 @@ def bench_pretrain(args):
           f"{cfg['group_size']}, {ref['masked']} masked, {cfg['depth']}+{cfg['decoder_depth']} blocks {cfg['c']} wide, "
           f"fp32, median of {args.repeat} after one warm-up")
     print(f"  PyTorch BLAS: {blascheck.describe(blas)}")
-    mem = ""
-    if ref["gpu_peak_mb"]:
-        mem = f", peak GPU memory {ref['gpu_peak_mb'][0]:.0f} MiB allocated / {ref['gpu_peak_mb'][1]:.0f} MiB reserved"
+    mem = torch_gpu_memory(ref)
     print(f"  PyTorch {ref['torch']} on {ref['device']}: {ref['ms']:9.1f} ms{mem}, peak RSS {ref['peak_rss_mb']} MiB "
           f"(child process), {ref['params']} parameters, loss {ref['loss']}")
-    mem = ""
-    if r.get("gpu_peak_mb"):
-        mem = f", peak GPU memory {r['gpu_peak_in_use_mb']:.0f} MiB in use / {r['gpu_peak_mb']:.0f} MiB held"
+    mem = pcx_gpu_memory(r)
     print(f"  pcx on {r['device']} {r.get('gpu', '')} ({r['blas']}, GOMAXPROCS={args.threads}): {r['ms']:9.1f} ms "
           f"(grouping and mask {r['group_ms']:.1f} ms){mem}, peak RSS {r['peak_mb']} MiB, {r['params']} parameters, loss {r['loss']}")
     if row.get("mismatch"):

@@ -76,17 +76,9 @@ func runEvalBench(c *cli.Context) error {
 	xyz := sphereClouds(b, n, 2)
 	rep := evalReport{Preset: c.String("preset"), Method: mc.Method, Batch: b, Points: n, Device: "cpu", BLAS: blas.Backend(),
 		Repeat: c.Int("repeat")}
-	var grouper points.Grouper
-	sync := func() {}
+	grouper, sync, restore := placeOnDevice(m.Params(), dev, eng)
+	defer restore()
 	if eng != nil {
-		m.Params().ToDevice(eng)
-		defer m.Params().ToHost()
-		grouper = eng.(points.Grouper)
-		sync = func() {
-			if err := dev.Synchronize(); err != nil {
-				panic(&nn.DeviceError{Err: err})
-			}
-		}
 		rep.Device, rep.GPU, rep.BLAS = "cuda", dev.Info().Name, "cublas"
 	}
 	pool := nn.NewPool()

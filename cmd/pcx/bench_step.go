@@ -10,6 +10,7 @@ import (
 	"github.com/pcx-dev/pcx/classify"
 	"github.com/pcx-dev/pcx/nn"
 	"github.com/pcx-dev/pcx/nn/blas"
+	"github.com/pcx-dev/pcx/nn/cuda"
 	"github.com/pcx-dev/pcx/nn/optim"
 	"github.com/pcx-dev/pcx/pointcloud"
 	"github.com/pcx-dev/pcx/points"
@@ -100,17 +101,9 @@ func runStepBench(c *cli.Context) error {
 	}
 	rep := stepReport{Preset: c.String("preset"), Method: mc.Method, Batch: b, Points: n, Device: "cpu", BLAS: blas.Backend(),
 		Repeat: c.Int("repeat")}
-	var grouper points.Grouper
-	sync := func() {}
+	grouper, sync, restore := placeOnDevice(m.Params(), dev, eng)
+	defer restore()
 	if eng != nil {
-		m.Params().ToDevice(eng)
-		defer m.Params().ToHost()
-		grouper = eng.(points.Grouper)
-		sync = func() {
-			if err := dev.Synchronize(); err != nil {
-				panic(&nn.DeviceError{Err: err})
-			}
-		}
 		rep.Device, rep.GPU, rep.BLAS = "cuda", dev.Info().Name, "cublas"
 	}
 	opt := optim.NewAdamW(m.Params(), 0.05)
@@ -362,4 +355,20 @@ func benchPointModel(c *cli.Context, what string) (*classify.Model, error) {
 		return nil, err
 	}
 	return classify.NewModel(mc, pointcloud.NewRand(1))
+}
+
+// placeOnDevice moves a benchmark model's parameters to eng when there is
+// one, and returns its grouper (nil on the CPU), a function that waits for
+// the device (so that a timing includes its work; nothing on the CPU) and
+// one that moves the parameters back.
+func placeOnDevice(ps nn.Params, dev *cuda.Device, eng nn.Device) (grouper points.Grouper, sync, restore func()) {
+	if eng == nil {
+		return nil, func() {}, func() {}
+	}
+	ps.ToDevice(eng)
+	return eng.(points.Grouper), func() {
+		if err := dev.Synchronize(); err != nil {
+			panic(&nn.DeviceError{Err: err})
+		}
+	}, ps.ToHost
 }

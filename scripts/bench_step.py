@@ -344,8 +344,9 @@ def bench_step(args, dev, sizes):
 
 # --what eval: inference of the --what step models (model.eval() under torch.no_grad()) against pcx bench eval
 
-def eval_child(spec):
-    """The PyTorch inference of spec["method"]'s reference model, in this (child) process; prints one JSON line."""
+
+def child_start(spec):
+    """A child process's set-up: spec's threads, fp32 without TF32, seed 0; returns its Dev."""
     torch.set_num_threads(spec["threads"])
     dev = Dev(spec["device"])
     if dev.gpu:
@@ -353,6 +354,11 @@ def eval_child(spec):
         torch.backends.cudnn.allow_tf32 = False
     torch.set_default_dtype(torch.float32)
     torch.manual_seed(0)
+    return dev
+
+def eval_child(spec):
+    """The PyTorch inference of spec["method"]'s reference model, in this (child) process; prints one JSON line."""
+    dev = child_start(spec)
     sizes, b = spec["sizes"], spec["batch"]
     n, g, k = sizes["points"], sizes["groups"], sizes["group_size"]
     model, forward = step_model(spec["method"], sizes["depth"], g)
@@ -482,13 +488,7 @@ def vit_config(model, method, depth=0):
 
 def vit_child(spec):
     """The PyTorch ViT step, in this (child) process; prints one JSON line."""
-    torch.set_num_threads(spec["threads"])
-    dev = Dev(spec["device"])
-    if dev.gpu:
-        torch.backends.cuda.matmul.allow_tf32 = False
-        torch.backends.cudnn.allow_tf32 = False
-    torch.set_default_dtype(torch.float32)
-    torch.manual_seed(0)
+    dev = child_start(spec)
     cfg = vit_config(spec["model"], spec["method"], spec["depth"])
     model = vit.ViT(**cfg).float()
     with torch.no_grad():  # the reference leaves them 0, which would route every row to expert 0
@@ -630,13 +630,7 @@ def with_drop_path(blocks, rate):
 
 def pretrain_child(spec):
     """The PyTorch pretraining step, in this (child) process; prints one JSON line."""
-    torch.set_num_threads(spec["threads"])
-    dev = Dev(spec["device"])
-    if dev.gpu:
-        torch.backends.cuda.matmul.allow_tf32 = False
-        torch.backends.cudnn.allow_tf32 = False
-    torch.set_default_dtype(torch.float32)
-    torch.manual_seed(0)
+    dev = child_start(spec)
     cfg = pretrain_config(spec["preset"], spec["dry_run"])
     model = pointmae_pretrain.PointMAEPretrain(cfg["c"], cfg["depth"], cfg["heads"], cfg["decoder_depth"],
                                                cfg["decoder_heads"], cfg["group_size"]).float()

@@ -24,15 +24,12 @@ type evalReport struct {
 	MS            float64 `json:"ms"`
 	SamplesPerSec float64 `json:"samples_per_sec"`
 	// PeakMB is the process's peak RSS (VmHWM) in MB.
-	PeakMB int    `json:"peak_mb"`
-	BLAS   string `json:"blas"`
-	Device string `json:"device"`
-	GPU    string `json:"gpu,omitempty"`
-	// GPUPeakMB and GPUPeakInUseMB are the caching allocator's high-water
-	// marks (held, in use) in MiB, on cuda.
-	GPUPeakMB      float64 `json:"gpu_peak_mb,omitempty"`
-	GPUPeakInUseMB float64 `json:"gpu_peak_in_use_mb,omitempty"`
-	Repeat         int     `json:"repeat"`
+	PeakMB  int    `json:"peak_mb"`
+	BLAS    string `json:"blas"`
+	Device  string `json:"device"`
+	GPU     string `json:"gpu,omitempty"`
+	gpuPeak        // on cuda
+	Repeat  int    `json:"repeat"`
 	// Correct counts the last batch's rows whose largest logit is their
 	// label (i mod classes): a check that the logits were read.
 	Correct int `json:"correct"`
@@ -113,18 +110,12 @@ func runEvalBench(c *cli.Context) error {
 	if dt > 0 {
 		rep.SamplesPerSec = round4(float64(b) / dt.Seconds())
 	}
-	if dev != nil {
-		st := dev.Allocator().Stats()
-		rep.GPUPeakMB, rep.GPUPeakInUseMB = mib(st.Peak), mib(st.PeakInUse)
-	}
+	rep.gpuPeak = readGPUPeak(dev)
 	if c.Bool("json") {
 		return writeJSON(os.Stdout, rep)
 	}
 	fmt.Printf("%s %s inference, batch %d × %d points (%s, %s): %.1f ms per batch, %.1f samples/s, peak RSS %d MB",
 		rep.Preset, rep.Method, b, n, rep.Device, rep.BLAS, rep.MS, rep.SamplesPerSec, rep.PeakMB)
-	if dev != nil {
-		fmt.Printf(", peak GPU memory %.0f MiB (%.0f MiB in use)", rep.GPUPeakMB, rep.GPUPeakInUseMB)
-	}
-	fmt.Println()
+	fmt.Println(rep.gpuPeak)
 	return nil
 }

@@ -36,13 +36,10 @@ type pretrainReport struct {
 	MS      float64 `json:"ms"`
 	GroupMS float64 `json:"group_ms"`
 	PeakMB  int     `json:"peak_mb"`
-	// GPUPeakMB and GPUPeakInUseMB are the caching allocator's high-water
-	// marks, held and in use, in MiB (as in pcx bench step).
-	GPUPeakMB      float64 `json:"gpu_peak_mb,omitempty"`
-	GPUPeakInUseMB float64 `json:"gpu_peak_in_use_mb,omitempty"`
-	Repeat         int     `json:"repeat"`
-	Loss           float32 `json:"loss"`
-	Params         int     `json:"params"`
+	gpuPeak         // on cuda
+	Repeat  int     `json:"repeat"`
+	Loss    float32 `json:"loss"`
+	Params  int     `json:"params"`
 }
 
 func pretrainBenchCommand() *cli.Command {
@@ -176,18 +173,12 @@ func runPretrainBench(c *cli.Context) error {
 		return err
 	}
 	rep.MS, rep.GroupMS, rep.PeakMB, rep.Params = round4(dt.Seconds()*1e3), round4(groupTime.Seconds()*1e3), train.PeakRSSMB(), opt.Params.Count()
-	if dev != nil {
-		st := dev.Allocator().Stats()
-		rep.GPUPeakMB, rep.GPUPeakInUseMB = mib(st.Peak), mib(st.PeakInUse)
-	}
+	rep.gpuPeak = readGPUPeak(dev)
 	if c.Bool("json") {
 		return writeJSON(os.Stdout, rep)
 	}
 	fmt.Printf("%s pretraining step, batch %d × %d points, %d groups of %d, %d masked (%s, %s, %d cores): %.0f ms (grouping and mask %.1f ms), peak RSS %d MB",
 		rep.Preset, b, n, rep.Groups, rep.GroupSize, rep.Masked, rep.Device, rep.BLAS, rep.Workers, rep.MS, rep.GroupMS, rep.PeakMB)
-	if dev != nil {
-		fmt.Printf(", peak GPU memory %.0f MiB (%.0f MiB in use)", rep.GPUPeakMB, rep.GPUPeakInUseMB)
-	}
-	fmt.Println()
+	fmt.Println(rep.gpuPeak)
 	return nil
 }

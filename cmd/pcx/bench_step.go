@@ -31,15 +31,10 @@ type stepReport struct {
 	MS      float64 `json:"ms"`
 	GroupMS float64 `json:"group_ms"`
 	PeakMB  int     `json:"peak_mb"`
-	// GPUPeakMB is the caching allocator's high-water mark (device memory
-	// held, in use and cached; as torch.cuda.max_memory_reserved) and
-	// GPUPeakInUseMB its largest in-use total (as
-	// torch.cuda.max_memory_allocated), both in MiB.
-	GPUPeakMB      float64 `json:"gpu_peak_mb,omitempty"`
-	GPUPeakInUseMB float64 `json:"gpu_peak_in_use_mb,omitempty"`
-	Repeat         int     `json:"repeat"`
-	Loss           float32 `json:"loss"`
-	Tunable        int     `json:"tunable"`
+	gpuPeak         // on cuda
+	Repeat  int     `json:"repeat"`
+	Loss    float32 `json:"loss"`
+	Tunable int     `json:"tunable"`
 	// Profile is --profile's per-phase time and memory (Point-MAE presets).
 	Profile *stepProfileReport `json:"profile,omitempty"`
 }
@@ -162,10 +157,7 @@ func runStepBench(c *cli.Context) error {
 		return err
 	}
 	rep.MS, rep.GroupMS, rep.PeakMB, rep.Tunable = round4(dt.Seconds()*1e3), round4(groupTime.Seconds()*1e3), train.PeakRSSMB(), opt.Params.Count()
-	if dev != nil {
-		st := dev.Allocator().Stats()
-		rep.GPUPeakMB, rep.GPUPeakInUseMB = mib(st.Peak), mib(st.PeakInUse)
-	}
+	rep.gpuPeak = readGPUPeak(dev)
 	if prof != nil {
 		rep.Profile = newStepProfileReport(profiles[1:], m.Params(), opt.Params) // without the warm-up
 	}
@@ -174,10 +166,7 @@ func runStepBench(c *cli.Context) error {
 	}
 	fmt.Printf("%s %s step, batch %d × %d points (%s, %s): %.0f ms (grouping %.1f ms), peak RSS %d MB, %d tunable parameters",
 		rep.Preset, rep.Method, b, n, rep.Device, rep.BLAS, rep.MS, rep.GroupMS, rep.PeakMB, rep.Tunable)
-	if dev != nil {
-		fmt.Printf(", peak GPU memory %.0f MiB (%.0f MiB in use)", rep.GPUPeakMB, rep.GPUPeakInUseMB)
-	}
-	fmt.Println()
+	fmt.Println(rep.gpuPeak)
 	if rep.Profile != nil {
 		rep.Profile.print(os.Stdout, rep.MS)
 	}
@@ -274,19 +263,13 @@ func runImageStepBench(c *cli.Context) error {
 		return err
 	}
 	rep.MS, rep.PeakMB, rep.Tunable = round4(dt.Seconds()*1e3), train.PeakRSSMB(), opt.Params.Count()
-	if dev != nil {
-		st := dev.Allocator().Stats()
-		rep.GPUPeakMB, rep.GPUPeakInUseMB = mib(st.Peak), mib(st.PeakInUse)
-	}
+	rep.gpuPeak = readGPUPeak(dev)
 	if c.Bool("json") {
 		return writeJSON(os.Stdout, rep)
 	}
 	fmt.Printf("%s %s step, batch %d × %d² images (%s, %s): %.0f ms, peak RSS %d MB, %d tunable parameters",
 		rep.Preset, rep.Method, b, size, rep.Device, rep.BLAS, rep.MS, rep.PeakMB, rep.Tunable)
-	if dev != nil {
-		fmt.Printf(", peak GPU memory %.0f MiB (%.0f MiB in use)", rep.GPUPeakMB, rep.GPUPeakInUseMB)
-	}
-	fmt.Println()
+	fmt.Println(rep.gpuPeak)
 	return nil
 }
 
@@ -371,4 +354,30 @@ func placeOnDevice(ps nn.Params, dev *cuda.Device, eng nn.Device) (grouper point
 			panic(&nn.DeviceError{Err: err})
 		}
 	}, ps.ToHost
+}
+
+// gpuPeak is a benchmark report's device memory on cuda: the caching
+// allocator's high-water mark (memory held, in use and cached; as
+// torch.cuda.max_memory_reserved) and its largest in-use total (as
+// torch.cuda.max_memory_allocated), both in MiB. Zero on the CPU.
+type gpuPeak struct {
+	GPUPeakMB      float64 `json:"gpu_peak_mb,omitempty"`
+	GPUPeakInUseMB float64 `json:"gpu_peak_in_use_mb,omitempty"`
+}
+
+// readGPUPeak reads dev's allocator (the zero value when dev is nil).
+func readGPUPeak(dev *cuda.Device) gpuPeak {
+	if dev == nil {
+		return gpuPeak{}
+	}
+	st := dev.Allocator().Stats()
+	return gpuPeak{mib(st.Peak), mib(st.PeakInUse)}
+}
+
+// String ends a report line: the peaks on cuda, nothing on the CPU.
+func (g gpuPeak) String() string {
+	if g == (gpuPeak{}) {
+		return ""
+	}
+	return fmt.Sprintf(", peak GPU memory %.0f MiB (%.0f MiB in use)", g.GPUPeakMB, g.GPUPeakInUseMB)
 }

@@ -85,6 +85,8 @@ type RunOptions struct {
 	// when Device can group (points.Grouper), which otherwise groups
 	// each batch; both give the same groups.
 	HostGrouping bool
+	// Parallel makes the run one rank of a data-parallel run.
+	train.Parallel
 }
 
 // LoadData opens the run's data set and checks it against the model.
@@ -160,7 +162,7 @@ func Train(ctx context.Context, cfg Config, data *datasets.Dataset, dir string, 
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	if !resume {
+	if !resume && ro.Primary() {
 		if err := WriteConfig(filepath.Join(dir, ConfigFile), cfg); err != nil {
 			return nil, err
 		}
@@ -184,7 +186,7 @@ func Train(ctx context.Context, cfg Config, data *datasets.Dataset, dir string, 
 	if up := datasets.UpAxis(cfg.Data); up != "" {
 		meta[MetaUp] = up
 	}
-	opt := train.Options{Dir: dir, Resume: resume, Log: log, Progress: progress, Meta: meta, Device: ro.Device}
+	opt := train.Options{Dir: dir, Resume: resume, Log: log, Progress: progress, Meta: meta, Device: ro.Device, Parallel: ro.Parallel}
 	// The starting running statistics are known when they are the ones
 	// just built: always for a new run, and for a resumed run that began
 	// from random weights (a resumed run from a checkpoint began from that

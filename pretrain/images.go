@@ -408,7 +408,7 @@ func TrainImages(ctx context.Context, c ImageConfig, data *ImageCorpus, dir stri
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	if !o.Resume {
+	if !o.Resume && o.Primary() {
 		if err := classify.WriteConfig(filepath.Join(dir, ConfigFile), c); err != nil {
 			return nil, err
 		}
@@ -434,8 +434,8 @@ func TrainImages(ctx context.Context, c ImageConfig, data *ImageCorpus, dir stri
 	}
 	meta := map[string]string{MetaConfig: string(cj)}
 	res, err := train.Run(ctx, task, c.Train, train.Options{Dir: dir, Resume: o.Resume, Log: o.Log, Progress: o.Progress,
-		Meta: meta, Device: o.Device, AfterStep: o.AfterStep})
-	if err != nil {
+		Meta: meta, Device: o.Device, AfterStep: o.AfterStep, Parallel: o.Parallel})
+	if err != nil || !o.Primary() {
 		return res, err
 	}
 	if err := SaveBackbone(filepath.Join(dir, BackboneFile), m.BackboneParams(), meta, o.Half); err != nil {

@@ -324,6 +324,9 @@ type Options struct {
 	// (ImageConfig.Probe's, which TrainImages otherwise loads with
 	// LoadImageProbeData).
 	ImageProbeData *ImageCorpus
+	// Parallel makes the run one rank of a data-parallel run; rank 0
+	// writes the backbone and the figures' data.
+	train.Parallel
 }
 
 // Train pretrains on data in dir: dir/config.yaml is written first (unless
@@ -350,7 +353,7 @@ func Train(ctx context.Context, c Config, data *datasets.Dataset, dir string, o 
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	if !o.Resume {
+	if !o.Resume && o.Primary() {
 		if err := classify.WriteConfig(filepath.Join(dir, ConfigFile), c); err != nil {
 			return nil, err
 		}
@@ -375,8 +378,8 @@ func Train(ctx context.Context, c Config, data *datasets.Dataset, dir string, o 
 	}
 	meta := map[string]string{MetaConfig: string(cj)}
 	res, err := train.Run(ctx, task, c.Train, train.Options{Dir: dir, Resume: o.Resume, Log: o.Log, Progress: o.Progress,
-		Meta: meta, Device: o.Device, AfterStep: o.AfterStep})
-	if err != nil {
+		Meta: meta, Device: o.Device, AfterStep: o.AfterStep, Parallel: o.Parallel})
+	if err != nil || !o.Primary() {
 		return res, err
 	}
 	if err := SaveBackbone(filepath.Join(dir, BackboneFile), m.BackboneParams(), meta, o.Half); err != nil {

@@ -69,7 +69,7 @@ func probeDue(p Prober, epoch, epochs int) bool {
 // returns its named values (none when not due) and the time it took.
 func (r *runner) probe(epoch int) ([]Named, float64, error) {
 	p, ok := r.task.(Prober)
-	if !ok || !probeDue(p, epoch, r.cfg.Epochs) {
+	if !ok || !probeDue(p, epoch, r.cfg.Epochs) || !r.primary() { // rank 0 probes for the run
 		return nil, 0, nil
 	}
 	ms := p.ProbeMetrics()

@@ -78,6 +78,9 @@ func (r *runner) state() runState {
 // infinity are not saved: the file is left as it was and the error wraps
 // ErrNonFinite.
 func (r *runner) save(name string) error {
+	if !r.primary() {
+		return nil
+	}
 	cur := r.state()
 	st, err := json.Marshal(cur)
 	if err != nil {
@@ -163,6 +166,14 @@ func (r *runner) resume() error {
 	// Workers and prefetch do not change results; everything else must match.
 	saved, now := st.Config, r.cfg
 	saved.Workers, saved.Prefetch, now.Workers, now.Prefetch = 0, 0, 0, 0
+	// The shards may change (a run resumed on another number of ranks);
+	// unless asked, the run keeps its own.
+	if now.Shards == 0 || now.Shards == saved.Shards {
+		r.cfg.Shards, r.keptShards = saved.Shards, true
+	} else if max(now.Shards, 1) != max(saved.Shards, 1) {
+		r.logf("resuming with %d shards a batch, where the run had %d: from here it computes as it would have with %d\n", max(now.Shards, 1), max(saved.Shards, 1), max(now.Shards, 1))
+	}
+	saved.Shards, now.Shards = 0, 0
 	if saved != now {
 		return fmt.Errorf("cannot resume: %s was trained with other settings (%s); resume with the run's own settings, or start a new run",
 			path, configDiff(saved, now))
@@ -282,6 +293,9 @@ func (st runState) complete() bool {
 
 // writeMetrics rewrites metrics.jsonl and metrics.csv atomically.
 func (r *runner) writeMetrics() error {
+	if !r.primary() {
+		return nil
+	}
 	err := atomicfile.Write(r.path(MetricsJSONL), func(w io.Writer) error {
 		enc := json.NewEncoder(w)
 		for _, m := range r.metrics {

@@ -43,6 +43,7 @@ import (
 	"time"
 
 	"github.com/pcx-dev/pcx/nn"
+	"github.com/pcx-dev/pcx/nn/dist"
 	"github.com/pcx-dev/pcx/nn/optim"
 )
 
@@ -143,6 +144,13 @@ type Config struct {
 	// is the task's first metric (the loss if it has none) on the test
 	// split, or on the training split when there is no test split.
 	Best string `yaml:"best,omitempty" json:"best,omitempty"`
+	// Shards splits each batch into this many equal shards, each run on
+	// its own as one rank of a data-parallel run does (its own batch-norm
+	// statistics, its own random streams), their gradients summed in shard
+	// order (0 or 1: the batch is one piece). N ranks run N shards, one
+	// each; a single process with Shards N computes what N ranks compute.
+	// It must divide BatchSize, and the number of ranks must divide it.
+	Shards int `yaml:"shards,omitempty" json:"shards,omitempty"`
 	// ScheduleUnit is "step" to move the learning rate every optimiser
 	// step (warm-up and cosine counted in steps: WarmupEpochs and Epochs
 	// times the steps of an epoch); "" or "epoch" move it once per epoch.
@@ -176,6 +184,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("workers and prefetch must not be negative")
 	case c.ScheduleUnit != "" && c.ScheduleUnit != "epoch" && c.ScheduleUnit != "step":
 		return fmt.Errorf("schedule_unit must be epoch or step (got %s)", quoteShort(c.ScheduleUnit))
+	case c.Shards < 0 || c.Shards > 1 && c.BatchSize%c.Shards != 0:
+		return fmt.Errorf("shards must divide the batch size %d (got %d)", c.BatchSize, c.Shards)
 	case len(c.Best) > 64:
 		return fmt.Errorf("best must name a metric (got %s)", quoteShort(c.Best))
 	}
@@ -239,7 +249,27 @@ type Options struct {
 	// its end), checkpoints copy them to the host, batches are uploaded
 	// by the operations that take them, the step's outputs come back.
 	Device nn.Device
+	// Parallel makes the run one rank of a data-parallel run.
+	Parallel
 }
+
+// Parallel says how a process takes part in a data-parallel run.
+type Parallel struct {
+	// Comm, when set, makes this process one rank of a data-parallel run
+	// (see dist): each rank trains on its shards of every batch and the
+	// ranks sum their gradients before the optimiser step; evaluation is
+	// split among them. Only rank 0 reads and writes the run directory and
+	// logs; the others receive its state at the start.
+	Comm dist.Comm
+	// Deterministic sums the ranks' gradients in rank order, so that a run
+	// repeats bit for bit (with one shard per rank, the bits of a single
+	// process with as many shards); otherwise the engine's order.
+	Deterministic bool
+}
+
+// Primary says the process writes the run's files: it trains alone or is
+// rank 0.
+func (p Parallel) Primary() bool { return p.Comm == nil || p.Comm.Rank() == 0 }
 
 // Result summarises a run.
 type Result struct {
@@ -297,38 +327,40 @@ func Run(ctx context.Context, task Task, cfg Config, opt Options) (*Result, erro
 	if err != nil {
 		return nil, err
 	}
-	// The run owns its directory until it returns.
-	lk, owned, err := claim(opt.Dir)
-	if err != nil {
-		return nil, err
-	}
-	defer lk.release(owned)
 	r := &runner{ctx: ctx, task: task, cfg: cfg, opt: opt, ps: task.Params(), cols: cols, best: best,
-		sums: make([]float64, len(task.Metrics()))}
+		sums: make([]float64, len(task.Metrics())), comm: opt.Comm}
+	if r.comm != nil && r.comm.Size() == 1 {
+		r.comm = nil
+	}
+	if !r.primary() { // rank 0 speaks for the run
+		r.opt.Log, r.opt.Progress, r.opt.OnEpoch = nil, nil, nil
+	}
+	if r.comm != nil && opt.Device != nil {
+		return nil, fmt.Errorf("train: a data-parallel run (%s) trains on the host; drop --device", r.comm.Name())
+	}
+	if r.comm != nil && !opt.Resume && r.cfg.Shards == 0 {
+		r.cfg.Shards = r.comm.Size() // one shard a rank
+	}
 	r.adam = optim.NewAdamW(r.ps, cfg.WeightDecay)
 	if len(r.adam.Params) == 0 {
 		return nil, fmt.Errorf("train: the model has no trainable parameters")
 	}
-	if n := len(lk.Removed); n > 0 {
-		r.logf("removed %d temporary file(s) of interrupted writes from %s: %s\n", n, opt.Dir, strings.Join(lk.Removed[:min(n, 4)], ", "))
-		lk.Removed = nil
+	// Rank 0 owns the run directory until it returns; the other ranks
+	// receive where it stands.
+	var err0 error
+	if r.primary() {
+		var lk *DirLock
+		var owned bool
+		if lk, owned, err0 = claim(opt.Dir); err0 == nil {
+			defer lk.release(owned)
+			err0 = r.open(lk)
+		}
 	}
-	if opt.Resume {
-		if err := r.resume(); err != nil {
-			return nil, err
-		}
-	} else {
-		if err := StartFresh(opt.Dir, opt.Overwrite); err != nil {
-			return nil, err
-		}
-		// A usable checkpoint exists from the start, so that a run that
-		// fails in its first epoch still leaves one.
-		if err := r.save(LastFile); err != nil {
-			return nil, err
-		}
-		if err := r.writeMetrics(); err != nil {
-			return nil, err
-		}
+	if err := r.shareStart(err0); err != nil {
+		return nil, err
+	}
+	if err := r.checkShards(); err != nil {
+		return nil, err
 	}
 	d := opt.Device
 	if d == nil {
@@ -384,6 +416,11 @@ type runner struct {
 	bestEpoch         int
 	metrics           []EpochMetrics
 
+	// comm connects the ranks of a data-parallel run (nil: alone);
+	// keptShards says a resumed run took its shards from its checkpoint.
+	comm       dist.Comm
+	keptShards bool
+
 	// good is where the last checkpoint written or resumed from stands;
 	// hasGood says there is one.
 	good    runState
@@ -411,30 +448,32 @@ func (r *runner) loop() (*Result, error) {
 		lr := cfg.Schedule(e, 0, perEpoch)
 		start := time.Now()
 		order := Permutation(cfg.Seed, e, nTrain)
+		S, L := r.shardCount(), r.localShards()
+		per := cfg.BatchSize / S
 		var idx [][]int
 		for b := 0; b < perEpoch; b++ {
-			idx = append(idx, order[b*cfg.BatchSize:(b+1)*cfg.BatchSize])
+			for j := 0; j < L; j++ {
+				s := r.rank()*L + j
+				idx = append(idx, order[b*cfg.BatchSize+s*per:b*cfg.BatchSize+(s+1)*per])
+			}
 		}
 		desc := fmt.Sprintf("epoch %d/%d", e+1, cfg.Epochs)
 		bar := NewProgress(r.opt.Progress, perEpoch*cfg.BatchSize, desc)
 		bar.Set(r.batch * cfg.BatchSize)
-		ld := startLoader(r.ctx, r.task, TrainSplit, idx, r.batch, cfg.Workers, cfg.Prefetch, func(b int) *rand.Rand {
-			return Stream(cfg.Seed, StreamData, e, b)
+		ld := startLoader(r.ctx, r.task, TrainSplit, idx, r.batch*L, cfg.Workers, cfg.Prefetch, func(i int) *rand.Rand {
+			return Stream(cfg.Seed, StreamData, e, r.shardStream(i/L, i%L))
 		})
 		for b := r.batch; b < perEpoch; b++ {
 			t0 := time.Now()
-			lb, err := ld.next()
-			wait := time.Since(t0).Seconds()
+			end, wait, err := r.step(ld, cfg.Schedule(e, b, perEpoch), e, b)
 			if err != nil {
 				ld.stop()
-				if errors.Is(err, context.Canceled) || r.ctx.Err() != nil {
-					return r.interrupted()
-				}
-				return nil, fmt.Errorf("%w; %s", err, r.goodCheckpoint())
-			}
-			if err := r.step(lb, cfg.Schedule(e, b, perEpoch), e, b); err != nil {
-				ld.stop()
 				return nil, err
+			}
+			if end == stopNow {
+				ld.stop()
+				bar.Finish()
+				return r.interrupted()
 			}
 			r.waitSec += wait
 			r.trainSec += time.Since(t0).Seconds()
@@ -443,7 +482,7 @@ func (r *runner) loop() (*Result, error) {
 			if r.opt.AfterStep != nil {
 				r.opt.AfterStep(e, b)
 			}
-			if r.ctx.Err() != nil {
+			if end == stopAfter || r.comm == nil && r.ctx.Err() != nil {
 				ld.stop()
 				bar.Finish()
 				return r.interrupted()
@@ -465,7 +504,7 @@ func (r *runner) loop() (*Result, error) {
 		if hasTest {
 			evBar := NewProgress(r.opt.Progress, r.task.Len(TestSplit), desc+" test")
 			r.trimPool()
-			ev, err := EvaluateShowing(r.ctx, r.task, TestSplit, cfg.EvalBatch, cfg.Workers, cfg.Seed, r.pool, evBar, nil)
+			ev, err := evaluate(r.ctx, r.task, TestSplit, cfg.EvalBatch, cfg.Workers, cfg.Seed, r.pool, evBar, nil, r.comm)
 			r.trimPool()
 			evBar.Finish()
 			if err != nil {
@@ -656,36 +695,6 @@ func runLeft(sec float64, ran, left int) string {
 		return ""
 	}
 	return "  about " + Round(time.Duration(sec/float64(ran)*float64(left)*float64(time.Second))).String() + " left"
-}
-
-// step runs one optimiser step on a loaded batch.
-func (r *runner) step(b Batch, lr float64, epoch, batch int) error {
-	r.ps.ZeroGrad()
-	tp := nn.NewTapePool(true, r.pool)
-	out := r.task.Step(tp, b, Stream(r.cfg.Seed, StreamModel, epoch, batch))
-	loss := out.Objective(tp)
-	l := float64(loss.Host()[0])
-	if math.IsNaN(l) || math.IsInf(l, 0) {
-		tp.Release()
-		return r.nonFinite("loss", l, epoch, batch)
-	}
-	if len(out.Sums) != len(r.sums) {
-		tp.Release()
-		return fmt.Errorf("train: the task's step returned %d metric sums for its %d metrics", len(out.Sums), len(r.sums))
-	}
-	tp.Backward(loss)
-	for i := range r.sums {
-		r.sums[i] += out.Sums[i]
-	}
-	r.seen += b.Len()
-	tp.Release()
-	norm := optim.ClipGradNorm(r.adam.Params, clipOrInf(r.cfg.ClipGrad))
-	if math.IsNaN(norm) || math.IsInf(norm, 0) {
-		return r.nonFinite("gradient norm", norm, epoch, batch)
-	}
-	r.adam.Step(lr)
-	r.lossSum += l
-	return nil
 }
 
 func clipOrInf(c float64) float64 {

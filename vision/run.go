@@ -139,6 +139,8 @@ type RunOptions struct {
 	Resume        bool
 	Log, Progress io.Writer
 	Device        nn.Device
+	// Parallel makes the run one rank of a data-parallel run.
+	train.Parallel
 }
 
 // Train runs c on data in dir.
@@ -164,7 +166,7 @@ func Train(ctx context.Context, c Config, data *imagesets.Dataset, dir string, r
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	if !ro.Resume {
+	if !ro.Resume && ro.Primary() {
 		if err := classify.WriteConfig(filepath.Join(dir, classify.ConfigFile), c); err != nil {
 			return nil, err
 		}
@@ -183,7 +185,7 @@ func Train(ctx context.Context, c Config, data *imagesets.Dataset, dir string, r
 			c.Model.Preset, tun, m.Params().Count(), 100*float64(tun)/float64(m.Params().Count()), tun-head)
 	}
 	meta := map[string]string{classify.MetaConfig: string(cj), classify.MetaClasses: string(classes), classify.MetaModality: Modality}
-	opt := train.Options{Dir: dir, Resume: ro.Resume, Log: ro.Log, Progress: ro.Progress, Meta: meta, Device: ro.Device}
+	opt := train.Options{Dir: dir, Resume: ro.Resume, Log: ro.Log, Progress: ro.Progress, Meta: meta, Device: ro.Device, Parallel: ro.Parallel}
 	return train.Run(ctx, task, c.Train, opt)
 }
 

@@ -53,6 +53,7 @@ func imageTrainFlags(k presets.ImageDataKind, t train.Config) []cli.Flag {
 		&cli.BoolFlag{Name: "plots", Value: true, Usage: "draw the run's figures at the end (curves, routing, t-SNE)"},
 		&cli.BoolFlag{Name: "json", Usage: "print the result as JSON at the end"},
 		deviceFlag,
+		distFlag, shardsFlag, deterministicFlag,
 	}
 }
 
@@ -202,7 +203,7 @@ func executeImageRun(c *cli.Context, cfg vision.Config, out string) error {
 			}
 			return len(data.Classes), nil
 		},
-		run: func(ctx context.Context, classes int, log io.Writer, eng nn.Device) (*train.Result, error) {
+		run: func(ctx context.Context, classes int, log io.Writer, eng nn.Device, par train.Parallel) (*train.Result, error) {
 			if cfg.Model.Classes != classes {
 				m := cfg.Model
 				r, err := vision.ResolveModel(m.Preset, m.Method, classes, m.ImageSize)
@@ -212,7 +213,7 @@ func executeImageRun(c *cli.Context, cfg vision.Config, out string) error {
 				r.Rank, r.SMoAOnly, r.NoSharing = m.Rank, m.SMoAOnly, m.NoSharing
 				cfg.Model = r
 			}
-			return vision.Train(ctx, cfg, data, out, vision.RunOptions{Resume: c.Bool("resume"), Log: log, Progress: os.Stderr, Device: eng})
+			return vision.Train(ctx, cfg, data, out, vision.RunOptions{Resume: c.Bool("resume"), Log: log, Progress: os.Stderr, Device: eng, Parallel: par})
 		},
 		plots: func() ([]string, error) { return plotImageRun(out, data) },
 	})

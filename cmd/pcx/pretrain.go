@@ -125,6 +125,7 @@ func pretrainFlags(k pretrainKind) []cli.Flag {
 		&cli.BoolFlag{Name: "plots", Value: true, Usage: "draw the run's loss curves and reconstructions at the end"},
 		&cli.BoolFlag{Name: "json", Usage: "print the result as JSON at the end"},
 		deviceFlag,
+		distFlag, shardsFlag, deterministicFlag,
 	)
 }
 
@@ -240,8 +241,8 @@ Example:
 					probeData, err = pretrain.LoadProbeData(cfg)
 					return 0, err
 				},
-				run: func(ctx context.Context, _ int, log io.Writer, eng nn.Device) (*train.Result, error) {
-					return pretrain.Train(ctx, cfg, data, out, pretrain.Options{Resume: c.Bool("resume"), Log: log, Progress: os.Stderr, Device: eng,
+				run: func(ctx context.Context, _ int, log io.Writer, eng nn.Device, par train.Parallel) (*train.Result, error) {
+					return pretrain.Train(ctx, cfg, data, out, pretrain.Options{Resume: c.Bool("resume"), Log: log, Progress: os.Stderr, Device: eng, Parallel: par,
 						Half: c.Bool("half"), ProbeData: probeData})
 				},
 				plots: func() ([]string, error) {

@@ -74,6 +74,7 @@ func pretrainImageFlags(kind, preset string) []cli.Flag {
 		&cli.BoolFlag{Name: "plots", Value: true, Usage: "draw the loss curves and a reconstruction grid at the end"},
 		&cli.BoolFlag{Name: "json", Usage: "print the result as JSON at the end"},
 		deviceFlag,
+		distFlag, shardsFlag, deterministicFlag,
 	)...)
 }
 
@@ -193,8 +194,8 @@ Example:
 					probeData, err = pretrain.LoadImageProbeData(cfg)
 					return 0, err
 				},
-				run: func(ctx context.Context, _ int, log io.Writer, eng nn.Device) (*train.Result, error) {
-					return pretrain.TrainImages(ctx, cfg, data, out, pretrain.Options{Resume: c.Bool("resume"), Log: log, Progress: os.Stderr, Device: eng,
+				run: func(ctx context.Context, _ int, log io.Writer, eng nn.Device, par train.Parallel) (*train.Result, error) {
+					return pretrain.TrainImages(ctx, cfg, data, out, pretrain.Options{Resume: c.Bool("resume"), Log: log, Progress: os.Stderr, Device: eng, Parallel: par,
 						ImageProbeData: probeData})
 				},
 				plots: func() ([]string, error) {

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 
@@ -140,6 +141,7 @@ func trainFlags(k trainKind) []cli.Flag {
 		&cli.BoolFlag{Name: "plots", Value: true, Usage: "draw the run's figures at the end (curves, DAPT-X routing, t-SNE)"},
 		&cli.BoolFlag{Name: "json", Usage: "print the result as JSON at the end"},
 		deviceFlag,
+		distFlag, shardsFlag, deterministicFlag,
 		&cli.BoolFlag{Name: "group-on-host", Usage: "with --device cuda, keep FPS and kNN grouping on the CPU loader instead of the GPU (the same groups)"},
 	}
 }
@@ -255,6 +257,7 @@ func applyScheduleFlags(c *cli.Context, t *train.Config) {
 		{"warmup", func() { t.WarmupEpochs = c.Int("warmup") }},
 		{"seed", func() { t.Seed = c.Uint64("seed") }},
 		{"workers", func() { t.Workers = c.Int("workers") }},
+		{"shards", func() { t.Shards = c.Int("shards") }},
 	})
 	if t.Workers == 0 { // record the number the run uses
 		t.Workers = c.Int("workers")
@@ -328,9 +331,9 @@ Example:
 					}
 					return len(data.Classes), nil
 				},
-				run: func(ctx context.Context, classes int, log io.Writer, eng nn.Device) (*train.Result, error) {
+				run: func(ctx context.Context, classes int, log io.Writer, eng nn.Device, par train.Parallel) (*train.Result, error) {
 					cfg.Model.Classes = classes
-					return classify.Train(ctx, cfg, data, out, classify.RunOptions{Resume: c.Bool("resume"), Log: log, Progress: os.Stderr, Device: eng, HostGrouping: c.Bool("group-on-host")})
+					return classify.Train(ctx, cfg, data, out, classify.RunOptions{Resume: c.Bool("resume"), Log: log, Progress: os.Stderr, Device: eng, HostGrouping: c.Bool("group-on-host"), Parallel: par})
 				},
 				plots: func() ([]string, error) { return plotRun(out, data) },
 			})
@@ -347,7 +350,7 @@ type runSpec struct {
 	// evalHint follows "pcx eval --ckpt BEST" in the closing hint.
 	evalHint string
 	load     func() (classes int, err error)
-	run      func(ctx context.Context, classes int, log io.Writer, eng nn.Device) (*train.Result, error)
+	run      func(ctx context.Context, classes int, log io.Writer, eng nn.Device, par train.Parallel) (*train.Result, error)
 	plots    func() ([]string, error)
 	// files are other files of the run that --overwrite removes.
 	files []string
@@ -362,35 +365,49 @@ type runSpec struct {
 // Ctrl-C saving the state, draws the figures and prints the result.
 func executeRun(c *cli.Context, r runSpec) error {
 	out := r.out
-	dev, eng, closeDev, err := openDevice(c, os.Stdout)
+	comm, err := openDist(c)
 	if err != nil {
 		return err
+	}
+	par := train.Parallel{Comm: comm, Deterministic: c.Bool("deterministic")}
+	if comm != nil {
+		defer comm.Close()
+		if !par.Primary() {
+			return runRank(c, r, par)
+		}
+	}
+	dev, eng, closeDev, err := openDevice(c, os.Stdout)
+	if err != nil {
+		return abortOthers(par, err)
 	}
 	defer closeDev()
 	// This run owns out until it ends; a new run does not start over
 	// another one unless asked.
 	lock, err := train.Lock(out)
 	if err != nil {
-		return err
+		return abortOthers(par, err)
 	}
 	defer lock.Unlock()
 	if !c.Bool("resume") {
 		if err := train.StartFresh(out, c.Bool("overwrite"), append(append([]string{r.config}, runFigures...), r.files...)...); err != nil {
-			return err
+			return abortOthers(par, err)
 		}
 	}
 	classes, err := r.load()
 	if err != nil {
-		return err
+		return abortOthers(par, err)
 	}
 	ctx, stop := interruptContext()
 	defer stop()
 	fmt.Printf("run directory %s\n", out)
+	if comm != nil {
+		fmt.Printf("data parallel: %s, %d thread(s) a rank\n", comm.Name(), runtime.GOMAXPROCS(0))
+	}
 	var log io.Writer = os.Stdout
 	if trainLogHook != nil {
 		log = trainLogHook(log)
 	}
-	res, err := r.run(ctx, classes, log, eng)
+	res, err := r.run(ctx, classes, log, eng, par)
 	if dev != nil {
 		st := dev.Allocator().Stats()
 		fmt.Fprintf(os.Stderr, "peak GPU memory (pcx's caching allocator): %.1f MiB held, %.1f MiB in use\n", mib(st.Peak), mib(st.PeakInUse))
@@ -404,7 +421,7 @@ func executeRun(c *cli.Context, r runSpec) error {
 			// after the deferred cleanups
 			return exitError{130, fmt.Errorf("%w:\n   %s", err, r.resumeCmd())}
 		}
-		return err
+		return abortOthers(par, err)
 	}
 	var figs []string
 	if c.Bool("plots") {

@@ -10,7 +10,6 @@ import (
 	"testing"
 
 	"github.com/pcx-dev/pcx/nn"
-	"github.com/pcx-dev/pcx/nn/checkpoint"
 	"github.com/pcx-dev/pcx/nn/dist"
 )
 
@@ -73,15 +72,7 @@ func bnTask(int) Task { return newBNBlobs() }
 
 func paramsIn(t *testing.T, path string) []float32 {
 	t.Helper()
-	task := newBNBlobs()
-	if _, _, _, err := checkpoint.Load(path, task.Params()); err != nil {
-		t.Fatal(err)
-	}
-	var out []float32
-	for _, p := range task.Params() {
-		out = append(out, p.Data...)
-	}
-	return out
+	return valuesIn(t, path, newBNBlobs().Params())
 }
 
 // TestRanksEqualShards: n ranks, one shard each, compute the bits of one

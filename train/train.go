@@ -711,6 +711,9 @@ func (r *runner) nonFinite(what string, v float64, epoch, batch int) error {
 
 // goodCheckpoint names the last good checkpoint, for messages.
 func (r *runner) goodCheckpoint() string {
+	if !r.primary() {
+		return "rank 0 keeps the run's checkpoints"
+	}
 	if !r.hasGood {
 		return "the run has no good checkpoint"
 	}

@@ -139,12 +139,18 @@ func strip(ms []EpochMetrics) []EpochMetrics {
 
 func paramsOf(t *testing.T, path string) []float32 {
 	t.Helper()
-	task := newBlobs(1)
-	if _, _, _, err := checkpoint.Load(path, task.Params()); err != nil {
+	return valuesIn(t, path, newBlobs(1).Params())
+}
+
+// valuesIn loads the checkpoint at path into ps and returns all their
+// values in order.
+func valuesIn(t *testing.T, path string, ps nn.Params) []float32 {
+	t.Helper()
+	if _, _, _, err := checkpoint.Load(path, ps); err != nil {
 		t.Fatal(err)
 	}
 	var out []float32
-	for _, p := range task.Params() {
+	for _, p := range ps {
 		out = append(out, p.Data...)
 	}
 	return out

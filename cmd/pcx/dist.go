@@ -1,11 +1,13 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"runtime"
+	"time"
 
 	"github.com/pcx-dev/pcx/nn/dist"
 	"github.com/pcx-dev/pcx/train"
@@ -63,4 +65,35 @@ func abortOthers(par train.Parallel, err error) error {
 	fmt.Fprintf(os.Stderr, "pcx: rank %d of %d: %v\n", par.Comm.Rank(), par.Comm.Size(), err)
 	par.Comm.Abort(exitCode(err))
 	return err
+}
+
+// watchStop reports, on rank 0, a stop signal the run has not answered
+// within a few seconds: a launcher ending the run after one of its ranks
+// ended (the others then wait in an exchange that never completes) sends
+// it just before it kills them. The returned function ends the watch.
+func watchStop(ctx context.Context, par train.Parallel, resume func() string) func() {
+	done := make(chan struct{})
+	go func() {
+		select {
+		case <-done:
+			return
+		case <-ctx.Done():
+		}
+		select {
+		case <-done:
+		case <-time.After(3 * time.Second):
+			fmt.Fprintf(os.Stderr, "pcx: rank 0 of %d: asked to stop, and the other ranks do not answer (the launcher ends the run when a rank ends); "+
+				"the run resumes from its last checkpoint, on any number of ranks:\n   %s\n", par.Comm.Size(), resume())
+		}
+	}()
+	return func() { close(done) }
+}
+
+// resumeShards applies --shards to a resumed run's settings: a run may go
+// on with other shards (on another number of ranks), which the run's log
+// then notes.
+func resumeShards(c *cli.Context, t *train.Config) {
+	if c.IsSet("shards") {
+		t.Shards = c.Int("shards")
+	}
 }

@@ -174,6 +174,7 @@ Example:
 				if cfg, err = vision.ReadConfigFile(filepath.Join(out, classify.ConfigFile)); err != nil {
 					return err
 				}
+				resumeShards(c, &cfg.Train)
 				if runComplete(out) {
 					return nil
 				}

@@ -223,6 +223,7 @@ Example:
 				if cfg, err = pretrain.ReadConfig(filepath.Join(out, pretrain.ConfigFile)); err != nil {
 					return err
 				}
+				resumeShards(c, &cfg.Train)
 				if runComplete(out) {
 					return nil
 				}

@@ -175,6 +175,7 @@ Example:
 				if cfg.Kind != kind {
 					return fmt.Errorf("%s holds a pcx pretrain %s run; resume it with that command", out, cfg.Kind)
 				}
+				resumeShards(c, &cfg.Train)
 				if runComplete(out) {
 					return nil
 				}

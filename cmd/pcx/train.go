@@ -305,6 +305,7 @@ Example:
 				if cfg, err = classify.ReadRunConfig(out); err != nil {
 					return err
 				}
+				resumeShards(c, &cfg.Train)
 				if runComplete(out) {
 					return nil
 				}
@@ -406,6 +407,9 @@ func executeRun(c *cli.Context, r runSpec) error {
 	var log io.Writer = os.Stdout
 	if trainLogHook != nil {
 		log = trainLogHook(log)
+	}
+	if comm != nil {
+		defer watchStop(ctx, par, r.resumeCmd)()
 	}
 	res, err := r.run(ctx, classes, log, eng, par)
 	if dev != nil {

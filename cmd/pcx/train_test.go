@@ -139,24 +139,11 @@ func TestKillAndResume(t *testing.T) {
 		out := filepath.Join(t.TempDir(), "run")
 		cmd := exec.Command(os.Args[0], "train", "folder", "--config", cfg, "--out", out, "--plots=false")
 		cmd.Env = append(os.Environ(), "PCX_TEST_RUN_MAIN=1", fmt.Sprintf("PCX_TEST_HOLD_AT=epoch %3d/4", tc.epoch))
-		var stderr strings.Builder
-		cmd.Stderr = &stderr
-		stdout, err := cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		var printed strings.Builder
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() && sc.Text() != holding {
-			printed.WriteString(sc.Text() + "\n")
-		}
-		if sc.Err() != nil || sc.Text() != holding {
+		stdout, printed, stderr, held := startHolding(t, cmd)
+		if !held {
 			cmd.Process.Kill()
 			cmd.Wait()
-			t.Fatalf("the child did not reach epoch %d: %v\n%s%s", tc.epoch, sc.Err(), printed.String(), stderr.String())
+			t.Fatalf("the child did not reach epoch %d:\n%s%s", tc.epoch, printed, stderr.String())
 		}
 		// The child owns the directory: no other run may use it.
 		for _, args := range [][]string{{"--resume"}, {"--config", cfg, "--overwrite"}} {
@@ -169,7 +156,7 @@ func TestKillAndResume(t *testing.T) {
 			t.Fatalf("signal: %v", err)
 		}
 		go io.Copy(io.Discard, stdout)
-		err = cmd.Wait()
+		err := cmd.Wait()
 		var ee *exec.ExitError
 		if !errors.As(err, &ee) {
 			t.Fatalf("after %v at epoch %d the child ended with %v, want stopped by the signal", tc.sig, tc.epoch, err)
@@ -202,6 +189,34 @@ func TestKillAndResume(t *testing.T) {
 		}
 		if left, _ := filepath.Glob(filepath.Join(out, ".*.tmp*")); len(left) > 0 {
 			t.Errorf("temporary files left after resuming: %v", left)
+		}
+	}
+}
+
+// startHolding starts cmd, a child run with PCX_TEST_HOLD_AT, and reads
+// its output until it prints holding (held) or ends. It returns its output
+// (to read on from there), what it printed before, and its error stream.
+func startHolding(t *testing.T, cmd *exec.Cmd) (stdout io.Reader, printed string, stderr *strings.Builder, held bool) {
+	t.Helper()
+	stderr = &strings.Builder{}
+	cmd.Stderr = stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	r := bufio.NewReader(out)
+	for {
+		line, err := r.ReadString('\n')
+		if strings.TrimSuffix(line, "\n") == holding {
+			return r, b.String(), stderr, true
+		}
+		b.WriteString(line)
+		if err != nil {
+			return r, b.String(), stderr, false
 		}
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"unsafe"
 
 	"github.com/ebitengine/purego"
+	"github.com/pcx-dev/pcx/internal/dynlib"
 )
 
 // CBLAS enumerations (cblas.h).
@@ -107,25 +108,13 @@ func loadOpenBLAS() (backend, error) {
 
 // openOpenBLAS tries each candidate until one exports cblas_sgemm.
 func openOpenBLAS(cands []string) (*openBLAS, error) {
-	var errs []string
-	for _, p := range cands {
-		if strings.Contains(p, "/") {
-			if _, err := os.Stat(p); err != nil {
-				errs = append(errs, p+": no such file")
-				continue
-			}
-		}
-		h, err := dlopenQuiet(p)
-		if err != nil {
-			errs = append(errs, fmt.Sprintf("%s: %v", p, err))
-			continue
-		}
+	var ob *openBLAS
+	errs, ok := dynlib.First(cands, dlopenQuiet, func(p string, h uintptr) error {
 		sym, err := purego.Dlsym(h, "cblas_sgemm")
 		if err != nil || sym == 0 {
-			errs = append(errs, p+": no cblas_sgemm")
-			continue
+			return errors.New("no cblas_sgemm")
 		}
-		ob := &openBLAS{path: mappedFile(sym, p)}
+		ob = &openBLAS{path: mappedFile(sym, p)}
 		purego.RegisterFunc(&ob.gemm, sym)
 		if s, err := purego.Dlsym(h, "openblas_set_num_threads"); err == nil && s != 0 {
 			purego.RegisterFunc(&ob.setNT, s)
@@ -135,6 +124,9 @@ func openOpenBLAS(cands []string) (*openBLAS, error) {
 			purego.RegisterFunc(&corename, s)
 			ob.core = strings.TrimSpace(corename())
 		}
+		return nil
+	})
+	if ok {
 		return ob, nil
 	}
 	if len(errs) == 0 {

@@ -12,6 +12,7 @@ import (
 	"unsafe"
 
 	"github.com/ebitengine/purego"
+	"github.com/pcx-dev/pcx/internal/dynlib"
 )
 
 // EnvMPI names the environment variable that gives libmpi's path.
@@ -86,26 +87,15 @@ func OpenMPI() (Comm, error) {
 }
 
 func openMPI(cands []string) (*mpi, error) {
-	var errs []string
-	for _, p := range cands {
-		if strings.Contains(p, "/") {
-			if _, err := os.Stat(p); err != nil {
-				errs = append(errs, p+": no such file")
-				continue
-			}
-		}
-		// Open MPI's components are libraries that need libmpi's symbols
-		// global.
-		h, err := purego.Dlopen(p, purego.RTLD_NOW|purego.RTLD_GLOBAL)
-		if err != nil {
-			errs = append(errs, fmt.Sprintf("%s: %v", p, err))
-			continue
-		}
-		m, err := bindMPI(h)
-		if err != nil {
-			errs = append(errs, fmt.Sprintf("%s: %v", p, err))
-			continue
-		}
+	var m *mpi
+	// Open MPI's components are libraries that need libmpi's symbols
+	// global.
+	open := func(p string) (uintptr, error) { return purego.Dlopen(p, purego.RTLD_NOW|purego.RTLD_GLOBAL) }
+	errs, ok := dynlib.First(cands, open, func(_ string, h uintptr) (err error) {
+		m, err = bindMPI(h)
+		return err
+	})
+	if ok {
 		return m, m.start()
 	}
 	return nil, fmt.Errorf("dist: Open MPI's library (libmpi.so.40) not found; install it (Debian: apt install openmpi-bin) or set %s to its path; tried %s",

@@ -255,6 +255,7 @@ func (r *runner) step(ld *loader, lr float64, e, b int) (end stepEnd, wait float
 	if r.ctx.Err() != nil {
 		vec[exStopAfter] = 1
 	}
+	t0 := time.Now()
 	if r.comm != nil {
 		if err := r.comm.SumFloat64(vec); err != nil {
 			return 0, wait, r.commFailed(err, e, b)
@@ -282,6 +283,7 @@ func (r *runner) step(ld *loader, lr float64, e, b int) (end stepEnd, wait float
 			return 0, wait, r.commFailed(err, e, b)
 		}
 		r.setBuffers(bufs)
+		r.commSec += time.Since(t0).Seconds()
 	}
 	if S > 1 {
 		scale := float32(1 / float64(S))
@@ -401,4 +403,28 @@ func (r *runner) setBuffers(v []float32) {
 // commFailed is the error of a failed exchange among the ranks.
 func (r *runner) commFailed(err error, e, b int) error {
 	return fmt.Errorf("train: rank %d lost the other ranks at epoch %d, step %d: %w; %s", r.rank(), e+1, b+1, err, r.goodCheckpoint())
+}
+
+// logCommunication says what the ranks exchange each step: the gradients of
+// the trainable parameters (all that a PEFT method trains), the running
+// statistics rank 0 broadcasts and the small exchange vector.
+func (r *runner) logCommunication() {
+	grads := r.adam.Params.Count()
+	stats := len(r.buffers(nil))
+	ex := exHead + r.shardCount()*(2+len(r.sums))
+	r.logf("data parallel: %d ranks × %d shard(s) of %d samples; a step sums %d gradient values (%.2f MB, %.1f%% of the %d parameters) "+
+		"and sends %d running statistics and %d exchange values\n", r.ranks(), r.localShards(), r.cfg.BatchSize/r.shardCount(),
+		grads, float64(4*grads)/1e6, 100*float64(grads)/float64(max(r.ps.Count(), 1)), r.ps.Count(), stats, ex)
+}
+
+// exchangeShare is the epoch line's share of the training time spent in
+// exchanges among ranks, waiting for the slowest included ("" alone); it
+// resets the count.
+func (r *runner) exchangeShare(trainSec float64) string {
+	if r.comm == nil {
+		return ""
+	}
+	sec := r.commSec
+	r.commSec = 0
+	return fmt.Sprintf("  exchange %.1f%%", 100*sec/math.Max(trainSec, 1e-9))
 }

@@ -362,6 +362,9 @@ func Run(ctx context.Context, task Task, cfg Config, opt Options) (*Result, erro
 	if err := r.checkShards(); err != nil {
 		return nil, err
 	}
+	if r.comm != nil {
+		r.logCommunication()
+	}
 	d := opt.Device
 	if d == nil {
 		return r.loopCatch()
@@ -420,6 +423,7 @@ type runner struct {
 	// keptShards says a resumed run took its shards from its checkpoint.
 	comm       dist.Comm
 	keptShards bool
+	commSec    float64 // the current epoch's time in exchanges among ranks
 
 	// good is where the last checkpoint written or resumed from stands;
 	// hasGood says there is one.
@@ -540,6 +544,7 @@ func (r *runner) loop() (*Result, error) {
 		m.BestEpoch = r.bestEpoch
 		r.metrics = append(r.metrics, m)
 		r.epoch, r.batch = e+1, 0
+		trainSec := r.trainSec
 		r.lossSum, r.seen, r.waitSec, r.trainSec = 0, 0, 0, 0
 		clear(r.sums)
 		if improved {
@@ -557,9 +562,9 @@ func (r *runner) loop() (*Result, error) {
 		}
 		ran++
 		runSec += m.Seconds
-		r.logf("epoch %3d/%d  lr %.2e  loss %.4f%s%s  best %.4f (epoch %d)  %.1fs  %.0f samples/s  data wait %.1f%%%s\n",
+		r.logf("epoch %3d/%d  lr %.2e  loss %.4f%s%s  best %.4f (epoch %d)  %.1fs  %.0f samples/s  data wait %.1f%%%s%s\n",
 			m.Epoch, cfg.Epochs, m.LR, m.Values[0].Value, r.headline(m, metrics, hasTest), probeLine(probed, probeSec), r.bestVal, m.BestEpoch, m.Seconds, m.SamplesPerSec,
-			100*m.DataWait, runLeft(runSec, ran, cfg.Epochs-r.epoch))
+			100*m.DataWait, r.exchangeShare(trainSec), runLeft(runSec, ran, cfg.Epochs-r.epoch))
 		if r.opt.OnEpoch != nil {
 			r.opt.OnEpoch(m)
 		}

@@ -122,3 +122,36 @@ func checkPretrained(path, what string, rep checkpoint.Report, ps nn.Params, isP
 	}
 	return nil
 }
+
+// KeepInit runs load, a checkpoint's load into ps, and then puts back the
+// values the parameters and buffers matching any of patterns (shell
+// patterns of state-dict names, nn.Match) held before it: they start from
+// their initialisation although the checkpoint has them (pcx train
+// --reinit). It returns the names kept; a pattern that matches nothing is
+// an error, before anything is loaded.
+func KeepInit(ps nn.Params, patterns []string, load func() error) ([]string, error) {
+	var kept []string
+	saved := map[*nn.Param][]float32{}
+	for _, pat := range patterns {
+		hit := false
+		for _, p := range ps {
+			if nn.Match(pat, p.Name) {
+				hit = true
+				if saved[p] == nil {
+					saved[p] = append([]float32(nil), p.Data...)
+					kept = append(kept, p.Name)
+				}
+			}
+		}
+		if !hit {
+			return nil, fmt.Errorf("reinit: %q matches none of the model's parameters", pat)
+		}
+	}
+	if err := load(); err != nil {
+		return nil, err
+	}
+	for p, v := range saved {
+		copy(p.Data, v)
+	}
+	return kept, nil
+}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/pcx-dev/pcx/backbone"
 	"github.com/pcx-dev/pcx/datasets"
@@ -60,6 +61,10 @@ type Config struct {
 	// PartialLoad accepts a Ckpt that lacks some of the backbone's
 	// pretrained weights, which then start random (refused otherwise).
 	PartialLoad bool `yaml:"partial_load,omitempty" json:"partial_load,omitempty"`
+	// Reinit names parameters (shell patterns of state-dict names, such as
+	// pos_embed.*) that keep their random initialisation although Ckpt has
+	// them.
+	Reinit []string `yaml:"reinit,omitempty" json:"reinit,omitempty"`
 	// Rotate adds a random rotation about this axis to training clouds.
 	Rotate string `yaml:"rotate,omitempty" json:"rotate,omitempty"`
 	// TrainSubset, when positive, trains on that many of the training
@@ -116,19 +121,25 @@ func Build(cfg Config, log io.Writer) (*Model, error) {
 	if cfg.Ckpt != "" {
 		var rep checkpoint.Report
 		opt := backbone.LoadOptions{Partial: cfg.PartialLoad}
-		if name, ok := presets.BuiltinName(cfg.Ckpt); ok {
-			var data []byte
-			if data, err = presets.PretrainedWeights(name); err == nil {
-				rep, err = backbone.LoadWeightsFrom(cfg.Ckpt, data, m.Params(), opt)
+		kept, err := backbone.KeepInit(m.Params(), cfg.Reinit, func() (err error) {
+			if name, ok := presets.BuiltinName(cfg.Ckpt); ok {
+				var data []byte
+				if data, err = presets.PretrainedWeights(name); err == nil {
+					rep, err = backbone.LoadWeightsFrom(cfg.Ckpt, data, m.Params(), opt)
+				}
+				return err
 			}
-		} else {
 			rep, err = backbone.LoadWeights(cfg.Ckpt, m.Params(), opt)
-		}
+			return err
+		})
 		if err != nil {
 			return nil, err
 		}
 		if log != nil {
 			fmt.Fprintf(log, "loaded %s\n%s", cfg.Ckpt, rep)
+			if len(kept) > 0 {
+				fmt.Fprintf(log, "kept their random initialisation (reinit): %s\n", strings.Join(kept, ", "))
+			}
 		}
 	}
 	return m, nil

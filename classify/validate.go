@@ -98,6 +98,14 @@ func (c Config) Validate() error {
 	if err := train.CheckBest(c.Train.Best, Metrics()); err != nil {
 		return err
 	}
+	if len(c.Reinit) > 0 && (c.Ckpt == "" || c.Ckpt == "none") {
+		return fmt.Errorf("reinit keeps parameters from a checkpoint's values, but there is no checkpoint (ckpt)")
+	}
+	for _, p := range c.Reinit {
+		if p == "" || len(p) > 200 {
+			return fmt.Errorf("reinit patterns must be names or shell patterns of parameters (got %q)", p)
+		}
+	}
 	t := c.Train
 	for _, f := range []struct {
 		name string

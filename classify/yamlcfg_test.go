@@ -3,6 +3,7 @@ package classify
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -60,12 +61,12 @@ func TestRunConfigRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got != cfg {
+	if !reflect.DeepEqual(got, cfg) {
 		t.Errorf("round trip:\n%+v\n%+v", got, cfg)
 	}
 	// pcx's own file is also accepted by --config.
 	var again Config
-	if _, err := ReadConfigFile(filepath.Join(dir, ConfigFile), &again); err != nil || again != cfg {
+	if _, err := ReadConfigFile(filepath.Join(dir, ConfigFile), &again); err != nil || !reflect.DeepEqual(again, cfg) {
 		t.Errorf("--config of config.yaml: %v %+v", err, again)
 	}
 }

@@ -244,3 +244,15 @@ func dashed(name string) string {
 	}
 	return "--" + name
 }
+
+// splitList splits a comma-separated flag value into its trimmed,
+// non-empty items.
+func splitList(s string) []string {
+	var out []string
+	for _, v := range strings.Split(s, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
+}

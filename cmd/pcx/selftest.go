@@ -79,12 +79,7 @@ func runSelftest(c *cli.Context) error {
 	for _, v := range c.StringSlice("cuda-libs") {
 		dirs = append(dirs, filepath.SplitList(v)...)
 	}
-	var only []string
-	if s := strings.TrimSpace(c.String("only")); s != "" {
-		for _, n := range strings.Split(s, ",") {
-			only = append(only, strings.TrimSpace(n))
-		}
-	}
+	only := splitList(c.String("only"))
 	rep := selftestReport{Device: "cuda", TF32: c.Bool("tf32")}
 	fail := func(err error) error {
 		if asJSON {

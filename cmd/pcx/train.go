@@ -125,6 +125,7 @@ func trainFlags(k trainKind) []cli.Flag {
 		&cli.StringFlag{Name: "preset", Aliases: []string{"model"}, Usage: "model preset (default: the data set's; see pcx presets)"},
 		&cli.StringFlag{Name: "ckpt", Usage: "pretrained weights: Point-MAE or DAPT .pth, a pcx .safetensors, builtin:NAME (a backbone shipped in pcx; the synth preset's default is builtin:synth), or none (random)"},
 		&cli.BoolFlag{Name: "partial-load", Usage: "train from a --ckpt that lacks some of the backbone's pretrained weights (they start random)"},
+		&cli.StringFlag{Name: "reinit", Usage: "parameters that start random although --ckpt has them: comma-separated names or shell patterns (pos_embed.*)"},
 		&cli.StringFlag{Name: "config", Usage: "a Point-MAE/DAPT fine-tuning YAML or a pcx config.yaml; flags override it"},
 		&cli.IntFlag{Name: "epochs", Value: t.Epochs, Usage: "training epochs (passes over the training split)"},
 		&cli.IntFlag{Name: "batch", Value: t.BatchSize, Usage: "training batch size (clouds per optimiser step)"},
@@ -210,6 +211,7 @@ func trainConfig(c *cli.Context, k trainKind) (classify.Config, error) {
 	applySetters(c, []flagSetter{
 		{"ckpt", func() { cfg.Ckpt = c.String("ckpt") }},
 		{"partial-load", func() { cfg.PartialLoad = c.Bool("partial-load") }},
+		{"reinit", func() { cfg.Reinit = splitList(c.String("reinit")) }},
 		{"rotate", func() { cfg.Rotate = c.String("rotate") }},
 		{"train-subset", func() { cfg.TrainSubset = c.Int("train-subset") }},
 	})
@@ -516,7 +518,7 @@ var trainLogHook func(io.Writer) io.Writer
 // (those a resumed run takes from its config.yaml instead).
 func settingFlagsSet(c *cli.Context) []string {
 	return flagsSet(c, []string{"data", "variant", "method", "preset", "ckpt", "partial-load", "config", "epochs", "batch", "lr",
-		"weight-decay", "warmup", "seed", "rotate", "train-subset"})
+		"weight-decay", "warmup", "seed", "rotate", "train-subset", "reinit"})
 }
 
 // flagsSet lists the flags of names given on the command line.

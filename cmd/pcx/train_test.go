@@ -383,7 +383,7 @@ func TestTrainConfigFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	again, err := configFor(t, "scanobjectnn", "--config", p)
-	if err != nil || again != objonly {
+	if err != nil || !reflect.DeepEqual(again, objonly) {
 		t.Errorf("config.yaml read back: %v\n%+v\nwant\n%+v", err, again, objonly)
 	}
 	if _, err := configFor(t, "scanobjectnn", "--config", p, "--preset", "modelnet"); err == nil {

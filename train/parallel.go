@@ -417,14 +417,12 @@ func (r *runner) logCommunication() {
 		grads, float64(4*grads)/1e6, 100*float64(grads)/float64(max(r.ps.Count(), 1)), r.ps.Count(), stats, ex)
 }
 
-// exchangeShare is the epoch line's share of the training time spent in
-// exchanges among ranks, waiting for the slowest included ("" alone); it
-// resets the count.
+// exchangeShare is the epoch line's share of the training time, trainSec,
+// spent in exchanges among ranks, waiting for the slowest included ("" for
+// a process alone).
 func (r *runner) exchangeShare(trainSec float64) string {
 	if r.comm == nil {
 		return ""
 	}
-	sec := r.commSec
-	r.commSec = 0
-	return fmt.Sprintf("  exchange %.1f%%", 100*sec/math.Max(trainSec, 1e-9))
+	return fmt.Sprintf("  exchange %.1f%%", 100*r.commSec/math.Max(trainSec, 1e-9))
 }

@@ -544,8 +544,8 @@ func (r *runner) loop() (*Result, error) {
 		m.BestEpoch = r.bestEpoch
 		r.metrics = append(r.metrics, m)
 		r.epoch, r.batch = e+1, 0
-		trainSec := r.trainSec
-		r.lossSum, r.seen, r.waitSec, r.trainSec = 0, 0, 0, 0
+		exchange := r.exchangeShare(r.trainSec)
+		r.lossSum, r.seen, r.waitSec, r.trainSec, r.commSec = 0, 0, 0, 0, 0
 		clear(r.sums)
 		if improved {
 			if err := r.save(BestFile); err != nil {
@@ -564,7 +564,7 @@ func (r *runner) loop() (*Result, error) {
 		runSec += m.Seconds
 		r.logf("epoch %3d/%d  lr %.2e  loss %.4f%s%s  best %.4f (epoch %d)  %.1fs  %.0f samples/s  data wait %.1f%%%s%s\n",
 			m.Epoch, cfg.Epochs, m.LR, m.Values[0].Value, r.headline(m, metrics, hasTest), probeLine(probed, probeSec), r.bestVal, m.BestEpoch, m.Seconds, m.SamplesPerSec,
-			100*m.DataWait, r.exchangeShare(trainSec), runLeft(runSec, ran, cfg.Epochs-r.epoch))
+			100*m.DataWait, exchange, runLeft(runSec, ran, cfg.Epochs-r.epoch))
 		if r.opt.OnEpoch != nil {
 			r.opt.OnEpoch(m)
 		}

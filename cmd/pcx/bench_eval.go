@@ -59,18 +59,12 @@ func runEvalBench(c *cli.Context) error {
 	if presets.IsImageModel(c.String("preset")) {
 		return fmt.Errorf("bench eval: %s is an image model; bench eval times Point-MAE presets", c.String("preset"))
 	}
-	m, err := benchPointModel(c, "bench eval")
-	if err != nil {
-		return err
-	}
-	mc := m.Cfg
-	dev, eng, closeDev, err := openDevice(c, os.Stderr)
+	pb, closeDev, err := newPointBench(c, "bench eval")
 	if err != nil {
 		return err
 	}
 	defer closeDev()
-	b, n := c.Int("batch"), mc.Points
-	xyz := sphereClouds(b, n, 2)
+	m, mc, dev, eng, xyz, b, n := pb.m, pb.m.Cfg, pb.dev, pb.eng, pb.xyz, pb.b, pb.n
 	rep := evalReport{Preset: c.String("preset"), Method: mc.Method, Batch: b, Points: n, Device: "cpu", BLAS: blas.Backend(),
 		Repeat: c.Int("repeat")}
 	grouper, sync, restore := placeOnDevice(m.Params(), dev, eng)

@@ -78,18 +78,12 @@ func runStepBench(c *cli.Context) error {
 	if presets.IsImageModel(c.String("preset")) {
 		return runImageStepBench(c)
 	}
-	m, err := benchPointModel(c, "bench step")
-	if err != nil {
-		return err
-	}
-	mc := m.Cfg
-	dev, eng, closeDev, err := openDevice(c, os.Stderr)
+	pb, closeDev, err := newPointBench(c, "bench step")
 	if err != nil {
 		return err
 	}
 	defer closeDev()
-	b, n := c.Int("batch"), mc.Points
-	xyz := sphereClouds(b, n, 2)
+	m, mc, dev, eng, xyz, b, n := pb.m, pb.m.Cfg, pb.dev, pb.eng, pb.xyz, pb.b, pb.n
 	labels := make([]int, b)
 	for i := range labels {
 		labels[i] = i % mc.Classes
@@ -302,6 +296,33 @@ func pointModelFlags(methodUsage, batchUsage, repeatUsage string) []cli.Flag {
 		deviceFlag,
 		&cli.BoolFlag{Name: "json", Usage: "machine-readable output"},
 	}
+}
+
+// pointBench is what a Point-MAE benchmark sets up before it times
+// anything: the model, the device (dev and eng nil on the CPU) and a batch
+// of b clouds of n points.
+type pointBench struct {
+	m    *classify.Model
+	dev  *cuda.Device
+	eng  nn.Device
+	xyz  []float32
+	b, n int
+}
+
+// newPointBench builds the benchmark's model (what names the command in
+// errors), opens the device and makes the clouds; the returned function
+// closes the device.
+func newPointBench(c *cli.Context, what string) (*pointBench, func(), error) {
+	m, err := benchPointModel(c, what)
+	if err != nil {
+		return nil, nil, err
+	}
+	dev, eng, closeDev, err := openDevice(c, os.Stderr)
+	if err != nil {
+		return nil, nil, err
+	}
+	b, n := c.Int("batch"), m.Cfg.Points
+	return &pointBench{m: m, dev: dev, eng: eng, xyz: sphereClouds(b, n, 2), b: b, n: n}, closeDev, nil
 }
 
 // benchPointModel builds the model pcx train builds for --preset and

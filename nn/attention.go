@@ -26,8 +26,9 @@ func Attention(tp *Tape, qkv *Tensor, heads int, scale float32) *Tensor {
 	if dv := qkv.dev; dv != nil {
 		return attentionDev(tp, dv, qkv, b, t, c, heads, scale)
 	}
-	out := tp.newOut([]int{b, t, c}, qkv)
-	probs := tp.alloc(b * heads * t * t) // kept for backward
+	// Both products have beta 0 and write every value.
+	out := tp.newOutRaw([]int{b, t, c}, qkv)
+	probs := tp.allocRaw(b * heads * t * t) // kept for backward
 	tt := t * t
 	// Per sample, one strided batch over the heads: head h's q, k and v
 	// start h·d into their third of each token row. Such a batch is too

@@ -63,7 +63,7 @@ func (bn *BatchNorm) forward(tp *Tape, x *Tensor, relu bool) *Tensor {
 		}
 		return bn.forwardDev(tp, d, x, w, b, rows, c)
 	}
-	out := tp.newOut(x.Shape, x, w, b)
+	out := tp.newOutRaw(x.Shape, x, w, b) // the normalisation writes every value
 	// Statistics and the per-element arithmetic are float64: a small batch
 	// (the head's B rows) makes BatchNorm's backward a difference of nearly
 	// equal terms, and float32 there loses digits PyTorch's float64

@@ -22,7 +22,7 @@ func Linear(tp *Tape, x *Tensor, w, b *Param) *Tensor {
 	if d := deviceOf(x, wt, bt); d != nil {
 		return linearDev(tp, d, x, wt, bt, rows, in, out, shape)
 	}
-	y := tp.newOut(shape, x, wt, bt)
+	y := tp.newOutRaw(shape, x, wt, bt) // the bias copy or beta 0 writes every value
 	if bt != nil {
 		cpu.ParallelRows(rows, max(1, 16384/out), func(lo, hi int) {
 			for r := lo; r < hi; r++ {

@@ -17,8 +17,8 @@ func LayerNorm(tp *Tape, x *Tensor, w, b *Param, eps float32) *Tensor {
 	if d := deviceOf(x, wt, bt); d != nil {
 		return layerNormDev(tp, d, x, wt, bt, eps)
 	}
-	out := tp.newOut(x.Shape, x, wt, bt)
-	mean, rstd := tp.alloc(rows), tp.alloc(rows)
+	out := tp.newOutRaw(x.Shape, x, wt, bt)
+	mean, rstd := tp.allocRaw(rows), tp.allocRaw(rows)
 	cpu.LayerNormForward(out.Data, mean, rstd, x.Data, data(wt), data(bt), rows, c, eps)
 	tp.record(out, func() {
 		cpu.LayerNormBackward(gradIf(x), gradIf(wt), gradIf(bt), out.Grad, x.Data, data(wt), mean, rstd, rows, c)
@@ -58,7 +58,7 @@ func geluKind(tp *Tape, x *Tensor, kind GELUKind) *Tensor {
 		return unaryDev(tp, d, x, func(o, i DeviceBuffer) { d.GELU(o, i, kind) },
 			func(dx, do DeviceBuffer, _ *Tensor) { d.GELUBackward(dx, do, x.d, kind) })
 	}
-	out := tp.newOut(x.Shape, x)
+	out := tp.newOutRaw(x.Shape, x)
 	cpu.GELUForward(out.Data, x.Data, kind)
 	tp.record(out, func() { cpu.GELUBackward(x.grad(), out.Grad, x.Data, kind) })
 	return out
@@ -69,7 +69,7 @@ func ReLU(tp *Tape, x *Tensor) *Tensor {
 	if d := x.dev; d != nil {
 		return unaryDev(tp, d, x, d.ReLU, func(dx, do DeviceBuffer, out *Tensor) { d.ReLUBackward(dx, do, out.d) })
 	}
-	out := tp.newOut(x.Shape, x)
+	out := tp.newOutRaw(x.Shape, x)
 	cpu.ReLUForward(out.Data, x.Data)
 	tp.record(out, func() { cpu.ReLUBackward(x.grad(), out.Grad, out.Data) })
 	return out
@@ -83,7 +83,7 @@ func Softmax(tp *Tape, x *Tensor) *Tensor {
 		return unaryDev(tp, d, x, func(o, i DeviceBuffer) { d.Softmax(o, i, rows, c) },
 			func(dx, do DeviceBuffer, out *Tensor) { d.SoftmaxBackward(dx, do, out.d, rows, c) })
 	}
-	out := tp.newOut(x.Shape, x)
+	out := tp.newOutRaw(x.Shape, x)
 	cpu.SoftmaxRows(out.Data, x.Data, x.Len()/c, c)
 	tp.record(out, func() { cpu.SoftmaxRowsBackward(x.grad(), out.Grad, out.Data, x.Len()/c, c) })
 	return out
@@ -95,7 +95,7 @@ func Add(tp *Tape, a, b *Tensor) *Tensor {
 	if d := deviceOf(a, b); d != nil {
 		return addDev(tp, d, a, b)
 	}
-	out := tp.newOut(a.Shape, a, b)
+	out := tp.newOutRaw(a.Shape, a, b)
 	cpu.ParallelRows(len(a.Data), 16384, func(lo, hi int) {
 		for i, v := range a.Data[lo:hi] {
 			out.Data[lo+i] = v + b.Data[lo+i]

@@ -17,7 +17,7 @@ func MaxMiddle(tp *Tape, x *Tensor, a, m, c int) *Tensor {
 	if d := x.dev; d != nil {
 		return maxMiddleDev(tp, d, x, a, m, c)
 	}
-	out := tp.newOut([]int{a, c}, x)
+	out := tp.newOutRaw([]int{a, c}, x) // each row starts as a copy of the group's first
 	arg := make([]int32, a*c)
 	parallelFor(a, max(1, 4096/(m*c+1)), func(lo, hi int) {
 		for i := lo; i < hi; i++ {
@@ -60,7 +60,7 @@ func ConcatTokens(tp *Tape, xs ...*Tensor) *Tensor {
 	if d := deviceOf(xs...); d != nil {
 		return concatTokensDev(tp, d, append([]*Tensor(nil), xs...), b, t, c)
 	}
-	out := tp.newOut([]int{b, t, c}, xs...)
+	out := tp.newOutRaw([]int{b, t, c}, xs...) // the parts fill every token
 	copyTokens := func(back bool) {
 		for i := 0; i < b; i++ {
 			off := 0
@@ -164,27 +164,34 @@ func RowScale(tp *Tape, x, s *Tensor) *Tensor {
 	if d := deviceOf(x, s); d != nil {
 		return rowScaleDev(tp, d, x, s, rows, c)
 	}
-	out := tp.newOut(x.Shape, x, s)
-	for r := 0; r < rows; r++ {
-		for k := 0; k < c; k++ {
-			out.Data[r*c+k] = x.Data[r*c+k] * s.Data[r]
+	out := tp.newOutRaw(x.Shape, x, s)
+	// Rows are independent, so splitting them across cores changes no
+	// value.
+	parallelFor(rows, max(1, 16384/max(c, 1)), func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			sr := s.Data[r]
+			for k, v := range x.Data[r*c : (r+1)*c] {
+				out.Data[r*c+k] = v * sr
+			}
 		}
-	}
+	})
 	tp.record(out, func() {
 		dx, ds := gradIf(x), gradIf(s)
-		for r := 0; r < rows; r++ {
-			var acc float64
-			for k := 0; k < c; k++ {
-				d := out.Grad[r*c+k]
-				if dx != nil {
-					dx[r*c+k] += d * s.Data[r]
+		parallelFor(rows, max(1, 16384/max(c, 1)), func(lo, hi int) {
+			for r := lo; r < hi; r++ {
+				var acc float64
+				for k := 0; k < c; k++ {
+					d := out.Grad[r*c+k]
+					if dx != nil {
+						dx[r*c+k] += d * s.Data[r]
+					}
+					acc += float64(d) * float64(x.Data[r*c+k])
 				}
-				acc += float64(d) * float64(x.Data[r*c+k])
+				if ds != nil {
+					ds[r] += float32(acc)
+				}
 			}
-			if ds != nil {
-				ds[r] += float32(acc)
-			}
-		}
+		})
 	})
 	return out
 }

@@ -1,6 +1,10 @@
 package nn
 
-import "sync"
+import (
+	"sync"
+
+	"github.com/pcx-dev/pcx/nn/cpu"
+)
 
 // Pool recycles float32 buffers between training steps, so that a step's
 // activations and their gradients reuse the previous step's memory instead
@@ -44,26 +48,41 @@ func sizeClass(n int) int {
 // get returns a zeroed buffer of n values, its capacity the size class of
 // n.
 func (p *Pool) get(n int) []float32 {
+	b, reused := p.take(n)
+	if reused {
+		cpu.Zero(b)
+	}
+	return b
+}
+
+// getRaw is get without zeroing a reused buffer: for an operation that
+// writes every value of its output before anything reads it.
+func (p *Pool) getRaw(n int) []float32 {
+	b, _ := p.take(n)
+	return b
+}
+
+// take returns a buffer of n values, a free one of n's size class holding
+// a former tensor's values (reused) or a new zeroed one.
+func (p *Pool) take(n int) (b []float32, reused bool) {
 	c := sizeClass(n)
 	p.mu.Lock()
 	l := p.free[c]
 	if k := len(l); k > 0 {
-		b := l[k-1][:n]
+		b = l[k-1][:n]
 		p.free[c] = l[:k-1]
-		p.mu.Unlock()
-		clear(b)
-		if p.trace != nil {
-			p.trace.got(b)
-		}
-		return b
+		reused = true
+	} else {
+		p.Allocated++
 	}
-	p.Allocated++
 	p.mu.Unlock()
-	b := make([]float32, n, c)
+	if !reused {
+		b = make([]float32, n, c)
+	}
 	if p.trace != nil {
 		p.trace.got(b)
 	}
-	return b
+	return b, reused
 }
 
 // put gives a buffer from get back.

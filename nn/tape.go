@@ -63,11 +63,22 @@ func (tp *Tape) gradBuf(n int) []float32 {
 }
 
 // alloc returns a zeroed buffer, from the pool when the tape has one.
-func (tp *Tape) alloc(n int) []float32 {
+func (tp *Tape) alloc(n int) []float32 { return tp.allocFrom(n, true) }
+
+// allocRaw is alloc for a buffer the caller writes in full before reading
+// it: a buffer reused from the pool keeps its former values until then.
+func (tp *Tape) allocRaw(n int) []float32 { return tp.allocFrom(n, false) }
+
+func (tp *Tape) allocFrom(n int, zero bool) []float32 {
 	if tp == nil || tp.pool == nil {
 		return make([]float32, n)
 	}
-	b := tp.pool.get(n)
+	var b []float32
+	if zero {
+		b = tp.pool.get(n)
+	} else {
+		b = tp.pool.getRaw(n)
+	}
 	tp.mu.Lock()
 	tp.owned = append(tp.owned, b)
 	tp.mu.Unlock()
@@ -262,7 +273,18 @@ func (tp *Tape) Len() int { return len(tp.ops) }
 
 // newOut returns an output tensor that needs a gradient when any input does.
 func (tp *Tape) newOut(shape []int, ins ...*Tensor) *Tensor {
-	t := &Tensor{Shape: append([]int(nil), shape...), Data: tp.alloc(numel(shape))}
+	return tp.newOutFrom(tp.alloc(numel(shape)), shape, ins)
+}
+
+// newOutRaw is newOut for an operation that writes every value of its
+// output (a matrix product with beta 0 or over a copied bias, an
+// element-wise map): the buffer is not zeroed first.
+func (tp *Tape) newOutRaw(shape []int, ins ...*Tensor) *Tensor {
+	return tp.newOutFrom(tp.allocRaw(numel(shape)), shape, ins)
+}
+
+func (tp *Tape) newOutFrom(buf []float32, shape []int, ins []*Tensor) *Tensor {
+	t := &Tensor{Shape: append([]int(nil), shape...), Data: buf}
 	tp.traceShape(t.Data, t.Shape) // for a profile's list of the tensors alive at its peak
 	t.needGrad = tp.needs(ins...)
 	if tp != nil && tp.pool != nil {

@@ -1,0 +1,29 @@
+//go:build amd64 && !purego
+
+package cpu
+
+import "golang.org/x/sys/cpu"
+
+// expVector reports whether expShiftedAVX2 runs on this CPU: it repeats the
+// fused multiply-add path of Go's math.Exp, which math takes exactly when
+// the CPU has AVX2 and FMA, so its results are math.Exp's bit for bit.
+var expVector = cpu.X86.HasAVX2 && cpu.X86.HasFMA
+
+// expShiftedAVX2 writes out[i] = float32(math.Exp(float64(x[i]-m))) for i
+// < n (a multiple of 4), stopping before the first four values where
+// math.Exp leaves its common path, and returns how many it wrote.
+//
+//go:noescape
+func expShiftedAVX2(out, x *float32, n int, m float32) int
+
+// expShiftedVec writes out[i] = float32(math.Exp(float64(x[i]-m))) over a
+// prefix of x and returns its length: the longest multiple of 4 before a
+// value math.Exp takes out of its common path (an argument beyond ±700, or
+// NaN). The caller computes the rest.
+func expShiftedVec(out, x []float32, m float32) int {
+	n := len(x) &^ 3
+	if !expVector || n == 0 {
+		return 0
+	}
+	return expShiftedAVX2(&out[0], &x[0], n, m)
+}

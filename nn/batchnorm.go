@@ -78,20 +78,11 @@ func (bn *BatchNorm) forward(tp *Tape, x *Tensor, relu bool) *Tensor {
 		// Each channel's sums run over the rows in order, whichever
 		// goroutine takes the channel: the same values on any core count.
 		parallelFor(c, channelGrain(rows), func(lo, hi int) {
-			for r := 0; r < rows; r++ {
-				for k, v := range x.Data[r*c+lo : r*c+hi] {
-					sum[lo+k] += float64(v)
-				}
-			}
+			cpu.ColSums(sum[lo:hi], x.Data, rows, c, lo, hi)
 			for k := lo; k < hi; k++ {
 				sum[k] /= float64(rows)
 			}
-			for r := 0; r < rows; r++ {
-				for k, v := range x.Data[r*c+lo : r*c+hi] {
-					d := float64(v) - sum[lo+k]
-					sq[lo+k] += d * d
-				}
-			}
+			cpu.ColSqDev(sq[lo:hi], sum[lo:hi], x.Data, rows, c, lo, hi)
 		})
 		m := float64(bn.Momentum)
 		for k := 0; k < c; k++ {
@@ -108,12 +99,14 @@ func (bn *BatchNorm) forward(tp *Tape, x *Tensor, relu bool) *Tensor {
 			rstd[k] = 1 / math.Sqrt(float64(bn.RunningVar.Data[k])+float64(bn.Eps))
 		}
 	}
+	w64, b64 := make([]float64, c), make([]float64, c)
+	for k := range c {
+		w64[k], b64[k] = float64(w.Data[k]), float64(b.Data[k])
+	}
 	parallelFor(rows, max(1, 16384/c), func(lo, hi int) {
 		for r := lo; r < hi; r++ {
 			xr, or := x.Data[r*c:(r+1)*c], out.Data[r*c:(r+1)*c]
-			for k, v := range xr {
-				or[k] = float32((float64(v)-mean[k])*rstd[k]*float64(w.Data[k]) + float64(b.Data[k]))
-			}
+			cpu.AffineRow(or, xr, mean, rstd, w64, b64)
 			if relu {
 				cpu.ReLUForward(or, or)
 			}

@@ -1,0 +1,74 @@
+//go:build amd64 && !purego
+
+package cpu
+
+import "golang.org/x/sys/cpu"
+
+// rowsVector reports whether the AVX2 kernels of rows_amd64.s run on this
+// CPU. They perform the scalar loops' operations per element in the same
+// order, each rounded as there, so their results are the scalar code's bit
+// for bit.
+var rowsVector = cpu.X86.HasAVX2
+
+//go:noescape
+func maxRowsAVX(out, x *float32, m, c int)
+
+//go:noescape
+func colSumsAVX(sum *float64, x *float32, rows, ld, n int)
+
+//go:noescape
+func colSqDevAVX(sq, mean *float64, x *float32, rows, ld, n int)
+
+//go:noescape
+func affineRowAVX(out, x *float32, mean, rstd, w, b *float64, n int)
+
+// maxRowsVec runs maxRowsAVX when c is a multiple of 8 and says whether it
+// did.
+func maxRowsVec(out, x []float32, m, c int) bool {
+	if !rowsVector || c%8 != 0 || c == 0 || m == 0 {
+		return false
+	}
+	_ = x[m*c-1]
+	_ = out[c-1]
+	maxRowsAVX(&out[0], &x[0], m, c)
+	return true
+}
+
+// colSumsVec runs colSumsAVX over the first multiple of 16 of n channels
+// and returns how many.
+func colSumsVec(sum []float64, x []float32, rows, ld, n int) int {
+	n &^= 15
+	if !rowsVector || n == 0 || rows == 0 {
+		return 0
+	}
+	_ = x[(rows-1)*ld+n-1]
+	_ = sum[n-1]
+	colSumsAVX(&sum[0], &x[0], rows, ld, n)
+	return n
+}
+
+// colSqDevVec runs colSqDevAVX over the first multiple of 16 of n channels
+// and returns how many.
+func colSqDevVec(sq, mean []float64, x []float32, rows, ld, n int) int {
+	n &^= 15
+	if !rowsVector || n == 0 || rows == 0 {
+		return 0
+	}
+	_ = x[(rows-1)*ld+n-1]
+	_, _ = sq[n-1], mean[n-1]
+	colSqDevAVX(&sq[0], &mean[0], &x[0], rows, ld, n)
+	return n
+}
+
+// affineRowVec runs affineRowAVX over the first multiple of 4 of the row's
+// values and returns how many.
+func affineRowVec(out, x []float32, mean, rstd, w, b []float64) int {
+	n := len(x) &^ 3
+	if !rowsVector || n == 0 {
+		return 0
+	}
+	_, _ = out[n-1], mean[n-1]
+	_, _, _ = rstd[n-1], w[n-1], b[n-1]
+	affineRowAVX(&out[0], &x[0], &mean[0], &rstd[0], &w[0], &b[0], n)
+	return n
+}

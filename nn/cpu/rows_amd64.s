@@ -1,0 +1,208 @@
+//go:build amd64 && !purego
+
+#include "textflag.h"
+
+// func maxRowsAVX(out, x *float32, m, c int)
+//
+// out[k] = x[k], then for each row j = 1..m-1 of x (c values apart),
+// out[k] = x[j·c+k] if x[j·c+k] > out[k]: VMAXPS with the row first returns
+// the row's value only where it compares greater (never for NaN or equal
+// zeros), as the scalar loop does. c is a multiple of 8.
+TEXT ·maxRowsAVX(SB), NOSPLIT, $0-32
+	MOVQ out+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ m+16(FP), DX
+	MOVQ c+24(FP), CX
+	MOVQ CX, R8
+	SHLQ $2, R8 // row stride in bytes
+	XORQ AX, AX // column
+cols32:
+	MOVQ CX, BX
+	SUBQ AX, BX
+	CMPQ BX, $32
+	JLT  cols8
+	LEAQ (SI)(AX*4), R9
+	VMOVUPS 0(R9), Y0
+	VMOVUPS 32(R9), Y1
+	VMOVUPS 64(R9), Y2
+	VMOVUPS 96(R9), Y3
+	MOVQ DX, R10
+	DECQ R10
+rows32:
+	TESTQ R10, R10
+	JE    store32
+	ADDQ  R8, R9
+	VMOVUPS 0(R9), Y4
+	VMAXPS Y0, Y4, Y0
+	VMOVUPS 32(R9), Y5
+	VMAXPS Y1, Y5, Y1
+	VMOVUPS 64(R9), Y6
+	VMAXPS Y2, Y6, Y2
+	VMOVUPS 96(R9), Y7
+	VMAXPS Y3, Y7, Y3
+	DECQ R10
+	JMP  rows32
+store32:
+	VMOVUPS Y0, 0(DI)(AX*4)
+	VMOVUPS Y1, 32(DI)(AX*4)
+	VMOVUPS Y2, 64(DI)(AX*4)
+	VMOVUPS Y3, 96(DI)(AX*4)
+	ADDQ $32, AX
+	JMP  cols32
+cols8:
+	CMPQ AX, CX
+	JGE  done
+	LEAQ (SI)(AX*4), R9
+	VMOVUPS 0(R9), Y0
+	MOVQ DX, R10
+	DECQ R10
+rows8:
+	TESTQ R10, R10
+	JE    store8
+	ADDQ  R8, R9
+	VMOVUPS 0(R9), Y4
+	VMAXPS Y0, Y4, Y0
+	DECQ R10
+	JMP  rows8
+store8:
+	VMOVUPS Y0, 0(DI)(AX*4)
+	ADDQ $8, AX
+	JMP  cols8
+done:
+	VZEROUPPER
+	RET
+
+// func colSumsAVX(sum *float64, x *float32, rows, ld, n int)
+//
+// sum[k] += float64(x[r·ld+k]) for r = 0..rows-1 in order, k < n (a
+// multiple of 16): each channel's additions in row order, four channels a
+// lane group, as the scalar loop adds them.
+TEXT ·colSumsAVX(SB), NOSPLIT, $0-40
+	MOVQ sum+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ rows+16(FP), DX
+	MOVQ ld+24(FP), R8
+	SHLQ $2, R8
+	MOVQ n+32(FP), CX
+	XORQ AX, AX
+sblock:
+	CMPQ AX, CX
+	JGE  sdone
+	VMOVUPD 0(DI)(AX*8), Y0
+	VMOVUPD 32(DI)(AX*8), Y1
+	VMOVUPD 64(DI)(AX*8), Y2
+	VMOVUPD 96(DI)(AX*8), Y3
+	LEAQ (SI)(AX*4), R9
+	MOVQ DX, R10
+srow:
+	TESTQ R10, R10
+	JE    sstore
+	VCVTPS2PD 0(R9), Y4
+	VADDPD Y4, Y0, Y0
+	VCVTPS2PD 16(R9), Y5
+	VADDPD Y5, Y1, Y1
+	VCVTPS2PD 32(R9), Y6
+	VADDPD Y6, Y2, Y2
+	VCVTPS2PD 48(R9), Y7
+	VADDPD Y7, Y3, Y3
+	ADDQ R8, R9
+	DECQ R10
+	JMP  srow
+sstore:
+	VMOVUPD Y0, 0(DI)(AX*8)
+	VMOVUPD Y1, 32(DI)(AX*8)
+	VMOVUPD Y2, 64(DI)(AX*8)
+	VMOVUPD Y3, 96(DI)(AX*8)
+	ADDQ $16, AX
+	JMP  sblock
+sdone:
+	VZEROUPPER
+	RET
+
+// func colSqDevAVX(sq, mean *float64, x *float32, rows, ld, n int)
+//
+// sq[k] += d·d with d = float64(x[r·ld+k]) - mean[k], for r in order, k <
+// n (a multiple of 16); the product and the sum rounded one by one.
+TEXT ·colSqDevAVX(SB), NOSPLIT, $0-48
+	MOVQ sq+0(FP), DI
+	MOVQ mean+8(FP), BX
+	MOVQ x+16(FP), SI
+	MOVQ rows+24(FP), DX
+	MOVQ ld+32(FP), R8
+	SHLQ $2, R8
+	MOVQ n+40(FP), CX
+	XORQ AX, AX
+qblock:
+	CMPQ AX, CX
+	JGE  qdone
+	VMOVUPD 0(DI)(AX*8), Y0
+	VMOVUPD 32(DI)(AX*8), Y1
+	VMOVUPD 64(DI)(AX*8), Y2
+	VMOVUPD 96(DI)(AX*8), Y3
+	VMOVUPD 0(BX)(AX*8), Y8
+	VMOVUPD 32(BX)(AX*8), Y9
+	VMOVUPD 64(BX)(AX*8), Y10
+	VMOVUPD 96(BX)(AX*8), Y11
+	LEAQ (SI)(AX*4), R9
+	MOVQ DX, R10
+qrow:
+	TESTQ R10, R10
+	JE    qstore
+	VCVTPS2PD 0(R9), Y4
+	VSUBPD Y8, Y4, Y4
+	VMULPD Y4, Y4, Y4
+	VADDPD Y4, Y0, Y0
+	VCVTPS2PD 16(R9), Y5
+	VSUBPD Y9, Y5, Y5
+	VMULPD Y5, Y5, Y5
+	VADDPD Y5, Y1, Y1
+	VCVTPS2PD 32(R9), Y6
+	VSUBPD Y10, Y6, Y6
+	VMULPD Y6, Y6, Y6
+	VADDPD Y6, Y2, Y2
+	VCVTPS2PD 48(R9), Y7
+	VSUBPD Y11, Y7, Y7
+	VMULPD Y7, Y7, Y7
+	VADDPD Y7, Y3, Y3
+	ADDQ R8, R9
+	DECQ R10
+	JMP  qrow
+qstore:
+	VMOVUPD Y0, 0(DI)(AX*8)
+	VMOVUPD Y1, 32(DI)(AX*8)
+	VMOVUPD Y2, 64(DI)(AX*8)
+	VMOVUPD Y3, 96(DI)(AX*8)
+	ADDQ $16, AX
+	JMP  qblock
+qdone:
+	VZEROUPPER
+	RET
+
+// func affineRowAVX(out, x *float32, mean, rstd, w, b *float64, n int)
+//
+// out[k] = float32((float64(x[k]) - mean[k])·rstd[k]·w[k] + b[k]) for k <
+// n (a multiple of 4), each operation rounded in float64 in that order.
+TEXT ·affineRowAVX(SB), NOSPLIT, $0-56
+	MOVQ out+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ mean+16(FP), R8
+	MOVQ rstd+24(FP), R9
+	MOVQ w+32(FP), R10
+	MOVQ b+40(FP), R11
+	MOVQ n+48(FP), CX
+	XORQ AX, AX
+aloop:
+	CMPQ AX, CX
+	JGE  adone
+	VCVTPS2PD 0(SI)(AX*4), Y0
+	VSUBPD 0(R8)(AX*8), Y0, Y0
+	VMULPD 0(R9)(AX*8), Y0, Y0
+	VMULPD 0(R10)(AX*8), Y0, Y0
+	VADDPD 0(R11)(AX*8), Y0, Y0
+	VCVTPD2PSY Y0, X0
+	VMOVUPS X0, 0(DI)(AX*4)
+	ADDQ $4, AX
+	JMP  aloop
+adone:
+	VZEROUPPER
+	RET

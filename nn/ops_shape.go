@@ -18,7 +18,7 @@ func MaxMiddle(tp *Tape, x *Tensor, a, m, c int) *Tensor {
 		return maxMiddleDev(tp, d, x, a, m, c)
 	}
 	out := tp.newOutRaw([]int{a, c}, x) // each row starts as a copy of the group's first
-	if !tp.Records() { // no backward, so no arg-max to keep
+	if !tp.Records() {                  // no backward, so no arg-max to keep
 		parallelFor(a, max(1, 4096/(m*c+1)), func(lo, hi int) {
 			for i := lo; i < hi; i++ {
 				cpu.MaxRows(out.Data[i*c:(i+1)*c], x.Data[i*m*c:(i+1)*m*c], m, c)

@@ -242,3 +242,61 @@ func TestLinearConcatRepeated(t *testing.T) {
 		}
 	}
 }
+
+// TestReleaseInBackward: a tape that gives outputs back during Backward
+// computes the same loss, gradients and running statistics bit for bit over
+// two steps on one pool; after Backward the outputs are invalid and the
+// loss is not.
+func TestReleaseInBackward(t *testing.T) {
+	const a, m = 12, 7
+	run := func(release bool) (loss []float32, grads [][]float32, alive int) {
+		r := rand.New(rand.NewPCG(3, 4))
+		n := newEncoderNet(r)
+		x := New(a*m, 3)
+		for i := range x.Data {
+			x.Data[i] = float32(r.NormFloat64())
+		}
+		labels := make([]int, a)
+		for i := range labels {
+			labels[i] = i % 5
+		}
+		pool := NewPool()
+		for step := 0; step < 2; step++ {
+			n.params().ZeroGrad()
+			tp := NewTapePool(true, pool)
+			if release {
+				tp.ReleaseInBackward()
+			}
+			logits := n.forward(tp, x, a, m, true)
+			l := CrossEntropy(tp, logits, labels, 0)
+			tp.Backward(l)
+			loss = append(loss, l.Data[0])
+			alive = len(logits.Data)
+			tp.Release()
+		}
+		for _, p := range n.params() {
+			grads = append(grads, append([]float32(nil), p.Grad...))
+			if p.Buffer {
+				grads = append(grads, append([]float32(nil), p.Data...))
+			}
+		}
+		return loss, grads, alive
+	}
+	l0, g0, alive0 := run(false)
+	l1, g1, alive1 := run(true)
+	if alive0 == 0 || alive1 != 0 {
+		t.Fatalf("logits after Backward: %d values kept without, %d with ReleaseInBackward", alive0, alive1)
+	}
+	for i := range l0 {
+		if math.Float32bits(l0[i]) != math.Float32bits(l1[i]) {
+			t.Fatalf("step %d loss %v, with ReleaseInBackward %v", i, l0[i], l1[i])
+		}
+	}
+	for k := range g0 {
+		for i := range g0[k] {
+			if math.Float32bits(g0[k][i]) != math.Float32bits(g1[k][i]) {
+				t.Fatalf("gradient or buffer %d[%d]: %v, with ReleaseInBackward %v", k, i, g0[k][i], g1[k][i])
+			}
+		}
+	}
+}

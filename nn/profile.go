@@ -451,7 +451,8 @@ func largest[K comparable](m map[K]*LiveTensor) []LiveTensor {
 
 // allocHelpers are the functions between Pool.get and the operation that
 // wants a buffer.
-var allocHelpers = []string{"nn.(*Pool).get", "nn.(*Tape).alloc", "nn.(*Tape).newOut", "nn.(*Tape).gradBuf",
+var allocHelpers = []string{"nn.(*Pool).get", "nn.(*Pool).getRaw", "nn.(*Pool).take", "nn.(*Tape).alloc",
+	"nn.(*Tape).allocRaw", "nn.(*Tape).allocFrom", "nn.(*Tape).newOut", "nn.(*Tape).newOutRaw", "nn.(*Tape).gradBuf",
 	"nn.(*Tensor).grad", "nn.(*Tensor).grad0", "nn.(*Tensor).Reshape"}
 
 // allocSite names the operation in an allocation's callers (pcs from

@@ -27,6 +27,22 @@ type Tape struct {
 	dev    Device
 	downed []DeviceBuffer
 	dgrads map[DeviceBuffer]bool
+	// releaseInBackward: see ReleaseInBackward.
+	releaseInBackward bool
+}
+
+// ReleaseInBackward makes Backward give each recorded operation's output
+// back to the pool as soon as that operation's backward has run, the loss
+// excepted. Its values were read by its own backward and by those of the
+// operations that consumed it, recorded later and so run before; no
+// operation recorded earlier can refer to it. PyTorch frees what a node
+// saved once the node has run in the same way, and backward's gradients
+// then reuse the forward's buffers. The outputs of the step (the loss
+// excepted) are invalid from Backward on rather than from Release: read
+// logits and metrics before Backward. It returns tp.
+func (tp *Tape) ReleaseInBackward() *Tape {
+	tp.releaseInBackward = true
+	return tp
 }
 
 // NewTapePool returns a tape whose outputs and their gradients come from
@@ -236,6 +252,17 @@ func (tp *Tape) Backward(loss *Tensor) {
 	if pr != nil {
 		pr.backwardStart(tp)
 	}
+	// first[t] is the first operation that recorded t as its output (an
+	// operation may record its input as its output too).
+	var first map[*Tensor]int
+	if tp.pool != nil && tp.releaseInBackward {
+		first = make(map[*Tensor]int, len(tp.outs))
+		for i, out := range tp.outs {
+			if _, ok := first[out]; !ok {
+				first[out] = i
+			}
+		}
+	}
 	for i := len(tp.ops) - 1; i >= 0; i-- {
 		if pr != nil {
 			pr.backwardOp(tp, i)
@@ -258,6 +285,10 @@ func (tp *Tape) Backward(loss *Tensor) {
 		if out := tp.outs[i]; out.tape == tp && out.Grad != nil && tp.pool != nil {
 			tp.pool.put(out.Grad)
 			out.Grad = nil
+		}
+		// With ReleaseInBackward, so have its values.
+		if out := tp.outs[i]; first != nil && out != loss && first[out] == i {
+			tp.Discard(out)
 		}
 		tp.outs[i] = nil
 	}

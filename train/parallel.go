@@ -216,7 +216,7 @@ func (r *runner) step(ld *loader, lr float64, e, b int) (end stepEnd, wait float
 			break
 		}
 		r.ps.ZeroGrad()
-		tp := nn.NewTapePool(true, r.pool)
+		tp := nn.NewTapePool(true, r.pool).ReleaseInBackward()
 		out := r.task.Step(tp, lb, Stream(r.cfg.Seed, StreamModel, e, r.shardStream(b, j)))
 		loss := out.Objective(tp)
 		l := float64(loss.Host()[0])

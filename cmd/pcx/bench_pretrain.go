@@ -153,7 +153,7 @@ func runPretrainBench(c *cli.Context) error {
 		}
 		groupTime = time.Since(t0)
 		m.Params().ZeroGrad()
-		tp := nn.NewTapePool(true, pool)
+		tp := nn.NewTapePool(true, pool).ReleaseInBackward()
 		defer func() { tp.Release() }() // nil after the explicit Release
 		out, err := m.Forward(tp, g, mask, r)
 		if err != nil {

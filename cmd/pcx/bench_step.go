@@ -117,7 +117,7 @@ func runStepBench(c *cli.Context) error {
 		if prof != nil {
 			prof.Start()
 		}
-		tp := nn.NewTapePool(true, pool)
+		tp := nn.NewTapePool(true, pool).ReleaseInBackward()
 		defer func() { tp.Release() }() // nil after the explicit Release
 		tp.Phase("grouping")
 		t0 := time.Now()
@@ -236,7 +236,7 @@ func runImageStepBench(c *cli.Context) error {
 	step := func() (err error) {
 		defer recoverDeviceError(&err)
 		m.Params().ZeroGrad()
-		tp := nn.NewTapePool(true, pool)
+		tp := nn.NewTapePool(true, pool).ReleaseInBackward()
 		defer func() { tp.Release() }()
 		logits, bal := m.Net.ForwardAux(tp, in, r)
 		o := train.Output{Loss: nn.CrossEntropy(tp, logits, labels, 0)}

@@ -125,30 +125,29 @@ func ScaleShift(tp *Tape, x *Tensor, gamma, beta *Param) *Tensor {
 	if d := deviceOf(x, gt, bt); d != nil {
 		return scaleShiftDev(tp, d, x, gt, bt)
 	}
-	out := tp.newOut(x.Shape, x, gt, bt)
+	out := tp.newOutRaw(x.Shape, x, gt, bt)
 	rows := x.Len() / c
-	for r := 0; r < rows; r++ {
-		xr, or := x.Data[r*c:(r+1)*c], out.Data[r*c:(r+1)*c]
-		for k, v := range xr {
-			o := v * gt.Data[k]
-			if bt != nil {
-				o += bt.Data[k]
+	parallelFor(rows, max(1, 16384/max(c, 1)), func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			xr, or := x.Data[r*c:(r+1)*c], out.Data[r*c:(r+1)*c]
+			for k, v := range xr {
+				o := v * gt.Data[k]
+				if bt != nil {
+					o += bt.Data[k]
+				}
+				or[k] = o
 			}
-			or[k] = o
 		}
-	}
+	})
 	tp.record(out, func() {
 		dx, dg, db := gradIf(x), gradIf(gt), gradIf(bt)
 		s := cpu.ReduceRows(rows, c, 2, func(lo, hi int, acc [][]float64) {
 			for r := lo; r < hi; r++ {
-				d, xr := out.Grad[r*c:(r+1)*c], x.Data[r*c:(r+1)*c]
-				for k, v := range d {
-					if dx != nil {
-						dx[r*c+k] += v * gt.Data[k]
-					}
-					acc[0][k] += float64(v) * float64(xr[k])
-					acc[1][k] += float64(v)
+				var dxr []float32
+				if dx != nil {
+					dxr = dx[r*c : (r+1)*c]
 				}
+				cpu.ScaleShiftBackRow(dxr, out.Grad[r*c:(r+1)*c], x.Data[r*c:(r+1)*c], gt.Data, acc[0], acc[1])
 			}
 		})
 		if dg != nil {

@@ -1,5 +1,7 @@
 package cpu
 
+import "sync"
+
 // Reductions: every sum the kernels compute themselves accumulates in
 // float64 and is rounded to float32 once. A sum over rows is split into
 // chunks whose bounds depend only on the number of rows and columns (never
@@ -24,18 +26,31 @@ func reduceChunk(rows, c int) int {
 func ReduceRows(rows, c, k int, f func(lo, hi int, acc [][]float64)) [][]float64 {
 	chunk := reduceChunk(rows, c)
 	n := max(1, (rows+chunk-1)/chunk)
+	// The partials of all chunks in one buffer, reused from call to call
+	// (a step's backward makes hundreds of these reductions; fresh memory
+	// for each would be garbage the kernel must map anew).
+	bp := partialsPool.Get().(*[]float64)
+	buf := *bp
+	if cap(buf) < n*k*c {
+		buf = make([]float64, n*k*c)
+	}
+	buf = buf[:n*k*c]
 	parts := make([][][]float64, n)
 	ParallelRows(n, 1, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			acc := make([][]float64, k)
 			for j := range acc {
-				acc[j] = make([]float64, c)
+				acc[j] = buf[(i*k+j)*c : (i*k+j+1)*c]
+				clear(acc[j])
 			}
 			f(i*chunk, min((i+1)*chunk, rows), acc)
 			parts[i] = acc
 		}
 	})
-	total := parts[0]
+	total := make([][]float64, k)
+	for j := range total {
+		total[j] = append([]float64(nil), parts[0][j]...)
+	}
 	for _, p := range parts[1:] {
 		for j := range total {
 			for x, v := range p[j] {
@@ -43,8 +58,13 @@ func ReduceRows(rows, c, k int, f func(lo, hi int, acc [][]float64)) [][]float64
 			}
 		}
 	}
+	*bp = buf
+	partialsPool.Put(bp)
 	return total
 }
+
+// partialsPool holds ReduceRows's buffers of partial sums.
+var partialsPool = sync.Pool{New: func() any { return new([]float64) }}
 
 // AddRounded adds the float64 sums src to dst, each rounded to float32 once.
 func AddRounded(dst []float32, src []float64) {

@@ -52,3 +52,17 @@ func AffineRow(out, x []float32, mean, rstd, w, b []float64) {
 		out[k] = float32((float64(x[k])-mean[k])*rstd[k]*w[k] + b[k])
 	}
 }
+
+// ScaleShiftBackRow is one row of SSF's backward: dx[k] += d[k]·g[k] (dx
+// may be nil), sdx[k] += float64(d[k])·float64(x[k]), sdg[k] +=
+// float64(d[k]).
+func ScaleShiftBackRow(dx, d, x, g []float32, sdx, sdg []float64) {
+	for k := scaleShiftBackVec(dx, d, x, g, sdx, sdg); k < len(d); k++ {
+		v := d[k]
+		if dx != nil {
+			dx[k] += v * g[k]
+		}
+		sdx[k] += float64(v) * float64(x[k])
+		sdg[k] += float64(v)
+	}
+}

@@ -22,6 +22,27 @@ func colSqDevAVX(sq, mean *float64, x *float32, rows, ld, n int)
 //go:noescape
 func affineRowAVX(out, x *float32, mean, rstd, w, b *float64, n int)
 
+//go:noescape
+func scaleShiftBackAVX(dx, d, x, gamma *float32, sdx, sdg *float64, n int, wantDx int)
+
+// scaleShiftBackVec runs scaleShiftBackAVX over the first multiple of 4 of
+// the row's values and returns how many.
+func scaleShiftBackVec(dx, d, x, g []float32, sdx, sdg []float64) int {
+	n := len(d) &^ 3
+	if !rowsVector || n == 0 {
+		return 0
+	}
+	_, _, _ = x[n-1], g[n-1], sdx[n-1]
+	_ = sdg[n-1]
+	want, pdx := 0, &d[0] // pdx is not written when want is 0
+	if dx != nil {
+		_ = dx[n-1]
+		want, pdx = 1, &dx[0]
+	}
+	scaleShiftBackAVX(pdx, &d[0], &x[0], &g[0], &sdx[0], &sdg[0], n, want)
+	return n
+}
+
 // maxRowsVec runs maxRowsAVX when c is a multiple of 8 and says whether it
 // did.
 func maxRowsVec(out, x []float32, m, c int) bool {

@@ -206,3 +206,41 @@ aloop:
 adone:
 	VZEROUPPER
 	RET
+
+// func scaleShiftBackAVX(dx, d, x, gamma *float32, sdx, sdg *float64, n int, wantDx int)
+//
+// For k < n (a multiple of 4): dx[k] += d[k]·g[k] (float32, when wantDx is
+// 1), sdx[k] += float64(d[k])·float64(x[k]) and sdg[k] += float64(d[k]),
+// each operation rounded as in the scalar loop.
+TEXT ·scaleShiftBackAVX(SB), NOSPLIT, $0-64
+	MOVQ dx+0(FP), DI
+	MOVQ d+8(FP), SI
+	MOVQ x+16(FP), R8
+	MOVQ gamma+24(FP), R9
+	MOVQ sdx+32(FP), R10
+	MOVQ sdg+40(FP), R11
+	MOVQ n+48(FP), CX
+	MOVQ wantDx+56(FP), DX
+	XORQ AX, AX
+ssloop:
+	CMPQ AX, CX
+	JGE  ssdone
+	VMOVUPS 0(SI)(AX*4), X0 // d
+	TESTQ DX, DX
+	JE    ssacc
+	VMULPS 0(R9)(AX*4), X0, X1
+	VADDPS 0(DI)(AX*4), X1, X1
+	VMOVUPS X1, 0(DI)(AX*4)
+ssacc:
+	VCVTPS2PD X0, Y2
+	VCVTPS2PD 0(R8)(AX*4), Y3
+	VMULPD Y3, Y2, Y3
+	VADDPD 0(R10)(AX*8), Y3, Y3
+	VMOVUPD Y3, 0(R10)(AX*8)
+	VADDPD 0(R11)(AX*8), Y2, Y2
+	VMOVUPD Y2, 0(R11)(AX*8)
+	ADDQ $4, AX
+	JMP  ssloop
+ssdone:
+	VZEROUPPER
+	RET

@@ -101,3 +101,36 @@ func TestRowKernelsMatchScalar(t *testing.T) {
 		}
 	}
 }
+
+// TestScaleShiftBackRowMatchesScalar: SSF's backward row kernel gives the
+// scalar loop's values bit for bit, with and without dx.
+func TestScaleShiftBackRowMatchesScalar(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	for _, c := range []int{1, 3, 4, 9, 16, 384, 385} {
+		d, x, g := rowsTestMatrix(r, 1, c), rowsTestMatrix(r, 1, c), rowsTestMatrix(r, 1, c)
+		for _, withDx := range []bool{true, false} {
+			dx0 := rowsTestMatrix(r, 1, c)
+			dx, dxWant := append([]float32(nil), dx0...), append([]float32(nil), dx0...)
+			sdx, sdg := make([]float64, c), make([]float64, c)
+			for k := range sdx {
+				sdx[k], sdg[k] = r.NormFloat64(), r.NormFloat64()
+			}
+			sdxWant, sdgWant := append([]float64(nil), sdx...), append([]float64(nil), sdg...)
+			if withDx {
+				ScaleShiftBackRow(dx, d, x, g, sdx, sdg)
+			} else {
+				ScaleShiftBackRow(nil, d, x, g, sdx, sdg)
+			}
+			for k, v := range d {
+				if withDx {
+					dxWant[k] += v * g[k]
+				}
+				sdxWant[k] += float64(v) * float64(x[k])
+				sdgWant[k] += float64(v)
+			}
+			sameBits32(t, "dx", dx, dxWant)
+			sameBits64(t, "sdx", sdx, sdxWant)
+			sameBits64(t, "sdg", sdg, sdgWant)
+		}
+	}
+}

@@ -169,14 +169,17 @@ func (e *Encoder) Params() nn.Params {
 // Forward embeds groups: neighbourhoods is (B·G)×M×3 (relative to their
 // centres); the result is (B·G)×C.
 func (e *Encoder) Forward(tp *nn.Tape, nb *nn.Tensor, groups, m int) *nn.Tensor {
+	if !tp.Records() && nb.Device() == nil {
+		return e.forwardLean(tp, nb, groups, m)
+	}
 	// BatchNorm and ReLU run as one operation, the global feature is
 	// concatenated without a repeated copy, and the outputs of the second
 	// and the last convolution, which no backward function reads, go back
 	// to the tape's pool as soon as they are consumed, for the gradients of
 	// backward to reuse: the values and gradients are those of Point-MAE's
 	// Sequential layers.
-	// On a tape that records nothing (inference, a frozen encoder's
-	// Scope) every intermediate goes back as soon as it is consumed.
+	// On a tape that records nothing (inference on a device) every
+	// intermediate goes back as soon as it is consumed.
 	consumed := func(ts ...*nn.Tensor) {
 		if !tp.Records() {
 			tp.Discard(ts...)
@@ -194,46 +197,48 @@ func (e *Encoder) Forward(tp *nn.Tape, nb *nn.Tensor, groups, m int) *nn.Tensor 
 		tp.Discard(f)
 		c3 = e.Conv3.Forward(tp, cat)
 	} else {
-		// Conv3 of [global, local] without forming it: the global half's
-		// product once per group.
 		c3 = nn.LinearConcatRepeated(tp, global, f, m, e.Conv3.Weight, e.Conv3.Bias)
 		tp.Discard(f, global)
 	}
 	h = e.BN2.ForwardReLU(tp, c3)
 	consumed(c3)
-	c := e.Conv4.Weight.Dim(0)
-	if !tp.Records() && h.Device() == nil {
-		out := e.maxConv4(tp, h, groups, m, c)
-		consumed(h)
-		return out
-	}
 	f = e.Conv4.Forward(tp, h)
 	consumed(h)
-	out := nn.MaxMiddle(tp, f, groups, m, c)
+	out := nn.MaxMiddle(tp, f, groups, m, e.Conv4.Weight.Dim(0))
 	tp.Discard(f)
 	return out
 }
 
-// encoderChunk is the number of groups whose last convolution maxConv4
-// computes at once.
+// encoderChunk is the number of groups whose normalised activations the
+// lean forward computes at once.
 const encoderChunk = 512
 
-// maxConv4 is MaxMiddle(Conv4(h)) for a tape that records nothing, over
-// chunks of encoderChunk groups, so that the last convolution's output (the
-// largest of the encoder after the concatenation) is never whole: each of
-// its rows depends on its own input row only, so the values are those of
-// the whole product.
-func (e *Encoder) maxConv4(tp *nn.Tape, h *nn.Tensor, groups, m, c int) *nn.Tensor {
-	in := h.Dim(-1)
+// forwardLean is Forward on the host for a tape that records nothing (a
+// frozen encoder, inference), with the same values and running statistics
+// and about half the memory. Only what a BatchNorm's statistics need is
+// whole: the first convolution's output, the second's (for the group
+// maximum) and the third's. Each BatchNorm, its ReLU and the convolution
+// after it run over chunks of encoderChunk groups (a product's rows depend
+// on their own input rows only), the last with its group maximum; the third
+// convolution takes the global feature's product once per group
+// (nn.LinearConcatRepeated).
+func (e *Encoder) forwardLean(tp *nn.Tape, nb *nn.Tensor, groups, m int) *nn.Tensor {
+	chunk := encoderChunk * m
+	c1 := e.Conv1.Forward(tp, nb)
+	f := e.BN1.ReLULinear(tp, c1, e.Conv2.Weight, e.Conv2.Bias, chunk, nil) // (B·G)×M×256
+	tp.Discard(c1)
+	global := nn.MaxMiddle(tp, f, groups, m, 256) // (B·G)×256
+	c3 := nn.LinearConcatRepeated(tp, global, f, m, e.Conv3.Weight, e.Conv3.Bias)
+	tp.Discard(f, global)
+	c := e.Conv4.Weight.Dim(0)
 	out := nn.New(groups, c)
-	for g0 := 0; g0 < groups; g0 += encoderChunk {
-		g1 := min(g0+encoderChunk, groups)
-		part := nn.FromData(h.Data[g0*m*in:g1*m*in], (g1-g0)*m, in)
-		f := e.Conv4.Forward(tp, part)
-		mx := nn.MaxMiddle(tp, f, g1-g0, m, c)
-		copy(out.Data[g0*c:g1*c], mx.Data)
-		tp.Discard(f, mx)
-	}
+	e.BN2.ReLULinear(tp, c3, e.Conv4.Weight, e.Conv4.Bias, chunk, func(y *nn.Tensor, row0 int) {
+		n := y.Dim(0) / m
+		mx := nn.MaxMiddle(tp, y, n, m, c)
+		copy(out.Data[row0/m*c:], mx.Data)
+		tp.Discard(mx)
+	})
+	tp.Discard(c3)
 	return out
 }
 

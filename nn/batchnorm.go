@@ -64,49 +64,12 @@ func (bn *BatchNorm) forward(tp *Tape, x *Tensor, relu bool) *Tensor {
 		return bn.forwardDev(tp, d, x, w, b, rows, c)
 	}
 	out := tp.newOutRaw(x.Shape, x, w, b) // the normalisation writes every value
-	// Statistics and the per-element arithmetic are float64: a small batch
-	// (the head's B rows) makes BatchNorm's backward a difference of nearly
-	// equal terms, and float32 there loses digits PyTorch's float64
-	// reference keeps.
-	mean, rstd := make([]float64, c), make([]float64, c)
+	mean, rstd, w64, b64 := bn.statistics(tp, x, rows, c)
 	train := tp.training()
-	if train {
-		if rows < 2 {
-			panic("nn: BatchNorm in training needs more than one value per channel")
-		}
-		sum, sq := make([]float64, c), make([]float64, c)
-		// Each channel's sums run over the rows in order, whichever
-		// goroutine takes the channel: the same values on any core count.
-		parallelFor(c, channelGrain(rows), func(lo, hi int) {
-			cpu.ColSums(sum[lo:hi], x.Data, rows, c, lo, hi)
-			for k := lo; k < hi; k++ {
-				sum[k] /= float64(rows)
-			}
-			cpu.ColSqDev(sq[lo:hi], sum[lo:hi], x.Data, rows, c, lo, hi)
-		})
-		m := float64(bn.Momentum)
-		for k := 0; k < c; k++ {
-			v := sq[k] / float64(rows)
-			mean[k], rstd[k] = sum[k], 1/math.Sqrt(v+float64(bn.Eps))
-			unbiased := sq[k] / float64(rows-1)
-			bn.RunningMean.Data[k] = float32((1-m)*float64(bn.RunningMean.Data[k]) + m*sum[k])
-			bn.RunningVar.Data[k] = float32((1-m)*float64(bn.RunningVar.Data[k]) + m*unbiased)
-		}
-		bn.NumBatchesTracked.Data[0]++
-	} else {
-		for k := 0; k < c; k++ {
-			mean[k] = float64(bn.RunningMean.Data[k])
-			rstd[k] = 1 / math.Sqrt(float64(bn.RunningVar.Data[k])+float64(bn.Eps))
-		}
-	}
-	w64, b64 := make([]float64, c), make([]float64, c)
-	for k := range c {
-		w64[k], b64[k] = float64(w.Data[k]), float64(b.Data[k])
-	}
 	parallelFor(rows, max(1, 16384/c), func(lo, hi int) {
 		for r := lo; r < hi; r++ {
-			xr, or := x.Data[r*c:(r+1)*c], out.Data[r*c:(r+1)*c]
-			cpu.AffineRow(or, xr, mean, rstd, w64, b64)
+			or := out.Data[r*c : (r+1)*c]
+			cpu.AffineRow(or, x.Data[r*c:(r+1)*c], mean, rstd, w64, b64)
 			if relu {
 				cpu.ReLUForward(or, or)
 			}
@@ -183,3 +146,102 @@ func (bn *BatchNorm) forward(tp *Tape, x *Tensor, relu bool) *Tensor {
 // channelGrain is the fewest channels per goroutine for per-channel sums
 // over rows rows: about 16k values each.
 func channelGrain(rows int) int { return max(1, 16384/max(rows, 1)) }
+
+// statistics returns what BatchNorm normalises x (rows×c) with: in
+// training the batch mean and 1/√(biased variance + eps), updating the
+// running statistics; in evaluation the running ones; and the affine
+// weight and bias, all in float64. Statistics and the per-element
+// arithmetic are float64: a small batch (the head's B rows) makes
+// BatchNorm's backward a difference of nearly equal terms, and float32
+// there loses digits PyTorch's float64 reference keeps.
+func (bn *BatchNorm) statistics(tp *Tape, x *Tensor, rows, c int) (mean, rstd, w64, b64 []float64) {
+	mean, rstd = make([]float64, c), make([]float64, c)
+	if tp.training() {
+		if rows < 2 {
+			panic("nn: BatchNorm in training needs more than one value per channel")
+		}
+		sum, sq := make([]float64, c), make([]float64, c)
+		// Each channel's sums run over the rows in order, whichever
+		// goroutine takes the channel: the same values on any core count.
+		parallelFor(c, channelGrain(rows), func(lo, hi int) {
+			cpu.ColSums(sum[lo:hi], x.Data, rows, c, lo, hi)
+			for k := lo; k < hi; k++ {
+				sum[k] /= float64(rows)
+			}
+			cpu.ColSqDev(sq[lo:hi], sum[lo:hi], x.Data, rows, c, lo, hi)
+		})
+		m := float64(bn.Momentum)
+		for k := 0; k < c; k++ {
+			v := sq[k] / float64(rows)
+			mean[k], rstd[k] = sum[k], 1/math.Sqrt(v+float64(bn.Eps))
+			unbiased := sq[k] / float64(rows-1)
+			bn.RunningMean.Data[k] = float32((1-m)*float64(bn.RunningMean.Data[k]) + m*sum[k])
+			bn.RunningVar.Data[k] = float32((1-m)*float64(bn.RunningVar.Data[k]) + m*unbiased)
+		}
+		bn.NumBatchesTracked.Data[0]++
+	} else {
+		for k := 0; k < c; k++ {
+			mean[k] = float64(bn.RunningMean.Data[k])
+			rstd[k] = 1 / math.Sqrt(float64(bn.RunningVar.Data[k])+float64(bn.Eps))
+		}
+	}
+	w64, b64 = make([]float64, c), make([]float64, c)
+	for k := range c {
+		w64[k], b64[k] = float64(bn.Weight.Data[k]), float64(bn.Bias.Data[k])
+	}
+	return mean, rstd, w64, b64
+}
+
+// ReLULinear is Linear(tp, ReLU(tp, bn.Forward(tp, x)), w, b) on a tape
+// that records nothing (a frozen encoder, inference), with the same values
+// and running statistics, computed over chunks of at most chunk rows so
+// that the normalised input is never whole: each chunk is normalised into
+// one buffer and multiplied (a product's rows depend on their own input rows
+// only). reduce, when not nil, is given each chunk's product with its first
+// row and may consume it (a group maximum); the result is then nil. A
+// recording tape, or a device, gets the operations as they are.
+func (bn *BatchNorm) ReLULinear(tp *Tape, x *Tensor, w, b *Param, chunk int, reduce func(y *Tensor, row0 int)) *Tensor {
+	c := x.Dim(-1)
+	rows := x.Len() / c
+	if tp.Records() || deviceOf(x, w.T(), paramT(b)) != nil || chunk <= 0 {
+		h := bn.ForwardReLU(tp, x)
+		y := Linear(tp, h, w, b)
+		if !tp.Records() {
+			tp.Discard(h)
+		}
+		if reduce == nil {
+			return y
+		}
+		reduce(y, 0)
+		tp.Discard(y)
+		return nil
+	}
+	if c != bn.Weight.Tensor.Len() {
+		panic(fmt.Sprintf("nn: BatchNorm of %d channels on %v", bn.Weight.Len(), x.Shape))
+	}
+	mean, rstd, w64, b64 := bn.statistics(tp, x, rows, c)
+	var out *Tensor
+	if reduce == nil {
+		out = tp.newOutRaw(append(append([]int(nil), x.Shape[:len(x.Shape)-1]...), w.Dim(0)))
+	}
+	for r0 := 0; r0 < rows; r0 += chunk {
+		r1 := min(r0+chunk, rows)
+		h := tp.newOutRaw([]int{r1 - r0, c})
+		parallelFor(r1-r0, max(1, 16384/c), func(lo, hi int) {
+			for r := lo; r < hi; r++ {
+				or := h.Data[r*c : (r+1)*c]
+				cpu.AffineRow(or, x.Data[(r0+r)*c:(r0+r+1)*c], mean, rstd, w64, b64)
+				cpu.ReLUForward(or, or)
+			}
+		})
+		y := Linear(tp, h, w, b)
+		tp.Discard(h)
+		if reduce != nil {
+			reduce(y, r0)
+		} else {
+			copy(out.Data[r0*y.Dim(-1):], y.Data)
+		}
+		tp.Discard(y)
+	}
+	return out
+}

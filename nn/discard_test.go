@@ -300,3 +300,61 @@ func TestReleaseInBackward(t *testing.T) {
 		}
 	}
 }
+
+// TestBatchNormReLULinear: on a tape that records nothing, ReLULinear gives
+// Linear over ReLU over BatchNorm bit for bit, with the same running
+// statistics, in training and evaluation, whole and reduced chunk by chunk.
+func TestBatchNormReLULinear(t *testing.T) {
+	for _, train := range []bool{true, false} {
+		run := func(fused bool, reduce bool) (out []float32, stats []float32) {
+			r := rand.New(rand.NewPCG(13, 14))
+			bn := NewBatchNorm("bn", 24)
+			for i := range bn.Weight.Data {
+				bn.Weight.Data[i] = float32(1 + 0.3*r.NormFloat64())
+				bn.Bias.Data[i] = float32(0.3 * r.NormFloat64())
+				bn.RunningMean.Data[i] = float32(r.NormFloat64())
+			}
+			w, b := NewParam("w", 10, 24), NewParam("b", 10)
+			for i := range w.Data {
+				w.Data[i] = float32(r.NormFloat64())
+			}
+			for i := range b.Data {
+				b.Data[i] = float32(r.NormFloat64())
+			}
+			x := New(70, 24)
+			for i := range x.Data {
+				x.Data[i] = float32(r.NormFloat64()*2 + 1)
+			}
+			tp := NewTapePool(train, NewPool()).Scope()
+			var reduced []float32
+			red := func(y *Tensor, row0 int) { reduced = append(reduced, y.Data...) }
+			switch {
+			case fused && reduce:
+				bn.ReLULinear(tp, x, w, b, 16, red)
+				out = reduced
+			case fused:
+				out = append(out, bn.ReLULinear(tp, x, w, b, 16, nil).Data...)
+			default:
+				out = append(out, Linear(tp, ReLU(tp, bn.Forward(tp, x)), w, b).Data...)
+			}
+			return out, append(append([]float32(nil), bn.RunningMean.Data...), bn.RunningVar.Data...)
+		}
+		want, wantStats := run(false, false)
+		for _, reduce := range []bool{false, true} {
+			got, gotStats := run(true, reduce)
+			if len(got) != len(want) {
+				t.Fatalf("train %v reduce %v: %d values, want %d", train, reduce, len(got), len(want))
+			}
+			for i := range want {
+				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+					t.Fatalf("train %v reduce %v: value %d is %v, want %v", train, reduce, i, got[i], want[i])
+				}
+			}
+			for i := range wantStats {
+				if math.Float32bits(gotStats[i]) != math.Float32bits(wantStats[i]) {
+					t.Fatalf("train %v reduce %v: running statistic %d is %v, want %v", train, reduce, i, gotStats[i], wantStats[i])
+				}
+			}
+		}
+	}
+}

@@ -134,6 +134,20 @@ func (t *Tensor) HostGrad() []float32 {
 	return out
 }
 
+// SetHostGrad sets the gradient to g's values: on the host g itself becomes
+// the gradient; on a device g is uploaded into the device gradient
+// (allocated if there is none yet).
+func (t *Tensor) SetHostGrad(g []float32) {
+	if t.dev == nil {
+		t.Grad = g
+		return
+	}
+	if len(g) != t.Len() {
+		panic(fmt.Sprintf("nn: gradient of %d values for %v", len(g), t.Shape))
+	}
+	t.dev.Upload(t.dg(), g)
+}
+
 // Upload returns a copy of data (of the given shape) on device d, owned by
 // tp (freed by its Release), without gradient.
 func Upload(tp *Tape, d Device, data []float32, shape ...int) *Tensor {

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/pcx-dev/pcx/nn/cuda/emu"
 )
 
 // TestMain lets a test run this package as another process that owns a
@@ -25,7 +27,9 @@ func TestMain(m *testing.M) {
 		fmt.Println("locked")
 		select {} // until killed
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	emu.Cleanup() // the device tests' emulator build
+	os.Exit(code)
 }
 
 // A run directory owned by another process is refused, with its process

@@ -246,7 +246,11 @@ func (r *runner) step(ld *loader, lr float64, e, b int) (end stepEnd, wait float
 	}
 	if ran == L && L > 1 {
 		for k, p := range r.adam.Params {
-			p.Grad = acc[k]
+			if acc[k] != nil {
+				p.SetHostGrad(acc[k])
+			} else if p.Device() == nil {
+				p.Grad = nil
+			}
 		}
 	}
 	if firstBuffers != nil {
@@ -320,13 +324,14 @@ func addGrads(acc [][]float32, ps nn.Params) [][]float32 {
 		acc = make([][]float32, len(ps))
 	}
 	for k, p := range ps {
+		grad := p.HostGrad() // a copy from a device
 		switch {
-		case p.Grad == nil:
+		case grad == nil:
 		case acc[k] == nil:
-			acc[k] = slices.Clone(p.Grad)
+			acc[k] = slices.Clone(grad)
 		default:
 			a := acc[k]
-			for i, g := range p.Grad {
+			for i, g := range grad {
 				a[i] = a[i] + g
 			}
 		}
@@ -341,8 +346,16 @@ const gradBucket = 1 << 22
 // buckets of at most gradBucket values.
 func (r *runner) sumGrads() error {
 	ps := r.adam.Params
+	// On the host the sums land in the gradients themselves; a device's
+	// gradients are summed in host copies and uploaded back.
+	grads := make([][]float32, len(ps))
+	for k, p := range ps {
+		if grads[k] = p.HostGrad(); grads[k] == nil {
+			grads[k] = make([]float32, p.Len())
+		}
+	}
 	buf := make([]float32, 0, gradBucket)
-	var pending nn.Params
+	var pending []int
 	flush := func() error {
 		if len(buf) == 0 {
 			return nil
@@ -351,34 +364,37 @@ func (r *runner) sumGrads() error {
 			return err
 		}
 		off := 0
-		for _, p := range pending {
-			off += copy(p.Grad, buf[off:])
+		for _, k := range pending {
+			off += copy(grads[k], buf[off:])
 		}
 		buf, pending = buf[:0], pending[:0]
 		return nil
 	}
-	for _, p := range ps {
-		if p.Grad == nil {
-			p.Grad = make([]float32, p.Len())
-		}
-		if len(p.Grad) > gradBucket { // a parameter larger than a bucket: on its own
+	for k, g := range grads {
+		if len(g) > gradBucket { // a parameter larger than a bucket: on its own
 			if err := flush(); err != nil {
 				return err
 			}
-			if err := r.comm.SumFloat32(p.Grad, r.opt.Deterministic); err != nil {
+			if err := r.comm.SumFloat32(g, r.opt.Deterministic); err != nil {
 				return err
 			}
 			continue
 		}
-		if len(buf)+len(p.Grad) > gradBucket {
+		if len(buf)+len(g) > gradBucket {
 			if err := flush(); err != nil {
 				return err
 			}
 		}
-		buf = append(buf, p.Grad...)
-		pending = append(pending, p)
+		buf = append(buf, g...)
+		pending = append(pending, k)
 	}
-	return flush()
+	if err := flush(); err != nil {
+		return err
+	}
+	for k, p := range ps {
+		p.SetHostGrad(grads[k])
+	}
+	return nil
 }
 
 // buffers appends the values of every buffer (batch-norm statistics) to
@@ -386,7 +402,7 @@ func (r *runner) sumGrads() error {
 func (r *runner) buffers(dst []float32) []float32 {
 	for _, p := range r.ps {
 		if p.Buffer {
-			dst = append(dst, p.Data...)
+			dst = append(dst, p.Tensor.Host()...) // a copy from a device
 		}
 	}
 	return dst
@@ -396,6 +412,7 @@ func (r *runner) setBuffers(v []float32) {
 	for _, p := range r.ps {
 		if p.Buffer {
 			v = v[copy(p.Data, v):]
+			nn.Params{p}.Upload() // to its device, if it has one
 		}
 	}
 }

@@ -335,9 +335,6 @@ func Run(ctx context.Context, task Task, cfg Config, opt Options) (*Result, erro
 	if !r.primary() { // rank 0 speaks for the run
 		r.opt.Log, r.opt.Progress, r.opt.OnEpoch = nil, nil, nil
 	}
-	if r.comm != nil && opt.Device != nil {
-		return nil, fmt.Errorf("train: a data-parallel run (%s) trains on the host; drop --device", r.comm.Name())
-	}
 	if r.comm != nil && !opt.Resume && r.cfg.Shards == 0 {
 		r.cfg.Shards = r.comm.Size() // one shard a rank
 	}

@@ -34,6 +34,22 @@ func newEncoderNet(r *rand.Rand) *encoderNet {
 	return n
 }
 
+// newEncoderCase returns an encoderNet, a groups of m random points and
+// their labels, drawn from seed.
+func newEncoderCase(seed uint64, a, m int) (*encoderNet, *Tensor, []int) {
+	r := rand.New(rand.NewPCG(seed, seed+1))
+	n := newEncoderNet(r)
+	x := New(a*m, 3)
+	for i := range x.Data {
+		x.Data[i] = float32(r.NormFloat64())
+	}
+	labels := make([]int, a)
+	for i := range labels {
+		labels[i] = i % 5
+	}
+	return n, x, labels
+}
+
 func (n *encoderNet) params() Params {
 	return append(append(Params{n.w1, n.b1, n.w2, n.w3, n.w4}, n.bn1.Params()...), n.bn2.Params()...)
 }
@@ -83,16 +99,7 @@ func TestLeanEncoderOpsExact(t *testing.T) {
 			stats [][]float32
 		}
 		run := func(lean bool) result {
-			r := rand.New(rand.NewPCG(1, 2))
-			n := newEncoderNet(r)
-			x := New(a*m, 3)
-			for i := range x.Data {
-				x.Data[i] = float32(r.NormFloat64())
-			}
-			labels := make([]int, a)
-			for i := range labels {
-				labels[i] = i % 5
-			}
+			n, x, labels := newEncoderCase(1, a, m)
 			pool := NewPool()
 			var res result
 			for step := 0; step < 2; step++ {
@@ -250,16 +257,7 @@ func TestLinearConcatRepeated(t *testing.T) {
 func TestReleaseInBackward(t *testing.T) {
 	const a, m = 12, 7
 	run := func(release bool) (loss []float32, grads [][]float32, alive int) {
-		r := rand.New(rand.NewPCG(3, 4))
-		n := newEncoderNet(r)
-		x := New(a*m, 3)
-		for i := range x.Data {
-			x.Data[i] = float32(r.NormFloat64())
-		}
-		labels := make([]int, a)
-		for i := range labels {
-			labels[i] = i % 5
-		}
+		n, x, labels := newEncoderCase(3, a, m)
 		pool := NewPool()
 		for step := 0; step < 2; step++ {
 			n.params().ZeroGrad()

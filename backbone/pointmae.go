@@ -169,7 +169,7 @@ func (e *Encoder) Params() nn.Params {
 // Forward embeds groups: neighbourhoods is (B·G)×M×3 (relative to their
 // centres); the result is (B·G)×C.
 func (e *Encoder) Forward(tp *nn.Tape, nb *nn.Tensor, groups, m int) *nn.Tensor {
-	if !tp.Records() && nb.Device() == nil {
+	if !tp.Records() && nb.Device() == nil && e.Conv1.Weight.Device() == nil {
 		return e.forwardLean(tp, nb, groups, m)
 	}
 	// BatchNorm and ReLU run as one operation, the global feature is
@@ -233,9 +233,9 @@ func (e *Encoder) forwardLean(tp *nn.Tape, nb *nn.Tensor, groups, m int) *nn.Ten
 	c := e.Conv4.Weight.Dim(0)
 	out := nn.New(groups, c)
 	e.BN2.ReLULinear(tp, c3, e.Conv4.Weight, e.Conv4.Bias, chunk, func(y *nn.Tensor, row0 int) {
-		n := y.Dim(0) / m
+		n := y.Len() / c / m // groups in y (rows of any shape)
 		mx := nn.MaxMiddle(tp, y, n, m, c)
-		copy(out.Data[row0/m*c:], mx.Data)
+		copy(out.Data[row0/m*c:], mx.Host())
 		tp.Discard(mx)
 	})
 	tp.Discard(c3)

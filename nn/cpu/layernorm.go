@@ -7,7 +7,23 @@ import "math"
 // for backward. w and b may be nil (no affine).
 func LayerNormForward(out, mean, rstd, x, w, b []float32, rows, c int, eps float32) {
 	ParallelRows(rows, grainFor(c), func(lo, hi int) {
-		for r := lo; r < hi; r++ {
+		r := lo
+		// Four rows at a time where the CPU allows: each row's sums in a
+		// vector lane, in the scalar loop's order.
+		for ; r+4 <= hi; r += 4 {
+			var s, m, v2 [4]float64
+			if !rowSums4Vec(x[r*c:], c, c, &s) {
+				break
+			}
+			for l := range m {
+				m[l] = s[l] / float64(c)
+			}
+			rowSqDev4Vec(x[r*c:], c, c, &m, &v2)
+			for l := range m {
+				layerNormRow(out, mean, rstd, x, w, b, r+l, c, eps, m[l], v2[l])
+			}
+		}
+		for ; r < hi; r++ {
 			xr := x[r*c : (r+1)*c]
 			var s float64
 			for _, v := range xr {
@@ -19,22 +35,32 @@ func LayerNormForward(out, mean, rstd, x, w, b []float32, rows, c int, eps float
 				d := float64(v) - m
 				v2 += d * d
 			}
-			rs := 1 / math.Sqrt(v2/float64(c)+float64(eps))
-			mean[r], rstd[r] = float32(m), float32(rs)
-			or := out[r*c : (r+1)*c]
-			fm, fr := float32(m), float32(rs)
-			for i, v := range xr {
-				n := (v - fm) * fr
-				if w != nil {
-					n *= w[i]
-				}
-				if b != nil {
-					n += b[i]
-				}
-				or[i] = n
-			}
+			layerNormRow(out, mean, rstd, x, w, b, r, c, eps, m, v2)
 		}
 	})
+}
+
+// layerNormRow normalises row r given its mean m and its sum of squared
+// deviations v2.
+func layerNormRow(out, mean, rstd, x, w, b []float32, r, c int, eps float32, m, v2 float64) {
+	rs := 1 / math.Sqrt(v2/float64(c)+float64(eps))
+	mean[r], rstd[r] = float32(m), float32(rs)
+	xr, or := x[r*c:(r+1)*c], out[r*c:(r+1)*c]
+	fm, fr := float32(m), float32(rs)
+	i := 0
+	if w != nil && b != nil {
+		i = normAffineRowVec(or, xr, fm, fr, w, b)
+	}
+	for ; i < c; i++ {
+		n := (xr[i] - fm) * fr
+		if w != nil {
+			n *= w[i]
+		}
+		if b != nil {
+			n += b[i]
+		}
+		or[i] = n
+	}
 }
 
 // LayerNormBackward accumulates dx (when not nil), dw and db (when not nil)

@@ -93,3 +93,45 @@ func affineRowVec(out, x []float32, mean, rstd, w, b []float64) int {
 	affineRowAVX(&out[0], &x[0], &mean[0], &rstd[0], &w[0], &b[0], n)
 	return n
 }
+
+//go:noescape
+func rowSums4AVX(x *float32, ld, c int, sum *[4]float64)
+
+//go:noescape
+func rowSqDev4AVX(x *float32, ld, c int, mean, sq *[4]float64)
+
+//go:noescape
+func normAffineRowAVX(out, x *float32, n int, m, s float32, w, b *float32)
+
+// rowStats4Vec computes four rows' sums (and, after mean, their squared
+// deviations) with the AVX2 kernels when c is a multiple of 4; it says
+// whether it did.
+func rowSums4Vec(x []float32, ld, c int, sum *[4]float64) bool {
+	if !rowsVector || c%4 != 0 || c == 0 {
+		return false
+	}
+	_ = x[3*ld+c-1]
+	rowSums4AVX(&x[0], ld, c, sum)
+	return true
+}
+
+func rowSqDev4Vec(x []float32, ld, c int, mean, sq *[4]float64) bool {
+	if !rowsVector || c%4 != 0 || c == 0 {
+		return false
+	}
+	_ = x[3*ld+c-1]
+	rowSqDev4AVX(&x[0], ld, c, mean, sq)
+	return true
+}
+
+// normAffineRowVec runs normAffineRowAVX over the first multiple of 8 of
+// the row's values and returns how many.
+func normAffineRowVec(out, x []float32, m, s float32, w, b []float32) int {
+	n := len(x) &^ 7
+	if !rowsVector || n == 0 {
+		return 0
+	}
+	_, _, _ = out[n-1], w[n-1], b[n-1]
+	normAffineRowAVX(&out[0], &x[0], n, m, s, &w[0], &b[0])
+	return n
+}

@@ -244,3 +244,132 @@ ssacc:
 ssdone:
 	VZEROUPPER
 	RET
+
+// TRANSPOSE4 turns X0-X3, four values of rows a-d, into X0-X3, the four
+// rows' values of columns 0-3 (lane l is row l). Clobbers X4-X7.
+#define TRANSPOSE4 \
+	VUNPCKLPS X1, X0, X4; \
+	VUNPCKHPS X1, X0, X5; \
+	VUNPCKLPS X3, X2, X6; \
+	VUNPCKHPS X3, X2, X7; \
+	VMOVLHPS X6, X4, X0; \
+	VMOVHLPS X4, X6, X1; \
+	VMOVLHPS X7, X5, X2; \
+	VMOVHLPS X5, X7, X3
+
+// LOAD4 loads four values at column AX of the four rows from SI (row
+// stride R8 bytes, R9 = 3·R8) into X0-X3.
+#define LOAD4 \
+	VMOVUPS (SI)(AX*4), X0; \
+	LEAQ (SI)(R8*1), R10; \
+	VMOVUPS (R10)(AX*4), X1; \
+	LEAQ (SI)(R8*2), R10; \
+	VMOVUPS (R10)(AX*4), X2; \
+	LEAQ (SI)(R9*1), R10; \
+	VMOVUPS (R10)(AX*4), X3
+
+// func rowSums4AVX(x *float32, ld, c int, sum *[4]float64)
+//
+// sum[l] = Σ float64(x[l·ld+i]) over i < c (a multiple of 4) in order, for
+// the four rows l: each row's sum a lane, added column by column as the
+// scalar loop adds them.
+TEXT ·rowSums4AVX(SB), NOSPLIT, $0-32
+	MOVQ x+0(FP), SI
+	MOVQ ld+8(FP), R8
+	SHLQ $2, R8
+	LEAQ (R8)(R8*2), R9
+	MOVQ c+16(FP), CX
+	MOVQ sum+24(FP), DI
+	VXORPD Y8, Y8, Y8
+	XORQ AX, AX
+r4loop:
+	CMPQ AX, CX
+	JGE  r4done
+	LOAD4
+	TRANSPOSE4
+	VCVTPS2PD X0, Y0
+	VADDPD Y0, Y8, Y8
+	VCVTPS2PD X1, Y1
+	VADDPD Y1, Y8, Y8
+	VCVTPS2PD X2, Y2
+	VADDPD Y2, Y8, Y8
+	VCVTPS2PD X3, Y3
+	VADDPD Y3, Y8, Y8
+	ADDQ $4, AX
+	JMP  r4loop
+r4done:
+	VMOVUPD Y8, (DI)
+	VZEROUPPER
+	RET
+
+// func rowSqDev4AVX(x *float32, ld, c int, mean, sq *[4]float64)
+//
+// sq[l] = Σ d·d, d = float64(x[l·ld+i]) - mean[l], over i < c (a multiple
+// of 4) in order, for the four rows l; the product and the sum rounded one
+// by one.
+TEXT ·rowSqDev4AVX(SB), NOSPLIT, $0-40
+	MOVQ x+0(FP), SI
+	MOVQ ld+8(FP), R8
+	SHLQ $2, R8
+	LEAQ (R8)(R8*2), R9
+	MOVQ c+16(FP), CX
+	MOVQ mean+24(FP), BX
+	MOVQ sq+32(FP), DI
+	VMOVUPD (BX), Y9
+	VXORPD Y8, Y8, Y8
+	XORQ AX, AX
+q4loop:
+	CMPQ AX, CX
+	JGE  q4done
+	LOAD4
+	TRANSPOSE4
+	VCVTPS2PD X0, Y0
+	VSUBPD Y9, Y0, Y0
+	VMULPD Y0, Y0, Y0
+	VADDPD Y0, Y8, Y8
+	VCVTPS2PD X1, Y1
+	VSUBPD Y9, Y1, Y1
+	VMULPD Y1, Y1, Y1
+	VADDPD Y1, Y8, Y8
+	VCVTPS2PD X2, Y2
+	VSUBPD Y9, Y2, Y2
+	VMULPD Y2, Y2, Y2
+	VADDPD Y2, Y8, Y8
+	VCVTPS2PD X3, Y3
+	VSUBPD Y9, Y3, Y3
+	VMULPD Y3, Y3, Y3
+	VADDPD Y3, Y8, Y8
+	ADDQ $4, AX
+	JMP  q4loop
+q4done:
+	VMOVUPD Y8, (DI)
+	VZEROUPPER
+	RET
+
+// func normAffineRowAVX(out, x *float32, n int, m, s float32, w, b *float32)
+//
+// out[i] = (x[i] - m)·s·w[i] + b[i] in float32, each operation rounded in
+// that order, for i < n (a multiple of 8).
+TEXT ·normAffineRowAVX(SB), NOSPLIT, $0-48
+	MOVQ out+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ n+16(FP), CX
+	VBROADCASTSS m+24(FP), Y14
+	VBROADCASTSS s+28(FP), Y15
+	MOVQ w+32(FP), R8
+	MOVQ b+40(FP), R9
+	XORQ AX, AX
+nloop:
+	CMPQ AX, CX
+	JGE  ndone
+	VMOVUPS (SI)(AX*4), Y0
+	VSUBPS Y14, Y0, Y0
+	VMULPS Y15, Y0, Y0
+	VMULPS (R8)(AX*4), Y0, Y0
+	VADDPS (R9)(AX*4), Y0, Y0
+	VMOVUPS Y0, (DI)(AX*4)
+	ADDQ $8, AX
+	JMP  nloop
+ndone:
+	VZEROUPPER
+	RET

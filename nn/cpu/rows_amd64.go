@@ -135,3 +135,33 @@ func normAffineRowVec(out, x []float32, m, s float32, w, b []float32) int {
 	normAffineRowAVX(&out[0], &x[0], n, m, s, &w[0], &b[0])
 	return n
 }
+
+//go:noescape
+func lnBack4AVX(x, gr *float32, ld, c int, mean, rstd *[4]float32, w *float32, sums *[8]float64, pdw, pdb *float64)
+
+//go:noescape
+func lnBackDxAVX(dx, x, gr, w *float32, n int, m, rs, mD, mDN float32)
+
+// lnBack4Vec runs lnBack4AVX for the four rows at x and g when c is a
+// multiple of 4 and there is a weight; it says whether it did.
+func lnBack4Vec(x, g []float32, c int, mean, rstd *[4]float32, w []float32, sums *[8]float64, pdw, pdb []float64) bool {
+	if !rowsVector || c%4 != 0 || c == 0 || w == nil {
+		return false
+	}
+	_, _ = x[4*c-1], g[4*c-1]
+	_, _, _ = w[c-1], pdw[c-1], pdb[c-1]
+	lnBack4AVX(&x[0], &g[0], c, c, mean, rstd, &w[0], sums, &pdw[0], &pdb[0])
+	return true
+}
+
+// lnBackDxVec runs lnBackDxAVX over the first multiple of 8 of the row's
+// values and returns how many.
+func lnBackDxVec(dx, x, g, w []float32, m, rs, mD, mDN float32) int {
+	n := len(x) &^ 7
+	if !rowsVector || n == 0 || w == nil {
+		return 0
+	}
+	_, _, _ = dx[n-1], g[n-1], w[n-1]
+	lnBackDxAVX(&dx[0], &x[0], &g[0], &w[0], n, m, rs, mD, mDN)
+	return n
+}

@@ -373,3 +373,141 @@ nloop:
 ndone:
 	VZEROUPPER
 	RET
+
+// LNROW computes, for row l (x at R10, g at R11, the column block at AX,
+// its mean and rstd at BX+4l and DX+4l), n = (x - mean)·rstd and dn = g·w
+// (w in X15) into X(dn), p = dn·n into X(p), and adds float64(g·n) and
+// float64(g) to the column sums at R13 and R12 (in memory, row after row).
+// Clobbers X8-X11.
+#define LNROW(l, dn, p) \
+	VMOVUPS (R10)(AX*4), X8; \
+	VBROADCASTSS (4*l)(BX), X9; \
+	VSUBPS X9, X8, X8; \
+	VBROADCASTSS (4*l)(DX), X9; \
+	VMULPS X9, X8, X8; \
+	VMOVUPS (R11)(AX*4), X10; \
+	VMULPS X15, X10, dn; \
+	VMULPS X8, dn, p; \
+	VMULPS X8, X10, X11; \
+	VCVTPS2PD X11, Y11; \
+	VADDPD (R13)(AX*8), Y11, Y11; \
+	VMOVUPD Y11, (R13)(AX*8); \
+	VCVTPS2PD X10, Y10; \
+	VADDPD (R12)(AX*8), Y10, Y10; \
+	VMOVUPD Y10, (R12)(AX*8)
+
+// func lnBack4AVX(x, gr *float32, ld, c int, mean, rstd *[4]float32, w *float32, sums *[8]float64, pdw, pdb *float64)
+//
+// LayerNorm's backward sums for four rows (x and g rows ld apart, c a
+// multiple of 4 values each): per row, sums[l] += float64(dn) and
+// sums[4+l] += float64(dn·n) over the columns in order, with n = (x -
+// mean)·rstd and dn = g·w in float32; per column, pdw += float64(g·n) and
+// pdb += float64(g) over the four rows in order.
+TEXT ·lnBack4AVX(SB), NOSPLIT, $0-80
+	MOVQ x+0(FP), SI
+	MOVQ gr+8(FP), DI
+	MOVQ ld+16(FP), R8
+	SHLQ $2, R8
+	MOVQ c+24(FP), CX
+	MOVQ mean+32(FP), BX
+	MOVQ rstd+40(FP), DX
+	MOVQ w+48(FP), R9
+	MOVQ sums+56(FP), R12
+	VMOVUPD 0(R12), Y14 // Σ dn, a lane a row
+	VMOVUPD 32(R12), Y7 // Σ dn·n
+	MOVQ pdw+64(FP), R13
+	MOVQ pdb+72(FP), R12
+	XORQ AX, AX
+lbloop:
+	CMPQ AX, CX
+	JGE  lbdone
+	VMOVUPS (R9)(AX*4), X15
+	MOVQ SI, R10
+	MOVQ DI, R11
+	LNROW(0, X0, X4)
+	ADDQ R8, R10
+	ADDQ R8, R11
+	LNROW(1, X1, X5)
+	ADDQ R8, R10
+	ADDQ R8, R11
+	LNROW(2, X2, X6)
+	ADDQ R8, R10
+	ADDQ R8, R11
+	LNROW(3, X3, X12)
+	// dn of the four rows into columns, each row's sum in its lane
+	VUNPCKLPS X1, X0, X9
+	VUNPCKHPS X1, X0, X10
+	VUNPCKLPS X3, X2, X11
+	VUNPCKHPS X3, X2, X13
+	VMOVLHPS X11, X9, X0
+	VMOVHLPS X9, X11, X1
+	VMOVLHPS X13, X10, X2
+	VMOVHLPS X10, X13, X3
+	VCVTPS2PD X0, Y0
+	VADDPD Y0, Y14, Y14
+	VCVTPS2PD X1, Y1
+	VADDPD Y1, Y14, Y14
+	VCVTPS2PD X2, Y2
+	VADDPD Y2, Y14, Y14
+	VCVTPS2PD X3, Y3
+	VADDPD Y3, Y14, Y14
+	// dn·n likewise
+	VUNPCKLPS X5, X4, X9
+	VUNPCKHPS X5, X4, X10
+	VUNPCKLPS X12, X6, X11
+	VUNPCKHPS X12, X6, X13
+	VMOVLHPS X11, X9, X0
+	VMOVHLPS X9, X11, X1
+	VMOVLHPS X13, X10, X2
+	VMOVHLPS X10, X13, X3
+	VCVTPS2PD X0, Y0
+	VADDPD Y0, Y7, Y7
+	VCVTPS2PD X1, Y1
+	VADDPD Y1, Y7, Y7
+	VCVTPS2PD X2, Y2
+	VADDPD Y2, Y7, Y7
+	VCVTPS2PD X3, Y3
+	VADDPD Y3, Y7, Y7
+	ADDQ $4, AX
+	JMP  lbloop
+lbdone:
+	MOVQ sums+56(FP), R12
+	VMOVUPD Y14, 0(R12)
+	VMOVUPD Y7, 32(R12)
+	VZEROUPPER
+	RET
+
+// func lnBackDxAVX(dx, x, gr, w *float32, n int, m, rs, mD, mDN float32)
+//
+// dx[i] += rs·((g[i]·w[i] - mD) - n·mDN), n = (x[i] - m)·rs, in float32 in
+// that order, for i < n (a multiple of 8).
+TEXT ·lnBackDxAVX(SB), NOSPLIT, $0-56
+	MOVQ dx+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ gr+16(FP), R8
+	MOVQ w+24(FP), R9
+	MOVQ n+32(FP), CX
+	VBROADCASTSS m+40(FP), Y12
+	VBROADCASTSS rs+44(FP), Y13
+	VBROADCASTSS mD+48(FP), Y14
+	VBROADCASTSS mDN+52(FP), Y15
+	XORQ AX, AX
+dxloop:
+	CMPQ AX, CX
+	JGE  dxdone
+	VMOVUPS (SI)(AX*4), Y0
+	VSUBPS Y12, Y0, Y0
+	VMULPS Y13, Y0, Y0 // n
+	VMOVUPS (R8)(AX*4), Y1
+	VMULPS (R9)(AX*4), Y1, Y1 // dn
+	VSUBPS Y14, Y1, Y1
+	VMULPS Y15, Y0, Y0
+	VSUBPS Y0, Y1, Y1
+	VMULPS Y13, Y1, Y1
+	VADDPS (DI)(AX*4), Y1, Y1
+	VMOVUPS Y1, (DI)(AX*4)
+	ADDQ $8, AX
+	JMP  dxloop
+dxdone:
+	VZEROUPPER
+	RET

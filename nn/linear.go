@@ -22,19 +22,12 @@ func Linear(tp *Tape, x *Tensor, w, b *Param) *Tensor {
 	if d := deviceOf(x, wt, bt); d != nil {
 		return linearDev(tp, d, x, wt, bt, rows, in, out, shape)
 	}
-	y := tp.newOutRaw(shape, x, wt, bt) // the bias copy or beta 0 writes every value
+	y := tp.newOutRaw(shape, x, wt, bt) // the product writes every value
 	if bt != nil {
-		cpu.ParallelRows(rows, max(1, 16384/out), func(lo, hi int) {
-			for r := lo; r < hi; r++ {
-				copy(y.Data[r*out:(r+1)*out], bt.Data)
-			}
-		})
+		blas.SgemmBias(false, true, rows, out, in, 1, x.Data, in, wt.Data, in, bt.Data, y.Data, out)
+	} else {
+		blas.Sgemm(false, true, rows, out, in, 1, x.Data, in, wt.Data, in, 0, y.Data, out)
 	}
-	beta := float32(0)
-	if bt != nil {
-		beta = 1
-	}
-	blas.Sgemm(false, true, rows, out, in, 1, x.Data, in, wt.Data, in, beta, y.Data, out)
 	tp.record(y, func() {
 		if x.needGrad { // dx += dy·W
 			blas.Sgemm(false, false, rows, in, out, 1, y.Grad, out, wt.Data, in, 1, x.grad(), in)

@@ -168,20 +168,13 @@ func LinearConcatRepeated(tp *Tape, g, x *Tensor, m int, w, b *Param) *Tensor {
 	if wt.Len() != out*in {
 		panic(fmt.Sprintf("nn: LinearConcatRepeated weight %v on inputs %v and %v", w.Shape, g.Shape, x.Shape))
 	}
-	beta := float32(0)
-	if bt != nil {
-		beta = 1
-	}
 	// Per group: bias + g·Wgᵀ, as the concatenation's first k block adds it.
 	gy := tp.newOutRaw([]int{a, out})
 	if bt != nil {
-		parallelFor(a, max(1, 16384/out), func(lo, hi int) {
-			for r := lo; r < hi; r++ {
-				copy(gy.Data[r*out:(r+1)*out], bt.Data)
-			}
-		})
+		blas.SgemmBias(false, true, a, out, cg, 1, g.Data, cg, wt.Data, in, bt.Data, gy.Data, out)
+	} else {
+		blas.Sgemm(false, true, a, out, cg, 1, g.Data, cg, wt.Data, in, 0, gy.Data, out)
 	}
-	blas.Sgemm(false, true, a, out, cg, 1, g.Data, cg, wt.Data, in, beta, gy.Data, out)
 	shape := append(append([]int(nil), x.Shape[:len(x.Shape)-1]...), out)
 	y := tp.newOutRaw(shape, g, x, wt, bt)
 	parallelFor(a, max(1, 16384/(m*out)), func(lo, hi int) {

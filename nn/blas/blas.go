@@ -166,6 +166,36 @@ func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 	active().sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 }
 
+// SgemmBias computes
+//
+//	C = bias + alpha·op(A)·op(B),
+//
+// bias (n values) added to every row of C, whose values are not read. The
+// results are bit for bit those of copying bias into each row of C and
+// calling Sgemm with beta 1 (a layer's bias before its product, as
+// PyTorch's addmm); the Go kernels write the bias into each tile of C just
+// before its first product, rather than in a pass of its own over C.
+func SgemmBias(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, bias, c []float32, ldc int) {
+	checkArgs(transA, transB, m, n, k, a, lda, b, ldb, c, ldc, 1, 0, 0, 0)
+	if len(bias) < n {
+		panic(fmt.Sprintf("blas: bias of %d values for %d columns", len(bias), n))
+	}
+	if m == 0 || n == 0 {
+		return
+	}
+	if g, ok := active().(*goBackend); ok && k > 0 && alpha != 0 {
+		g.sgemmBias(transA, transB, m, n, k, alpha, a, lda, b, ldb, bias[:n], c, ldc)
+		return
+	}
+	parts := max(1, min(numThreads(), m*n/(1<<16)))
+	parallel(parts, func(w int) {
+		for i := split(m, parts, w); i < split(m, parts, w+1); i++ {
+			copy(c[i*ldc:i*ldc+n], bias[:n])
+		}
+	})
+	active().sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, 1, c, ldc)
+}
+
 // SgemmBatched computes batch independent products
 //
 //	C_i = alpha·op(A_i)·op(B_i) + beta·C_i,  i = 0..batch-1,

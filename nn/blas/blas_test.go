@@ -555,3 +555,58 @@ func TestThreadsRepeat(t *testing.T) {
 		})
 	}
 }
+
+// TestSgemmBias: SgemmBias gives bit for bit the values of copying the bias
+// into every row of C and calling Sgemm with beta 1, on every backend, for
+// every transposition, sizes across the kernels' tiles and blocks (edge
+// tiles, several k blocks, the parallel paths), leading dimensions wider
+// than n (elements outside C untouched), and k = 0 or alpha = 0.
+func TestSgemmBias(t *testing.T) {
+	for _, be := range backendsUnderTest(t) {
+		withBackend(t, be, func(t *testing.T) {
+			r := rand.New(rand.NewPCG(19, 20))
+			fill := func(n int) []float32 {
+				x := make([]float32, n)
+				for i := range x {
+					x[i] = float32(r.NormFloat64())
+				}
+				return x
+			}
+			for _, sz := range append(sizesFor(t, testSizes), [3]int{2080, 384, 1536}) {
+				m, n, k := sz[0], sz[1], sz[2]
+				for _, tr := range [][2]bool{{false, false}, {false, true}, {true, false}, {true, true}} {
+					for _, alpha := range []float32{1, -0.5, 0} {
+						lda, ldb, ldc := k+1, n+2, n+3
+						if tr[0] {
+							lda = m + 1
+						}
+						if tr[1] {
+							ldb = k + 2
+						}
+						rowsA, rowsB := m, k
+						if tr[0] {
+							rowsA = k
+						}
+						if tr[1] {
+							rowsB = n
+						}
+						a, b, bias := fill(rowsA*lda+1), fill(rowsB*ldb+1), fill(n)
+						c0 := fill(m * ldc)
+						want := append([]float32(nil), c0...)
+						for i := 0; i < m; i++ {
+							copy(want[i*ldc:i*ldc+n], bias)
+						}
+						Sgemm(tr[0], tr[1], m, n, k, alpha, a, lda, b, ldb, 1, want, ldc)
+						got := append([]float32(nil), c0...)
+						SgemmBias(tr[0], tr[1], m, n, k, alpha, a, lda, b, ldb, bias, got, ldc)
+						for i := range want {
+							if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+								t.Fatalf("%dx%dx%d trans %v alpha %v: element %d is %v, want %v", m, n, k, tr, alpha, i, got[i], want[i])
+							}
+						}
+					}
+				}
+			}
+		})
+	}
+}

@@ -73,6 +73,10 @@ type problem struct {
 	ldb         int
 	c           []float32
 	ldc         int
+	// bias, when set, is written into each row of C just before a block
+	// of C gets its first k block's product (beta is then 1): C = bias +
+	// alpha·op(A)·op(B) with the values of copying bias into C first.
+	bias []float32
 }
 
 // Work sizes, in multiply-adds (m·n·k, summed over a batch), that decide
@@ -93,12 +97,22 @@ func perProduct(m, n, k, batch, nt int) bool {
 }
 
 func (g *goBackend) sgemm(tA, tB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	p := problem{tA, tB, m, n, k, alpha, beta, a, lda, b, ldb, c, ldc}
+	p := problem{tA: tA, tB: tB, m: m, n: n, k: k, alpha: alpha, beta: beta, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc}
+	g.run(&p)
+}
+
+// sgemmBias is SgemmBias on the Go kernels (k > 0, alpha != 0).
+func (g *goBackend) sgemmBias(tA, tB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, bias, c []float32, ldc int) {
+	p := problem{tA: tA, tB: tB, m: m, n: n, k: k, alpha: alpha, beta: 1, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc, bias: bias}
+	g.run(&p)
+}
+
+func (g *goBackend) run(p *problem) {
 	nt := g.threads()
-	if m*n*k < parallelMin {
+	if p.m*p.n*p.k < parallelMin {
 		nt = 1
 	}
-	gemm(g.kernel(), &p, nt)
+	gemm(g.kernel(), p, nt)
 }
 
 func (g *goBackend) batched(tA, tB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, batch, sA, sB, sC int) {
@@ -111,7 +125,7 @@ func (g *goBackend) batched(tA, tB bool, m, n, k int, alpha float32, a []float32
 	}
 	kern := g.kernel()
 	at := func(i int) problem {
-		return problem{tA, tB, m, n, k, alpha, beta, a[i*sA:], lda, b[i*sB:], ldb, c[i*sC:], ldc}
+		return problem{tA: tA, tB: tB, m: m, n: n, k: k, alpha: alpha, beta: beta, a: a[i*sA:], lda: lda, b: b[i*sB:], ldb: ldb, c: c[i*sC:], ldc: ldc}
 	}
 	nt := min(g.threads(), batch)
 	if m*n*k*batch < parallelMin {
@@ -268,7 +282,7 @@ func gemmSerial(kn *kernel, p *problem, ws *workspace) {
 				ic := ip * kn.mr
 				mc := min(mcPanels*kn.mr, p.m-ic)
 				packA(kn, p, ic, mc, pc, kc, ws.a)
-				macro(kn, p, ws, ic, mc, jc, nc, 0, (nc+kn.nr-1)/kn.nr, kc, ws.b, acc)
+				macro(kn, p, ws, ic, mc, jc, nc, 0, (nc+kn.nr-1)/kn.nr, kc, ws.b, acc, kb == 0)
 			}
 		}
 	}
@@ -331,7 +345,7 @@ func gemmParallel(kn *kernel, p *problem, nt int) {
 						packA(kn, p, ic, mc, pc, kc, ws.a)
 						packed = ib
 					}
-					macro(kn, p, ws, ic, mc, jc, nc, split(nPanels, jChunks, jb), split(nPanels, jChunks, jb+1), kc, bbuf.s, acc)
+					macro(kn, p, ws, ic, mc, jc, nc, split(nPanels, jChunks, jb), split(nPanels, jChunks, jb+1), kc, bbuf.s, acc, kb == 0)
 				}
 			})
 		}
@@ -442,10 +456,15 @@ func packGather(d []float32, w int, src []float32, ld, rows, kc int, alpha float
 }
 
 // macro multiplies the packed mc×kc block of A by panels [jp0, jp1) of the
-// packed block of B into C at (ic, jc).
-func macro(kn *kernel, p *problem, ws *workspace, ic, mc, jc, nc, jp0, jp1, kc int, bp []float32, acc bool) {
+// packed block of B into C at (ic, jc); first says this is the first k
+// block, before which C's tiles get the bias, if any.
+func macro(kn *kernel, p *problem, ws *workspace, ic, mc, jc, nc, jp0, jp1, kc int, bp []float32, acc, first bool) {
 	mr, nr, ldc := kn.mr, kn.nr, p.ldc
 	c := p.c
+	bias := p.bias
+	if !first {
+		bias = nil
+	}
 	for jp := jp0; jp < jp1; jp++ {
 		w, cols := panelWidth(kn, nc, jp)
 		fn := kn.full
@@ -461,6 +480,11 @@ func macro(kn *kernel, p *problem, ws *workspace, ic, mc, jc, nc, jp0, jp1, kc i
 			if rows == mr && cols == w {
 				// Bounds: C[i+mr-1][j+w-1] is inside c (checked by checkArgs).
 				_ = c[(i+mr-1)*ldc+j+w-1]
+				if bias != nil {
+					for r := range mr {
+						copy(c[(i+r)*ldc+j:(i+r)*ldc+j+w], bias[j:j+w])
+					}
+				}
 				fn(kc, aPanel, bPanel, &c[i*ldc+j], ldc, acc)
 				continue
 			}
@@ -469,6 +493,9 @@ func macro(kn *kernel, p *problem, ws *workspace, ic, mc, jc, nc, jp0, jp1, kc i
 			for r := range rows {
 				dst := c[(i+r)*ldc+j : (i+r)*ldc+j+cols]
 				src := t[r*w : r*w+cols]
+				if bias != nil {
+					copy(dst, bias[j:j+cols])
+				}
 				if acc {
 					for x, v := range src {
 						dst[x] += v

@@ -191,15 +191,11 @@ func (e *Encoder) Forward(tp *nn.Tape, nb *nn.Tensor, groups, m int) *nn.Tensor 
 	f := e.Conv2.Forward(tp, h) // (B·G)×M×256
 	consumed(h)
 	global := nn.MaxMiddle(tp, f, groups, m, 256) // (B·G)×256
-	var c3 *nn.Tensor
-	if tp.Records() {
-		cat := nn.ConcatRepeated(tp, global, f, m) // [global, local]
-		tp.Discard(f)
-		c3 = e.Conv3.Forward(tp, cat)
-	} else {
-		c3 = nn.LinearConcatRepeated(tp, global, f, m, e.Conv3.Weight, e.Conv3.Bias)
-		tp.Discard(f, global)
-	}
+	cat := nn.ConcatRepeated(tp, global, f, m)    // [global, local]
+	tp.Discard(f)
+	consumed(global)
+	c3 := e.Conv3.Forward(tp, cat)
+	consumed(cat)
 	h = e.BN2.ForwardReLU(tp, c3)
 	consumed(c3)
 	f = e.Conv4.Forward(tp, h)

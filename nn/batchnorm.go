@@ -66,15 +66,7 @@ func (bn *BatchNorm) forward(tp *Tape, x *Tensor, relu bool) *Tensor {
 	out := tp.newOutRaw(x.Shape, x, w, b) // the normalisation writes every value
 	mean, rstd, w64, b64 := bn.statistics(tp, x, rows, c)
 	train := tp.training()
-	parallelFor(rows, max(1, 16384/c), func(lo, hi int) {
-		for r := lo; r < hi; r++ {
-			or := out.Data[r*c : (r+1)*c]
-			cpu.AffineRow(or, x.Data[r*c:(r+1)*c], mean, rstd, w64, b64)
-			if relu {
-				cpu.ReLUForward(or, or)
-			}
-		}
-	})
+	normaliseRows(out.Data, x.Data, rows, c, mean, rstd, w64, b64, relu)
 	tp.record(out, func() {
 		dw, db := gradIf(w), gradIf(b)
 		sumD, sumDX := make([]float64, c), make([]float64, c)
@@ -192,6 +184,21 @@ func (bn *BatchNorm) statistics(tp *Tape, x *Tensor, rows, c int) (mean, rstd, w
 	return mean, rstd, w64, b64
 }
 
+// normaliseRows writes BatchNorm's output for rows rows of x into dst
+// (each row (x - mean)·rstd·w + b in float64, then the ReLU when relu),
+// across cores.
+func normaliseRows(dst, x []float32, rows, c int, mean, rstd, w64, b64 []float64, relu bool) {
+	parallelFor(rows, max(1, 16384/c), func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			or := dst[r*c : (r+1)*c]
+			cpu.AffineRow(or, x[r*c:(r+1)*c], mean, rstd, w64, b64)
+			if relu {
+				cpu.ReLUForward(or, or)
+			}
+		}
+	})
+}
+
 // ReLULinear is Linear(tp, ReLU(tp, bn.Forward(tp, x)), w, b) on a tape
 // that records nothing (a frozen encoder, inference), with the same values
 // and running statistics, computed over chunks of at most chunk rows so
@@ -227,13 +234,7 @@ func (bn *BatchNorm) ReLULinear(tp *Tape, x *Tensor, w, b *Param, chunk int, red
 	for r0 := 0; r0 < rows; r0 += chunk {
 		r1 := min(r0+chunk, rows)
 		h := tp.newOutRaw([]int{r1 - r0, c})
-		parallelFor(r1-r0, max(1, 16384/c), func(lo, hi int) {
-			for r := lo; r < hi; r++ {
-				or := h.Data[r*c : (r+1)*c]
-				cpu.AffineRow(or, x.Data[(r0+r)*c:(r0+r+1)*c], mean, rstd, w64, b64)
-				cpu.ReLUForward(or, or)
-			}
-		})
+		normaliseRows(h.Data, x.Data[r0*c:r1*c], r1-r0, c, mean, rstd, w64, b64, true)
 		y := Linear(tp, h, w, b)
 		tp.Discard(h)
 		if reduce != nil {

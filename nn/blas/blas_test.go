@@ -610,3 +610,83 @@ func TestSgemmBias(t *testing.T) {
 		})
 	}
 }
+
+// TestInPlaceA checks that the kernels reading A in place give bit for bit
+// what packing A gives, for every Go kernel that has them: full and edge
+// tiles, several k blocks, serial, parallel and batched products, beta 0, 1
+// and 0.5, a bias, and A holding ±0, infinities, NaN and subnormals.
+func TestInPlaceA(t *testing.T) {
+	specials := []float32{0, float32(math.Copysign(0, -1)), float32(math.Inf(1)), float32(math.Inf(-1)), float32(math.NaN()), 1e-40, -3e-39}
+	for _, kn := range kernels() {
+		if kn.fullA == nil {
+			continue
+		}
+		packed := *kn
+		packed.fullA, packed.halfA = nil, nil
+		t.Run(kn.name, func(t *testing.T) {
+			prevKern := goImpl.kern.Load()
+			defer goImpl.kern.Store(prevKern)
+			r := rand.New(rand.NewPCG(23, 24))
+			fill := func(n int, special bool) []float32 {
+				x := make([]float32, n)
+				for i := range x {
+					x[i] = float32(r.NormFloat64())
+					if special && r.IntN(50) == 0 {
+						x[i] = specials[r.IntN(len(specials))]
+					}
+				}
+				return x
+			}
+			for _, sz := range append(sizesFor(t, testSizes), [3]int{2080, 384, 1152}, [3]int{2080, 96, 1536}) {
+				m, n, k := sz[0], sz[1], sz[2]
+				for _, tB := range []bool{false, true} {
+					for _, beta := range []float32{0, 1, 0.5} {
+						for _, special := range []bool{false, true} {
+							lda, ldb, ldc := k+3, n+2, n+1
+							if tB {
+								ldb = k + 2
+							}
+							rowsB := k
+							if tB {
+								rowsB = n
+							}
+							a, b, bias, c0 := fill(m*lda+1, special), fill(rowsB*ldb+1, false), fill(n, false), fill(m*ldc, false)
+							run := func(kern *kernel, withBias bool) []float32 {
+								goImpl.kern.Store(kern)
+								c := append([]float32(nil), c0...)
+								if withBias {
+									SgemmBias(false, tB, m, n, k, 1, a, lda, b, ldb, bias, c, ldc)
+								} else {
+									Sgemm(false, tB, m, n, k, 1, a, lda, b, ldb, beta, c, ldc)
+								}
+								return c
+							}
+							withBias := beta == 1 && special
+							want, got := run(&packed, withBias), run(kn, withBias)
+							for i := range want {
+								if math.Float32bits(got[i]) != math.Float32bits(want[i]) && !(want[i] != want[i] && got[i] != got[i]) {
+									t.Fatalf("%dx%dx%d tB %v beta %v bias %v: element %d is %v, want %v", m, n, k, tB, beta, withBias, i, got[i], want[i])
+								}
+							}
+						}
+					}
+				}
+			}
+			// A batch of attention-sized products, spread one per thread.
+			const batch, m, n, k = 12, 65, 65, 64
+			a, b := fill(batch*m*k, true), fill(batch*n*k, false)
+			batched := func(kern *kernel) []float32 {
+				goImpl.kern.Store(kern)
+				c := make([]float32, batch*m*n)
+				SgemmBatched(false, true, m, n, k, 1, a, k, b, k, 0, c, n, batch, m*k, n*k, m*n)
+				return c
+			}
+			want, got := batched(&packed), batched(kn)
+			for i := range want {
+				if math.Float32bits(got[i]) != math.Float32bits(want[i]) && !(want[i] != want[i] && got[i] != got[i]) {
+					t.Fatalf("batched: element %d is %v, want %v", i, got[i], want[i])
+				}
+			}
+		})
+	}
+}

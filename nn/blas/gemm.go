@@ -20,6 +20,16 @@ type kernel struct {
 	// nil, the mr×(nr/2) tile for a narrow last panel of B.
 	full func(kc int, a, b, c *float32, ldc int, acc bool)
 	half func(kc int, a, b, c *float32, ldc int, acc bool)
+	// fullA and halfA, when not nil, are full and half reading a whole
+	// panel of A in place (row i at a + i·lda) instead of packed, with
+	// the same values: they serve products with A not transposed and
+	// alpha 1, which then pack only a last panel of fewer than mr rows.
+	fullA, halfA func(kc int, a *float32, lda int, b, c *float32, ldc int, acc bool)
+}
+
+// inPlaceA reports whether the product reads A's full panels in place.
+func inPlaceA(kn *kernel, p *problem) bool {
+	return kn.fullA != nil && !p.tA && p.alpha == 1
 }
 
 // goBackend is the pure-Go SGEMM: GotoBLAS/BLIS-style packing and cache
@@ -282,7 +292,7 @@ func gemmSerial(kn *kernel, p *problem, ws *workspace) {
 				ic := ip * kn.mr
 				mc := min(mcPanels*kn.mr, p.m-ic)
 				packA(kn, p, ic, mc, pc, kc, ws.a)
-				macro(kn, p, ws, ic, mc, jc, nc, 0, (nc+kn.nr-1)/kn.nr, kc, ws.b, acc, kb == 0)
+				macro(kn, p, ws, ic, mc, jc, nc, 0, (nc+kn.nr-1)/kn.nr, pc, kc, ws.b, acc, kb == 0)
 			}
 		}
 	}
@@ -345,7 +355,7 @@ func gemmParallel(kn *kernel, p *problem, nt int) {
 						packA(kn, p, ic, mc, pc, kc, ws.a)
 						packed = ib
 					}
-					macro(kn, p, ws, ic, mc, jc, nc, split(nPanels, jChunks, jb), split(nPanels, jChunks, jb+1), kc, bbuf.s, acc, kb == 0)
+					macro(kn, p, ws, ic, mc, jc, nc, split(nPanels, jChunks, jb), split(nPanels, jChunks, jb+1), pc, kc, bbuf.s, acc, kb == 0)
 				}
 			})
 		}
@@ -398,11 +408,16 @@ func packB(kn *kernel, p *problem, pc, kc, jc, nc int, dst []float32, jp0, jp1 i
 
 // packA packs the mc×kc block of alpha·op(A) at (ic, pc) into dst: panels of
 // mr rows, panel ip at dst[ip*mr*kc] holding kc columns of mr values,
-// zero-padded past the last row.
+// zero-padded past the last row. When the kernel reads A in place
+// (inPlaceA), only a last panel of fewer than mr rows is packed.
 func packA(kn *kernel, p *problem, ic, mc, pc, kc int, dst []float32) {
 	mr := kn.mr
+	inPlace := inPlaceA(kn, p)
 	for ip := 0; ip*mr < mc; ip++ {
 		rows := min(mr, mc-ip*mr)
+		if inPlace && rows == mr {
+			continue // macro reads it from A
+		}
 		d := dst[ip*mr*kc : (ip+1)*mr*kc]
 		i0 := ic + ip*mr
 		if !p.tA {
@@ -458,8 +473,9 @@ func packGather(d []float32, w int, src []float32, ld, rows, kc int, alpha float
 // macro multiplies the packed mc×kc block of A by panels [jp0, jp1) of the
 // packed block of B into C at (ic, jc); first says this is the first k
 // block, before which C's tiles get the bias, if any.
-func macro(kn *kernel, p *problem, ws *workspace, ic, mc, jc, nc, jp0, jp1, kc int, bp []float32, acc, first bool) {
+func macro(kn *kernel, p *problem, ws *workspace, ic, mc, jc, nc, jp0, jp1, pc, kc int, bp []float32, acc, first bool) {
 	mr, nr, ldc := kn.mr, kn.nr, p.ldc
+	inPlace := inPlaceA(kn, p)
 	c := p.c
 	bias := p.bias
 	if !first {
@@ -467,9 +483,9 @@ func macro(kn *kernel, p *problem, ws *workspace, ic, mc, jc, nc, jp0, jp1, kc i
 	}
 	for jp := jp0; jp < jp1; jp++ {
 		w, cols := panelWidth(kn, nc, jp)
-		fn := kn.full
+		fn, fnA := kn.full, kn.fullA
 		if w < nr {
-			fn = kn.half
+			fn, fnA = kn.half, kn.halfA
 		}
 		bPanel := &bp[jp*nr*kc]
 		j := jc + jp*nr
@@ -485,11 +501,21 @@ func macro(kn *kernel, p *problem, ws *workspace, ic, mc, jc, nc, jp0, jp1, kc i
 						copy(c[(i+r)*ldc+j:(i+r)*ldc+j+w], bias[j:j+w])
 					}
 				}
-				fn(kc, aPanel, bPanel, &c[i*ldc+j], ldc, acc)
+				if inPlace {
+					// Bounds: A[i+mr-1][pc+kc-1] is inside a.
+					_ = p.a[(i+mr-1)*p.lda+pc+kc-1]
+					fnA(kc, &p.a[i*p.lda+pc], p.lda, bPanel, &c[i*ldc+j], ldc, acc)
+				} else {
+					fn(kc, aPanel, bPanel, &c[i*ldc+j], ldc, acc)
+				}
 				continue
 			}
 			t := ws.tmp[:mr*w]
-			fn(kc, aPanel, bPanel, &t[0], w, false)
+			if inPlace && rows == mr {
+				fnA(kc, &p.a[i*p.lda+pc], p.lda, bPanel, &t[0], w, false)
+			} else {
+				fn(kc, aPanel, bPanel, &t[0], w, false)
+			}
 			for r := range rows {
 				dst := c[(i+r)*ldc+j : (i+r)*ldc+j+cols]
 				src := t[r*w : r*w+cols]

@@ -12,6 +12,15 @@
 // packed values (Ap[p*MR+i]) and Bp kc rows of NR packed values (Bp[p*NR+j]);
 // C has row stride ldc elements. acc selects C += Ap·Bp over C = Ap·Bp (in
 // which case C is not read).
+//
+// Each kernel also has a variant named with an "A" suffix that reads A in
+// place instead of packed,
+//
+//	func(kc int, a *float32, lda int, b, c *float32, ldc int, acc bool)
+//
+// where row i of the tile's A is a[i*lda : i*lda+kc]. It runs the same
+// instructions in the same order on the same values, so its results are
+// bit for bit the packed kernel's for alpha = 1.
 package main
 
 import (
@@ -41,14 +50,19 @@ func main() {
 		{"kernAVX512x13x32", 13, 32, 16, "Z", 4},
 		{"kernAVX512x13x16", 13, 16, 16, "Z", 4},
 	} {
-		gen(&w, k)
+		gen(&w, k, false)
+		gen(&w, k, true)
 	}
 	if err := os.WriteFile("kernel_amd64.s", w.Bytes(), 0o644); err != nil {
 		panic(err)
 	}
 }
 
-func gen(w *bytes.Buffer, k kern) {
+func gen(w *bytes.Buffer, k kern, inPlace bool) {
+	name := k.name
+	if inPlace {
+		k.name += "A"
+	}
 	p := func(format string, args ...any) { fmt.Fprintf(w, "\t"+format+"\n", args...) }
 	label := func(l string) { fmt.Fprintf(w, "%s_%s:\n", k.name, l) }
 	nv := k.nr / k.vec // vectors per row of the tile
@@ -69,13 +83,60 @@ func gen(w *bytes.Buffer, k kern) {
 	bv := func(j int) string { return fmt.Sprintf("%s%d", k.reg, j) }
 	bc := func(i int) string { return fmt.Sprintf("%s%d", k.reg, nv+i%nBcast) }
 
-	fmt.Fprintf(w, "\n// func %s(kc int, a, b, c *float32, ldc int, acc bool)\n", k.name)
-	fmt.Fprintf(w, "TEXT ·%s(SB), NOSPLIT, $0-41\n", k.name)
+	// aRow is the address of the tile's A value in row i, step s (of an
+	// unrolled loop). Packed: SI walks Ap. In place: row i is SI, R11 or
+	// R12 (rows 0, 5 and 10) plus 0, 1, 2, 3 or 4 times lda (AX bytes;
+	// R10 = 3·lda), and the three bases step along k together.
+	aRow := func(s, i int) string {
+		if !inPlace {
+			return fmt.Sprintf("%d(SI)", (s*k.mr+i)*4)
+		}
+		base := [...]string{"SI", "R11", "R12"}[i/5]
+		index := [...]string{"", "(AX*1)", "(AX*2)", "(R10*1)", "(AX*4)"}[i%5]
+		return fmt.Sprintf("%d(%s)%s", s*4, base, index)
+	}
+	// stepA advances A by n steps along k.
+	stepA := func(n int) {
+		if !inPlace {
+			p("ADDQ $%d, SI", n*k.mr*4)
+			return
+		}
+		for i := 0; i < k.mr; i += 5 {
+			p("ADDQ $%d, %s", n*4, [...]string{"SI", "R11", "R12"}[i/5])
+		}
+	}
+	if inPlace && k.mr > 15 {
+		panic("in-place A addresses at most 15 rows")
+	}
+	args := "$0-41"
+	if inPlace {
+		args = "$0-49"
+		fmt.Fprintf(w, "\n// func %s(kc int, a *float32, lda int, b, c *float32, ldc int, acc bool)\n", k.name)
+		fmt.Fprintf(w, "//\n// %s with A read in place, row i at a + i·lda.\n", name)
+	} else {
+		fmt.Fprintf(w, "\n// func %s(kc int, a, b, c *float32, ldc int, acc bool)\n", k.name)
+	}
+	fmt.Fprintf(w, "TEXT ·%s(SB), NOSPLIT, %s\n", k.name, args)
+	off := 0 // extra argument bytes before b
 	p("MOVQ kc+0(FP), CX")
 	p("MOVQ a+8(FP), SI")
-	p("MOVQ b+16(FP), DI")
-	p("MOVQ c+24(FP), DX")
-	p("MOVQ ldc+32(FP), BX")
+	if inPlace {
+		off = 8
+		p("MOVQ lda+16(FP), AX")
+		p("SHLQ $2, AX")
+		p("LEAQ (AX)(AX*2), R10")
+		if k.mr > 5 {
+			p("LEAQ (SI)(AX*4), R11")
+			p("ADDQ AX, R11")
+		}
+		if k.mr > 10 {
+			p("LEAQ (R11)(AX*4), R12")
+			p("ADDQ AX, R12")
+		}
+	}
+	p("MOVQ b+%d(FP), DI", 16+off)
+	p("MOVQ c+%d(FP), DX", 24+off)
+	p("MOVQ ldc+%d(FP), BX", 32+off)
 	p("SHLQ $2, BX")
 	// Prefetch the C tile while the products run.
 	p("MOVQ DX, R9")
@@ -98,13 +159,12 @@ func gen(w *bytes.Buffer, k kern) {
 		}
 	}
 	step := func(s int) {
-		ao := s * k.mr * 4
 		bo := s * k.nr * 4
 		for j := 0; j < nv; j++ {
 			p("VMOVUPS %d(DI), %s", bo+j*vb, bv(j))
 		}
 		for i := 0; i < k.mr; i++ {
-			p("VBROADCASTSS %d(SI), %s", ao+i*4, bc(i))
+			p("VBROADCASTSS %s, %s", aRow(s, i), bc(i))
 			for j := 0; j < nv; j++ {
 				p("VFMADD231PS %s, %s, %s", bv(j), bc(i), acc(i, j))
 			}
@@ -117,7 +177,7 @@ func gen(w *bytes.Buffer, k kern) {
 	for s := 0; s < k.unroll; s++ {
 		step(s)
 	}
-	p("ADDQ $%d, SI", k.unroll*k.mr*4)
+	stepA(k.unroll)
 	p("ADDQ $%d, DI", k.unroll*k.nr*4)
 	p("DECQ R8")
 	p("JNZ %s_loop", k.name)
@@ -126,12 +186,12 @@ func gen(w *bytes.Buffer, k kern) {
 	p("JZ %s_store", k.name)
 	label("loop1")
 	step(0)
-	p("ADDQ $%d, SI", k.mr*4)
+	stepA(1)
 	p("ADDQ $%d, DI", k.nr*4)
 	p("DECQ CX")
 	p("JNZ %s_loop1", k.name)
 	label("store")
-	p("CMPB acc+40(FP), $0")
+	p("CMPB acc+%d(FP), $0", 40+off)
 	p("JEQ %s_overwrite", k.name)
 	for i := 0; i < k.mr; i++ {
 		for j := 0; j < nv; j++ {

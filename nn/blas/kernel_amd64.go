@@ -12,6 +12,18 @@ import "golang.org/x/sys/cpu"
 func kernAVX2x6x16(kc int, a, b, c *float32, ldc int, acc bool)
 
 //go:noescape
+func kernAVX2x6x16A(kc int, a *float32, lda int, b, c *float32, ldc int, acc bool)
+
+//go:noescape
+func kernAVX2x6x8A(kc int, a *float32, lda int, b, c *float32, ldc int, acc bool)
+
+//go:noescape
+func kernAVX512x13x32A(kc int, a *float32, lda int, b, c *float32, ldc int, acc bool)
+
+//go:noescape
+func kernAVX512x13x16A(kc int, a *float32, lda int, b, c *float32, ldc int, acc bool)
+
+//go:noescape
 func kernAVX2x6x8(kc int, a, b, c *float32, ldc int, acc bool)
 
 //go:noescape
@@ -24,10 +36,12 @@ var (
 	kernelAVX2 = &kernel{
 		name: "avx2+fma", mr: 6, nr: 16, mc: 144, kc: 256, nc: 3072,
 		full: kernAVX2x6x16, half: kernAVX2x6x8,
+		fullA: kernAVX2x6x16A, halfA: kernAVX2x6x8A,
 	}
 	kernelAVX512 = &kernel{
 		name: "avx512", mr: 13, nr: 32, mc: 195, kc: 384, nc: 3072,
 		full: kernAVX512x13x32, half: kernAVX512x13x16,
+		fullA: kernAVX512x13x32A, halfA: kernAVX512x13x16A,
 	}
 )
 

@@ -45,7 +45,8 @@ func Attention(tp *Tape, qkv *Tensor, heads int, scale float32) *Tensor {
 		}
 	})
 	tp.record(out, func() {
-		g := qkv.grad()
+		g, fresh := qkv.gradFresh() // each sample's dq, dk and dv are written once
+		beta := betaFor(fresh)
 		parallelFor(b, 1, func(lo, hi int) {
 			dp := make([]float32, heads*tt)
 			for i := lo; i < hi; i++ {
@@ -54,9 +55,9 @@ func Attention(tp *Tape, qkv *Tensor, heads int, scale float32) *Tensor {
 				dq, dk, dv := g[base:], g[base+c:], g[base+2*c:]
 				do := out.Grad[i*t*c:]
 				p := probs[i*heads*tt : (i+1)*heads*tt]
-				blas.SgemmBatched(false, true, t, t, d, 1, do, c, v, c3, 0, dp, t, heads, d, d, tt) // dP = dO·Vᵀ
-				blas.SgemmBatched(true, false, t, d, t, 1, p, t, do, c, 1, dv, c3, heads, tt, d, d) // dV += Pᵀ·dO
-				cpu.ParallelRows(heads*t, 64, func(lo, hi int) {                                    // dS = P⊙(dP - Σ dP⊙P)
+				blas.SgemmBatched(false, true, t, t, d, 1, do, c, v, c3, 0, dp, t, heads, d, d, tt)    // dP = dO·Vᵀ
+				blas.SgemmBatched(true, false, t, d, t, 1, p, t, do, c, beta, dv, c3, heads, tt, d, d) // dV += Pᵀ·dO
+				cpu.ParallelRows(heads*t, 64, func(lo, hi int) {                                       // dS = P⊙(dP - Σ dP⊙P)
 					for r := lo; r < hi; r++ {
 						pr, dr := p[r*t:(r+1)*t], dp[r*t:(r+1)*t]
 						dot := cpu.Dot(pr, dr)
@@ -65,8 +66,8 @@ func Attention(tp *Tape, qkv *Tensor, heads int, scale float32) *Tensor {
 						}
 					}
 				})
-				blas.SgemmBatched(false, false, t, d, t, scale, dp, t, k, c3, 1, dq, c3, heads, tt, d, d) // dQ += s·dS·K
-				blas.SgemmBatched(true, false, t, d, t, scale, dp, t, q, c3, 1, dk, c3, heads, tt, d, d)  // dK += s·dSᵀ·Q
+				blas.SgemmBatched(false, false, t, d, t, scale, dp, t, k, c3, beta, dq, c3, heads, tt, d, d) // dQ += s·dS·K
+				blas.SgemmBatched(true, false, t, d, t, scale, dp, t, q, c3, beta, dk, c3, heads, tt, d, d)  // dK += s·dSᵀ·Q
 			}
 		})
 	})

@@ -30,7 +30,8 @@ func Linear(tp *Tape, x *Tensor, w, b *Param) *Tensor {
 	}
 	tp.record(y, func() {
 		if x.needGrad { // dx += dy·W
-			blas.Sgemm(false, false, rows, in, out, 1, y.Grad, out, wt.Data, in, 1, x.grad(), in)
+			g, fresh := x.gradFresh()
+			blas.Sgemm(false, false, rows, in, out, 1, y.Grad, out, wt.Data, in, betaFor(fresh), g, in)
 		}
 		if wt.needGrad { // dW += dyᵀ·x
 			blas.Sgemm(true, false, out, in, rows, 1, y.Grad, out, x.Data, in, 1, wt.grad(), in)
@@ -40,6 +41,15 @@ func Linear(tp *Tape, x *Tensor, w, b *Param) *Tensor {
 		}
 	})
 	return y
+}
+
+// betaFor is the beta of a product that adds to a gradient: 0 for a fresh
+// one (see Tensor.gradFresh), which it then need not read.
+func betaFor(fresh bool) float32 {
+	if fresh {
+		return 0
+	}
+	return 1
 }
 
 // Conv1d is PyTorch's Conv1d with kernel size 1 (the point-wise convolution

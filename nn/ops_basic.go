@@ -60,7 +60,10 @@ func geluKind(tp *Tape, x *Tensor, kind GELUKind) *Tensor {
 	}
 	out := tp.newOutRaw(x.Shape, x)
 	cpu.GELUForward(out.Data, x.Data, kind)
-	tp.record(out, func() { cpu.GELUBackward(x.grad(), out.Grad, x.Data, kind) })
+	tp.record(out, func() {
+		g, fresh := x.gradFresh()
+		cpu.GELUBackward(g, out.Grad, x.Data, kind, !fresh)
+	})
 	return out
 }
 
@@ -104,8 +107,14 @@ func Add(tp *Tape, a, b *Tensor) *Tensor {
 	tp.record(out, func() {
 		for _, t := range []*Tensor{a, b} {
 			if t.needGrad {
-				g := t.grad()
+				g, fresh := t.gradFresh()
 				cpu.ParallelRows(len(g), 16384, func(lo, hi int) {
+					if fresh {
+						for i, d := range out.Grad[lo:hi] {
+							g[lo+i] = 0 + d // as adding to zeros
+						}
+						return
+					}
 					for i, d := range out.Grad[lo:hi] {
 						g[lo+i] += d
 					}

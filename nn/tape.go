@@ -69,11 +69,15 @@ func (tp *Tape) Release() {
 	tp.outs = tp.outs[:0]
 }
 
-// gradBuf returns a zeroed gradient buffer for a tensor of the tape; it is
-// not owned by the tape but given back by Backward once consumed.
-func (tp *Tape) gradBuf(n int) []float32 {
+// gradBuf returns a gradient buffer for a tensor of the tape, zeroed when
+// zero is set; it is not owned by the tape but given back by Backward once
+// consumed.
+func (tp *Tape) gradBuf(n int, zero bool) []float32 {
 	if tp == nil || tp.pool == nil {
 		return make([]float32, n)
+	}
+	if !zero {
+		return tp.pool.getRaw(n)
 	}
 	return tp.pool.get(n)
 }

@@ -115,10 +115,26 @@ func (t *Tensor) SetRequiresGrad(v bool) { t.needGrad = v }
 // grad returns the gradient buffer, allocating it zeroed on first use.
 func (t *Tensor) grad() []float32 {
 	if t.Grad == nil {
-		t.Grad = t.tape.gradBuf(t.Len())
+		t.Grad = t.tape.gradBuf(t.Len(), true)
 		t.tape.traceShape(t.Grad, t.Shape) // for a profile (see Profile)
 	}
 	return t.Grad
+}
+
+// gradFresh is grad for a backward that writes every element of the
+// gradient: when fresh, the buffer has just been allocated and holds
+// whatever its last use left, and the caller must set each element to the
+// value that adding its contribution to zero gives (0 + v, which turns -0
+// into +0; a product written with beta 0 is that value except where a
+// sum of products underflows to -0). Otherwise it adds to the gradient as
+// with grad. This spares zeroing a buffer only to add to it once.
+func (t *Tensor) gradFresh() (g []float32, fresh bool) {
+	if t.Grad != nil {
+		return t.Grad, false
+	}
+	t.Grad = t.tape.gradBuf(t.Len(), false)
+	t.tape.traceShape(t.Grad, t.Shape)
+	return t.Grad, true
 }
 
 // ZeroGrad clears the gradient, keeping its buffer.

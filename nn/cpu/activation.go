@@ -69,11 +69,20 @@ func GELUForward(out, x []float32, kind GELUKind) {
 	})
 }
 
-// GELUBackward accumulates dx += dout·GELU'(x) for the given kind. For
-// QuickGELU, GELU'(x) = σ(z) + 1.702·x·σ(z)·(1−σ(z)), z = 1.702·x, in
-// float64 and rounded once. Any other kind panics (a programming error).
-func GELUBackward(dx, dout, x []float32, kind GELUKind) {
+// GELUBackward accumulates dx += dout·GELU'(x) for the given kind, or, when
+// acc is false, sets dx = 0 + dout·GELU'(x) without reading dx (the values
+// of accumulating into zeros). For QuickGELU, GELU'(x) = σ(z) +
+// 1.702·x·σ(z)·(1−σ(z)), z = 1.702·x, in float64 and rounded once. Any
+// other kind panics (a programming error).
+func GELUBackward(dx, dout, x []float32, kind GELUKind, acc bool) {
 	mustGELUKind(kind)
+	put := func(i int, v float32) {
+		if acc {
+			dx[i] += v
+		} else {
+			dx[i] = 0 + v
+		}
+	}
 	ParallelRows(len(x), 16384, func(lo, hi int) {
 		switch kind {
 		case GELUQuick:
@@ -81,7 +90,7 @@ func GELUBackward(dx, dout, x []float32, kind GELUKind) {
 				v := x[i]
 				s := sigmoid64(quickGELUAlpha * v)
 				d := float32(s + float64(quickGELUAlpha)*float64(v)*s*(1-s))
-				dx[i] += d * dout[i]
+				put(i, d*dout[i])
 			}
 		case GELUTanh:
 			for i := lo; i < hi; i++ {
@@ -90,14 +99,14 @@ func GELUBackward(dx, dout, x []float32, kind GELUKind) {
 				u := k * (w + 0.044715*w*w*w)
 				t := math.Tanh(u)
 				d := float32(0.5*(1+t) + 0.5*w*(1-t*t)*k*(1+3*0.044715*w*w))
-				dx[i] += d * dout[i]
+				put(i, d*dout[i])
 			}
 		default:
-			for i := lo + geluExactBackVec(dx[lo:hi], dout[lo:hi], x[lo:hi]); i < hi; i++ {
+			for i := lo + geluExactBackVec(dx[lo:hi], dout[lo:hi], x[lo:hi], acc); i < hi; i++ {
 				v := x[i]
 				cdf, pdf := normCDF(v)
 				d := cdf + float32(v*pdf)
-				dx[i] += float32(d * dout[i]) // unfused, as the kernel (see normCDF)
+				put(i, float32(d*dout[i])) // unfused, as the kernel (see normCDF)
 			}
 		}
 	})

@@ -41,7 +41,7 @@ func TestQuickGELU(t *testing.T) {
 		ones[i] = 1
 	}
 	GELUForward(out, x, GELUQuick)
-	GELUBackward(dx, ones, x, GELUQuick)
+	GELUBackward(dx, ones, x, GELUQuick, true)
 	var worstF, worstB float64
 	for i, v := range x {
 		w := float64(v)

@@ -16,10 +16,11 @@ var geluVector = cpu.X86.HasAVX2
 func geluExactAVX2(out, x *float32, n int, tab *[geluTabLen][8]float32)
 
 // geluExactBackAVX2 adds dout[i]·(Φ(x[i]) + x[i]·φ(x[i])) to dx[i] for
-// i < n, n a multiple of 8.
+// i < n, n a multiple of 8; to zero instead of dx[i], unread, when acc is
+// false.
 //
 //go:noescape
-func geluExactBackAVX2(dx, dout, x *float32, n int, tab *[geluTabLen][8]float32)
+func geluExactBackAVX2(dx, dout, x *float32, n int, tab *[geluTabLen][8]float32, acc bool)
 
 // geluExactVec runs the forward kernel over the longest multiple-of-8
 // prefix and returns its length.
@@ -34,11 +35,11 @@ func geluExactVec(out, x []float32) int {
 
 // geluExactBackVec runs the backward kernel over the longest multiple-of-8
 // prefix and returns its length.
-func geluExactBackVec(dx, dout, x []float32) int {
+func geluExactBackVec(dx, dout, x []float32, acc bool) int {
 	n := len(x) &^ 7
 	if !geluVector || n == 0 {
 		return 0
 	}
-	geluExactBackAVX2(&dx[0], &dout[0], &x[0], n, &geluTab)
+	geluExactBackAVX2(&dx[0], &dout[0], &x[0], n, &geluTab, acc)
 	return n
 }

@@ -103,13 +103,14 @@ fwd:
 	VZEROUPPER
 	RET
 
-// func geluExactBackAVX2(dx, dout, x *float32, n int, tab *[geluTabLen][8]float32)
-TEXT ·geluExactBackAVX2(SB), NOSPLIT, $0-40
+// func geluExactBackAVX2(dx, dout, x *float32, n int, tab *[geluTabLen][8]float32, acc bool)
+TEXT ·geluExactBackAVX2(SB), NOSPLIT, $0-41
 	MOVQ dx+0(FP), DI
 	MOVQ dout+8(FP), DX
 	MOVQ x+16(FP), SI
 	MOVQ n+24(FP), CX
 	MOVQ tab+32(FP), R8
+	MOVBLZX acc+40(FP), R9
 	VMOVUPS ONE, Y15
 	VXORPS Y14, Y14, Y14
 	XORQ AX, AX
@@ -121,7 +122,15 @@ back:
 	VMULPS Y12, Y0, Y12         // x·φ
 	VADDPS Y12, Y10, Y12        // Φ + x·φ
 	VMULPS (DX)(AX*4), Y12, Y12 // ·dout
+	TESTQ R9, R9
+	JZ set
 	VADDPS (DI)(AX*4), Y12, Y12
+	JMP store
+
+set:
+	VADDPS Y14, Y12, Y12 // 0 + v, as adding to a zeroed dx
+
+store:
 	VMOVUPS Y12, (DI)(AX*4)
 	ADDQ $8, AX
 	CMPQ AX, CX

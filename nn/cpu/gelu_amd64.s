@@ -137,3 +137,113 @@ store:
 	JLT back
 	VZEROUPPER
 	RET
+
+// CDF512 is CDF on the sixteen x in Z0, with the same operations in the
+// same order: Φ(x) into Z10, exp(-x²/2) into Z7. The constants are
+// broadcast from geluTab's rows; comparisons go through K1-K3. Expects
+// Z15 = 1 and Z14 = 0; clobbers Z1-Z11.
+#define CDF512 \
+	VMULPS.BCST RSQRT2, Z0, Z1; \
+	VPANDD.BCST ABS, Z1, Z2; \
+	VMULPS Z1, Z1, Z3; \
+	VPXORD.BCST SIGN, Z3, Z3; \
+	VMULPS.BCST INVLN2, Z3, Z4; \
+	VADDPS.BCST HALF, Z4, Z4; \
+	VRNDSCALEPS $1, Z4, Z4; \
+	VMULPS.BCST LN2HI, Z4, Z5; \
+	VSUBPS Z5, Z3, Z5; \
+	VMULPS.BCST LN2LO, Z4, Z6; \
+	VSUBPS Z6, Z5, Z5; \
+	VMULPS.BCST C720, Z5, Z6; \
+	VADDPS.BCST C120, Z6, Z6; \
+	VMULPS Z5, Z6, Z6; \
+	VADDPS.BCST C24, Z6, Z6; \
+	VMULPS Z5, Z6, Z6; \
+	VADDPS.BCST C6, Z6, Z6; \
+	VMULPS Z5, Z6, Z6; \
+	VADDPS.BCST HALF, Z6, Z6; \
+	VMULPS Z5, Z6, Z6; \
+	VADDPS Z15, Z6, Z6; \
+	VMULPS Z5, Z6, Z6; \
+	VADDPS Z15, Z6, Z6; \
+	VCVTTPS2DQ Z4, Z7; \
+	VPADDD.BCST BIAS, Z7, Z7; \
+	VPSLLD $23, Z7, Z7; \
+	VMULPS Z6, Z7, Z7; \
+	VCMPPS.BCST $1, EXPMIN, Z3, K1; \
+	KNOTW K1, K2; \
+	VMOVAPS.Z Z7, K2, Z7; \
+	VMULPS.BCST ERFP, Z2, Z9; \
+	VADDPS Z15, Z9, Z9; \
+	VDIVPS Z9, Z15, Z9; \
+	VMULPS.BCST A5, Z9, Z10; \
+	VADDPS.BCST A4, Z10, Z10; \
+	VMULPS Z9, Z10, Z10; \
+	VADDPS.BCST A3, Z10, Z10; \
+	VMULPS Z9, Z10, Z10; \
+	VADDPS.BCST A2, Z10, Z10; \
+	VMULPS Z9, Z10, Z10; \
+	VADDPS.BCST A1, Z10, Z10; \
+	VMULPS Z9, Z10, Z10; \
+	VMULPS Z7, Z10, Z10; \
+	VSUBPS Z10, Z15, Z10; \
+	VCMPPS $1, Z14, Z1, K3; \
+	VPXORD.BCST SIGN, Z10, K3, Z10; \
+	VADDPS Z15, Z10, Z10; \
+	VMULPS.BCST HALF, Z10, Z10
+
+// func geluExactAVX512(out, x *float32, n int, tab *[geluTabLen][8]float32)
+TEXT ·geluExactAVX512(SB), NOSPLIT, $0-32
+	MOVQ out+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ n+16(FP), CX
+	MOVQ tab+24(FP), R8
+	VBROADCASTSS ONE, Z15
+	VPXORD Z14, Z14, Z14
+	XORQ AX, AX
+
+fwd512:
+	VMOVUPS (SI)(AX*4), Z0
+	CDF512
+	VMULPS Z10, Z0, Z12
+	VMOVUPS Z12, (DI)(AX*4)
+	ADDQ $16, AX
+	CMPQ AX, CX
+	JLT fwd512
+	VZEROUPPER
+	RET
+
+// func geluExactBackAVX512(dx, dout, x *float32, n int, tab *[geluTabLen][8]float32, acc bool)
+TEXT ·geluExactBackAVX512(SB), NOSPLIT, $0-41
+	MOVQ dx+0(FP), DI
+	MOVQ dout+8(FP), DX
+	MOVQ x+16(FP), SI
+	MOVQ n+24(FP), CX
+	MOVQ tab+32(FP), R8
+	MOVBLZX acc+40(FP), R9
+	VBROADCASTSS ONE, Z15
+	VPXORD Z14, Z14, Z14
+	XORQ AX, AX
+
+back512:
+	VMOVUPS (SI)(AX*4), Z0
+	CDF512
+	VMULPS.BCST RSQRT2PI, Z7, Z12 // φ = e/√(2π)
+	VMULPS Z12, Z0, Z12           // x·φ
+	VADDPS Z12, Z10, Z12          // Φ + x·φ
+	VMULPS (DX)(AX*4), Z12, Z12   // ·dout
+	TESTQ R9, R9
+	JZ set512
+	VADDPS (DI)(AX*4), Z12, Z12
+	JMP store512
+
+set512:
+	VADDPS Z14, Z12, Z12 // 0 + v, as adding to a zeroed dx
+
+store512:
+	VMOVUPS Z12, (DI)(AX*4)
+	ADDQ $16, AX
+	CMPQ AX, CX
+	JLT back512
+	VZEROUPPER
+	RET

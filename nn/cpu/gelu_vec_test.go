@@ -3,6 +3,7 @@ package cpu
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -25,14 +26,17 @@ func geluTestInputs() []float32 {
 	return x
 }
 
-// TestGELUExactVectorMatchesScalar: the AVX2 kernels give normCDF's results
-// bit for bit, forward and backward, for every length (so the split between
-// kernel and scalar tail, which follows the core count, changes nothing).
+// TestGELUExactVectorMatchesScalar: the AVX2 and AVX-512 kernels give
+// normCDF's results bit for bit, forward and backward, for every length (so
+// the split between kernel and scalar tail, which follows the core count,
+// changes nothing).
 func TestGELUExactVectorMatchesScalar(t *testing.T) {
 	if !geluVector {
 		t.Skip("no vector GELU kernels on this CPU")
 	}
 	x := geluTestInputs()
+	// The edge cases (the last 16) first, where every kernel reads them.
+	x = slices.Concat(x[len(x)-16:], x[:len(x)-16])
 	r := rand.New(rand.NewPCG(3, 4))
 	dout := make([]float32, len(x))
 	dx0 := make([]float32, len(x))
@@ -40,33 +44,44 @@ func TestGELUExactVectorMatchesScalar(t *testing.T) {
 		dout[i] = float32(r.NormFloat64())
 		dx0[i] = float32(r.NormFloat64())
 	}
-	for i := len(dout) - 16; i < len(dout); i++ {
+	for i := range 16 {
 		dout[i] = -1 // GELU'(x)·dout is -0 at x = -13.2 and -Inf
 	}
 	same := func(a, b float32) bool {
 		return math.Float32bits(a) == math.Float32bits(b) || (a != a && b != b)
 	}
-	out := make([]float32, len(x))
-	dx := append([]float32(nil), dx0...)
-	if n := geluExactVec(out, x); n != len(x)&^7 {
-		t.Fatalf("forward kernel covered %d of %d", n, len(x))
+	widths := map[bool]int{false: 8}
+	if geluAVX512 {
+		widths[true] = 16
 	}
-	geluExactBackVec(dx, dout, x, true)
-	set := make([]float32, len(x))
-	for i := range set {
-		set[i] = float32(math.NaN()) // what a fresh buffer may hold
-	}
-	geluExactBackVec(set, dout, x, false)
-	for i, v := range x[:len(x)&^7] {
-		cdf, pdf := normCDF(v)
-		if want := v * cdf; !same(out[i], want) {
-			t.Fatalf("forward at x = %g (bits %#x): kernel %g, scalar %g", v, math.Float32bits(v), out[i], want)
+	defer func(v bool) { geluAVX512 = v }(geluAVX512)
+	for wide, w := range widths {
+		geluAVX512 = wide
+		out := make([]float32, len(x))
+		dx := append([]float32(nil), dx0...)
+		n := len(x) &^ (w - 1)
+		if got := geluExactVec(out, x); got != n {
+			t.Fatalf("%d lanes: forward kernel covered %d of %d", w, got, len(x))
 		}
-		if want := dx0[i] + float32((cdf+float32(v*pdf))*dout[i]); !same(dx[i], want) {
-			t.Fatalf("backward at x = %g: kernel %g, scalar %g", v, dx[i], want)
+		if got := geluExactBackVec(dx, dout, x, true); got != n {
+			t.Fatalf("%d lanes: backward kernel covered %d of %d", w, got, len(x))
 		}
-		if want := 0 + float32((cdf+float32(v*pdf))*dout[i]); math.Float32bits(set[i]) != math.Float32bits(want) && !(want != want && set[i] != set[i]) {
-			t.Fatalf("backward without accumulating at x = %g (dout %g): kernel %g, scalar %g", v, dout[i], set[i], want)
+		set := make([]float32, len(x))
+		for i := range set {
+			set[i] = float32(math.NaN()) // what a fresh buffer may hold
+		}
+		geluExactBackVec(set, dout, x, false)
+		for i, v := range x[:n] {
+			cdf, pdf := normCDF(v)
+			if want := v * cdf; !same(out[i], want) {
+				t.Fatalf("%d lanes: forward at x = %g (bits %#x): kernel %g, scalar %g", w, v, math.Float32bits(v), out[i], want)
+			}
+			if want := dx0[i] + float32((cdf+float32(v*pdf))*dout[i]); !same(dx[i], want) {
+				t.Fatalf("%d lanes: backward at x = %g: kernel %g, scalar %g", w, v, dx[i], want)
+			}
+			if want := 0 + float32((cdf+float32(v*pdf))*dout[i]); math.Float32bits(set[i]) != math.Float32bits(want) && !(want != want && set[i] != set[i]) {
+				t.Fatalf("%d lanes: backward without accumulating at x = %g (dout %g): kernel %g, scalar %g", w, v, dout[i], set[i], want)
+			}
 		}
 	}
 	// Every tail length through the exported entry points.

@@ -100,9 +100,7 @@ func Add(tp *Tape, a, b *Tensor) *Tensor {
 	}
 	out := tp.newOutRaw(a.Shape, a, b)
 	cpu.ParallelRows(len(a.Data), 16384, func(lo, hi int) {
-		for i, v := range a.Data[lo:hi] {
-			out.Data[lo+i] = v + b.Data[lo+i]
-		}
+		cpu.Add(out.Data[lo:hi], a.Data[lo:hi], b.Data[lo:hi])
 	})
 	tp.record(out, func() {
 		for _, t := range []*Tensor{a, b} {
@@ -110,14 +108,10 @@ func Add(tp *Tape, a, b *Tensor) *Tensor {
 				g, fresh := t.gradFresh()
 				cpu.ParallelRows(len(g), 16384, func(lo, hi int) {
 					if fresh {
-						for i, d := range out.Grad[lo:hi] {
-							g[lo+i] = 0 + d // as adding to zeros
-						}
+						cpu.Add(g[lo:hi], out.Grad[lo:hi], nil) // as adding to zeros
 						return
 					}
-					for i, d := range out.Grad[lo:hi] {
-						g[lo+i] += d
-					}
+					cpu.Add(g[lo:hi], g[lo:hi], out.Grad[lo:hi])
 				})
 			}
 		}

@@ -5,6 +5,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"unsafe"
+
+	"github.com/pcx-dev/pcx/internal/workers"
 )
 
 // kernel is a register-blocked micro-kernel and the cache blocking that suits
@@ -168,19 +170,8 @@ func (g *goBackend) batched(tA, tB bool, m, n, k int, alpha float32, a []float32
 }
 
 // parallel runs f(0), …, f(n-1) at the same time, f(0) on the calling
-// goroutine (which saves waking one), and returns when all have.
-func parallel(n int, f func(w int)) {
-	var wg sync.WaitGroup
-	wg.Add(n - 1)
-	for w := 1; w < n; w++ {
-		go func() {
-			defer wg.Done()
-			f(w)
-		}()
-	}
-	f(0)
-	wg.Wait()
-}
+// goroutine, and returns when all have.
+func parallel(n int, f func(w int)) { workers.Run(n, f) }
 
 // scaleC sets C = beta·C (C = 0 when beta == 0, without reading C).
 func scaleC(m, n int, beta float32, c []float32, ldc int) {

@@ -7,7 +7,8 @@ package cpu
 
 import (
 	"runtime"
-	"sync"
+
+	"github.com/pcx-dev/pcx/internal/workers"
 )
 
 // ParallelRows runs f over [0, rows) split across GOMAXPROCS goroutines,
@@ -25,16 +26,8 @@ func ParallelRows(rows, grain int, f func(lo, hi int)) {
 		return
 	}
 	per := (rows + w - 1) / w
-	var wg sync.WaitGroup
-	for lo := 0; lo < rows; lo += per {
-		hi := min(lo+per, rows)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			f(lo, hi)
-		}()
-	}
-	wg.Wait()
+	w = (rows + per - 1) / per
+	workers.Run(w, func(i int) { f(i*per, min((i+1)*per, rows)) })
 }
 
 // Zero sets every value of x to 0, across cores when x is large (a

@@ -66,3 +66,19 @@ func ScaleShiftBackRow(dx, d, x, g []float32, sdx, sdg []float64) {
 		sdg[k] += float64(v)
 	}
 }
+
+// Add sets out[i] = a[i] + b[i], or out[i] = a[i] + 0 when b is nil (the
+// value of adding a to a zeroed out, which turns -0 into +0); out may be a
+// or b. Elementwise, so the vector kernel's values are the scalar loop's.
+func Add(out, a, b []float32) {
+	i := addVec(out, a, b)
+	if b == nil {
+		for ; i < len(a); i++ {
+			out[i] = a[i] + 0
+		}
+		return
+	}
+	for ; i < len(a); i++ {
+		out[i] = a[i] + b[i]
+	}
+}

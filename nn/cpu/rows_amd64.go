@@ -14,6 +14,26 @@ var rowsVector = cpu.X86.HasAVX2
 func maxRowsAVX(out, x *float32, m, c int)
 
 //go:noescape
+func addAVX(out, a, b *float32, n int, zero bool)
+
+// addVec runs addAVX over the first multiple of 32 of the values (b nil:
+// adding zero) and returns how many.
+func addVec(out, a, b []float32) int {
+	n := len(a) &^ 31
+	if !rowsVector || n == 0 {
+		return 0
+	}
+	_ = out[n-1]
+	if b == nil {
+		addAVX(&out[0], &a[0], nil, n, true)
+		return n
+	}
+	_ = b[n-1]
+	addAVX(&out[0], &a[0], &b[0], n, false)
+	return n
+}
+
+//go:noescape
 func colSumsAVX(sum *float64, x *float32, rows, ld, n int)
 
 //go:noescape

@@ -511,3 +511,52 @@ dxloop:
 dxdone:
 	VZEROUPPER
 	RET
+
+// func addAVX(out, a, b *float32, n int, zero bool)
+//
+// out[i] = a[i] + b[i] for i < n, n a multiple of 32; with zero set, b is
+// not read and out[i] = a[i] + 0 (which turns -0 into +0).
+TEXT ·addAVX(SB), NOSPLIT, $0-33
+	MOVQ    out+0(FP), DI
+	MOVQ    a+8(FP), SI
+	MOVQ    b+16(FP), DX
+	MOVQ    n+24(FP), CX
+	MOVBLZX zero+32(FP), R9
+	XORQ    AX, AX
+	VXORPS  Y8, Y8, Y8
+	TESTQ   R9, R9
+	JNZ     addzero
+
+addloop:
+	VMOVUPS (SI)(AX*4), Y0
+	VMOVUPS 32(SI)(AX*4), Y1
+	VMOVUPS 64(SI)(AX*4), Y2
+	VMOVUPS 96(SI)(AX*4), Y3
+	VADDPS  (DX)(AX*4), Y0, Y0
+	VADDPS  32(DX)(AX*4), Y1, Y1
+	VADDPS  64(DX)(AX*4), Y2, Y2
+	VADDPS  96(DX)(AX*4), Y3, Y3
+	VMOVUPS Y0, (DI)(AX*4)
+	VMOVUPS Y1, 32(DI)(AX*4)
+	VMOVUPS Y2, 64(DI)(AX*4)
+	VMOVUPS Y3, 96(DI)(AX*4)
+	ADDQ    $32, AX
+	CMPQ    AX, CX
+	JLT     addloop
+	VZEROUPPER
+	RET
+
+addzero:
+	VADDPS  (SI)(AX*4), Y8, Y0
+	VADDPS  32(SI)(AX*4), Y8, Y1
+	VADDPS  64(SI)(AX*4), Y8, Y2
+	VADDPS  96(SI)(AX*4), Y8, Y3
+	VMOVUPS Y0, (DI)(AX*4)
+	VMOVUPS Y1, 32(DI)(AX*4)
+	VMOVUPS Y2, 64(DI)(AX*4)
+	VMOVUPS Y3, 96(DI)(AX*4)
+	ADDQ    $32, AX
+	CMPQ    AX, CX
+	JLT     addzero
+	VZEROUPPER
+	RET

@@ -1,0 +1,162 @@
+// Package workers runs the engine's parallel loops on goroutines that stay
+// awake between them.
+//
+// A training step is a chain of a few hundred short parallel regions (one
+// per matrix product's k block, per elementwise operation), each a few
+// hundred microseconds long. Started with a go statement, each region wakes
+// a sleeping thread on an idle core, and the thread goes back to sleep at
+// its end: on a virtual machine that is tens of microseconds per region,
+// and the core idles meanwhile. Run hands the work to GOMAXPROCS-1
+// goroutines that, once done, watch for the next region for a short while
+// (Spin) before they sleep, so that back-to-back regions start at once.
+package workers
+
+import (
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Spin is how long a worker watches for the next region before it sleeps.
+const Spin = 100 * time.Microsecond
+
+// team is the set of workers; one Run at a time uses it (busy), others
+// start goroutines of their own.
+type team struct {
+	busy    sync.Mutex
+	workers []*worker
+	// The region being run: f(i) for i < n, posted by advancing seq.
+	f       func(int)
+	n       int
+	seq     atomic.Uint64
+	pending atomic.Int32 // workers yet to finish the region
+	// The caller of Run sleeps on done when the workers take long.
+	callerSleeps atomic.Bool
+	done         chan struct{}
+}
+
+type worker struct {
+	index  int // f index it runs: 1..
+	sleeps atomic.Bool
+	wake   chan struct{}
+}
+
+var (
+	theTeam  *team
+	teamOnce sync.Once
+)
+
+func getTeam() *team {
+	teamOnce.Do(func() {
+		t := &team{done: make(chan struct{}, 1)}
+		for i := 1; i < runtime.GOMAXPROCS(0); i++ {
+			w := &worker{index: i, wake: make(chan struct{}, 1)}
+			t.workers = append(t.workers, w)
+			go t.loop(w)
+		}
+		theTeam = t
+	})
+	return theTeam
+}
+
+// Run calls f(0), …, f(n-1) at the same time, f(0) on the calling
+// goroutine, and returns when all have returned.
+func Run(n int, f func(w int)) {
+	if n <= 1 {
+		if n == 1 {
+			f(0)
+		}
+		return
+	}
+	t := getTeam()
+	if n-1 > len(t.workers) || !t.busy.TryLock() {
+		// More than the team, or the team is running another region
+		// (a nested or concurrent Run): goroutines of its own.
+		spawn(n, f)
+		return
+	}
+	defer t.busy.Unlock()
+	t.f, t.n = f, n
+	t.pending.Store(int32(len(t.workers)))
+	t.seq.Add(1) // publishes f and n
+	for _, w := range t.workers {
+		if w.sleeps.Load() {
+			select {
+			case w.wake <- struct{}{}:
+			default:
+			}
+		}
+	}
+	f(0)
+	t.wait()
+	t.f = nil
+}
+
+// wait returns when every worker has finished the region: it watches for a
+// while, then sleeps until the last one wakes it.
+func (t *team) wait() {
+	start := time.Now()
+	for i := 0; t.pending.Load() != 0; i++ {
+		if i%64 == 63 && time.Since(start) > Spin {
+			t.callerSleeps.Store(true)
+			if t.pending.Load() != 0 {
+				<-t.done
+			}
+			t.callerSleeps.Store(false)
+			select { // a wake-up sent after the check above
+			case <-t.done:
+			default:
+			}
+			i = 0
+			start = time.Now()
+			continue
+		}
+		runtime.Gosched()
+	}
+}
+
+// loop is a worker: it runs its part of each region, then watches for the
+// next one for Spin before sleeping until Run wakes it.
+func (t *team) loop(w *worker) {
+	var last uint64
+	for {
+		start := time.Now()
+		for i := 0; t.seq.Load() == last; i++ {
+			if i%64 == 63 && time.Since(start) > Spin {
+				w.sleeps.Store(true)
+				if t.seq.Load() == last {
+					<-w.wake
+				}
+				w.sleeps.Store(false)
+				start = time.Now()
+				continue
+			}
+			runtime.Gosched()
+		}
+		last = t.seq.Load()
+		if w.index < t.n {
+			t.f(w.index)
+		}
+		if t.pending.Add(-1) == 0 && t.callerSleeps.Load() {
+			select {
+			case t.done <- struct{}{}:
+			default:
+			}
+		}
+	}
+}
+
+// spawn is Run with a goroutine per call but the first.
+func spawn(n int, f func(w int)) {
+	var wg sync.WaitGroup
+	wg.Add(n - 1)
+	for w := 1; w < n; w++ {
+		go func() {
+			defer wg.Done()
+			f(w)
+		}()
+	}
+	f(0)
+	wg.Wait()
+}

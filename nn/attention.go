@@ -40,7 +40,7 @@ func Attention(tp *Tape, qkv *Tensor, heads int, scale float32) *Tensor {
 			q, k, v := qkv.Data[base:], qkv.Data[base+c:], qkv.Data[base+2*c:]
 			p := probs[i*heads*tt : (i+1)*heads*tt]
 			blas.SgemmBatched(false, true, t, t, d, scale, q, c3, k, c3, 0, p, t, heads, d, d, tt)
-			softmaxRows(p, heads*t, t)
+			cpu.SoftmaxRowsSerial(p, p, 0, heads*t, t)
 			blas.SgemmBatched(false, false, t, d, t, 1, p, t, v, c3, 0, out.Data[i*t*c:], c, heads, tt, d, d)
 		}
 	})
@@ -55,29 +55,13 @@ func Attention(tp *Tape, qkv *Tensor, heads int, scale float32) *Tensor {
 				dq, dk, dv := g[base:], g[base+c:], g[base+2*c:]
 				do := out.Grad[i*t*c:]
 				p := probs[i*heads*tt : (i+1)*heads*tt]
-				blas.SgemmBatched(false, true, t, t, d, 1, do, c, v, c3, 0, dp, t, heads, d, d, tt)    // dP = dO·Vᵀ
-				blas.SgemmBatched(true, false, t, d, t, 1, p, t, do, c, beta, dv, c3, heads, tt, d, d) // dV += Pᵀ·dO
-				cpu.ParallelRows(heads*t, 64, func(lo, hi int) {                                       // dS = P⊙(dP - Σ dP⊙P)
-					for r := lo; r < hi; r++ {
-						pr, dr := p[r*t:(r+1)*t], dp[r*t:(r+1)*t]
-						dot := cpu.Dot(pr, dr)
-						for j, pv := range pr {
-							dr[j] = pv * (dr[j] - dot)
-						}
-					}
-				})
+				blas.SgemmBatched(false, true, t, t, d, 1, do, c, v, c3, 0, dp, t, heads, d, d, tt)          // dP = dO·Vᵀ
+				blas.SgemmBatched(true, false, t, d, t, 1, p, t, do, c, beta, dv, c3, heads, tt, d, d)       // dV += Pᵀ·dO
+				cpu.SoftmaxGradRowsSerial(dp, p, 0, heads*t, t)                                              // dS = P⊙(dP - Σ dP⊙P)
 				blas.SgemmBatched(false, false, t, d, t, scale, dp, t, k, c3, beta, dq, c3, heads, tt, d, d) // dQ += s·dS·K
 				blas.SgemmBatched(true, false, t, d, t, scale, dp, t, q, c3, beta, dk, c3, heads, tt, d, d)  // dK += s·dSᵀ·Q
 			}
 		})
 	})
 	return out
-}
-
-// softmaxRows is an in-place row softmax on one goroutine (the caller
-// already runs in parallel).
-func softmaxRows(x []float32, rows, c int) {
-	for r := 0; r < rows; r++ {
-		cpu.SoftmaxRows(x[r*c:(r+1)*c], x[r*c:(r+1)*c], 1, c)
-	}
 }

@@ -257,24 +257,59 @@ func ReLUBackward(dx, dout, out []float32) {
 
 // SoftmaxRows writes the softmax of each row of c values.
 func SoftmaxRows(out, x []float32, rows, c int) {
-	ParallelRows(rows, grainFor(c), func(lo, hi int) {
-		for r := lo; r < hi; r++ {
-			xr, or := x[r*c:(r+1)*c], out[r*c:(r+1)*c]
-			m := float32(math.Inf(-1))
-			for _, v := range xr {
-				m = max(m, v)
-			}
-			expShifted(or, xr, m)
-			var s float64
-			for _, e := range or {
-				s += float64(e)
-			}
-			inv := float32(1 / s)
-			for i := range or {
-				or[i] *= inv
-			}
+	ParallelRows(rows, grainFor(c), func(lo, hi int) { SoftmaxRowsSerial(out, x, lo, hi, c) })
+}
+
+// SoftmaxRowsSerial is SoftmaxRows over rows [lo, hi) on the calling
+// goroutine, for callers already running in parallel. Each row's maximum
+// and float64 sum run in the row's order, four rows at a time: the four
+// chains of dependent additions then overlap, and each row's values stay
+// those of one row alone.
+func SoftmaxRowsSerial(out, x []float32, lo, hi, c int) {
+	r := lo
+	for ; r+4 <= hi; r += 4 {
+		x0, x1, x2, x3 := x[r*c:(r+1)*c], x[(r+1)*c:(r+2)*c], x[(r+2)*c:(r+3)*c], x[(r+3)*c:(r+4)*c]
+		o0, o1, o2, o3 := out[r*c:(r+1)*c], out[(r+1)*c:(r+2)*c], out[(r+2)*c:(r+3)*c], out[(r+3)*c:(r+4)*c]
+		m0, m1, m2, m3 := float32(math.Inf(-1)), float32(math.Inf(-1)), float32(math.Inf(-1)), float32(math.Inf(-1))
+		for i := range x0 {
+			m0, m1, m2, m3 = max(m0, x0[i]), max(m1, x1[i]), max(m2, x2[i]), max(m3, x3[i])
 		}
-	})
+		expShifted(o0, x0, m0)
+		expShifted(o1, x1, m1)
+		expShifted(o2, x2, m2)
+		expShifted(o3, x3, m3)
+		var s0, s1, s2, s3 float64
+		for i := range o0 {
+			s0 += float64(o0[i])
+			s1 += float64(o1[i])
+			s2 += float64(o2[i])
+			s3 += float64(o3[i])
+		}
+		scaleBy(o0, float32(1/s0))
+		scaleBy(o1, float32(1/s1))
+		scaleBy(o2, float32(1/s2))
+		scaleBy(o3, float32(1/s3))
+	}
+	for ; r < hi; r++ {
+		xr, or := x[r*c:(r+1)*c], out[r*c:(r+1)*c]
+		m := float32(math.Inf(-1))
+		for _, v := range xr {
+			m = max(m, v)
+		}
+		expShifted(or, xr, m)
+		var s float64
+		for _, e := range or {
+			s += float64(e)
+		}
+		scaleBy(or, float32(1/s))
+	}
+}
+
+// scaleBy multiplies every value of x by s.
+func scaleBy(x []float32, s float32) {
+	for i := range x {
+		x[i] *= s
+	}
 }
 
 // expShifted writes out[i] = float32(math.Exp(float64(x[i] - m))), four at a
@@ -299,6 +334,39 @@ func SoftmaxRowsBackward(dx, dy, y []float32, rows, c int) {
 			}
 		}
 	})
+}
+
+// SoftmaxGradRowsSerial sets, over rows [lo, hi) of c values on the calling
+// goroutine, d = y⊙(d - Σ d⊙y) per row: the gradient of a softmax's input
+// from that of its output y, in place. The dot products run as Dot's, four
+// rows at a time (see SoftmaxRowsSerial).
+func SoftmaxGradRowsSerial(d, y []float32, lo, hi, c int) {
+	r := lo
+	for ; r+4 <= hi; r += 4 {
+		y0, y1, y2, y3 := y[r*c:(r+1)*c], y[(r+1)*c:(r+2)*c], y[(r+2)*c:(r+3)*c], y[(r+3)*c:(r+4)*c]
+		d0, d1, d2, d3 := d[r*c:(r+1)*c], d[(r+1)*c:(r+2)*c], d[(r+2)*c:(r+3)*c], d[(r+3)*c:(r+4)*c]
+		var s0, s1, s2, s3 float64
+		for i := range y0 {
+			s0 += float64(y0[i]) * float64(d0[i])
+			s1 += float64(y1[i]) * float64(d1[i])
+			s2 += float64(y2[i]) * float64(d2[i])
+			s3 += float64(y3[i]) * float64(d3[i])
+		}
+		softmaxGradRow(d0, y0, float32(s0))
+		softmaxGradRow(d1, y1, float32(s1))
+		softmaxGradRow(d2, y2, float32(s2))
+		softmaxGradRow(d3, y3, float32(s3))
+	}
+	for ; r < hi; r++ {
+		yr, dr := y[r*c:(r+1)*c], d[r*c:(r+1)*c]
+		softmaxGradRow(dr, yr, Dot(yr, dr))
+	}
+}
+
+func softmaxGradRow(d, y []float32, dot float32) {
+	for i, v := range y {
+		d[i] = v * (d[i] - dot)
+	}
 }
 
 // Dot returns Σ a[i]·b[i], accumulated in float64 and rounded once.

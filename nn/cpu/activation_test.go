@@ -1,7 +1,9 @@
 package cpu
 
 import (
+	"fmt"
 	"math"
+	"math/rand/v2"
 	"testing"
 )
 
@@ -63,6 +65,58 @@ func TestGELUKindString(t *testing.T) {
 	for k, want := range map[GELUKind]string{GELUExact: "exact", GELUTanh: "tanh", GELUQuick: "quick", 7: "GELUKind(7)"} {
 		if got := k.String(); got != want {
 			t.Errorf("GELUKind(%d).String() = %q, want %q", int(k), got, want)
+		}
+	}
+}
+
+// TestSoftmaxRowsFourAtATime: the softmax and its gradient, four rows at a
+// time, give each row's one-row values bit for bit, for every row count
+// around four and rows of several lengths, in place and not.
+func TestSoftmaxRowsFourAtATime(t *testing.T) {
+	r := rand.New(rand.NewPCG(41, 42))
+	same := func(what string, got, want []float32) {
+		t.Helper()
+		for i := range want {
+			if math.Float32bits(got[i]) != math.Float32bits(want[i]) && !(got[i] != got[i] && want[i] != want[i]) {
+				t.Fatalf("%s[%d]: %v, one row at a time %v", what, i, got[i], want[i])
+			}
+		}
+	}
+	for _, c := range []int{1, 7, 65, 130} {
+		for rows := range 10 {
+			x := make([]float32, rows*c)
+			d := make([]float32, rows*c)
+			for i := range x {
+				x[i] = float32(r.NormFloat64() * 8)
+				d[i] = float32(r.NormFloat64())
+			}
+			want := make([]float32, len(x))
+			for row := range rows {
+				SoftmaxRowsSerial(want[row*c:(row+1)*c], x[row*c:(row+1)*c], 0, 1, c)
+			}
+			got := make([]float32, len(x))
+			SoftmaxRowsSerial(got, x, 0, rows, c)
+			same(fmt.Sprintf("softmax c=%d rows=%d", c, rows), got, want)
+			inPlace := append([]float32(nil), x...)
+			SoftmaxRows(inPlace, inPlace, rows, c)
+			same(fmt.Sprintf("softmax in place c=%d rows=%d", c, rows), inPlace, want)
+
+			wantD := append([]float32(nil), d...)
+			for row := range rows {
+				SoftmaxGradRowsSerial(wantD[row*c:(row+1)*c], want[row*c:(row+1)*c], 0, 1, c)
+			}
+			gotD := append([]float32(nil), d...)
+			SoftmaxGradRowsSerial(gotD, want, 0, rows, c)
+			same(fmt.Sprintf("gradient c=%d rows=%d", c, rows), gotD, wantD)
+			for row := range rows { // the one-row path is d = y⊙(d - Dot(y, d))
+				yr, dr := want[row*c:(row+1)*c], d[row*c:(row+1)*c]
+				dot := Dot(yr, dr)
+				for i, v := range yr {
+					if g := wantD[row*c+i]; math.Float32bits(g) != math.Float32bits(v*(dr[i]-dot)) {
+						t.Fatalf("gradient c=%d row %d [%d]: %v, want %v", c, row, i, g, v*(dr[i]-dot))
+					}
+				}
+			}
 		}
 	}
 }

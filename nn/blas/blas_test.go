@@ -611,18 +611,23 @@ func TestSgemmBias(t *testing.T) {
 	}
 }
 
-// TestInPlaceA checks that the kernels reading A in place give bit for bit
-// what packing A gives, for every Go kernel that has them: full and edge
-// tiles, several k blocks, serial, parallel and batched products, beta 0, 1
-// and 0.5, a bias, and A holding ±0, infinities, NaN and subnormals.
-func TestInPlaceA(t *testing.T) {
+// TestInPlaceOperands checks that the kernels reading A, B or both in place
+// give bit for bit what packing both gives, for every Go kernel that has
+// them: full and edge tiles, several k blocks, serial, parallel and batched
+// products, beta 0, 1 and 0.5, a bias, and A holding ±0, infinities, NaN
+// and subnormals.
+func TestInPlaceOperands(t *testing.T) {
 	specials := []float32{0, float32(math.Copysign(0, -1)), float32(math.Inf(1)), float32(math.Inf(-1)), float32(math.NaN()), 1e-40, -3e-39}
 	for _, kn := range kernels() {
-		if kn.fullA == nil {
+		if kn.fullA == nil && kn.fullB == nil {
 			continue
 		}
 		packed := *kn
-		packed.fullA, packed.halfA = nil, nil
+		packed.fullA, packed.halfA, packed.fullB, packed.halfB, packed.fullAB, packed.halfAB = nil, nil, nil, nil, nil, nil
+		onlyA, onlyB := *kn, *kn
+		onlyA.fullB, onlyA.halfB, onlyA.fullAB, onlyA.halfAB = nil, nil, nil, nil
+		onlyB.fullA, onlyB.halfA, onlyB.fullAB, onlyB.halfAB = nil, nil, nil, nil
+		variants := map[string]*kernel{"A": &onlyA, "B": &onlyB, "A and B": kn}
 		t.Run(kn.name, func(t *testing.T) {
 			prevKern := goImpl.kern.Load()
 			defer goImpl.kern.Store(prevKern)
@@ -650,7 +655,7 @@ func TestInPlaceA(t *testing.T) {
 							if tB {
 								rowsB = n
 							}
-							a, b, bias, c0 := fill(m*lda+1, special), fill(rowsB*ldb+1, false), fill(n, false), fill(m*ldc, false)
+							a, b, bias, c0 := fill(m*lda+1, special), fill(rowsB*ldb+1, special), fill(n, false), fill(m*ldc, false)
 							run := func(kern *kernel, withBias bool) []float32 {
 								goImpl.kern.Store(kern)
 								c := append([]float32(nil), c0...)
@@ -662,10 +667,13 @@ func TestInPlaceA(t *testing.T) {
 								return c
 							}
 							withBias := beta == 1 && special
-							want, got := run(&packed, withBias), run(kn, withBias)
-							for i := range want {
-								if math.Float32bits(got[i]) != math.Float32bits(want[i]) && !(want[i] != want[i] && got[i] != got[i]) {
-									t.Fatalf("%dx%dx%d tB %v beta %v bias %v: element %d is %v, want %v", m, n, k, tB, beta, withBias, i, got[i], want[i])
+							want := run(&packed, withBias)
+							for name, v := range variants {
+								got := run(v, withBias)
+								for i := range want {
+									if math.Float32bits(got[i]) != math.Float32bits(want[i]) && !(want[i] != want[i] && got[i] != got[i]) {
+										t.Fatalf("%s in place, %dx%dx%d tB %v beta %v bias %v: element %d is %v, want %v", name, m, n, k, tB, beta, withBias, i, got[i], want[i])
+									}
 								}
 							}
 						}
@@ -674,17 +682,26 @@ func TestInPlaceA(t *testing.T) {
 			}
 			// A batch of attention-sized products, spread one per thread.
 			const batch, m, n, k = 12, 65, 65, 64
-			a, b := fill(batch*m*k, true), fill(batch*n*k, false)
-			batched := func(kern *kernel) []float32 {
-				goImpl.kern.Store(kern)
-				c := make([]float32, batch*m*n)
-				SgemmBatched(false, true, m, n, k, 1, a, k, b, k, 0, c, n, batch, m*k, n*k, m*n)
-				return c
-			}
-			want, got := batched(&packed), batched(kn)
-			for i := range want {
-				if math.Float32bits(got[i]) != math.Float32bits(want[i]) && !(want[i] != want[i] && got[i] != got[i]) {
-					t.Fatalf("batched: element %d is %v, want %v", i, got[i], want[i])
+			a, b := fill(batch*m*k, true), fill(batch*n*k, true)
+			for _, tB := range []bool{true, false} {
+				ldb := k
+				if !tB {
+					ldb = n
+				}
+				batched := func(kern *kernel) []float32 {
+					goImpl.kern.Store(kern)
+					c := make([]float32, batch*m*n)
+					SgemmBatched(false, tB, m, n, k, 1, a, k, b, ldb, 0, c, n, batch, m*k, n*k, m*n)
+					return c
+				}
+				want := batched(&packed)
+				for name, v := range variants {
+					got := batched(v)
+					for i := range want {
+						if math.Float32bits(got[i]) != math.Float32bits(want[i]) && !(want[i] != want[i] && got[i] != got[i]) {
+							t.Fatalf("%s in place, batched, tB %v: element %d is %v, want %v", name, tB, i, got[i], want[i])
+						}
+					}
 				}
 			}
 		})

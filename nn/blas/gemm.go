@@ -27,6 +27,17 @@ type kernel struct {
 	// the same values: they serve products with A not transposed and
 	// alpha 1, which then pack only a last panel of fewer than mr rows.
 	fullA, halfA func(kc int, a *float32, lda int, b, c *float32, ldc int, acc bool)
+	// fullB and halfB read a whole panel of B in place (row p at b +
+	// p·ldb) with A packed; fullAB and halfAB read both in place. They
+	// serve products with B not transposed (and, for A, as above); a
+	// last panel narrower than the kernel's is packed.
+	fullB, halfB   func(kc int, a, b *float32, ldb int, c *float32, ldc int, acc bool)
+	fullAB, halfAB func(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, acc bool)
+}
+
+// inPlaceB reports whether the product reads B's full panels in place.
+func inPlaceB(kn *kernel, p *problem) bool {
+	return kn.fullB != nil && !p.tB && p.alpha == 1
 }
 
 // inPlaceA reports whether the product reads A's full panels in place.
@@ -383,8 +394,12 @@ func panelWidth(kn *kernel, nc, jp int) (w, cols int) {
 // dst: panel jp starts at dst[jp*nr*kc] and holds kc rows of w values
 // (w = panelWidth), zero-padded past the last column.
 func packB(kn *kernel, p *problem, pc, kc, jc, nc int, dst []float32, jp0, jp1 int) {
+	inPlace := inPlaceB(kn, p)
 	for jp := jp0; jp < jp1; jp++ {
 		w, cols := panelWidth(kn, nc, jp)
+		if inPlace && cols == w {
+			continue // macro reads it from B
+		}
 		d := dst[jp*kn.nr*kc : jp*kn.nr*kc+w*kc]
 		j0 := jc + jp*kn.nr
 		if !p.tB {
@@ -466,7 +481,7 @@ func packGather(d []float32, w int, src []float32, ld, rows, kc int, alpha float
 // block, before which C's tiles get the bias, if any.
 func macro(kn *kernel, p *problem, ws *workspace, ic, mc, jc, nc, jp0, jp1, pc, kc int, bp []float32, acc, first bool) {
 	mr, nr, ldc := kn.mr, kn.nr, p.ldc
-	inPlace := inPlaceA(kn, p)
+	aIn, bIn := inPlaceA(kn, p), inPlaceB(kn, p)
 	c := p.c
 	bias := p.bias
 	if !first {
@@ -474,16 +489,41 @@ func macro(kn *kernel, p *problem, ws *workspace, ic, mc, jc, nc, jp0, jp1, pc, 
 	}
 	for jp := jp0; jp < jp1; jp++ {
 		w, cols := panelWidth(kn, nc, jp)
-		fn, fnA := kn.full, kn.fullA
+		fn, fnA, fnB, fnAB := kn.full, kn.fullA, kn.fullB, kn.fullAB
 		if w < nr {
-			fn, fnA = kn.half, kn.halfA
+			fn, fnA, fnB, fnAB = kn.half, kn.halfA, kn.halfB, kn.halfAB
 		}
-		bPanel := &bp[jp*nr*kc]
 		j := jc + jp*nr
+		var bPanel *float32
+		bHere := bIn && cols == w // this panel read from B itself
+		if bHere {
+			// Bounds: B[pc+kc-1][j+w-1] is inside b.
+			_ = p.b[(pc+kc-1)*p.ldb+j+w-1]
+			bPanel = &p.b[pc*p.ldb+j]
+		} else {
+			bPanel = &bp[jp*nr*kc]
+		}
+		// tile computes the tile at row i into dst (row stride ld).
+		tile := func(i int, aHere bool, dst *float32, ld int, acc bool) {
+			switch {
+			case aHere && bHere:
+				fnAB(kc, &p.a[i*p.lda+pc], p.lda, bPanel, p.ldb, dst, ld, acc)
+			case aHere:
+				fnA(kc, &p.a[i*p.lda+pc], p.lda, bPanel, dst, ld, acc)
+			case bHere:
+				fnB(kc, &ws.a[(i-ic)*kc], bPanel, p.ldb, dst, ld, acc)
+			default:
+				fn(kc, &ws.a[(i-ic)*kc], bPanel, dst, ld, acc)
+			}
+		}
 		for ip := 0; ip*mr < mc; ip++ {
 			rows := min(mr, mc-ip*mr)
-			aPanel := &ws.a[ip*mr*kc]
 			i := ic + ip*mr
+			aHere := aIn && rows == mr
+			if aHere {
+				// Bounds: A[i+mr-1][pc+kc-1] is inside a.
+				_ = p.a[(i+mr-1)*p.lda+pc+kc-1]
+			}
 			if rows == mr && cols == w {
 				// Bounds: C[i+mr-1][j+w-1] is inside c (checked by checkArgs).
 				_ = c[(i+mr-1)*ldc+j+w-1]
@@ -492,21 +532,11 @@ func macro(kn *kernel, p *problem, ws *workspace, ic, mc, jc, nc, jp0, jp1, pc, 
 						copy(c[(i+r)*ldc+j:(i+r)*ldc+j+w], bias[j:j+w])
 					}
 				}
-				if inPlace {
-					// Bounds: A[i+mr-1][pc+kc-1] is inside a.
-					_ = p.a[(i+mr-1)*p.lda+pc+kc-1]
-					fnA(kc, &p.a[i*p.lda+pc], p.lda, bPanel, &c[i*ldc+j], ldc, acc)
-				} else {
-					fn(kc, aPanel, bPanel, &c[i*ldc+j], ldc, acc)
-				}
+				tile(i, aHere, &c[i*ldc+j], ldc, acc)
 				continue
 			}
 			t := ws.tmp[:mr*w]
-			if inPlace && rows == mr {
-				fnA(kc, &p.a[i*p.lda+pc], p.lda, bPanel, &t[0], w, false)
-			} else {
-				fn(kc, aPanel, bPanel, &t[0], w, false)
-			}
+			tile(i, aHere, &t[0], w, false)
 			for r := range rows {
 				dst := c[(i+r)*ldc+j : (i+r)*ldc+j+cols]
 				src := t[r*w : r*w+cols]

@@ -13,14 +13,16 @@
 // C has row stride ldc elements. acc selects C += Ap·Bp over C = Ap·Bp (in
 // which case C is not read).
 //
-// Each kernel also has a variant named with an "A" suffix that reads A in
-// place instead of packed,
+// Each kernel also has variants that read an operand in place instead of
+// packed: suffix "A" (row i of the tile's A is a[i*lda : i*lda+kc]), "B"
+// (row p of B's panel is b[p*ldb : p*ldb+NR]) and "AB" (both),
 //
 //	func(kc int, a *float32, lda int, b, c *float32, ldc int, acc bool)
+//	func(kc int, a, b *float32, ldb int, c *float32, ldc int, acc bool)
+//	func(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, acc bool)
 //
-// where row i of the tile's A is a[i*lda : i*lda+kc]. It runs the same
-// instructions in the same order on the same values, so its results are
-// bit for bit the packed kernel's for alpha = 1.
+// They run the same arithmetic instructions in the same order on the same
+// values, so their results are bit for bit the packed kernel's for alpha = 1.
 package main
 
 import (
@@ -50,19 +52,25 @@ func main() {
 		{"kernAVX512x13x32", 13, 32, 16, "Z", 4},
 		{"kernAVX512x13x16", 13, 16, 16, "Z", 4},
 	} {
-		gen(&w, k, false)
-		gen(&w, k, true)
+		gen(&w, k, false, false)
+		gen(&w, k, true, false)
+		gen(&w, k, false, true)
+		gen(&w, k, true, true)
 	}
 	if err := os.WriteFile("kernel_amd64.s", w.Bytes(), 0o644); err != nil {
 		panic(err)
 	}
 }
 
-func gen(w *bytes.Buffer, k kern, inPlace bool) {
+func gen(w *bytes.Buffer, k kern, inPlace, inPlaceB bool) {
 	name := k.name
 	if inPlace {
 		k.name += "A"
 	}
+	if inPlaceB {
+		k.name += "B"
+	}
+	_ = name
 	p := func(format string, args ...any) { fmt.Fprintf(w, "\t"+format+"\n", args...) }
 	label := func(l string) { fmt.Fprintf(w, "%s_%s:\n", k.name, l) }
 	nv := k.nr / k.vec // vectors per row of the tile
@@ -105,11 +113,22 @@ func gen(w *bytes.Buffer, k kern, inPlace bool) {
 			p("ADDQ $%d, %s", n*4, [...]string{"SI", "R11", "R12"}[i/5])
 		}
 	}
+	if inPlaceB && k.unroll != 4 {
+		panic("in-place B addresses 4 steps")
+	}
 	if inPlace && k.mr > 15 {
 		panic("in-place A addresses at most 15 rows")
 	}
 	args := "$0-41"
-	if inPlace {
+	if inPlaceB && inPlace {
+		args = "$0-57"
+		fmt.Fprintf(w, "\n// func %s(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, acc bool)\n", k.name)
+		fmt.Fprintf(w, "//\n// %s with A and B read in place: row i of A at a + i·lda, row p of B at b + p·ldb.\n", name)
+	} else if inPlaceB {
+		args = "$0-49"
+		fmt.Fprintf(w, "\n// func %s(kc int, a, b *float32, ldb int, c *float32, ldc int, acc bool)\n", k.name)
+		fmt.Fprintf(w, "//\n// %s with B read in place, row p at b + p·ldb.\n", name)
+	} else if inPlace {
 		args = "$0-49"
 		fmt.Fprintf(w, "\n// func %s(kc int, a *float32, lda int, b, c *float32, ldc int, acc bool)\n", k.name)
 		fmt.Fprintf(w, "//\n// %s with A read in place, row i at a + i·lda.\n", name)
@@ -135,6 +154,11 @@ func gen(w *bytes.Buffer, k kern, inPlace bool) {
 		}
 	}
 	p("MOVQ b+%d(FP), DI", 16+off)
+	if inPlaceB {
+		p("MOVQ ldb+%d(FP), R13", 24+off)
+		p("SHLQ $2, R13")
+		off += 8
+	}
 	p("MOVQ c+%d(FP), DX", 24+off)
 	p("MOVQ ldc+%d(FP), BX", 32+off)
 	p("SHLQ $2, BX")
@@ -149,6 +173,9 @@ func gen(w *bytes.Buffer, k kern, inPlace bool) {
 			p("ADDQ BX, R9")
 		}
 	}
+	if inPlaceB {
+		p("LEAQ (R13)(R13*2), R9") // 3·ldb
+	}
 	for i := 0; i < k.mr; i++ {
 		for j := 0; j < nv; j++ {
 			if k.reg == "Z" {
@@ -161,6 +188,11 @@ func gen(w *bytes.Buffer, k kern, inPlace bool) {
 	step := func(s int) {
 		bo := s * k.nr * 4
 		for j := 0; j < nv; j++ {
+			if inPlaceB {
+				index := [...]string{"", "(R13*1)", "(R13*2)", "(R9*1)"}[s]
+				p("VMOVUPS %d(DI)%s, %s", j*vb, index, bv(j))
+				continue
+			}
 			p("VMOVUPS %d(DI), %s", bo+j*vb, bv(j))
 		}
 		for i := 0; i < k.mr; i++ {
@@ -178,7 +210,11 @@ func gen(w *bytes.Buffer, k kern, inPlace bool) {
 		step(s)
 	}
 	stepA(k.unroll)
-	p("ADDQ $%d, DI", k.unroll*k.nr*4)
+	if inPlaceB {
+		p("LEAQ (DI)(R13*4), DI")
+	} else {
+		p("ADDQ $%d, DI", k.unroll*k.nr*4)
+	}
 	p("DECQ R8")
 	p("JNZ %s_loop", k.name)
 	label("tail")
@@ -187,7 +223,11 @@ func gen(w *bytes.Buffer, k kern, inPlace bool) {
 	label("loop1")
 	step(0)
 	stepA(1)
-	p("ADDQ $%d, DI", k.nr*4)
+	if inPlaceB {
+		p("ADDQ R13, DI")
+	} else {
+		p("ADDQ $%d, DI", k.nr*4)
+	}
 	p("DECQ CX")
 	p("JNZ %s_loop1", k.name)
 	label("store")

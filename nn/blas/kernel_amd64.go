@@ -24,6 +24,30 @@ func kernAVX512x13x32A(kc int, a *float32, lda int, b, c *float32, ldc int, acc 
 func kernAVX512x13x16A(kc int, a *float32, lda int, b, c *float32, ldc int, acc bool)
 
 //go:noescape
+func kernAVX2x6x16B(kc int, a, b *float32, ldb int, c *float32, ldc int, acc bool)
+
+//go:noescape
+func kernAVX2x6x8B(kc int, a, b *float32, ldb int, c *float32, ldc int, acc bool)
+
+//go:noescape
+func kernAVX512x13x32B(kc int, a, b *float32, ldb int, c *float32, ldc int, acc bool)
+
+//go:noescape
+func kernAVX512x13x16B(kc int, a, b *float32, ldb int, c *float32, ldc int, acc bool)
+
+//go:noescape
+func kernAVX2x6x16AB(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, acc bool)
+
+//go:noescape
+func kernAVX2x6x8AB(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, acc bool)
+
+//go:noescape
+func kernAVX512x13x32AB(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, acc bool)
+
+//go:noescape
+func kernAVX512x13x16AB(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, acc bool)
+
+//go:noescape
 func kernAVX2x6x8(kc int, a, b, c *float32, ldc int, acc bool)
 
 //go:noescape
@@ -37,11 +61,15 @@ var (
 		name: "avx2+fma", mr: 6, nr: 16, mc: 144, kc: 256, nc: 3072,
 		full: kernAVX2x6x16, half: kernAVX2x6x8,
 		fullA: kernAVX2x6x16A, halfA: kernAVX2x6x8A,
+		fullB: kernAVX2x6x16B, halfB: kernAVX2x6x8B,
+		fullAB: kernAVX2x6x16AB, halfAB: kernAVX2x6x8AB,
 	}
 	kernelAVX512 = &kernel{
 		name: "avx512", mr: 13, nr: 32, mc: 195, kc: 384, nc: 3072,
 		full: kernAVX512x13x32, half: kernAVX512x13x16,
 		fullA: kernAVX512x13x32A, halfA: kernAVX512x13x16A,
+		fullB: kernAVX512x13x32B, halfB: kernAVX512x13x16B,
+		fullAB: kernAVX512x13x32AB, halfAB: kernAVX512x13x16AB,
 	}
 )
 

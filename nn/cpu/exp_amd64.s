@@ -158,3 +158,70 @@ done:
 	VZEROUPPER
 	MOVQ AX, ret+32(FP)
 	RET
+
+// func expShiftedAVX512(out, x *float32, n int, m float32) int
+//
+// expShiftedAVX2 on eight lanes (n a multiple of 8), the constants
+// broadcast from the same table and the range test through mask registers.
+TEXT ·expShiftedAVX512(SB), NOSPLIT, $0-40
+	MOVQ out+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ n+16(FP), CX
+	VBROADCASTSS m+24(FP), Y15
+	XORQ AX, AX
+
+loop8:
+	CMPQ AX, CX
+	JGE  done8
+	VMOVUPS (SI)(AX*4), Y0
+	VSUBPS  Y15, Y0, Y0 // x - m in float32
+	VCVTPS2PD Y0, Z0
+	VCMPPD.BCST $0x1D, LO, Z0, K1 // x >= -700 (false for NaN)
+	VCMPPD.BCST $0x12, HI, Z0, K2 // x <= 700
+	KANDB   K1, K2, K1
+	KMOVB   K1, BX
+	CMPQ    BX, $255
+	JNE     done8
+
+	// exponent = round(x·log2e), x -= exponent·ln2 (upper, then lower half)
+	VMULPD.BCST LOG2E, Z0, Z1
+	VCVTPD2DQ Z1, Y2
+	VCVTDQ2PD Y2, Z1
+	VBROADCASTSD LN2U, Z3
+	VFNMADD231PD Z3, Z1, Z0
+	VBROADCASTSD LN2L, Z3
+	VFNMADD231PD Z3, Z1, Z0
+	// reduce the argument, Taylor series (Horner)
+	VMULPD.BCST SIXTEENTH, Z0, Z0
+	VBROADCASTSD C8, Z1
+	VFMADD213PD.BCST C7, Z0, Z1
+	VFMADD213PD.BCST C6, Z0, Z1
+	VFMADD213PD.BCST C5, Z0, Z1
+	VFMADD213PD.BCST C4, Z0, Z1
+	VFMADD213PD.BCST C3, Z0, Z1
+	VFMADD213PD.BCST HALF, Z0, Z1
+	VFMADD213PD.BCST ONE, Z0, Z1
+	VMULPD  Z1, Z0, Z0
+	// square four times: (1+r)^16 - 1 as archExp forms it
+	VADDPD.BCST TWO, Z0, Z1
+	VMULPD  Z1, Z0, Z0
+	VADDPD.BCST TWO, Z0, Z1
+	VMULPD  Z1, Z0, Z0
+	VADDPD.BCST TWO, Z0, Z1
+	VMULPD  Z1, Z0, Z0
+	VADDPD.BCST TWO, Z0, Z1
+	VFMADD213PD.BCST ONE, Z1, Z0
+	// times 2^exponent (a normal number in this range)
+	VPMOVSXDQ Y2, Z2
+	VPADDQ.BCST BIAS, Z2, Z2
+	VPSLLQ  $52, Z2, Z2
+	VMULPD  Z2, Z0, Z0
+	VCVTPD2PS Z0, Y0
+	VMOVUPS Y0, (DI)(AX*4)
+	ADDQ    $8, AX
+	JMP     loop8
+
+done8:
+	VZEROUPPER
+	MOVQ AX, ret+32(FP)
+	RET

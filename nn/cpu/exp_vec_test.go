@@ -9,11 +9,24 @@ import (
 // TestExpShiftedMatchesMathExp: the vector exp of the softmax gives
 // float32(math.Exp(float64(x-m))) bit for bit, across the range a softmax
 // sees and past the ends of the kernel's range (±700, NaN, infinities, where
-// the scalar code takes over), for every length and offset.
+// the scalar code takes over), for every length and offset, with the AVX2
+// kernel and, where the CPU has it, the AVX-512 one.
 func TestExpShiftedMatchesMathExp(t *testing.T) {
 	if !expVector {
 		t.Skip("no vector exp on this CPU")
 	}
+	has512 := expAVX512
+	defer func() { expAVX512 = has512 }()
+	for _, wide := range []bool{false, true} {
+		if wide && !has512 {
+			continue
+		}
+		expAVX512 = wide
+		t.Run(map[bool]string{false: "avx2", true: "avx512"}[wide], testExpShifted)
+	}
+}
+
+func testExpShifted(t *testing.T) {
 	var x []float32
 	for i := -200000; i <= 20000; i++ {
 		x = append(x, float32(i)*1e-3)

@@ -67,52 +67,67 @@ func layerNormRow(out, mean, rstd, x, w, b []float32, r, c int, eps float32, m, 
 // from dout. dw and db are sums over rows, taken with ReduceRows (float64,
 // fixed chunks: the same bits whatever the number of cores).
 func LayerNormBackward(dx, dw, db, dout, x, w, mean, rstd []float32, rows, c int) {
+	if dw == nil && db == nil {
+		// A frozen LayerNorm: only the input's gradient, no column sums.
+		if dx != nil {
+			ParallelRows(rows, grainFor(c), func(lo, hi int) { layerNormBackRows(dx, dout, x, w, mean, rstd, lo, hi, c, nil, nil) })
+		}
+		return
+	}
 	s := ReduceRows(rows, c, 2, func(lo, hi int, acc [][]float64) {
-		pdw, pdb := acc[0], acc[1]
-		r := lo
-		// Four rows at a time where the CPU allows (a weight, c a multiple
-		// of 4): each row's sums in a vector lane, each column's in its
-		// own, all in the row loop's order.
-		for ; r+4 <= hi; r += 4 {
-			var m4, rs4 [4]float32
-			copy(m4[:], mean[r:r+4])
-			copy(rs4[:], rstd[r:r+4])
-			var sums [8]float64
-			if !lnBack4Vec(x[r*c:], dout[r*c:], c, &m4, &rs4, w, &sums, pdw, pdb) {
-				break
-			}
-			if dx != nil {
-				for l := range 4 {
-					layerNormBackDx(dx, x, dout, w, r+l, c, mean[r+l], rstd[r+l], sums[l], sums[4+l])
-				}
-			}
-		}
-		for ; r < hi; r++ {
-			xr, dr := x[r*c:(r+1)*c], dout[r*c:(r+1)*c]
-			m, rs := mean[r], rstd[r]
-			// dnorm = dout·w; dx = rstd·(dnorm - mean(dnorm) - n·mean(dnorm·n))
-			var sumD, sumDN float64
-			for i, g := range dr {
-				n := (xr[i] - m) * rs
-				dn := g
-				if w != nil {
-					dn *= w[i]
-				}
-				sumD += float64(dn)
-				sumDN += float64(dn * n)
-				pdw[i] += float64(g * n)
-				pdb[i] += float64(g)
-			}
-			if dx != nil {
-				layerNormBackDx(dx, x, dout, w, r, c, m, rs, sumD, sumDN)
-			}
-		}
+		layerNormBackRows(dx, dout, x, w, mean, rstd, lo, hi, c, acc[0], acc[1])
 	})
 	if dw != nil {
 		AddRounded(dw, s[0])
 	}
 	if db != nil {
 		AddRounded(db, s[1])
+	}
+}
+
+// layerNormBackRows is LayerNorm's backward over rows [lo, hi): the input's
+// gradient into dx (when not nil), and, when pdw is not nil, the columns'
+// sums of g·n and g into pdw and pdb.
+func layerNormBackRows(dx, dout, x, w, mean, rstd []float32, lo, hi, c int, pdw, pdb []float64) {
+	r := lo
+	// Four rows at a time where the CPU allows (a weight, c a multiple
+	// of 4): each row's sums in a vector lane, each column's in its
+	// own, all in the row loop's order.
+	for ; r+4 <= hi; r += 4 {
+		var m4, rs4 [4]float32
+		copy(m4[:], mean[r:r+4])
+		copy(rs4[:], rstd[r:r+4])
+		var sums [8]float64
+		if !lnBack4Vec(x[r*c:], dout[r*c:], c, &m4, &rs4, w, &sums, pdw, pdb) {
+			break
+		}
+		if dx != nil {
+			for l := range 4 {
+				layerNormBackDx(dx, x, dout, w, r+l, c, mean[r+l], rstd[r+l], sums[l], sums[4+l])
+			}
+		}
+	}
+	for ; r < hi; r++ {
+		xr, dr := x[r*c:(r+1)*c], dout[r*c:(r+1)*c]
+		m, rs := mean[r], rstd[r]
+		// dnorm = dout·w; dx = rstd·(dnorm - mean(dnorm) - n·mean(dnorm·n))
+		var sumD, sumDN float64
+		for i, g := range dr {
+			n := (xr[i] - m) * rs
+			dn := g
+			if w != nil {
+				dn *= w[i]
+			}
+			sumD += float64(dn)
+			sumDN += float64(dn * n)
+			if pdw != nil {
+				pdw[i] += float64(g * n)
+				pdb[i] += float64(g)
+			}
+		}
+		if dx != nil {
+			layerNormBackDx(dx, x, dout, w, r, c, m, rs, sumD, sumDN)
+		}
 	}
 }
 

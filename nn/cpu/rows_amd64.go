@@ -169,7 +169,12 @@ func lnBack4Vec(x, g []float32, c int, mean, rstd *[4]float32, w []float32, sums
 		return false
 	}
 	_, _ = x[4*c-1], g[4*c-1]
-	_, _, _ = w[c-1], pdw[c-1], pdb[c-1]
+	_ = w[c-1]
+	if pdw == nil { // no column sums
+		lnBack4AVX(&x[0], &g[0], c, c, mean, rstd, &w[0], sums, nil, nil)
+		return true
+	}
+	_, _ = pdw[c-1], pdb[c-1]
 	lnBack4AVX(&x[0], &g[0], c, c, mean, rstd, &w[0], sums, &pdw[0], &pdb[0])
 	return true
 }

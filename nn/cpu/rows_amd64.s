@@ -396,13 +396,24 @@ ndone:
 	VADDPD (R12)(AX*8), Y10, Y10; \
 	VMOVUPD Y10, (R12)(AX*8)
 
+// LNROWD is LNROW without the column sums (pdw, pdb).
+#define LNROWD(l, dn, p) \
+	VMOVUPS (R10)(AX*4), X8; \
+	VBROADCASTSS (4*l)(BX), X9; \
+	VSUBPS X9, X8, X8; \
+	VBROADCASTSS (4*l)(DX), X9; \
+	VMULPS X9, X8, X8; \
+	VMOVUPS (R11)(AX*4), X10; \
+	VMULPS X15, X10, dn; \
+	VMULPS X8, dn, p
+
 // func lnBack4AVX(x, gr *float32, ld, c int, mean, rstd *[4]float32, w *float32, sums *[8]float64, pdw, pdb *float64)
 //
 // LayerNorm's backward sums for four rows (x and g rows ld apart, c a
 // multiple of 4 values each): per row, sums[l] += float64(dn) and
 // sums[4+l] += float64(dn·n) over the columns in order, with n = (x -
 // mean)·rstd and dn = g·w in float32; per column, pdw += float64(g·n) and
-// pdb += float64(g) over the four rows in order.
+// pdb += float64(g) over the four rows in order (when pdw is nil, neither).
 TEXT ·lnBack4AVX(SB), NOSPLIT, $0-80
 	MOVQ x+0(FP), SI
 	MOVQ gr+8(FP), DI
@@ -418,6 +429,8 @@ TEXT ·lnBack4AVX(SB), NOSPLIT, $0-80
 	MOVQ pdw+64(FP), R13
 	MOVQ pdb+72(FP), R12
 	XORQ AX, AX
+	TESTQ R13, R13
+	JZ   ldloop // no column sums wanted
 lbloop:
 	CMPQ AX, CX
 	JGE  lbdone
@@ -470,6 +483,58 @@ lbloop:
 	VADDPD Y3, Y7, Y7
 	ADDQ $4, AX
 	JMP  lbloop
+ldloop:
+	CMPQ AX, CX
+	JGE  lbdone
+	VMOVUPS (R9)(AX*4), X15
+	MOVQ SI, R10
+	MOVQ DI, R11
+	LNROWD(0, X0, X4)
+	ADDQ R8, R10
+	ADDQ R8, R11
+	LNROWD(1, X1, X5)
+	ADDQ R8, R10
+	ADDQ R8, R11
+	LNROWD(2, X2, X6)
+	ADDQ R8, R10
+	ADDQ R8, R11
+	LNROWD(3, X3, X12)
+	// dn of the four rows into columns, each row's sum in its lane
+	VUNPCKLPS X1, X0, X9
+	VUNPCKHPS X1, X0, X10
+	VUNPCKLPS X3, X2, X11
+	VUNPCKHPS X3, X2, X13
+	VMOVLHPS X11, X9, X0
+	VMOVHLPS X9, X11, X1
+	VMOVLHPS X13, X10, X2
+	VMOVHLPS X10, X13, X3
+	VCVTPS2PD X0, Y0
+	VADDPD Y0, Y14, Y14
+	VCVTPS2PD X1, Y1
+	VADDPD Y1, Y14, Y14
+	VCVTPS2PD X2, Y2
+	VADDPD Y2, Y14, Y14
+	VCVTPS2PD X3, Y3
+	VADDPD Y3, Y14, Y14
+	// dn·n likewise
+	VUNPCKLPS X5, X4, X9
+	VUNPCKHPS X5, X4, X10
+	VUNPCKLPS X12, X6, X11
+	VUNPCKHPS X12, X6, X13
+	VMOVLHPS X11, X9, X0
+	VMOVHLPS X9, X11, X1
+	VMOVLHPS X13, X10, X2
+	VMOVHLPS X10, X13, X3
+	VCVTPS2PD X0, Y0
+	VADDPD Y0, Y7, Y7
+	VCVTPS2PD X1, Y1
+	VADDPD Y1, Y7, Y7
+	VCVTPS2PD X2, Y2
+	VADDPD Y2, Y7, Y7
+	VCVTPS2PD X3, Y3
+	VADDPD Y3, Y7, Y7
+	ADDQ $4, AX
+	JMP  ldloop
 lbdone:
 	MOVQ sums+56(FP), R12
 	VMOVUPD Y14, 0(R12)

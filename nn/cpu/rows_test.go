@@ -244,7 +244,8 @@ func layerNormBackwardScalar(dx, dw, db, dout, x, w, mean, rstd []float32, rows,
 // TestLayerNormBackwardMatchesScalar: LayerNorm's backward with its
 // four-row and eight-lane kernels gives the row-by-row loop's input, weight
 // and bias gradients bit for bit, for any row count and width, with and
-// without a weight and an input gradient.
+// without a weight and an input gradient, and without weight and bias
+// gradients (a frozen LayerNorm).
 func TestLayerNormBackwardMatchesScalar(t *testing.T) {
 	r := rand.New(rand.NewPCG(17, 18))
 	for _, c := range []int{3, 4, 8, 12, 20, 384} {
@@ -270,6 +271,13 @@ func TestLayerNormBackwardMatchesScalar(t *testing.T) {
 					sameBits32(t, "dx", dx, dx2)
 					sameBits32(t, "dw", dw, dw2)
 					sameBits32(t, "db", db, db2)
+					if withDx { // a frozen LayerNorm: no weight or bias gradient
+						dx3 := rowsTestMatrix(r, rows, c)
+						dx4 := append([]float32(nil), dx3...)
+						LayerNormBackward(dx3, nil, nil, dout, x, ww, mean, rstd, rows, c)
+						layerNormBackwardScalar(dx4, make([]float32, c), make([]float32, c), dout, x, ww, mean, rstd, rows, c)
+						sameBits32(t, "dx without dw and db", dx3, dx4)
+					}
 				}
 			}
 		}

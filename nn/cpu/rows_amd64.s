@@ -374,29 +374,8 @@ ndone:
 	VZEROUPPER
 	RET
 
-// LNROW computes, for row l (x at R10, g at R11, the column block at AX,
-// its mean and rstd at BX+4l and DX+4l), n = (x - mean)·rstd and dn = g·w
-// (w in X15) into X(dn), p = dn·n into X(p), and adds float64(g·n) and
-// float64(g) to the column sums at R13 and R12 (in memory, row after row).
-// Clobbers X8-X11.
-#define LNROW(l, dn, p) \
-	VMOVUPS (R10)(AX*4), X8; \
-	VBROADCASTSS (4*l)(BX), X9; \
-	VSUBPS X9, X8, X8; \
-	VBROADCASTSS (4*l)(DX), X9; \
-	VMULPS X9, X8, X8; \
-	VMOVUPS (R11)(AX*4), X10; \
-	VMULPS X15, X10, dn; \
-	VMULPS X8, dn, p; \
-	VMULPS X8, X10, X11; \
-	VCVTPS2PD X11, Y11; \
-	VADDPD (R13)(AX*8), Y11, Y11; \
-	VMOVUPD Y11, (R13)(AX*8); \
-	VCVTPS2PD X10, Y10; \
-	VADDPD (R12)(AX*8), Y10, Y10; \
-	VMOVUPD Y10, (R12)(AX*8)
-
-// LNROWD is LNROW without the column sums (pdw, pdb).
+// LNROWD is LNROW without the column sums (pdw, pdb): n of row l into X8,
+// g into X10, dn and dn·n into the registers named.
 #define LNROWD(l, dn, p) \
 	VMOVUPS (R10)(AX*4), X8; \
 	VBROADCASTSS (4*l)(BX), X9; \
@@ -406,6 +385,57 @@ ndone:
 	VMOVUPS (R11)(AX*4), X10; \
 	VMULPS X15, X10, dn; \
 	VMULPS X8, dn, p
+
+// LNROW computes, for row l (x at R10, g at R11, the column block at AX,
+// its mean and rstd at BX+4l and DX+4l), n = (x - mean)·rstd and dn = g·w
+// (w in X15) into X(dn), p = dn·n into X(p), and adds float64(g·n) and
+// float64(g) to the column sums at R13 and R12 (in memory, row after row).
+// Clobbers X8-X11.
+#define LNROW(l, dn, p) \
+	LNROWD(l, dn, p); \
+	VMULPS X8, X10, X11; \
+	VCVTPS2PD X11, Y11; \
+	VADDPD (R13)(AX*8), Y11, Y11; \
+	VMOVUPD Y11, (R13)(AX*8); \
+	VCVTPS2PD X10, Y10; \
+	VADDPD (R12)(AX*8), Y10, Y10; \
+	VMOVUPD Y10, (R12)(AX*8)
+
+// LNSUMS adds the four rows' dn (X0-X3) and dn·n (X4-X6, X12), turned
+// into columns, to their sums, a row in each lane (Y14 and Y7).
+#define LNSUMS \
+	VUNPCKLPS X1, X0, X9; \
+	VUNPCKHPS X1, X0, X10; \
+	VUNPCKLPS X3, X2, X11; \
+	VUNPCKHPS X3, X2, X13; \
+	VMOVLHPS X11, X9, X0; \
+	VMOVHLPS X9, X11, X1; \
+	VMOVLHPS X13, X10, X2; \
+	VMOVHLPS X10, X13, X3; \
+	VCVTPS2PD X0, Y0; \
+	VADDPD Y0, Y14, Y14; \
+	VCVTPS2PD X1, Y1; \
+	VADDPD Y1, Y14, Y14; \
+	VCVTPS2PD X2, Y2; \
+	VADDPD Y2, Y14, Y14; \
+	VCVTPS2PD X3, Y3; \
+	VADDPD Y3, Y14, Y14; \
+	VUNPCKLPS X5, X4, X9; \
+	VUNPCKHPS X5, X4, X10; \
+	VUNPCKLPS X12, X6, X11; \
+	VUNPCKHPS X12, X6, X13; \
+	VMOVLHPS X11, X9, X0; \
+	VMOVHLPS X9, X11, X1; \
+	VMOVLHPS X13, X10, X2; \
+	VMOVHLPS X10, X13, X3; \
+	VCVTPS2PD X0, Y0; \
+	VADDPD Y0, Y7, Y7; \
+	VCVTPS2PD X1, Y1; \
+	VADDPD Y1, Y7, Y7; \
+	VCVTPS2PD X2, Y2; \
+	VADDPD Y2, Y7, Y7; \
+	VCVTPS2PD X3, Y3; \
+	VADDPD Y3, Y7, Y7
 
 // func lnBack4AVX(x, gr *float32, ld, c int, mean, rstd *[4]float32, w *float32, sums *[8]float64, pdw, pdb *float64)
 //
@@ -447,40 +477,7 @@ lbloop:
 	ADDQ R8, R10
 	ADDQ R8, R11
 	LNROW(3, X3, X12)
-	// dn of the four rows into columns, each row's sum in its lane
-	VUNPCKLPS X1, X0, X9
-	VUNPCKHPS X1, X0, X10
-	VUNPCKLPS X3, X2, X11
-	VUNPCKHPS X3, X2, X13
-	VMOVLHPS X11, X9, X0
-	VMOVHLPS X9, X11, X1
-	VMOVLHPS X13, X10, X2
-	VMOVHLPS X10, X13, X3
-	VCVTPS2PD X0, Y0
-	VADDPD Y0, Y14, Y14
-	VCVTPS2PD X1, Y1
-	VADDPD Y1, Y14, Y14
-	VCVTPS2PD X2, Y2
-	VADDPD Y2, Y14, Y14
-	VCVTPS2PD X3, Y3
-	VADDPD Y3, Y14, Y14
-	// dn·n likewise
-	VUNPCKLPS X5, X4, X9
-	VUNPCKHPS X5, X4, X10
-	VUNPCKLPS X12, X6, X11
-	VUNPCKHPS X12, X6, X13
-	VMOVLHPS X11, X9, X0
-	VMOVHLPS X9, X11, X1
-	VMOVLHPS X13, X10, X2
-	VMOVHLPS X10, X13, X3
-	VCVTPS2PD X0, Y0
-	VADDPD Y0, Y7, Y7
-	VCVTPS2PD X1, Y1
-	VADDPD Y1, Y7, Y7
-	VCVTPS2PD X2, Y2
-	VADDPD Y2, Y7, Y7
-	VCVTPS2PD X3, Y3
-	VADDPD Y3, Y7, Y7
+	LNSUMS
 	ADDQ $4, AX
 	JMP  lbloop
 ldloop:
@@ -499,40 +496,7 @@ ldloop:
 	ADDQ R8, R10
 	ADDQ R8, R11
 	LNROWD(3, X3, X12)
-	// dn of the four rows into columns, each row's sum in its lane
-	VUNPCKLPS X1, X0, X9
-	VUNPCKHPS X1, X0, X10
-	VUNPCKLPS X3, X2, X11
-	VUNPCKHPS X3, X2, X13
-	VMOVLHPS X11, X9, X0
-	VMOVHLPS X9, X11, X1
-	VMOVLHPS X13, X10, X2
-	VMOVHLPS X10, X13, X3
-	VCVTPS2PD X0, Y0
-	VADDPD Y0, Y14, Y14
-	VCVTPS2PD X1, Y1
-	VADDPD Y1, Y14, Y14
-	VCVTPS2PD X2, Y2
-	VADDPD Y2, Y14, Y14
-	VCVTPS2PD X3, Y3
-	VADDPD Y3, Y14, Y14
-	// dn·n likewise
-	VUNPCKLPS X5, X4, X9
-	VUNPCKHPS X5, X4, X10
-	VUNPCKLPS X12, X6, X11
-	VUNPCKHPS X12, X6, X13
-	VMOVLHPS X11, X9, X0
-	VMOVHLPS X9, X11, X1
-	VMOVLHPS X13, X10, X2
-	VMOVHLPS X10, X13, X3
-	VCVTPS2PD X0, Y0
-	VADDPD Y0, Y7, Y7
-	VCVTPS2PD X1, Y1
-	VADDPD Y1, Y7, Y7
-	VCVTPS2PD X2, Y2
-	VADDPD Y2, Y7, Y7
-	VCVTPS2PD X3, Y3
-	VADDPD Y3, Y7, Y7
+	LNSUMS
 	ADDQ $4, AX
 	JMP  ldloop
 lbdone:

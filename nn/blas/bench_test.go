@@ -157,7 +157,7 @@ func BenchmarkKernel(b *testing.B) {
 			bb := alignedFloats(kn.nr * kc)
 			c := alignedFloats(kn.mr * kn.nr)
 			for b.Loop() {
-				kn.full(kc, &a[0], &bb[0], &c[0], kn.nr, true)
+				kn.full(kc, &a[0], &bb[0], &c[0], kn.nr, &c[0], kn.nr)
 			}
 			b.ReportMetric(2*float64(kn.mr*kn.nr*kc)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 		})

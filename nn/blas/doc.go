@@ -60,6 +60,10 @@
 // batched call of 6 attention heads (6×65×65×64) therefore runs on the
 // calling goroutine; callers with many such calls (one per sample) get the
 // cores busy by issuing them from several goroutines at once, which is safe.
+// The threads of a split call are the engine's workers (internal/workers):
+// goroutines that watch for the next parallel region for 100 µs before they
+// sleep, so that the regions of a training step, one after another, do not
+// each wait for a sleeping thread to wake.
 //
 // # Performance
 //

@@ -18,21 +18,23 @@ type kernel struct {
 	// panel of packed B (kept in L1), kc×nc the block of packed B shared by
 	// the threads.
 	mc, kc, nc int
-	// full computes the mr×nr tile C = [C +] Ap·Bp over kc; half, when not
-	// nil, the mr×(nr/2) tile for a narrow last panel of B.
-	full func(kc int, a, b, c *float32, ldc int, acc bool)
-	half func(kc int, a, b, c *float32, ldc int, acc bool)
+	// full computes the mr×nr tile C = [Add +] Ap·Bp over kc (Add at add,
+	// rows ldadd apart, when add is not nil: C itself to accumulate, a
+	// bias with ldadd 0); half, when not nil, the mr×(nr/2) tile for a
+	// narrow last panel of B.
+	full func(kc int, a, b, c *float32, ldc int, add *float32, ldadd int)
+	half func(kc int, a, b, c *float32, ldc int, add *float32, ldadd int)
 	// fullA and halfA, when not nil, are full and half reading a whole
 	// panel of A in place (row i at a + i·lda) instead of packed, with
 	// the same values: they serve products with A not transposed and
 	// alpha 1, which then pack only a last panel of fewer than mr rows.
-	fullA, halfA func(kc int, a *float32, lda int, b, c *float32, ldc int, acc bool)
+	fullA, halfA func(kc int, a *float32, lda int, b, c *float32, ldc int, add *float32, ldadd int)
 	// fullB and halfB read a whole panel of B in place (row p at b +
 	// p·ldb) with A packed; fullAB and halfAB read both in place. They
 	// serve products with B not transposed (and, for A, as above); a
 	// last panel narrower than the kernel's is packed.
-	fullB, halfB   func(kc int, a, b *float32, ldb int, c *float32, ldc int, acc bool)
-	fullAB, halfAB func(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, acc bool)
+	fullB, halfB   func(kc int, a, b *float32, ldb int, c *float32, ldc int, add *float32, ldadd int)
+	fullAB, halfAB func(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, add *float32, ldadd int)
 }
 
 // inPlaceB reports whether the product reads B's full panels in place.
@@ -503,17 +505,18 @@ func macro(kn *kernel, p *problem, ws *workspace, ic, mc, jc, nc, jp0, jp1, pc, 
 		} else {
 			bPanel = &bp[jp*nr*kc]
 		}
-		// tile computes the tile at row i into dst (row stride ld).
-		tile := func(i int, aHere bool, dst *float32, ld int, acc bool) {
+		// tile computes the tile at row i into dst (row stride ld), adding
+		// it to add (rows ldadd apart) when add is not nil.
+		tile := func(i int, aHere bool, dst *float32, ld int, add *float32, ldadd int) {
 			switch {
 			case aHere && bHere:
-				fnAB(kc, &p.a[i*p.lda+pc], p.lda, bPanel, p.ldb, dst, ld, acc)
+				fnAB(kc, &p.a[i*p.lda+pc], p.lda, bPanel, p.ldb, dst, ld, add, ldadd)
 			case aHere:
-				fnA(kc, &p.a[i*p.lda+pc], p.lda, bPanel, dst, ld, acc)
+				fnA(kc, &p.a[i*p.lda+pc], p.lda, bPanel, dst, ld, add, ldadd)
 			case bHere:
-				fnB(kc, &ws.a[(i-ic)*kc], bPanel, p.ldb, dst, ld, acc)
+				fnB(kc, &ws.a[(i-ic)*kc], bPanel, p.ldb, dst, ld, add, ldadd)
 			default:
-				fn(kc, &ws.a[(i-ic)*kc], bPanel, dst, ld, acc)
+				fn(kc, &ws.a[(i-ic)*kc], bPanel, dst, ld, add, ldadd)
 			}
 		}
 		for ip := 0; ip*mr < mc; ip++ {
@@ -527,16 +530,19 @@ func macro(kn *kernel, p *problem, ws *workspace, ic, mc, jc, nc, jp0, jp1, pc, 
 			if rows == mr && cols == w {
 				// Bounds: C[i+mr-1][j+w-1] is inside c (checked by checkArgs).
 				_ = c[(i+mr-1)*ldc+j+w-1]
-				if bias != nil {
-					for r := range mr {
-						copy(c[(i+r)*ldc+j:(i+r)*ldc+j+w], bias[j:j+w])
-					}
+				switch {
+				case bias != nil: // C = bias + product, bias's row added to each
+					_ = bias[j+w-1]
+					tile(i, aHere, &c[i*ldc+j], ldc, &bias[j], 0)
+				case acc:
+					tile(i, aHere, &c[i*ldc+j], ldc, &c[i*ldc+j], ldc)
+				default:
+					tile(i, aHere, &c[i*ldc+j], ldc, nil, 0)
 				}
-				tile(i, aHere, &c[i*ldc+j], ldc, acc)
 				continue
 			}
 			t := ws.tmp[:mr*w]
-			tile(i, aHere, &t[0], w, false)
+			tile(i, aHere, &t[0], w, nil, 0)
 			for r := range rows {
 				dst := c[(i+r)*ldc+j : (i+r)*ldc+j+cols]
 				src := t[r*w : r*w+cols]

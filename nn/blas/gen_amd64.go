@@ -6,20 +6,21 @@
 //
 // Every kernel has the Go signature
 //
-//	func(kc int, a, b, c *float32, ldc int, acc bool)
+//	func(kc int, a, b, c *float32, ldc int, add *float32, ldadd int)
 //
-// and computes the MR×NR tile C = [C +] Ap·Bp, where Ap holds kc columns of MR
-// packed values (Ap[p*MR+i]) and Bp kc rows of NR packed values (Bp[p*NR+j]);
-// C has row stride ldc elements. acc selects C += Ap·Bp over C = Ap·Bp (in
-// which case C is not read).
+// and computes the MR×NR tile C = Ap·Bp, or C = Add + Ap·Bp when add is not
+// nil, where Ap holds kc columns of MR packed values (Ap[p*MR+i]) and Bp kc
+// rows of NR packed values (Bp[p*NR+j]); C has row stride ldc elements, Add
+// (at add) ldadd: add = c and ldadd = ldc accumulate into C, ldadd = 0 adds
+// the same row to every row (a layer's bias). C is read only through add.
 //
 // Each kernel also has variants that read an operand in place instead of
 // packed: suffix "A" (row i of the tile's A is a[i*lda : i*lda+kc]), "B"
 // (row p of B's panel is b[p*ldb : p*ldb+NR]) and "AB" (both),
 //
-//	func(kc int, a *float32, lda int, b, c *float32, ldc int, acc bool)
-//	func(kc int, a, b *float32, ldb int, c *float32, ldc int, acc bool)
-//	func(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, acc bool)
+//	func(kc int, a *float32, lda int, b, c *float32, ldc int, add *float32, ldadd int)
+//	func(kc int, a, b *float32, ldb int, c *float32, ldc int, add *float32, ldadd int)
+//	func(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, add *float32, ldadd int)
 //
 // They run the same arithmetic instructions in the same order on the same
 // values, so their results are bit for bit the packed kernel's for alpha = 1.
@@ -119,21 +120,21 @@ func gen(w *bytes.Buffer, k kern, inPlace, inPlaceB bool) {
 	if inPlace && k.mr > 15 {
 		panic("in-place A addresses at most 15 rows")
 	}
-	args := "$0-41"
+	args := "$0-56"
 	if inPlaceB && inPlace {
-		args = "$0-57"
-		fmt.Fprintf(w, "\n// func %s(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, acc bool)\n", k.name)
+		args = "$0-72"
+		fmt.Fprintf(w, "\n// func %s(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, add *float32, ldadd int)\n", k.name)
 		fmt.Fprintf(w, "//\n// %s with A and B read in place: row i of A at a + i·lda, row p of B at b + p·ldb.\n", name)
 	} else if inPlaceB {
-		args = "$0-49"
-		fmt.Fprintf(w, "\n// func %s(kc int, a, b *float32, ldb int, c *float32, ldc int, acc bool)\n", k.name)
+		args = "$0-64"
+		fmt.Fprintf(w, "\n// func %s(kc int, a, b *float32, ldb int, c *float32, ldc int, add *float32, ldadd int)\n", k.name)
 		fmt.Fprintf(w, "//\n// %s with B read in place, row p at b + p·ldb.\n", name)
 	} else if inPlace {
-		args = "$0-49"
-		fmt.Fprintf(w, "\n// func %s(kc int, a *float32, lda int, b, c *float32, ldc int, acc bool)\n", k.name)
+		args = "$0-64"
+		fmt.Fprintf(w, "\n// func %s(kc int, a *float32, lda int, b, c *float32, ldc int, add *float32, ldadd int)\n", k.name)
 		fmt.Fprintf(w, "//\n// %s with A read in place, row i at a + i·lda.\n", name)
 	} else {
-		fmt.Fprintf(w, "\n// func %s(kc int, a, b, c *float32, ldc int, acc bool)\n", k.name)
+		fmt.Fprintf(w, "\n// func %s(kc int, a, b, c *float32, ldc int, add *float32, ldadd int)\n", k.name)
 	}
 	fmt.Fprintf(w, "TEXT ·%s(SB), NOSPLIT, %s\n", k.name, args)
 	off := 0 // extra argument bytes before b
@@ -231,14 +232,18 @@ func gen(w *bytes.Buffer, k kern, inPlace, inPlaceB bool) {
 	p("DECQ CX")
 	p("JNZ %s_loop1", k.name)
 	label("store")
-	p("CMPB acc+%d(FP), $0", 40+off)
-	p("JEQ %s_overwrite", k.name)
+	p("MOVQ add+%d(FP), SI", 40+off)
+	p("TESTQ SI, SI")
+	p("JZ %s_overwrite", k.name)
+	p("MOVQ ldadd+%d(FP), R8", 48+off)
+	p("SHLQ $2, R8")
 	for i := 0; i < k.mr; i++ {
 		for j := 0; j < nv; j++ {
-			p("VADDPS %d(DX), %s, %s", j*vb, acc(i, j), acc(i, j))
+			p("VADDPS %d(SI), %s, %s", j*vb, acc(i, j), acc(i, j))
 			p("VMOVUPS %s, %d(DX)", acc(i, j), j*vb)
 		}
 		if i < k.mr-1 {
+			p("ADDQ R8, SI")
 			p("ADDQ BX, DX")
 		}
 	}

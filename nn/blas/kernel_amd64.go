@@ -9,52 +9,52 @@ import "golang.org/x/sys/cpu"
 //go:generate go run gen_amd64.go
 
 //go:noescape
-func kernAVX2x6x16(kc int, a, b, c *float32, ldc int, acc bool)
+func kernAVX2x6x16(kc int, a, b, c *float32, ldc int, add *float32, ldadd int)
 
 //go:noescape
-func kernAVX2x6x16A(kc int, a *float32, lda int, b, c *float32, ldc int, acc bool)
+func kernAVX2x6x16A(kc int, a *float32, lda int, b, c *float32, ldc int, add *float32, ldadd int)
 
 //go:noescape
-func kernAVX2x6x8A(kc int, a *float32, lda int, b, c *float32, ldc int, acc bool)
+func kernAVX2x6x8A(kc int, a *float32, lda int, b, c *float32, ldc int, add *float32, ldadd int)
 
 //go:noescape
-func kernAVX512x13x32A(kc int, a *float32, lda int, b, c *float32, ldc int, acc bool)
+func kernAVX512x13x32A(kc int, a *float32, lda int, b, c *float32, ldc int, add *float32, ldadd int)
 
 //go:noescape
-func kernAVX512x13x16A(kc int, a *float32, lda int, b, c *float32, ldc int, acc bool)
+func kernAVX512x13x16A(kc int, a *float32, lda int, b, c *float32, ldc int, add *float32, ldadd int)
 
 //go:noescape
-func kernAVX2x6x16B(kc int, a, b *float32, ldb int, c *float32, ldc int, acc bool)
+func kernAVX2x6x16B(kc int, a, b *float32, ldb int, c *float32, ldc int, add *float32, ldadd int)
 
 //go:noescape
-func kernAVX2x6x8B(kc int, a, b *float32, ldb int, c *float32, ldc int, acc bool)
+func kernAVX2x6x8B(kc int, a, b *float32, ldb int, c *float32, ldc int, add *float32, ldadd int)
 
 //go:noescape
-func kernAVX512x13x32B(kc int, a, b *float32, ldb int, c *float32, ldc int, acc bool)
+func kernAVX512x13x32B(kc int, a, b *float32, ldb int, c *float32, ldc int, add *float32, ldadd int)
 
 //go:noescape
-func kernAVX512x13x16B(kc int, a, b *float32, ldb int, c *float32, ldc int, acc bool)
+func kernAVX512x13x16B(kc int, a, b *float32, ldb int, c *float32, ldc int, add *float32, ldadd int)
 
 //go:noescape
-func kernAVX2x6x16AB(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, acc bool)
+func kernAVX2x6x16AB(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, add *float32, ldadd int)
 
 //go:noescape
-func kernAVX2x6x8AB(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, acc bool)
+func kernAVX2x6x8AB(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, add *float32, ldadd int)
 
 //go:noescape
-func kernAVX512x13x32AB(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, acc bool)
+func kernAVX512x13x32AB(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, add *float32, ldadd int)
 
 //go:noescape
-func kernAVX512x13x16AB(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, acc bool)
+func kernAVX512x13x16AB(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, add *float32, ldadd int)
 
 //go:noescape
-func kernAVX2x6x8(kc int, a, b, c *float32, ldc int, acc bool)
+func kernAVX2x6x8(kc int, a, b, c *float32, ldc int, add *float32, ldadd int)
 
 //go:noescape
-func kernAVX512x13x32(kc int, a, b, c *float32, ldc int, acc bool)
+func kernAVX512x13x32(kc int, a, b, c *float32, ldc int, add *float32, ldadd int)
 
 //go:noescape
-func kernAVX512x13x16(kc int, a, b, c *float32, ldc int, acc bool)
+func kernAVX512x13x16(kc int, a, b, c *float32, ldc int, add *float32, ldadd int)
 
 var (
 	kernelAVX2 = &kernel{

@@ -22,13 +22,17 @@
 //     loaded and checks its .param list against the C++ signature,
 //   - cuBLAS products check their leading dimensions and that every element
 //     they touch lies inside an allocation.
-// Streams run synchronously, in call order.
+// Streams run synchronously, in call order, and the library is one device
+// for the whole process: every entry point holds one lock, so that ranks
+// or goroutines calling from several threads take turns, as a GPU's queue
+// would order them.
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <functional>
 #include <map>
+#include <mutex>
 #include <string>
 #include <utility>
 #include <vector>
@@ -37,6 +41,9 @@
 #include "pcx.cuh"
 
 // ---- fibres ------------------------------------------------------------------
+
+std::recursive_mutex emuMu;
+#define EMU_LOCK std::lock_guard<std::recursive_mutex> emuLock(emuMu)
 
 namespace {
 
@@ -279,12 +286,12 @@ bool ptxParams(const std::string &ptx, const std::string &name, std::string *sig
 typedef int CUresult;
 extern "C" {
 
-CUresult cuInit(unsigned) { return 0; }
-CUresult cuDriverGetVersion(int *v) { *v = 13000; return 0; }
-CUresult cuDeviceGetCount(int *n) { *n = 1; return 0; }
-CUresult cuDeviceGet(int *d, int ordinal) { if (ordinal != 0) return 101; *d = 0; return 0; }
-CUresult cuDeviceGetName(char *name, int len, int) { snprintf(name, len, "pcx CPU emulator"); return 0; }
-CUresult cuDeviceGetAttribute(int *v, int attr, int) {
+CUresult cuInit(unsigned) { EMU_LOCK; return 0; }
+CUresult cuDriverGetVersion(int *v) { EMU_LOCK; *v = 13000; return 0; }
+CUresult cuDeviceGetCount(int *n) { EMU_LOCK; *n = 1; return 0; }
+CUresult cuDeviceGet(int *d, int ordinal) { EMU_LOCK; if (ordinal != 0) return 101; *d = 0; return 0; }
+CUresult cuDeviceGetName(char *name, int len, int) { EMU_LOCK; snprintf(name, len, "pcx CPU emulator"); return 0; }
+CUresult cuDeviceGetAttribute(int *v, int attr, int) { EMU_LOCK;
   switch (attr) {
   case 1: *v = 1024; return 0;  // max threads per block
   case 8: *v = 49152; return 0; // shared memory per block
@@ -294,14 +301,14 @@ CUresult cuDeviceGetAttribute(int *v, int attr, int) {
   }
   return 1;
 }
-CUresult cuDeviceTotalMem_v2(size_t *b, int) { *b = limit; return 0; }
-CUresult cuDevicePrimaryCtxRetain(void **ctx, int) { *ctx = (void *)0x1; return 0; }
-CUresult cuDevicePrimaryCtxRelease_v2(int) { return 0; }
-CUresult cuCtxSetCurrent(void *) { return 0; }
-CUresult cuCtxSynchronize() { return 0; }
-CUresult cuMemGetInfo_v2(size_t *f, size_t *t) { *f = limit - used; *t = limit; return 0; }
+CUresult cuDeviceTotalMem_v2(size_t *b, int) { EMU_LOCK; *b = limit; return 0; }
+CUresult cuDevicePrimaryCtxRetain(void **ctx, int) { EMU_LOCK; *ctx = (void *)0x1; return 0; }
+CUresult cuDevicePrimaryCtxRelease_v2(int) { EMU_LOCK; return 0; }
+CUresult cuCtxSetCurrent(void *) { EMU_LOCK; return 0; }
+CUresult cuCtxSynchronize() { EMU_LOCK; return 0; }
+CUresult cuMemGetInfo_v2(size_t *f, size_t *t) { EMU_LOCK; *f = limit - used; *t = limit; return 0; }
 
-CUresult cuMemAlloc_v2(uint64_t *p, size_t bytes) {
+CUresult cuMemAlloc_v2(uint64_t *p, size_t bytes) { EMU_LOCK;
   if (bytes == 0) return 1;
   if (const char *e = getenv("PCX_EMU_MEM")) limit = strtoull(e, nullptr, 10);
   if (used + bytes > limit) return 2;
@@ -315,7 +322,7 @@ CUresult cuMemAlloc_v2(uint64_t *p, size_t bytes) {
   used += bytes;
   return 0;
 }
-CUresult cuMemFree_v2(uint64_t p) {
+CUresult cuMemFree_v2(uint64_t p) { EMU_LOCK;
   auto it = allocs.find(p);
   if (it == allocs.end()) return fail(1, "cuMemFree of an address never allocated");
   used -= it->second.size;
@@ -323,42 +330,42 @@ CUresult cuMemFree_v2(uint64_t p) {
   allocs.erase(it);
   return 0;
 }
-CUresult cuMemAllocHost_v2(void **p, size_t bytes) { *p = malloc(bytes); return *p ? 0 : 2; }
-CUresult cuMemFreeHost(void *p) { free(p); return 0; }
-CUresult cuMemcpyHtoDAsync_v2(uint64_t dst, const void *src, size_t bytes, void *) {
+CUresult cuMemAllocHost_v2(void **p, size_t bytes) { EMU_LOCK; *p = malloc(bytes); return *p ? 0 : 2; }
+CUresult cuMemFreeHost(void *p) { EMU_LOCK; free(p); return 0; }
+CUresult cuMemcpyHtoDAsync_v2(uint64_t dst, const void *src, size_t bytes, void *) { EMU_LOCK;
   if (!inside(dst, bytes)) return fail(1, "host-to-device copy outside device memory");
   memcpy((void *)dst, src, bytes);
   return 0;
 }
-CUresult cuMemcpyDtoHAsync_v2(void *dst, uint64_t src, size_t bytes, void *) {
+CUresult cuMemcpyDtoHAsync_v2(void *dst, uint64_t src, size_t bytes, void *) { EMU_LOCK;
   if (!inside(src, bytes)) return fail(1, "device-to-host copy outside device memory");
   memcpy(dst, (void *)src, bytes);
   return 0;
 }
-CUresult cuMemcpyDtoDAsync_v2(uint64_t dst, uint64_t src, size_t bytes, void *) {
+CUresult cuMemcpyDtoDAsync_v2(uint64_t dst, uint64_t src, size_t bytes, void *) { EMU_LOCK;
   if (!inside(dst, bytes) || !inside(src, bytes)) return fail(1, "device-to-device copy outside device memory");
   memmove((void *)dst, (void *)src, bytes);
   return 0;
 }
-CUresult cuMemsetD32Async(uint64_t dst, unsigned v, size_t n, void *) {
+CUresult cuMemsetD32Async(uint64_t dst, unsigned v, size_t n, void *) { EMU_LOCK;
   if (!inside(dst, 4 * n)) return fail(1, "memset outside device memory");
   for (size_t i = 0; i < n; i++) ((unsigned *)dst)[i] = v;
   return 0;
 }
 
 static uintptr_t handles = 0x1000;
-CUresult cuStreamCreate(void **s, unsigned) { *s = (void *)handles++; return 0; }
-CUresult cuStreamDestroy_v2(void *) { return 0; }
-CUresult cuStreamSynchronize(void *) { return 0; }
-CUresult cuStreamWaitEvent(void *, void *, unsigned) { return 0; }
-CUresult cuEventCreate(void **e, unsigned) { *e = (void *)handles++; return 0; }
-CUresult cuEventRecord(void *, void *) { return 0; }
-CUresult cuEventSynchronize(void *) { return 0; }
-CUresult cuEventQuery(void *) { return 0; }
-CUresult cuEventElapsedTime(float *ms, void *, void *) { *ms = 0; return 0; }
-CUresult cuEventDestroy_v2(void *) { return 0; }
+CUresult cuStreamCreate(void **s, unsigned) { EMU_LOCK; *s = (void *)handles++; return 0; }
+CUresult cuStreamDestroy_v2(void *) { EMU_LOCK; return 0; }
+CUresult cuStreamSynchronize(void *) { EMU_LOCK; return 0; }
+CUresult cuStreamWaitEvent(void *, void *, unsigned) { EMU_LOCK; return 0; }
+CUresult cuEventCreate(void **e, unsigned) { EMU_LOCK; *e = (void *)handles++; return 0; }
+CUresult cuEventRecord(void *, void *) { EMU_LOCK; return 0; }
+CUresult cuEventSynchronize(void *) { EMU_LOCK; return 0; }
+CUresult cuEventQuery(void *) { EMU_LOCK; return 0; }
+CUresult cuEventElapsedTime(float *ms, void *, void *) { EMU_LOCK; *ms = 0; return 0; }
+CUresult cuEventDestroy_v2(void *) { EMU_LOCK; return 0; }
 
-CUresult cuModuleLoadDataEx(void **m, const void *image, unsigned n, int *opts, void **vals) {
+CUresult cuModuleLoadDataEx(void **m, const void *image, unsigned n, int *opts, void **vals) { EMU_LOCK;
   std::string ptx((const char *)image);
   if (ptx.find(".version") == std::string::npos || ptx.find(".target") == std::string::npos) {
     for (unsigned i = 0; i + 1 < n; i++)
@@ -368,8 +375,8 @@ CUresult cuModuleLoadDataEx(void **m, const void *image, unsigned n, int *opts, 
   *m = new Module{ptx};
   return 0;
 }
-CUresult cuModuleUnload(void *m) { delete (Module *)m; return 0; }
-CUresult cuModuleGetFunction(void **f, void *m, const char *name) {
+CUresult cuModuleUnload(void *m) { EMU_LOCK; delete (Module *)m; return 0; }
+CUresult cuModuleGetFunction(void **f, void *m, const char *name) { EMU_LOCK;
   std::string sig;
   if (!ptxParams(((Module *)m)->ptx, name, &sig)) return fail(500, std::string("no .entry ") + name + " in the PTX");
   for (Kernel &k : registry())
@@ -382,7 +389,7 @@ CUresult cuModuleGetFunction(void **f, void *m, const char *name) {
 }
 
 CUresult cuLaunchKernel(void *f, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz,
-                        unsigned shared, void *, void **params, void **extra) {
+                        unsigned shared, void *, void **params, void **extra) { EMU_LOCK;
   Kernel &k = *(Kernel *)f;
   if (extra != nullptr || shared != 0) return fail(1, k.name + ": extra or dynamic shared memory given");
   if (gx == 0 || gy != 1 || gz != 1 || bz != 1 || bx * by == 0 || bx * by > 1024 || by > 64)
@@ -409,7 +416,7 @@ CUresult cuLaunchKernel(void *f, unsigned gx, unsigned gy, unsigned gz, unsigned
   return 0;
 }
 
-CUresult cuGetErrorString(CUresult r, const char **s) {
+CUresult cuGetErrorString(CUresult r, const char **s) { EMU_LOCK;
   static std::string msg;
   msg = "pcx-emu error " + std::to_string(r) + (lastError.empty() ? "" : ": " + lastError);
   *s = msg.c_str();
@@ -419,11 +426,11 @@ CUresult cuGetErrorString(CUresult r, const char **s) {
 // ---- cuBLAS --------------------------------------------------------------------
 
 typedef int cublasStatus_t;
-cublasStatus_t cublasCreate_v2(void **h) { *h = (void *)handles++; return 0; }
-cublasStatus_t cublasDestroy_v2(void *) { return 0; }
-cublasStatus_t cublasSetStream_v2(void *, void *) { return 0; }
-cublasStatus_t cublasSetMathMode(void *, int mode) { return mode == 0 || mode == 3 ? 0 : 7; }
-cublasStatus_t cublasGetVersion_v2(void *, int *v) { *v = 130100; return 0; }
+cublasStatus_t cublasCreate_v2(void **h) { EMU_LOCK; *h = (void *)handles++; return 0; }
+cublasStatus_t cublasDestroy_v2(void *) { EMU_LOCK; return 0; }
+cublasStatus_t cublasSetStream_v2(void *, void *) { EMU_LOCK; return 0; }
+cublasStatus_t cublasSetMathMode(void *, int mode) { EMU_LOCK; return mode == 0 || mode == 3 ? 0 : 7; }
+cublasStatus_t cublasGetVersion_v2(void *, int *v) { EMU_LOCK; *v = 130100; return 0; }
 
 static cublasStatus_t gemm(int ta, int tb, int m, int n, int k, const float *alpha, const float *A, int lda,
                            long long sa, const float *B, int ldb, long long sb, const float *beta, float *C, int ldc,
@@ -468,14 +475,14 @@ static cublasStatus_t gemm(int ta, int tb, int m, int n, int k, const float *alp
 }
 
 cublasStatus_t cublasSgemm_v2(void *, int ta, int tb, int m, int n, int k, const float *alpha, const float *A,
-                              int lda, const float *B, int ldb, const float *beta, float *C, int ldc) {
+                              int lda, const float *B, int ldb, const float *beta, float *C, int ldc) { EMU_LOCK;
   return gemm(ta, tb, m, n, k, alpha, A, lda, 0, B, ldb, 0, beta, C, ldc, 0, 1);
 }
 
 cublasStatus_t cublasSgemmStridedBatched(void *, int ta, int tb, int m, int n, int k, const float *alpha,
                                          const float *A, int lda, long long sa, const float *B, int ldb,
                                          long long sb, const float *beta, float *C, int ldc, long long sc,
-                                         int batch) {
+                                         int batch) { EMU_LOCK;
   return gemm(ta, tb, m, n, k, alpha, A, lda, sa, B, ldb, sb, beta, C, ldc, sc, batch);
 }
 

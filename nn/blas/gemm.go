@@ -478,9 +478,10 @@ func packGather(d []float32, w int, src []float32, ld, rows, kc int, alpha float
 	}
 }
 
-// macro multiplies the packed mc×kc block of A by panels [jp0, jp1) of the
-// packed block of B into C at (ic, jc); first says this is the first k
-// block, before which C's tiles get the bias, if any.
+// macro multiplies the mc×kc block of A by panels [jp0, jp1) of the block
+// of B into C at (ic, jc), each operand packed or read in place (inPlaceA,
+// inPlaceB); acc adds the product to C, and first says this is the first k
+// block, whose product the kernels add to the bias, if any, instead.
 func macro(kn *kernel, p *problem, ws *workspace, ic, mc, jc, nc, jp0, jp1, pc, kc int, bp []float32, acc, first bool) {
 	mr, nr, ldc := kn.mr, kn.nr, p.ldc
 	aIn, bIn := inPlaceA(kn, p), inPlaceB(kn, p)

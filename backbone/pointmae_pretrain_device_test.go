@@ -7,8 +7,8 @@ import (
 
 	"github.com/pcx-dev/pcx/internal/goldentest"
 	"github.com/pcx-dev/pcx/nn"
-	"github.com/pcx-dev/pcx/nn/cuda"
 	"github.com/pcx-dev/pcx/nn/cuda/emu"
+	"github.com/pcx-dev/pcx/nn/cuda/emu/emudev"
 	"github.com/pcx-dev/pcx/pointcloud"
 )
 
@@ -62,17 +62,7 @@ func TestPointMAEPretrainDevice(t *testing.T) {
 // test ends.
 func openEmulator(t *testing.T) nn.Device {
 	t.Helper()
-	dir := emu.Dir(t)
-	d, err := cuda.Open(cuda.Options{Libs: cuda.LibOptions{Dirs: []string{dir}, Only: true}, IgnoreEnv: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := d.Close(); err != nil {
-			t.Error(err)
-		}
-	})
-	return cuda.NewEngine(d)
+	return emudev.Engine(t)
 }
 
 // runOnDevice moves ps to dev (the host when nil), runs forward on a

@@ -10,8 +10,8 @@ import (
 
 	"github.com/pcx-dev/pcx/datasets"
 	"github.com/pcx-dev/pcx/datasets/synth"
-	"github.com/pcx-dev/pcx/nn/cuda"
 	"github.com/pcx-dev/pcx/nn/cuda/emu"
+	"github.com/pcx-dev/pcx/nn/cuda/emu/emudev"
 	pcuda "github.com/pcx-dev/pcx/points/cuda"
 	"github.com/pcx-dev/pcx/train"
 )
@@ -36,17 +36,7 @@ func emuEngine(t *testing.T) *pcuda.Engine {
 	if testing.Short() {
 		t.Skip("emulator: slow")
 	}
-	dir := emu.Dir(t)
-	d, err := cuda.Open(cuda.Options{Libs: cuda.LibOptions{Dirs: []string{dir}, Only: true}, IgnoreEnv: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := d.Close(); err != nil {
-			t.Error(err)
-		}
-	})
-	return pcuda.Grouper(cuda.NewEngine(d))
+	return pcuda.Grouper(emudev.Engine(t))
 }
 
 // TestDeviceGrouping: a training run on the device gives exactly the same

@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/pcx-dev/pcx/nn/cuda"
-	"github.com/pcx-dev/pcx/nn/cuda/emu"
+	"github.com/pcx-dev/pcx/nn/cuda/emu/emudev"
 	"github.com/pcx-dev/pcx/nn/dist"
 )
 
@@ -17,16 +17,7 @@ func emuDevice(t *testing.T) *cuda.Engine {
 	if testing.Short() {
 		t.Skip("emulator: slow")
 	}
-	d, err := cuda.Open(cuda.Options{Libs: cuda.LibOptions{Dirs: []string{emu.Dir(t)}, Only: true}, IgnoreEnv: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := d.Close(); err != nil {
-			t.Error(err)
-		}
-	})
-	return cuda.NewEngine(d)
+	return emudev.Engine(t)
 }
 
 // TestDeviceShardsAndRanks: on a device, the gradients of a batch's shards

@@ -8,8 +8,8 @@ import (
 	"github.com/pcx-dev/pcx/backbone"
 	"github.com/pcx-dev/pcx/internal/rng"
 	"github.com/pcx-dev/pcx/nn"
-	"github.com/pcx-dev/pcx/nn/cuda"
 	"github.com/pcx-dev/pcx/nn/cuda/emu"
+	"github.com/pcx-dev/pcx/nn/cuda/emu/emudev"
 )
 
 // TestMain removes the emulator that the device tests built.
@@ -28,13 +28,7 @@ func TestDeviceStep(t *testing.T) {
 	if testing.Short() {
 		t.Skip("emulator: slow")
 	}
-	dir := emu.Dir(t)
-	d, err := cuda.Open(cuda.Options{Libs: cuda.LibOptions{Dirs: []string{dir}, Only: true}, IgnoreEnv: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
-	eng := cuda.NewEngine(d)
+	eng := emudev.Engine(t)
 	r := rng.New(5)
 	const b, size = 3, 8
 	pix := make([]float32, b*3*size*size)

@@ -10,6 +10,7 @@ import (
 	"github.com/pcx-dev/pcx/nn"
 	"github.com/pcx-dev/pcx/nn/cuda"
 	"github.com/pcx-dev/pcx/nn/cuda/emu"
+	"github.com/pcx-dev/pcx/nn/cuda/emu/emudev"
 	"github.com/pcx-dev/pcx/pointcloud"
 	"github.com/pcx-dev/pcx/points"
 	pcuda "github.com/pcx-dev/pcx/points/cuda"
@@ -29,10 +30,10 @@ const (
 )
 
 // useEmulator points pcx's device discovery at the CPU emulator of the
-// driver and cuBLAS (nn/cuda/emu) and returns its directory, removed when
-// the test ends (no other test of this package uses it); it skips without
-// a C++ compiler or in -short mode.
-func useEmulator(t *testing.T) string {
+// driver and cuBLAS (nn/cuda/emu), removed when the test ends (no other
+// test of this package uses it); it skips without a C++ compiler or in
+// -short mode.
+func useEmulator(t *testing.T) {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("builds the emulator")
@@ -41,14 +42,13 @@ func useEmulator(t *testing.T) string {
 	t.Cleanup(emu.Cleanup)
 	t.Setenv(cuda.EnvLibs, dir)
 	t.Setenv(cuda.EnvLibsOnly, "1")
-	return dir
 }
 
 // TestBenchDeviceEmulator: pcx bench fps, knn and step with --device cuda
 // on the emulator, at small shapes: the GPU's FPS and kNN indices equal the
 // CPU's, and the step reports a finite loss and the allocator's peak.
 func TestBenchDeviceEmulator(t *testing.T) {
-	dir := useEmulator(t)
+	useEmulator(t)
 	for _, args := range [][]string{
 		{"bench", "fps", "--device", "cuda", "--json", "--points", "1100", "--centres", "40", "--batch", "3", "--repeat", "1"},
 		{"bench", "knn", "--device", "cuda", "--json", "--points", "700", "--centres", "20", "--k", "12", "--batch", "2", "--repeat", "1"},
@@ -79,14 +79,14 @@ func TestBenchDeviceEmulator(t *testing.T) {
 	// The head's dropout masks differ by design (Philox on the GPU), so
 	// the losses agree only roughly.
 	t.Logf("step: loss %g on the emulator, %g on the CPU; peak GPU memory %.1f MiB (%.1f in use)", gpu.Loss, cpu.Loss, gpu.GPUPeakMB, gpu.GPUPeakInUseMB)
-	stepMatchesCPU(t, dir)
+	stepMatchesCPU(t)
 }
 
 // stepMatchesCPU runs the step pcx bench step times (DAPT-X on the
 // scan_hardest preset, at a small size) with its dropouts off, once on the
 // CPU and once on the emulator, and compares the logits, the loss and the
 // gradient of every trainable parameter within deviceTol.
-func stepMatchesCPU(t *testing.T, dir string) {
+func stepMatchesCPU(t *testing.T) {
 	cfg, err := adapters.DAPTXPreset("scan_hardest")
 	if err != nil {
 		t.Fatal(err)
@@ -125,12 +125,7 @@ func stepMatchesCPU(t *testing.T, dir string) {
 		tp.Release()
 		return res
 	}
-	dev, err := cuda.Open(cuda.Options{Libs: cuda.LibOptions{Dirs: []string{dir}, Only: true}, IgnoreEnv: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer dev.Close()
-	cpu, gpu := step(nil), step(pcuda.Grouper(cuda.NewEngine(dev)))
+	cpu, gpu := step(nil), step(pcuda.Grouper(emudev.Engine(t)))
 	largest := func(v []float32) float64 {
 		var m float64
 		for _, x := range v {

@@ -7,6 +7,7 @@ import (
 	"github.com/pcx-dev/pcx/nn"
 	"github.com/pcx-dev/pcx/nn/cuda"
 	"github.com/pcx-dev/pcx/nn/cuda/emu"
+	"github.com/pcx-dev/pcx/nn/cuda/emu/emudev"
 )
 
 func TestMain(m *testing.M) {
@@ -25,11 +26,7 @@ func TestAdamWDeviceMomentsFreed(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the emulator")
 	}
-	d, err := cuda.Open(cuda.Options{Libs: cuda.LibOptions{Dirs: []string{emu.Dir(t)}, Only: true}, IgnoreEnv: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
+	d := emudev.Open(t)
 	eng := cuda.NewEngine(d)
 	x := []float32{0.5, -1, 2, 0.25, 1.5, -0.75}
 	seed := []float32{1, -2, 0.5, 0.3, -0.7, 1.1, 0.9, -0.4}

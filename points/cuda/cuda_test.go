@@ -8,6 +8,7 @@ import (
 	ncuda "github.com/pcx-dev/pcx/nn/cuda"
 	"github.com/pcx-dev/pcx/nn/cuda/check"
 	"github.com/pcx-dev/pcx/nn/cuda/emu"
+	"github.com/pcx-dev/pcx/nn/cuda/emu/emudev"
 )
 
 func TestMain(m *testing.M) {
@@ -20,17 +21,7 @@ func TestMain(m *testing.M) {
 // kernels/points.cu too); it skips without a C++ compiler.
 func emuDevice(t *testing.T) *ncuda.Device {
 	t.Helper()
-	dir := emu.Dir(t)
-	d, err := ncuda.Open(ncuda.Options{Libs: ncuda.LibOptions{Dirs: []string{dir}, Only: true}, IgnoreEnv: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := d.Close(); err != nil {
-			t.Error(err)
-		}
-	})
-	return d
+	return emudev.Open(t)
 }
 
 // emuEngine is the emulator's engine as a points.Grouper.

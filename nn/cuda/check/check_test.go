@@ -6,8 +6,8 @@ import (
 	"os"
 	"testing"
 
-	"github.com/pcx-dev/pcx/nn/cuda"
 	"github.com/pcx-dev/pcx/nn/cuda/emu"
+	"github.com/pcx-dev/pcx/nn/cuda/emu/emudev"
 )
 
 func TestMain(m *testing.M) {
@@ -20,13 +20,7 @@ func TestMain(m *testing.M) {
 // (nn/cuda/testdata/emu): the kernels' CUDA C sources, the Go wrappers, the
 // purego bindings and the embedded PTX's entry points, all but the GPU.
 func TestEmulator(t *testing.T) {
-	dir := emu.Dir(t)
-	d, err := cuda.Open(cuda.Options{Libs: cuda.LibOptions{Dirs: []string{dir}, Only: true}, IgnoreEnv: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
-	res, err := Run(d, Options{Seed: 1, Small: true})
+	res, err := Run(emudev.Open(t), Options{Seed: 1, Small: true})
 	if err != nil {
 		t.Fatal(err)
 	}

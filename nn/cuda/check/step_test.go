@@ -11,7 +11,7 @@ import (
 	"github.com/pcx-dev/pcx/backbone"
 	"github.com/pcx-dev/pcx/nn"
 	"github.com/pcx-dev/pcx/nn/cuda"
-	"github.com/pcx-dev/pcx/nn/cuda/emu"
+	"github.com/pcx-dev/pcx/nn/cuda/emu/emudev"
 	"github.com/pcx-dev/pcx/nn/optim"
 	"github.com/pcx-dev/pcx/points/knn"
 	"github.com/pcx-dev/pcx/train"
@@ -21,17 +21,7 @@ import (
 // compiler.
 func emuEngine(t *testing.T) *cuda.Engine {
 	t.Helper()
-	dir := emu.Dir(t)
-	d, err := cuda.Open(cuda.Options{Libs: cuda.LibOptions{Dirs: []string{dir}, Only: true}, IgnoreEnv: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := d.Close(); err != nil {
-			t.Error(err)
-		}
-	})
-	return cuda.NewEngine(d)
+	return emudev.Engine(t)
 }
 
 // stepModel is what the step tests train.

@@ -191,33 +191,38 @@ func MeanTokens(tp *Tape, x *Tensor) *Tensor {
 	if d := x.dev; d != nil {
 		return meanTokensDev(tp, d, x, b, t, c)
 	}
-	out := tp.newOut([]int{b, c}, x)
+	out := tp.newOutRaw([]int{b, c}, x)
 	inv := 1 / float32(t)
-	acc := make([]float64, c)
-	for i := 0; i < b; i++ {
-		clear(acc)
-		for j := 0; j < t; j++ {
-			row := x.Data[(i*t+j)*c : (i*t+j+1)*c]
-			for k, v := range row {
-				acc[k] += float64(v)
+	// Per sample: each channel's float64 sum over the tokens in order.
+	parallelFor(b, 1, func(lo, hi int) {
+		acc := make([]float64, c)
+		for i := lo; i < hi; i++ {
+			clear(acc)
+			cpu.ColSums(acc, x.Data[i*t*c:(i+1)*t*c], t, c, 0, c)
+			o := out.Data[i*c : (i+1)*c]
+			for k, v := range acc {
+				o[k] = float32(v / float64(t))
 			}
 		}
-		o := out.Data[i*c : (i+1)*c]
-		for k, v := range acc {
-			o[k] = float32(v / float64(t))
-		}
-	}
+	})
 	tp.record(out, func() {
-		g := x.grad()
-		for i := 0; i < b; i++ {
-			d := out.Grad[i*c : (i+1)*c]
-			for j := 0; j < t; j++ {
-				row := g[(i*t+j)*c : (i*t+j+1)*c]
-				for k, v := range d {
-					row[k] += v * inv
+		g, fresh := x.gradFresh()
+		parallelFor(b, 1, func(lo, hi int) {
+			d := make([]float32, c)
+			for i := lo; i < hi; i++ {
+				for k, v := range out.Grad[i*c : (i+1)*c] {
+					d[k] = v * inv
+				}
+				for j := 0; j < t; j++ {
+					row := g[(i*t+j)*c : (i*t+j+1)*c]
+					if fresh {
+						cpu.Add(row, d, nil) // as adding to zeros
+					} else {
+						cpu.Add(row, row, d)
+					}
 				}
 			}
-		}
+		})
 	})
 	return out
 }

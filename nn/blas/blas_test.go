@@ -624,9 +624,11 @@ func TestInPlaceOperands(t *testing.T) {
 		}
 		packed := *kn
 		packed.fullA, packed.halfA, packed.fullB, packed.halfB, packed.fullAB, packed.halfAB = nil, nil, nil, nil, nil, nil
+		packed.fullT, packed.halfT, packed.fullTB, packed.halfTB = nil, nil, nil, nil
 		onlyA, onlyB := *kn, *kn
-		onlyA.fullB, onlyA.halfB, onlyA.fullAB, onlyA.halfAB = nil, nil, nil, nil
+		onlyA.fullB, onlyA.halfB, onlyA.fullAB, onlyA.halfAB, onlyA.fullTB, onlyA.halfTB = nil, nil, nil, nil, nil, nil
 		onlyB.fullA, onlyB.halfA, onlyB.fullAB, onlyB.halfAB = nil, nil, nil, nil
+		onlyB.fullT, onlyB.halfT, onlyB.fullTB, onlyB.halfTB = nil, nil, nil, nil
 		variants := map[string]*kernel{"A": &onlyA, "B": &onlyB, "A and B": kn}
 		t.Run(kn.name, func(t *testing.T) {
 			prevKern := goImpl.kern.Load()
@@ -644,10 +646,15 @@ func TestInPlaceOperands(t *testing.T) {
 			}
 			for _, sz := range append(sizesFor(t, testSizes), [3]int{2080, 384, 1152}, [3]int{2080, 96, 1536}) {
 				m, n, k := sz[0], sz[1], sz[2]
-				for _, tB := range []bool{false, true} {
+				for _, tr := range [][2]bool{{false, false}, {false, true}, {true, false}, {true, true}} {
+					tA, tB := tr[0], tr[1]
 					for _, beta := range []float32{0, 1, 0.5} {
 						for _, special := range []bool{false, true} {
 							lda, ldb, ldc := k+3, n+2, n+1
+							rowsA := m
+							if tA {
+								lda, rowsA = m+3, k
+							}
 							if tB {
 								ldb = k + 2
 							}
@@ -655,14 +662,14 @@ func TestInPlaceOperands(t *testing.T) {
 							if tB {
 								rowsB = n
 							}
-							a, b, bias, c0 := fill(m*lda+1, special), fill(rowsB*ldb+1, special), fill(n, false), fill(m*ldc, false)
+							a, b, bias, c0 := fill(rowsA*lda+1, special), fill(rowsB*ldb+1, special), fill(n, false), fill(m*ldc, false)
 							run := func(kern *kernel, withBias bool) []float32 {
 								goImpl.kern.Store(kern)
 								c := append([]float32(nil), c0...)
 								if withBias {
-									SgemmBias(false, tB, m, n, k, 1, a, lda, b, ldb, bias, c, ldc)
+									SgemmBias(tA, tB, m, n, k, 1, a, lda, b, ldb, bias, c, ldc)
 								} else {
-									Sgemm(false, tB, m, n, k, 1, a, lda, b, ldb, beta, c, ldc)
+									Sgemm(tA, tB, m, n, k, 1, a, lda, b, ldb, beta, c, ldc)
 								}
 								return c
 							}
@@ -672,7 +679,7 @@ func TestInPlaceOperands(t *testing.T) {
 								got := run(v, withBias)
 								for i := range want {
 									if math.Float32bits(got[i]) != math.Float32bits(want[i]) && !(want[i] != want[i] && got[i] != got[i]) {
-										t.Fatalf("%s in place, %dx%dx%d tB %v beta %v bias %v: element %d is %v, want %v", name, m, n, k, tB, beta, withBias, i, got[i], want[i])
+										t.Fatalf("%s in place, %dx%dx%d tA %v tB %v beta %v bias %v: element %d is %v, want %v", name, m, n, k, tA, tB, beta, withBias, i, got[i], want[i])
 									}
 								}
 							}
@@ -683,15 +690,19 @@ func TestInPlaceOperands(t *testing.T) {
 			// A batch of attention-sized products, spread one per thread.
 			const batch, m, n, k = 12, 65, 65, 64
 			a, b := fill(batch*m*k, true), fill(batch*n*k, true)
-			for _, tB := range []bool{true, false} {
-				ldb := k
+			for _, tr := range [][2]bool{{false, true}, {false, false}, {true, false}} {
+				tA, tB := tr[0], tr[1]
+				lda, ldb := k, k
+				if tA {
+					lda = m
+				}
 				if !tB {
 					ldb = n
 				}
 				batched := func(kern *kernel) []float32 {
 					goImpl.kern.Store(kern)
 					c := make([]float32, batch*m*n)
-					SgemmBatched(false, tB, m, n, k, 1, a, k, b, ldb, 0, c, n, batch, m*k, n*k, m*n)
+					SgemmBatched(tA, tB, m, n, k, 1, a, lda, b, ldb, 0, c, n, batch, m*k, n*k, m*n)
 					return c
 				}
 				want := batched(&packed)
@@ -699,7 +710,7 @@ func TestInPlaceOperands(t *testing.T) {
 					got := batched(v)
 					for i := range want {
 						if math.Float32bits(got[i]) != math.Float32bits(want[i]) && !(want[i] != want[i] && got[i] != got[i]) {
-							t.Fatalf("%s in place, batched, tB %v: element %d is %v, want %v", name, tB, i, got[i], want[i])
+							t.Fatalf("%s in place, batched, tA %v tB %v: element %d is %v, want %v", name, tA, tB, i, got[i], want[i])
 						}
 					}
 				}

@@ -19,10 +19,11 @@
 //   - "go": pure Go (plus Go assembly), no library needed. It follows the
 //     GotoBLAS/BLIS scheme: op(B) is packed into kc×nr panels shared by all
 //     threads, op(A) into mr×kc panels per thread (transposes and alpha are
-//     handled by the packing, with SIMD 4×4/4×8 transposes; an A or a B
-//     that is neither transposed nor scaled is read in place by variants of
-//     the micro-kernel, bit for bit the same, and only a last panel of A
-//     with fewer than mr rows, or of B narrower than nr, is packed), and an
+//     handled by the packing, with SIMD 4×4/4×8 transposes; an A that is
+//     not scaled, transposed or not, and a B that is neither transposed nor
+//     scaled, are read in place by variants of the micro-kernel, bit for bit
+//     the same, and only a last panel of A with fewer than mr rows, or of B
+//     narrower than nr, is packed), and an
 //     assembly micro-kernel accumulates an mr×nr tile of C in registers:
 //     13×32 with 26 ZMM accumulators on CPUs with AVX-512, 6×16 with 12 YMM
 //     accumulators with AVX2+FMA, and a 4×4 pure Go kernel elsewhere

@@ -35,6 +35,11 @@ type kernel struct {
 	// last panel narrower than the kernel's is packed.
 	fullB, halfB   func(kc int, a, b *float32, ldb int, c *float32, ldc int, add *float32, ldadd int)
 	fullAB, halfAB func(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, add *float32, ldadd int)
+	// fullT, halfT, fullTB and halfTB are fullA, halfA, fullAB and halfAB
+	// for A stored transposed: column p of a panel at a + p·lda (mr
+	// values in a row of the stored A).
+	fullT, halfT   func(kc int, a *float32, lda int, b, c *float32, ldc int, add *float32, ldadd int)
+	fullTB, halfTB func(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, add *float32, ldadd int)
 }
 
 // inPlaceB reports whether the product reads B's full panels in place.
@@ -42,9 +47,16 @@ func inPlaceB(kn *kernel, p *problem) bool {
 	return kn.fullB != nil && !p.tB && p.alpha == 1
 }
 
-// inPlaceA reports whether the product reads A's full panels in place.
+// inPlaceA reports whether the product reads A's full panels in place,
+// by rows (A not transposed) or by columns (A transposed).
 func inPlaceA(kn *kernel, p *problem) bool {
-	return kn.fullA != nil && !p.tA && p.alpha == 1
+	if p.alpha != 1 {
+		return false
+	}
+	if p.tA {
+		return kn.fullT != nil
+	}
+	return kn.fullA != nil
 }
 
 // goBackend is the pure-Go SGEMM: GotoBLAS/BLIS-style packing and cache
@@ -485,6 +497,13 @@ func packGather(d []float32, w int, src []float32, ld, rows, kc int, alpha float
 func macro(kn *kernel, p *problem, ws *workspace, ic, mc, jc, nc, jp0, jp1, pc, kc int, bp []float32, acc, first bool) {
 	mr, nr, ldc := kn.mr, kn.nr, p.ldc
 	aIn, bIn := inPlaceA(kn, p), inPlaceB(kn, p)
+	// aAt is the start in a of the tile of op(A) at row i, column pc.
+	aAt := func(i int) *float32 {
+		if p.tA {
+			return &p.a[pc*p.lda+i]
+		}
+		return &p.a[i*p.lda+pc]
+	}
 	c := p.c
 	bias := p.bias
 	if !first {
@@ -493,8 +512,14 @@ func macro(kn *kernel, p *problem, ws *workspace, ic, mc, jc, nc, jp0, jp1, pc, 
 	for jp := jp0; jp < jp1; jp++ {
 		w, cols := panelWidth(kn, nc, jp)
 		fn, fnA, fnB, fnAB := kn.full, kn.fullA, kn.fullB, kn.fullAB
+		if p.tA {
+			fnA, fnAB = kn.fullT, kn.fullTB
+		}
 		if w < nr {
 			fn, fnA, fnB, fnAB = kn.half, kn.halfA, kn.halfB, kn.halfAB
+			if p.tA {
+				fnA, fnAB = kn.halfT, kn.halfTB
+			}
 		}
 		j := jc + jp*nr
 		var bPanel *float32
@@ -511,9 +536,9 @@ func macro(kn *kernel, p *problem, ws *workspace, ic, mc, jc, nc, jp0, jp1, pc, 
 		tile := func(i int, aHere bool, dst *float32, ld int, add *float32, ldadd int) {
 			switch {
 			case aHere && bHere:
-				fnAB(kc, &p.a[i*p.lda+pc], p.lda, bPanel, p.ldb, dst, ld, add, ldadd)
+				fnAB(kc, aAt(i), p.lda, bPanel, p.ldb, dst, ld, add, ldadd)
 			case aHere:
-				fnA(kc, &p.a[i*p.lda+pc], p.lda, bPanel, dst, ld, add, ldadd)
+				fnA(kc, aAt(i), p.lda, bPanel, dst, ld, add, ldadd)
 			case bHere:
 				fnB(kc, &ws.a[(i-ic)*kc], bPanel, p.ldb, dst, ld, add, ldadd)
 			default:
@@ -525,8 +550,12 @@ func macro(kn *kernel, p *problem, ws *workspace, ic, mc, jc, nc, jp0, jp1, pc, 
 			i := ic + ip*mr
 			aHere := aIn && rows == mr
 			if aHere {
-				// Bounds: A[i+mr-1][pc+kc-1] is inside a.
-				_ = p.a[(i+mr-1)*p.lda+pc+kc-1]
+				// Bounds: op(A)[i+mr-1][pc+kc-1] is inside a.
+				if p.tA {
+					_ = p.a[(pc+kc-1)*p.lda+i+mr-1]
+				} else {
+					_ = p.a[(i+mr-1)*p.lda+pc+kc-1]
+				}
 			}
 			if rows == mr && cols == w {
 				// Bounds: C[i+mr-1][j+w-1] is inside c (checked by checkArgs).

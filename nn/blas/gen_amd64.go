@@ -15,12 +15,14 @@
 // the same row to every row (a layer's bias). C is read only through add.
 //
 // Each kernel also has variants that read an operand in place instead of
-// packed: suffix "A" (row i of the tile's A is a[i*lda : i*lda+kc]), "B"
-// (row p of B's panel is b[p*ldb : p*ldb+NR]) and "AB" (both),
+// packed: suffix "A" (row i of the tile's A is a[i*lda : i*lda+kc]), "T"
+// (A stored transposed: column p of the tile's A is a[p*lda : p*lda+MR]),
+// "B" (row p of B's panel is b[p*ldb : p*ldb+NR]), and "AB" and "TB" (both
+// operands),
 //
-//	func(kc int, a *float32, lda int, b, c *float32, ldc int, add *float32, ldadd int)
-//	func(kc int, a, b *float32, ldb int, c *float32, ldc int, add *float32, ldadd int)
-//	func(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, add *float32, ldadd int)
+//	func(kc int, a *float32, lda int, b, c *float32, ldc int, add *float32, ldadd int)         // A, T
+//	func(kc int, a, b *float32, ldb int, c *float32, ldc int, add *float32, ldadd int)         // B
+//	func(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, add *float32, ldadd int) // AB, TB
 //
 // They run the same arithmetic instructions in the same order on the same
 // values, so their results are bit for bit the packed kernel's for alpha = 1.
@@ -53,20 +55,34 @@ func main() {
 		{"kernAVX512x13x32", 13, 32, 16, "Z", 4},
 		{"kernAVX512x13x16", 13, 16, 16, "Z", 4},
 	} {
-		gen(&w, k, false, false)
-		gen(&w, k, true, false)
-		gen(&w, k, false, true)
-		gen(&w, k, true, true)
+		for _, a := range []aMode{aPacked, aRows, aCols} {
+			gen(&w, k, a, false)
+			gen(&w, k, a, true)
+		}
 	}
 	if err := os.WriteFile("kernel_amd64.s", w.Bytes(), 0o644); err != nil {
 		panic(err)
 	}
 }
 
-func gen(w *bytes.Buffer, k kern, inPlace, inPlaceB bool) {
+// aMode is how a kernel reads A: packed, or in place by rows (A not
+// transposed) or by columns (A stored transposed).
+type aMode int
+
+const (
+	aPacked aMode = iota
+	aRows
+	aCols
+)
+
+func gen(w *bytes.Buffer, k kern, am aMode, inPlaceB bool) {
 	name := k.name
-	if inPlace {
+	inPlace := am != aPacked
+	switch am {
+	case aRows:
 		k.name += "A"
+	case aCols:
+		k.name += "T"
 	}
 	if inPlaceB {
 		k.name += "B"
@@ -93,12 +109,17 @@ func gen(w *bytes.Buffer, k kern, inPlace, inPlaceB bool) {
 	bc := func(i int) string { return fmt.Sprintf("%s%d", k.reg, nv+i%nBcast) }
 
 	// aRow is the address of the tile's A value in row i, step s (of an
-	// unrolled loop). Packed: SI walks Ap. In place: row i is SI, R11 or
-	// R12 (rows 0, 5 and 10) plus 0, 1, 2, 3 or 4 times lda (AX bytes;
-	// R10 = 3·lda), and the three bases step along k together.
+	// unrolled loop). Packed: SI walks Ap. In place by rows: row i is SI,
+	// R11 or R12 (rows 0, 5 and 10) plus 0, 1, 2, 3 or 4 times lda (AX
+	// bytes; R10 = 3·lda), and the three bases step along k together. In
+	// place by columns: step s is SI plus 0, 1, 2 or 3 times lda, and SI
+	// steps along k.
 	aRow := func(s, i int) string {
 		if !inPlace {
 			return fmt.Sprintf("%d(SI)", (s*k.mr+i)*4)
+		}
+		if am == aCols {
+			return fmt.Sprintf("%d(SI)%s", i*4, [...]string{"", "(AX*1)", "(AX*2)", "(R10*1)"}[s])
 		}
 		base := [...]string{"SI", "R11", "R12"}[i/5]
 		index := [...]string{"", "(AX*1)", "(AX*2)", "(R10*1)", "(AX*4)"}[i%5]
@@ -110,21 +131,33 @@ func gen(w *bytes.Buffer, k kern, inPlace, inPlaceB bool) {
 			p("ADDQ $%d, SI", n*k.mr*4)
 			return
 		}
+		if am == aCols {
+			if n == 4 {
+				p("LEAQ (SI)(AX*4), SI")
+			} else {
+				p("ADDQ AX, SI")
+			}
+			return
+		}
 		for i := 0; i < k.mr; i += 5 {
 			p("ADDQ $%d, %s", n*4, [...]string{"SI", "R11", "R12"}[i/5])
 		}
 	}
-	if inPlaceB && k.unroll != 4 {
-		panic("in-place B addresses 4 steps")
+	if (inPlaceB || am == aCols) && k.unroll != 4 {
+		panic("in-place B and transposed A address 4 steps")
 	}
-	if inPlace && k.mr > 15 {
+	if am == aRows && k.mr > 15 {
 		panic("in-place A addresses at most 15 rows")
 	}
 	args := "$0-56"
+	aWhere := "row i of A at a + i·lda"
+	if am == aCols {
+		aWhere = "column p of A at a + p·lda"
+	}
 	if inPlaceB && inPlace {
 		args = "$0-72"
 		fmt.Fprintf(w, "\n// func %s(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, add *float32, ldadd int)\n", k.name)
-		fmt.Fprintf(w, "//\n// %s with A and B read in place: row i of A at a + i·lda, row p of B at b + p·ldb.\n", name)
+		fmt.Fprintf(w, "//\n// %s with A and B read in place: %s, row p of B at b + p·ldb.\n", name, aWhere)
 	} else if inPlaceB {
 		args = "$0-64"
 		fmt.Fprintf(w, "\n// func %s(kc int, a, b *float32, ldb int, c *float32, ldc int, add *float32, ldadd int)\n", k.name)
@@ -132,7 +165,7 @@ func gen(w *bytes.Buffer, k kern, inPlace, inPlaceB bool) {
 	} else if inPlace {
 		args = "$0-64"
 		fmt.Fprintf(w, "\n// func %s(kc int, a *float32, lda int, b, c *float32, ldc int, add *float32, ldadd int)\n", k.name)
-		fmt.Fprintf(w, "//\n// %s with A read in place, row i at a + i·lda.\n", name)
+		fmt.Fprintf(w, "//\n// %s with A read in place, %s.\n", name, aWhere)
 	} else {
 		fmt.Fprintf(w, "\n// func %s(kc int, a, b, c *float32, ldc int, add *float32, ldadd int)\n", k.name)
 	}
@@ -145,11 +178,11 @@ func gen(w *bytes.Buffer, k kern, inPlace, inPlaceB bool) {
 		p("MOVQ lda+16(FP), AX")
 		p("SHLQ $2, AX")
 		p("LEAQ (AX)(AX*2), R10")
-		if k.mr > 5 {
+		if k.mr > 5 && am == aRows {
 			p("LEAQ (SI)(AX*4), R11")
 			p("ADDQ AX, R11")
 		}
-		if k.mr > 10 {
+		if k.mr > 10 && am == aRows {
 			p("LEAQ (R11)(AX*4), R12")
 			p("ADDQ AX, R12")
 		}

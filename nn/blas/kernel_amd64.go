@@ -56,6 +56,30 @@ func kernAVX512x13x32(kc int, a, b, c *float32, ldc int, add *float32, ldadd int
 //go:noescape
 func kernAVX512x13x16(kc int, a, b, c *float32, ldc int, add *float32, ldadd int)
 
+//go:noescape
+func kernAVX2x6x16T(kc int, a *float32, lda int, b, c *float32, ldc int, add *float32, ldadd int)
+
+//go:noescape
+func kernAVX2x6x8T(kc int, a *float32, lda int, b, c *float32, ldc int, add *float32, ldadd int)
+
+//go:noescape
+func kernAVX512x13x32T(kc int, a *float32, lda int, b, c *float32, ldc int, add *float32, ldadd int)
+
+//go:noescape
+func kernAVX512x13x16T(kc int, a *float32, lda int, b, c *float32, ldc int, add *float32, ldadd int)
+
+//go:noescape
+func kernAVX2x6x16TB(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, add *float32, ldadd int)
+
+//go:noescape
+func kernAVX2x6x8TB(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, add *float32, ldadd int)
+
+//go:noescape
+func kernAVX512x13x32TB(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, add *float32, ldadd int)
+
+//go:noescape
+func kernAVX512x13x16TB(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, add *float32, ldadd int)
+
 var (
 	kernelAVX2 = &kernel{
 		name: "avx2+fma", mr: 6, nr: 16, mc: 144, kc: 256, nc: 3072,
@@ -63,6 +87,8 @@ var (
 		fullA: kernAVX2x6x16A, halfA: kernAVX2x6x8A,
 		fullB: kernAVX2x6x16B, halfB: kernAVX2x6x8B,
 		fullAB: kernAVX2x6x16AB, halfAB: kernAVX2x6x8AB,
+		fullT: kernAVX2x6x16T, halfT: kernAVX2x6x8T,
+		fullTB: kernAVX2x6x16TB, halfTB: kernAVX2x6x8TB,
 	}
 	kernelAVX512 = &kernel{
 		name: "avx512", mr: 13, nr: 32, mc: 195, kc: 384, nc: 3072,
@@ -70,6 +96,8 @@ var (
 		fullA: kernAVX512x13x32A, halfA: kernAVX512x13x16A,
 		fullB: kernAVX512x13x32B, halfB: kernAVX512x13x16B,
 		fullAB: kernAVX512x13x32AB, halfAB: kernAVX512x13x16AB,
+		fullT: kernAVX512x13x32T, halfT: kernAVX512x13x16T,
+		fullTB: kernAVX512x13x32TB, halfTB: kernAVX512x13x16TB,
 	}
 )
 

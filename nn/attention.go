@@ -55,11 +55,11 @@ func Attention(tp *Tape, qkv *Tensor, heads int, scale float32) *Tensor {
 				dq, dk, dv := g[base:], g[base+c:], g[base+2*c:]
 				do := out.Grad[i*t*c:]
 				p := probs[i*heads*tt : (i+1)*heads*tt]
-				blas.SgemmBatched(false, true, t, t, d, 1, do, c, v, c3, 0, dp, t, heads, d, d, tt)          // dP = dO·Vᵀ
-				blas.SgemmBatched(true, false, t, d, t, 1, p, t, do, c, beta, dv, c3, heads, tt, d, d)       // dV += Pᵀ·dO
-				cpu.SoftmaxGradRowsSerial(dp, p, 0, heads*t, t)                                              // dS = P⊙(dP - Σ dP⊙P)
-				blas.SgemmBatched(false, false, t, d, t, scale, dp, t, k, c3, beta, dq, c3, heads, tt, d, d) // dQ += s·dS·K
-				blas.SgemmBatched(true, false, t, d, t, scale, dp, t, q, c3, beta, dk, c3, heads, tt, d, d)  // dK += s·dSᵀ·Q
+				blas.SgemmBatched(false, true, t, t, d, 1, do, c, v, c3, 0, dp, t, heads, d, d, tt)      // dP = dO·Vᵀ
+				blas.SgemmBatched(true, false, t, d, t, 1, p, t, do, c, beta, dv, c3, heads, tt, d, d)   // dV += Pᵀ·dO
+				cpu.SoftmaxGradRowsSerial(dp, p, 0, heads*t, t, scale)                                   // s·dS = s·P⊙(dP - Σ dP⊙P)
+				blas.SgemmBatched(false, false, t, d, t, 1, dp, t, k, c3, beta, dq, c3, heads, tt, d, d) // dQ += s·dS·K
+				blas.SgemmBatched(true, false, t, d, t, 1, dp, t, q, c3, beta, dk, c3, heads, tt, d, d)  // dK += s·dSᵀ·Q
 			}
 		})
 	})

@@ -268,6 +268,9 @@ func SoftmaxRows(out, x []float32, rows, c int) {
 func SoftmaxRowsSerial(out, x []float32, lo, hi, c int) {
 	r := lo
 	for ; r+4 <= hi; r += 4 {
+		if softmax4Vec(out[r*c:(r+4)*c], x[r*c:(r+4)*c], c) {
+			continue
+		}
 		x0, x1, x2, x3 := x[r*c:(r+1)*c], x[(r+1)*c:(r+2)*c], x[(r+2)*c:(r+3)*c], x[(r+3)*c:(r+4)*c]
 		o0, o1, o2, o3 := out[r*c:(r+1)*c], out[(r+1)*c:(r+2)*c], out[(r+2)*c:(r+3)*c], out[(r+3)*c:(r+4)*c]
 		m0, m1, m2, m3 := float32(math.Inf(-1)), float32(math.Inf(-1)), float32(math.Inf(-1)), float32(math.Inf(-1))
@@ -337,10 +340,12 @@ func SoftmaxRowsBackward(dx, dy, y []float32, rows, c int) {
 }
 
 // SoftmaxGradRowsSerial sets, over rows [lo, hi) of c values on the calling
-// goroutine, d = y⊙(d - Σ d⊙y) per row: the gradient of a softmax's input
-// from that of its output y, in place. The dot products run as Dot's, four
-// rows at a time (see SoftmaxRowsSerial).
-func SoftmaxGradRowsSerial(d, y []float32, lo, hi, c int) {
+// goroutine, d = y⊙(d - Σ d⊙y)·scale per row: the gradient of a softmax's
+// input from that of its output y, in place, times scale (each value
+// rounded before it is scaled, as a product's alpha scales it; scale 1
+// changes nothing). The dot products run as Dot's, four rows at a time
+// (see SoftmaxRowsSerial).
+func SoftmaxGradRowsSerial(d, y []float32, lo, hi, c int, scale float32) {
 	r := lo
 	for ; r+4 <= hi; r += 4 {
 		y0, y1, y2, y3 := y[r*c:(r+1)*c], y[(r+1)*c:(r+2)*c], y[(r+2)*c:(r+3)*c], y[(r+3)*c:(r+4)*c]
@@ -352,20 +357,20 @@ func SoftmaxGradRowsSerial(d, y []float32, lo, hi, c int) {
 			s2 += float64(y2[i]) * float64(d2[i])
 			s3 += float64(y3[i]) * float64(d3[i])
 		}
-		softmaxGradRow(d0, y0, float32(s0))
-		softmaxGradRow(d1, y1, float32(s1))
-		softmaxGradRow(d2, y2, float32(s2))
-		softmaxGradRow(d3, y3, float32(s3))
+		softmaxGradRow(d0, y0, float32(s0), scale)
+		softmaxGradRow(d1, y1, float32(s1), scale)
+		softmaxGradRow(d2, y2, float32(s2), scale)
+		softmaxGradRow(d3, y3, float32(s3), scale)
 	}
 	for ; r < hi; r++ {
 		yr, dr := y[r*c:(r+1)*c], d[r*c:(r+1)*c]
-		softmaxGradRow(dr, yr, Dot(yr, dr))
+		softmaxGradRow(dr, yr, Dot(yr, dr), scale)
 	}
 }
 
-func softmaxGradRow(d, y []float32, dot float32) {
+func softmaxGradRow(d, y []float32, dot, scale float32) {
 	for i, v := range y {
-		d[i] = v * (d[i] - dot)
+		d[i] = float32(v*(d[i]-dot)) * scale
 	}
 }
 

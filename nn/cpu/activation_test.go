@@ -103,11 +103,21 @@ func TestSoftmaxRowsFourAtATime(t *testing.T) {
 
 			wantD := append([]float32(nil), d...)
 			for row := range rows {
-				SoftmaxGradRowsSerial(wantD[row*c:(row+1)*c], want[row*c:(row+1)*c], 0, 1, c)
+				SoftmaxGradRowsSerial(wantD[row*c:(row+1)*c], want[row*c:(row+1)*c], 0, 1, c, 1)
 			}
 			gotD := append([]float32(nil), d...)
-			SoftmaxGradRowsSerial(gotD, want, 0, rows, c)
+			SoftmaxGradRowsSerial(gotD, want, 0, rows, c, 1)
 			same(fmt.Sprintf("gradient c=%d rows=%d", c, rows), gotD, wantD)
+			// With a scale, each value is the unscaled one times it.
+			for _, sc := range []float32{0.125, 0.3} {
+				gotS := append([]float32(nil), d...)
+				SoftmaxGradRowsSerial(gotS, want, 0, rows, c, sc)
+				wantS := make([]float32, len(wantD))
+				for i, v := range wantD {
+					wantS[i] = v * sc
+				}
+				same(fmt.Sprintf("gradient c=%d rows=%d scale %v", c, rows, sc), gotS, wantS)
+			}
 			for row := range rows { // the one-row path is d = y⊙(d - Dot(y, d))
 				yr, dr := want[row*c:(row+1)*c], d[row*c:(row+1)*c]
 				dot := Dot(yr, dr)

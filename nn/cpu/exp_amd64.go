@@ -41,3 +41,21 @@ func expShiftedVec(out, x []float32, m float32) int {
 	}
 	return expShiftedAVX2(&out[0], &x[0], n, m)
 }
+
+// softmax4AVX512 computes the softmax of four rows of c values ld apart as
+// SoftmaxRowsSerial does, bit for bit, and reports true; where a row holds
+// a NaN or a value farther than 700 below its maximum it writes nothing and
+// reports false.
+//
+//go:noescape
+func softmax4AVX512(out, x *float32, ld, c int) bool
+
+// softmax4Vec runs softmax4AVX512 on rows of c values at out and x where
+// the CPU has it, and reports whether it did.
+func softmax4Vec(out, x []float32, c int) bool {
+	if !expAVX512 || c == 0 {
+		return false
+	}
+	_, _ = out[4*c-1], x[4*c-1]
+	return softmax4AVX512(&out[0], &x[0], c, c)
+}

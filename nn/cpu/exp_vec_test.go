@@ -1,6 +1,7 @@
 package cpu
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -62,6 +63,107 @@ func testExpShifted(t *testing.T) {
 			for i, v := range in {
 				if want := float32(math.Exp(float64(v - 0.25))); math.Float32bits(got[i]) != math.Float32bits(want) {
 					t.Fatalf("offset %d length %d: value %d differs", off, n, i)
+				}
+			}
+		}
+	}
+}
+
+// TestSoftmax4MatchesRows: the four-row AVX-512 softmax gives the scalar
+// one-row softmax's values bit for bit for every row length, in place and
+// not; it declines rows holding a NaN, an infinity or a value more than 700
+// below the row's maximum, leaving out untouched, and the caller's scalar
+// path then gives the same values as for one row.
+func TestSoftmax4MatchesRows(t *testing.T) {
+	if !expAVX512 {
+		t.Skip("no AVX-512 on this CPU")
+	}
+	r := rand.New(rand.NewPCG(7, 8))
+	nan, inf := float32(math.NaN()), float32(math.Inf(1))
+	negZero := float32(math.Copysign(0, -1))
+	oneRow := func(x []float32, c int) []float32 {
+		want := make([]float32, len(x))
+		for row := range len(x) / c {
+			SoftmaxRowsSerial(want[row*c:(row+1)*c], x[row*c:(row+1)*c], 0, 1, c)
+		}
+		return want
+	}
+	same := func(what string, got, want []float32) {
+		t.Helper()
+		for i := range want {
+			if math.Float32bits(got[i]) != math.Float32bits(want[i]) && !(got[i] != got[i] && want[i] != want[i]) {
+				t.Fatalf("%s[%d]: %v (%#x), one row at a time %v (%#x)", what, i, got[i], math.Float32bits(got[i]), want[i], math.Float32bits(want[i]))
+			}
+		}
+	}
+	lengths := []int{129, 200, 1000}
+	for c := 1; c <= 70; c++ {
+		lengths = append(lengths, c)
+	}
+	for _, c := range lengths {
+		for _, scale := range []float64{1e-3, 1, 8, 50} {
+			x := make([]float32, 4*c)
+			for i := range x {
+				x[i] = float32(r.NormFloat64() * scale)
+			}
+			if c > 2 {
+				x[1], x[c+2] = 0, negZero
+			}
+			want := oneRow(x, c)
+			got := make([]float32, len(x))
+			if !softmax4Vec(got, x, c) {
+				t.Fatalf("c=%d scale %v: the kernel declined ordinary rows", c, scale)
+			}
+			same(fmt.Sprintf("c=%d scale %v", c, scale), got, want)
+			inPlace := append([]float32(nil), x...)
+			if !softmax4Vec(inPlace, inPlace, c) {
+				t.Fatalf("c=%d scale %v in place: declined", c, scale)
+			}
+			same(fmt.Sprintf("c=%d scale %v in place", c, scale), inPlace, want)
+		}
+		// Rows far from zero, and a value exactly 700 below the maximum,
+		// are the kernel's to take.
+		x := make([]float32, 4*c)
+		for i := range x {
+			x[i] = 1000 + float32(math.Abs(r.NormFloat64()))
+		}
+		if c > 1 {
+			x[c-1], x[c-2] = 1700, 1000
+		}
+		want := oneRow(x, c)
+		got := make([]float32, len(x))
+		if !softmax4Vec(got, x, c) {
+			t.Fatalf("c=%d: the kernel declined rows near 1000", c)
+		}
+		same(fmt.Sprintf("c=%d near 1000", c), got, want)
+		// Rows the kernel must decline, the special value in each row of
+		// the four in turn and at every position class.
+		for _, special := range []float32{nan, inf, -inf, -710, -1e30} {
+			for row := range 4 {
+				for _, pos := range []int{0, c / 2, c - 1} {
+					x := make([]float32, 4*c)
+					for i := range x {
+						x[i] = float32(r.NormFloat64())
+					}
+					x[row*c+pos] = special
+					if c == 1 && (special == -710 || special == -1e30) {
+						continue // alone in its row, it is its own maximum
+					}
+					got := make([]float32, len(x))
+					for i := range got {
+						got[i] = 42
+					}
+					if softmax4Vec(got, x, c) {
+						t.Fatalf("c=%d: took a row holding %v", c, special)
+					}
+					for i, v := range got {
+						if v != 42 {
+							t.Fatalf("c=%d %v: declined but wrote out[%d] = %v", c, special, i, v)
+						}
+					}
+					all := make([]float32, len(x))
+					SoftmaxRowsSerial(all, x, 0, 4, c)
+					same(fmt.Sprintf("c=%d %v in row %d at %d", c, special, row, pos), all, oneRow(x, c))
 				}
 			}
 		}

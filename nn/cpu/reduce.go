@@ -76,12 +76,7 @@ func AddRounded(dst []float32, src []float64) {
 // ColSum accumulates db[j] += Σ_r dy[r·c+j] over rows (a bias gradient).
 func ColSum(db, dy []float32, rows, c int) {
 	s := ReduceRows(rows, c, 1, func(lo, hi int, acc [][]float64) {
-		a := acc[0]
-		for r := lo; r < hi; r++ {
-			for j, v := range dy[r*c : (r+1)*c] {
-				a[j] += float64(v)
-			}
-		}
+		ColSums(acc[0], dy[lo*c:hi*c], hi-lo, c, 0, c)
 	})
 	AddRounded(db, s[0])
 }

@@ -324,3 +324,39 @@ func TestAdd(t *testing.T) {
 		sameBits32(t, fmt.Sprintf("in place, n=%d", n), inPlace, sum)
 	}
 }
+
+// TestColSumMatchesScalar: a bias gradient is each column's float64 sum over
+// the rows of a chunk in order, the chunks added in order (ReduceRows),
+// rounded once and added, whatever the width and row count.
+func TestColSumMatchesScalar(t *testing.T) {
+	r := rand.New(rand.NewPCG(61, 62))
+	for _, c := range []int{1, 15, 16, 17, 40, 384} {
+		for _, rows := range []int{1, 7, 300, 5000} {
+			dy := rowsTestMatrix(r, rows, c)
+			db := rowsTestMatrix(r, 1, c)
+			want := append([]float32(nil), db...)
+			chunk := reduceChunk(rows, c)
+			total := make([]float64, c)
+			for lo := 0; lo < rows; lo += chunk {
+				part := make([]float64, c)
+				for row := lo; row < min(lo+chunk, rows); row++ {
+					for j := range c {
+						part[j] += float64(dy[row*c+j])
+					}
+				}
+				for j := range c {
+					if lo == 0 {
+						total[j] = part[j]
+					} else {
+						total[j] += part[j]
+					}
+				}
+			}
+			for j := range c {
+				want[j] += float32(total[j])
+			}
+			ColSum(db, dy, rows, c)
+			sameBits32(t, fmt.Sprintf("ColSum c=%d rows=%d", c, rows), db, want)
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package blas
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"strings"
@@ -164,14 +165,20 @@ func BenchmarkKernel(b *testing.B) {
 	}
 }
 
-// BenchmarkGather measures the transposing packer on one 12×64 panel.
+// BenchmarkGather measures the transposing packer on a 12×64 panel of A
+// (a 13-row panel's first 12 rows) and on a 32×384 panel of a transposed
+// B (a linear layer's weight in the forward pass).
 func BenchmarkGather(b *testing.B) {
-	src := alignedFloats(65 * 64)
-	d := alignedFloats(72 * 64)
-	for b.Loop() {
-		packGather(d, 12, src, 64, 12, 64, 1)
+	for _, s := range []struct{ rows, kc, ld int }{{12, 64, 64}, {32, 384, 384}} {
+		b.Run(fmt.Sprintf("%dx%d", s.rows, s.kc), func(b *testing.B) {
+			src := alignedFloats(s.rows * s.ld)
+			d := alignedFloats(s.rows * s.kc)
+			for b.Loop() {
+				packGather(d, s.rows, src, s.ld, s.rows, s.kc, 1)
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(s.rows*s.kc), "ns/elem")
+		})
 	}
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/(12*64), "ns/elem")
 }
 
 // BenchmarkAttention runs the attention products as nn.Attention issues

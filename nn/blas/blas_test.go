@@ -718,3 +718,37 @@ func TestInPlaceOperands(t *testing.T) {
 		})
 	}
 }
+
+// TestPackGather: the transposing packer gives d[i*w+r] = alpha·src[r*ld+i]
+// and zeros past the last row, bit for bit, for every row count around its
+// blocks of eight and four and lengths around its groups of eight.
+func TestPackGather(t *testing.T) {
+	r := rand.New(rand.NewPCG(71, 72))
+	for _, alpha := range []float32{1, 0.37} {
+		for rows := 1; rows <= 34; rows++ {
+			for _, kc := range []int{1, 7, 8, 9, 16, 23, 64, 65} {
+				w, ld := rows+r.IntN(3), kc+r.IntN(5)
+				src := make([]float32, (rows-1)*ld+kc)
+				for i := range src {
+					src[i] = float32(r.NormFloat64())
+				}
+				d := make([]float32, w*kc)
+				for i := range d {
+					d[i] = 42
+				}
+				packGather(d, w, src, ld, rows, kc, alpha)
+				for i := range kc {
+					for q := range w {
+						want := float32(0)
+						if q < rows {
+							want = alpha * src[q*ld+i]
+						}
+						if got := d[i*w+q]; math.Float32bits(got) != math.Float32bits(want) {
+							t.Fatalf("alpha %v rows %d kc %d w %d: d[%d][%d] = %v, want %v", alpha, rows, kc, w, i, q, got, want)
+						}
+					}
+				}
+			}
+		}
+	}
+}

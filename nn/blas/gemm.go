@@ -464,10 +464,13 @@ func packCopy(d []float32, w int, src []float32, ld, cols, kc int, alpha float32
 
 // packGather sets d[i*w+r] = alpha·src[r*ld+i] for i < kc, r < rows, and
 // d[i*w+r] = 0 for rows <= r < w: it turns rows of src into columns of d,
-// four rows at a time.
+// eight rows at a time, then four.
 func packGather(d []float32, w int, src []float32, ld, rows, kc int, alpha float32) {
 	d = d[:w*kc]
 	r := 0
+	for ; r+8 <= rows; r += 8 {
+		gather8(d[r:], w, src[r*ld:], ld, kc, alpha)
+	}
 	for ; r+4 <= rows; r += 4 {
 		gather4(d[r:], w, src[r*ld:], ld, kc, alpha)
 	}

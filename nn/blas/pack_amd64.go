@@ -15,6 +15,9 @@ func gather4x4(d *float32, dstride int, src *float32, sstride int, n int, alpha 
 func gather8x4(d *float32, dstride int, src *float32, sstride int, n int, alpha float32)
 
 //go:noescape
+func gather8x8(d *float32, dstride int, src *float32, sstride int, n int, alpha float32)
+
+//go:noescape
 func copyScale(d *float32, dstride int, src *float32, sstride int, rows, n int, alpha float32)
 
 // gather4 sets d[i*w+q] = alpha·src[q*ld+i] for i < kc, q < 4.
@@ -37,6 +40,25 @@ func gather4(d []float32, w int, src []float32, ld, kc int, alpha float32) {
 	for i := done; i < kc; i++ {
 		q := d[i*w : i*w+4 : i*w+4]
 		q[0], q[1], q[2], q[3] = alpha*src[i], alpha*src[ld+i], alpha*src[2*ld+i], alpha*src[3*ld+i]
+	}
+}
+
+// gather8 sets d[i*w+q] = alpha·src[q*ld+i] for i < kc, q < 8: eight
+// columns of d at a time, eight values of each row in one store.
+func gather8(d []float32, w int, src []float32, ld, kc int, alpha float32) {
+	if kc <= 0 {
+		return
+	}
+	_ = src[7*ld+kc-1]
+	_ = d[(kc-1)*w+7]
+	done := 0
+	if n := kc / 8; n > 0 && hasAVX {
+		gather8x8(&d[0], 4*w, &src[0], 4*ld, n, alpha)
+		done = 8 * n
+	}
+	if done < kc {
+		gather4(d[done*w:], w, src[done:], ld, kc-done, alpha)
+		gather4(d[done*w+4:], w, src[4*ld+done:], ld, kc-done, alpha)
 	}
 }
 

@@ -145,3 +145,78 @@ loop8:
 done8:
 	VZEROUPPER
 	RET
+
+// func gather8x8(d *float32, dstride int, src *float32, sstride int, n int, alpha float32)
+//
+// As gather8x4 for eight rows of src at a time (strides in bytes), n groups
+// of 8 columns: the 8×8 block is transposed in registers and each row of d
+// gets 8 values in one store.
+//
+//	d[(8g+i)·dstride + 4q] = alpha · src[q·sstride + 4(8g+i)],  i, q < 8
+TEXT ·gather8x8(SB), NOSPLIT, $0-44
+	MOVQ         d+0(FP), DI
+	MOVQ         dstride+8(FP), DX
+	MOVQ         src+16(FP), SI
+	MOVQ         sstride+24(FP), R8
+	MOVQ         n+32(FP), CX
+	VBROADCASTSS alpha+40(FP), Y15
+	LEAQ         (R8)(R8*2), R9  // 3·sstride
+	LEAQ         (DX)(DX*2), R10 // 3·dstride
+	LEAQ         (SI)(R8*4), R11 // rows 4..7
+	TESTQ        CX, CX
+	JZ           done88
+
+loop88:
+	// Rows 0..3: a, b, c, d.
+	VMULPS    (SI), Y15, Y0
+	VMULPS    (SI)(R8*1), Y15, Y1
+	VMULPS    (SI)(R8*2), Y15, Y2
+	VMULPS    (SI)(R9*1), Y15, Y3
+	VUNPCKLPS Y1, Y0, Y8             // a0 b0 a1 b1 | a4 b4 a5 b5
+	VUNPCKHPS Y1, Y0, Y9             // a2 b2 a3 b3 | a6 b6 a7 b7
+	VUNPCKLPS Y3, Y2, Y10            // c0 d0 c1 d1 | c4 d4 c5 d5
+	VUNPCKHPS Y3, Y2, Y11            // c2 d2 c3 d3 | c6 d6 c7 d7
+	VSHUFPS   $0x44, Y10, Y8, Y0     // a0 b0 c0 d0 | a4 b4 c4 d4
+	VSHUFPS   $0xEE, Y10, Y8, Y1     // a1 b1 c1 d1 | a5 b5 c5 d5
+	VSHUFPS   $0x44, Y11, Y9, Y2     // a2 b2 c2 d2 | a6 b6 c6 d6
+	VSHUFPS   $0xEE, Y11, Y9, Y3     // a3 b3 c3 d3 | a7 b7 c7 d7
+	// Rows 4..7: e, f, g, h.
+	VMULPS    (R11), Y15, Y4
+	VMULPS    (R11)(R8*1), Y15, Y5
+	VMULPS    (R11)(R8*2), Y15, Y6
+	VMULPS    (R11)(R9*1), Y15, Y7
+	VUNPCKLPS Y5, Y4, Y8
+	VUNPCKHPS Y5, Y4, Y9
+	VUNPCKLPS Y7, Y6, Y10
+	VUNPCKHPS Y7, Y6, Y11
+	VSHUFPS   $0x44, Y10, Y8, Y4     // e0 f0 g0 h0 | e4 f4 g4 h4
+	VSHUFPS   $0xEE, Y10, Y8, Y5
+	VSHUFPS   $0x44, Y11, Y9, Y6
+	VSHUFPS   $0xEE, Y11, Y9, Y7
+	// Columns 0..7 of the block: the lower halves, then the upper ones.
+	VPERM2F128 $0x20, Y4, Y0, Y8     // column 0
+	VPERM2F128 $0x20, Y5, Y1, Y9     // column 1
+	VPERM2F128 $0x20, Y6, Y2, Y10    // column 2
+	VPERM2F128 $0x20, Y7, Y3, Y11    // column 3
+	VMOVUPS    Y8, (DI)
+	VMOVUPS    Y9, (DI)(DX*1)
+	VMOVUPS    Y10, (DI)(DX*2)
+	VMOVUPS    Y11, (DI)(R10*1)
+	LEAQ       (DI)(DX*4), DI
+	VPERM2F128 $0x31, Y4, Y0, Y8     // column 4
+	VPERM2F128 $0x31, Y5, Y1, Y9     // column 5
+	VPERM2F128 $0x31, Y6, Y2, Y10    // column 6
+	VPERM2F128 $0x31, Y7, Y3, Y11    // column 7
+	VMOVUPS    Y8, (DI)
+	VMOVUPS    Y9, (DI)(DX*1)
+	VMOVUPS    Y10, (DI)(DX*2)
+	VMOVUPS    Y11, (DI)(R10*1)
+	LEAQ       (DI)(DX*4), DI
+	ADDQ       $32, SI
+	ADDQ       $32, R11
+	DECQ       CX
+	JNZ        loop88
+
+done88:
+	VZEROUPPER
+	RET

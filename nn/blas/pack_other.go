@@ -18,6 +18,14 @@ func gather4(d []float32, w int, src []float32, ld, kc int, alpha float32) {
 	}
 }
 
+// gather8 sets d[i*w+q] = alpha·src[q*ld+i] for i < kc, q < 8.
+func gather8(d []float32, w int, src []float32, ld, kc int, alpha float32) {
+	gather4(d, w, src, ld, kc, alpha)
+	if kc > 0 {
+		gather4(d[4:], w, src[4*ld:], ld, kc, alpha)
+	}
+}
+
 // copyRows sets d[i*w+j] = alpha·src[i*ld+j] for i < kc, j < cols.
 func copyRows(d []float32, w int, src []float32, ld, cols, kc int, alpha float32) {
 	for i := range kc {

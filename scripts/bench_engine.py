@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Time pcx's engine workload against PyTorch on the CPU, in one run.
 
-    /usr/bin/python3 scripts/bench_engine.py [--pcx ./pcx] [--repeat 5] [--threads 2] [--json]
+    /usr/bin/python3 scripts/bench_engine.py [--pcx ./pcx] [--repeat 5] [--rounds 1] [--threads 2] [--json]
 
 The workload (package nn/enginebench): one frozen pre-LN transformer block
 (B=32, T=65, D=384, 6 heads, MLP 1536, qkv without bias, exact GELU), a
@@ -11,6 +11,10 @@ and backward including the gradient with respect to the block input. Times
 are medians after one warm-up; peak memory is the process's maximum RSS.
 The ratios are printed only when PyTorch uses Debian's libopenblas0-pthread
 (scripts/blascheck.py); against the reference BLAS a warning replaces them.
+With --rounds N, PyTorch and pcx's Go backend are timed in turn N times: on
+a shared machine whose speed drifts over minutes each round's ratio compares
+the two under the same conditions, and the table gives the medians over the
+rounds (the speed-up is the median of the rounds' ratios).
 """
 import argparse
 import json
@@ -99,36 +103,67 @@ def main():
     ap.add_argument("--threads", type=int, default=2, help="PyTorch CPU threads (pcx uses GOMAXPROCS)")
     ap.add_argument("--blocks", type=int, default=1, help="frozen blocks with adapters (12: a whole encoder)")
     ap.add_argument("--tokens", type=int, default=65)
+    ap.add_argument("--rounds", type=int, default=1, help="PyTorch and pcx (go) timed in turn this many times")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
-    ref = torch_ms(args.repeat, args.threads, args.blocks, args.tokens)
+    if args.rounds < 1:
+        ap.error("--rounds must be at least 1")
+
+    def pcx(blas):
+        out = subprocess.run([args.pcx, "bench", "engine", "--json", "--repeat", str(args.repeat), "--blas", blas,
+                              "--blocks", str(args.blocks), "--tokens", str(args.tokens)],
+                             capture_output=True, text=True)
+        if out.returncode != 0:
+            return None, out.stderr.strip()
+        return json.loads(out.stdout), None
+
+    # PyTorch and pcx's Go backend in turn, --rounds times; then OpenBLAS.
+    rounds, go, go_err = [], None, None
+    for _ in range(args.rounds):
+        t = torch_ms(args.repeat, args.threads, args.blocks, args.tokens)
+        go, go_err = pcx("go")
+        if go_err is not None:
+            rounds.append({"torch_ms": round(t, 1)})
+            break
+        rounds.append({"torch_ms": round(t, 1), "pcx_ms": go["ms"], "ratio": round(t / go["ms"], 2)})
+    ob, ob_err = pcx("openblas")
+    ref = statistics.median([r["torch_ms"] for r in rounds])
     fl = flops(args.blocks, args.tokens)
     ref_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     torch_blas = blascheck.check()
     rows = [{"engine": f"PyTorch {torch.__version__} CPU ({args.threads} threads)", "ms": round(ref, 1),
              "gflops": round(fl / ref / 1e6, 1), "peak_mb": round(ref_mb), "speedup": 1.0}]
-    for blas in ("openblas", "go"):
-        out = subprocess.run([args.pcx, "bench", "engine", "--json", "--repeat", str(args.repeat), "--blas", blas,
-                              "--blocks", str(args.blocks), "--tokens", str(args.tokens)],
-                             capture_output=True, text=True)
-        if out.returncode != 0:
-            rows.append({"engine": f"pcx ({blas})", "error": out.stderr.strip()})
+    for blas, r, err in (("openblas", ob, ob_err), ("go", go, go_err)):
+        if err is not None:
+            rows.append({"engine": f"pcx ({blas})", "error": err})
             continue
-        r = json.loads(out.stdout)
-        rows.append({"engine": f"pcx ({r['blas']})", "ms": r["ms"], "gflops": r["gflops"], "peak_mb": r["peak_mb"],
-                     "speedup": round(ref / r["ms"], 2)})
+        ms, speedup = r["ms"], round(ref / r["ms"], 2)
+        if blas == "go":  # the medians over the rounds
+            ms = statistics.median([x["pcx_ms"] for x in rounds])
+            speedup = round(statistics.median([x["ratio"] for x in rounds]), 2)
+        rows.append({"engine": f"pcx ({r['blas']})", "ms": ms, "gflops": round(r["gflops"] * r["ms"] / ms, 1),
+                     "peak_mb": r["peak_mb"], "speedup": speedup})
     if not torch_blas["ok"]:
         for r in rows:
             if "speedup" in r:
                 r["speedup"] = None
+        for r in rounds:
+            r.pop("ratio", None)
     if args.json:
         print(json.dumps({"gflop_per_step": fl / 1e9, "blocks": args.blocks, "tokens": args.tokens, "rows": rows,
+                          "rounds": rounds if args.rounds > 1 else None,
                           "blas": torch_blas, "warning": None if torch_blas["ok"] else blascheck.warning(torch_blas)}, indent=1))
         return
     print(f"PyTorch BLAS: {blascheck.describe(torch_blas)}")
     if not torch_blas["ok"]:
         print(blascheck.warning(torch_blas))
     print(f"engine workload: {args.blocks} block(s), {args.tokens} tokens, {fl / 1e9:.2f} GFLOP per step, median of {args.repeat}")
+    if args.rounds > 1:
+        for i, r in enumerate(rounds):
+            ratio = f", {r['ratio']:.2f}x" if "ratio" in r else ""
+            pcx_ms = f", pcx (go) {r['pcx_ms']:.1f} ms" if "pcx_ms" in r else ""
+            print(f"round {i + 1}: PyTorch {r['torch_ms']:.1f} ms{pcx_ms}{ratio}")
+        print(f"medians over {len(rounds)} rounds below (pcx (go)'s speed-up: the median of the rounds' ratios)")
     print(f"{'engine':48s} {'ms/step':>9s} {'GFLOP/s':>8s} {'peak MB':>8s} {'vs PyTorch':>10s}")
     for r in rows:
         if "error" in r:

@@ -146,6 +146,39 @@ done8:
 	VZEROUPPER
 	RET
 
+// TRANSPOSE4 loads four rows of eight values at base (rows sstride = R8
+// bytes apart, R9 = 3·sstride), scaled by Y15, and transposes each half:
+// r0 = a0 b0 c0 d0 | a4 b4 c4 d4, r1 = a1 b1 c1 d1 | a5 b5 c5 d5, and so
+// on. It overwrites Y8-Y11.
+#define TRANSPOSE4(base, r0, r1, r2, r3) \
+	VMULPS    (base), Y15, r0; \
+	VMULPS    (base)(R8*1), Y15, r1; \
+	VMULPS    (base)(R8*2), Y15, r2; \
+	VMULPS    (base)(R9*1), Y15, r3; \
+	VUNPCKLPS r1, r0, Y8; \
+	VUNPCKHPS r1, r0, Y9; \
+	VUNPCKLPS r3, r2, Y10; \
+	VUNPCKHPS r3, r2, Y11; \
+	VSHUFPS   $0x44, Y10, Y8, r0; \
+	VSHUFPS   $0xEE, Y10, Y8, r1; \
+	VSHUFPS   $0x44, Y11, Y9, r2; \
+	VSHUFPS   $0xEE, Y11, Y9, r3
+
+// COLUMNS4 joins the halves of Y0-Y3 and Y4-Y7 that sel picks ($0x20 the
+// lower, $0x31 the upper) into four columns of the block, stores them at
+// DI, DI + dstride, … (DX = dstride, R10 = 3·dstride) and advances DI by
+// four rows. It overwrites Y8-Y11.
+#define COLUMNS4(sel) \
+	VPERM2F128 sel, Y4, Y0, Y8; \
+	VPERM2F128 sel, Y5, Y1, Y9; \
+	VPERM2F128 sel, Y6, Y2, Y10; \
+	VPERM2F128 sel, Y7, Y3, Y11; \
+	VMOVUPS    Y8, (DI); \
+	VMOVUPS    Y9, (DI)(DX*1); \
+	VMOVUPS    Y10, (DI)(DX*2); \
+	VMOVUPS    Y11, (DI)(R10*1); \
+	LEAQ       (DI)(DX*4), DI
+
 // func gather8x8(d *float32, dstride int, src *float32, sstride int, n int, alpha float32)
 //
 // As gather8x4 for eight rows of src at a time (strides in bytes), n groups
@@ -167,51 +200,13 @@ TEXT ·gather8x8(SB), NOSPLIT, $0-44
 	JZ           done88
 
 loop88:
-	// Rows 0..3: a, b, c, d.
-	VMULPS    (SI), Y15, Y0
-	VMULPS    (SI)(R8*1), Y15, Y1
-	VMULPS    (SI)(R8*2), Y15, Y2
-	VMULPS    (SI)(R9*1), Y15, Y3
-	VUNPCKLPS Y1, Y0, Y8             // a0 b0 a1 b1 | a4 b4 a5 b5
-	VUNPCKHPS Y1, Y0, Y9             // a2 b2 a3 b3 | a6 b6 a7 b7
-	VUNPCKLPS Y3, Y2, Y10            // c0 d0 c1 d1 | c4 d4 c5 d5
-	VUNPCKHPS Y3, Y2, Y11            // c2 d2 c3 d3 | c6 d6 c7 d7
-	VSHUFPS   $0x44, Y10, Y8, Y0     // a0 b0 c0 d0 | a4 b4 c4 d4
-	VSHUFPS   $0xEE, Y10, Y8, Y1     // a1 b1 c1 d1 | a5 b5 c5 d5
-	VSHUFPS   $0x44, Y11, Y9, Y2     // a2 b2 c2 d2 | a6 b6 c6 d6
-	VSHUFPS   $0xEE, Y11, Y9, Y3     // a3 b3 c3 d3 | a7 b7 c7 d7
-	// Rows 4..7: e, f, g, h.
-	VMULPS    (R11), Y15, Y4
-	VMULPS    (R11)(R8*1), Y15, Y5
-	VMULPS    (R11)(R8*2), Y15, Y6
-	VMULPS    (R11)(R9*1), Y15, Y7
-	VUNPCKLPS Y5, Y4, Y8
-	VUNPCKHPS Y5, Y4, Y9
-	VUNPCKLPS Y7, Y6, Y10
-	VUNPCKHPS Y7, Y6, Y11
-	VSHUFPS   $0x44, Y10, Y8, Y4     // e0 f0 g0 h0 | e4 f4 g4 h4
-	VSHUFPS   $0xEE, Y10, Y8, Y5
-	VSHUFPS   $0x44, Y11, Y9, Y6
-	VSHUFPS   $0xEE, Y11, Y9, Y7
-	// Columns 0..7 of the block: the lower halves, then the upper ones.
-	VPERM2F128 $0x20, Y4, Y0, Y8     // column 0
-	VPERM2F128 $0x20, Y5, Y1, Y9     // column 1
-	VPERM2F128 $0x20, Y6, Y2, Y10    // column 2
-	VPERM2F128 $0x20, Y7, Y3, Y11    // column 3
-	VMOVUPS    Y8, (DI)
-	VMOVUPS    Y9, (DI)(DX*1)
-	VMOVUPS    Y10, (DI)(DX*2)
-	VMOVUPS    Y11, (DI)(R10*1)
-	LEAQ       (DI)(DX*4), DI
-	VPERM2F128 $0x31, Y4, Y0, Y8     // column 4
-	VPERM2F128 $0x31, Y5, Y1, Y9     // column 5
-	VPERM2F128 $0x31, Y6, Y2, Y10    // column 6
-	VPERM2F128 $0x31, Y7, Y3, Y11    // column 7
-	VMOVUPS    Y8, (DI)
-	VMOVUPS    Y9, (DI)(DX*1)
-	VMOVUPS    Y10, (DI)(DX*2)
-	VMOVUPS    Y11, (DI)(R10*1)
-	LEAQ       (DI)(DX*4), DI
+	// Rows 0..3 (a, b, c, d) into Y0-Y3 as a0 b0 c0 d0 | a4 b4 c4 d4, …,
+	// rows 4..7 (e, f, g, h) into Y4-Y7 likewise.
+	TRANSPOSE4(SI, Y0, Y1, Y2, Y3)
+	TRANSPOSE4(R11, Y4, Y5, Y6, Y7)
+	// Columns 0..3 of the block (the lower halves), then 4..7.
+	COLUMNS4($0x20)
+	COLUMNS4($0x31)
 	ADDQ       $32, SI
 	ADDQ       $32, R11
 	DECQ       CX

@@ -69,37 +69,39 @@
 // # Performance
 //
 // GFLOP/s (2·m·n·k per product) on the development machine: a 2-core AMD EPYC
-// VM (Zen 5, AVX-512, shared with other work, so the best of 40 runs in two
-// quiet spells is given), Go 1.26, Debian's OpenBLAS 0.3.21 (which runs its
+// VM (Zen 5, AVX-512, shared with other work, so the best of 40 runs in a
+// quiet spell is given), Go 1.26, Debian's OpenBLAS 0.3.21 (which runs its
 // Haswell AVX2 kernels on this CPU), 2 threads, measured with
 //
-//	PCX_BLAS_MEASURE=1 go test ./nn/blas -run TestMeasure -v
+//	PCX_BLAS_MEASURE=1 PCX_MEASURE_REPS=40 go test ./nn/blas -run TestMeasure -v
 //
 // Shapes are m×k·k×n (op(A) m×k, op(B) k×n); T marks a transposed operand.
 //
 //	product                                openblas  go:avx512  go:avx2+fma  go:generic
-//	X·W      2080×384 · 384×1152                193        389          204           8
-//	X·Wᵀ     2080×384 · (1152×384)ᵀ             188        367          200           7
-//	X·Wᵀ     2080×384 · (1536×384)ᵀ             189        360          192           8
-//	X·W      2080×384 · 384×1536                193        374          199           8
-//	H·W      2080×1536 · 1536×384               194        345          187           8
-//	dY·Wᵀ    2080×1536 · (384×1536)ᵀ            196        349          188           8
-//	Xᵀ·dY    (2080×384)ᵀ · 2080×1536            197        334          181           8
-//	Hᵀ·dY    (2080×1536)ᵀ · 2080×384            194        321          177           8
-//	dY·Wᵀ    2080×1152 · (384×1152)ᵀ            192        353          190           8
-//	square   512×512 · 512×512                  203        358          192           8
-//	Q·Kᵀ     192 × 65×64 · (65×64)ᵀ              38*       196          130           6
-//	P·V      192 × 65×65 · 65×64                 42*       253          153           7
-//	dO·Vᵀ    192 × 65×64 · (65×64)ᵀ              40*       199          129           7
-//	Pᵀ·dO    192 × (65×65)ᵀ · 65×64              42*       236          126           7
+//	X·W      2080×384 · 384×1152                201        433          206           8
+//	X·Wᵀ     2080×384 · (1152×384)ᵀ             200        422          217           8
+//	X·Wᵀ     2080×384 · (1536×384)ᵀ             207        415          216           8
+//	X·W      2080×384 · 384×1536                205        405          195           8
+//	H·W      2080×1536 · 1536×384               208        418          207           8
+//	dY·Wᵀ    2080×1536 · (384×1536)ᵀ            210        423          217           8
+//	Xᵀ·dY    (2080×384)ᵀ · 2080×1536            211        386          190           8
+//	Hᵀ·dY    (2080×1536)ᵀ · 2080×384            208        389          186           7
+//	dY·Wᵀ    2080×1152 · (384×1152)ᵀ            206        423          216           7
+//	square   512×512 · 512×512                  214        417          202           7
+//	Q·Kᵀ     192 × 65×64 · (65×64)ᵀ              49*       255          142           6
+//	P·V      192 × 65×65 · 65×64                 55*       392          184           7
+//	dO·Vᵀ    192 × 65×64 · (65×64)ᵀ              46*       255          143           7
+//	Pᵀ·dO    192 × (65×65)ᵀ · 65×64              49*       379          176           7
 //
 // (*) one cblas_sgemm per product; the "openblas" backend hands such batches
 // to the Go kernels instead, and gets the go column. Issued as nn.Attention
 // issues them (32 calls of 6 heads read in place from the fused qkv rows,
-// BenchmarkAttention), each call runs on one thread: 86-119 GFLOP/s. On one thread the
-// avx512 kernel reaches 167-188, avx2+fma 90-98 and OpenBLAS 92-98 on the
-// large shapes; the micro-kernels alone run at about 200 (avx512) and 100
-// (avx2+fma) GFLOP/s, the peak of one core's two FMA pipes.
+// BenchmarkAttention), each call runs on one thread: 90-96 GFLOP/s for Q·Kᵀ
+// and about 170 for P·V. On one thread the avx512 kernel reaches 204-222,
+// avx2+fma 96-111 and OpenBLAS 105-110 on the large shapes
+// (PCX_MEASURE_THREADS=1); a loop of independent fused multiply-adds on
+// registers alone, the peak of one core's two FMA pipes, reaches about 217
+// with AVX-512.
 //
 // So on CPUs with AVX-512 the Go backend is the faster one (PCX_BLAS=go).
 // With the AVX2 kernels (forced here with go:avx2, and OpenBLAS's own are

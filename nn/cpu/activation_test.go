@@ -74,14 +74,6 @@ func TestGELUKindString(t *testing.T) {
 // around four and rows of several lengths, in place and not.
 func TestSoftmaxRowsFourAtATime(t *testing.T) {
 	r := rand.New(rand.NewPCG(41, 42))
-	same := func(what string, got, want []float32) {
-		t.Helper()
-		for i := range want {
-			if math.Float32bits(got[i]) != math.Float32bits(want[i]) && !(got[i] != got[i] && want[i] != want[i]) {
-				t.Fatalf("%s[%d]: %v, one row at a time %v", what, i, got[i], want[i])
-			}
-		}
-	}
 	for _, c := range []int{1, 7, 65, 130} {
 		for rows := range 10 {
 			x := make([]float32, rows*c)
@@ -96,10 +88,10 @@ func TestSoftmaxRowsFourAtATime(t *testing.T) {
 			}
 			got := make([]float32, len(x))
 			SoftmaxRowsSerial(got, x, 0, rows, c)
-			same(fmt.Sprintf("softmax c=%d rows=%d", c, rows), got, want)
+			sameBits32(t, fmt.Sprintf("softmax c=%d rows=%d", c, rows), got, want)
 			inPlace := append([]float32(nil), x...)
 			SoftmaxRows(inPlace, inPlace, rows, c)
-			same(fmt.Sprintf("softmax in place c=%d rows=%d", c, rows), inPlace, want)
+			sameBits32(t, fmt.Sprintf("softmax in place c=%d rows=%d", c, rows), inPlace, want)
 
 			wantD := append([]float32(nil), d...)
 			for row := range rows {
@@ -107,7 +99,7 @@ func TestSoftmaxRowsFourAtATime(t *testing.T) {
 			}
 			gotD := append([]float32(nil), d...)
 			SoftmaxGradRowsSerial(gotD, want, 0, rows, c, 1)
-			same(fmt.Sprintf("gradient c=%d rows=%d", c, rows), gotD, wantD)
+			sameBits32(t, fmt.Sprintf("gradient c=%d rows=%d", c, rows), gotD, wantD)
 			// With a scale, each value is the unscaled one times it.
 			for _, sc := range []float32{0.125, 0.3} {
 				gotS := append([]float32(nil), d...)
@@ -116,7 +108,7 @@ func TestSoftmaxRowsFourAtATime(t *testing.T) {
 				for i, v := range wantD {
 					wantS[i] = v * sc
 				}
-				same(fmt.Sprintf("gradient c=%d rows=%d scale %v", c, rows, sc), gotS, wantS)
+				sameBits32(t, fmt.Sprintf("gradient c=%d rows=%d scale %v", c, rows, sc), gotS, wantS)
 			}
 			for row := range rows { // the one-row path is d = y⊙(d - Dot(y, d))
 				yr, dr := want[row*c:(row+1)*c], d[row*c:(row+1)*c]

@@ -88,14 +88,6 @@ func TestSoftmax4MatchesRows(t *testing.T) {
 		}
 		return want
 	}
-	same := func(what string, got, want []float32) {
-		t.Helper()
-		for i := range want {
-			if math.Float32bits(got[i]) != math.Float32bits(want[i]) && !(got[i] != got[i] && want[i] != want[i]) {
-				t.Fatalf("%s[%d]: %v (%#x), one row at a time %v (%#x)", what, i, got[i], math.Float32bits(got[i]), want[i], math.Float32bits(want[i]))
-			}
-		}
-	}
 	lengths := []int{129, 200, 1000}
 	for c := 1; c <= 70; c++ {
 		lengths = append(lengths, c)
@@ -114,12 +106,12 @@ func TestSoftmax4MatchesRows(t *testing.T) {
 			if !softmax4Vec(got, x, c) {
 				t.Fatalf("c=%d scale %v: the kernel declined ordinary rows", c, scale)
 			}
-			same(fmt.Sprintf("c=%d scale %v", c, scale), got, want)
+			sameBits32(t, fmt.Sprintf("c=%d scale %v", c, scale), got, want)
 			inPlace := append([]float32(nil), x...)
 			if !softmax4Vec(inPlace, inPlace, c) {
 				t.Fatalf("c=%d scale %v in place: declined", c, scale)
 			}
-			same(fmt.Sprintf("c=%d scale %v in place", c, scale), inPlace, want)
+			sameBits32(t, fmt.Sprintf("c=%d scale %v in place", c, scale), inPlace, want)
 		}
 		// Rows far from zero, and a value exactly 700 below the maximum,
 		// are the kernel's to take.
@@ -135,7 +127,7 @@ func TestSoftmax4MatchesRows(t *testing.T) {
 		if !softmax4Vec(got, x, c) {
 			t.Fatalf("c=%d: the kernel declined rows near 1000", c)
 		}
-		same(fmt.Sprintf("c=%d near 1000", c), got, want)
+		sameBits32(t, fmt.Sprintf("c=%d near 1000", c), got, want)
 		// Rows the kernel must decline, the special value in each row of
 		// the four in turn and at every position class.
 		for _, special := range []float32{nan, inf, -inf, -710, -1e30} {
@@ -163,7 +155,7 @@ func TestSoftmax4MatchesRows(t *testing.T) {
 					}
 					all := make([]float32, len(x))
 					SoftmaxRowsSerial(all, x, 0, 4, c)
-					same(fmt.Sprintf("c=%d %v in row %d at %d", c, special, row, pos), all, oneRow(x, c))
+					sameBits32(t, fmt.Sprintf("c=%d %v in row %d at %d", c, special, row, pos), all, oneRow(x, c))
 				}
 			}
 		}

@@ -22,9 +22,10 @@ func rowsTestMatrix(r *rand.Rand, rows, c int) []float32 {
 	return x
 }
 
-// sameBits32 requires the same bits, except that any NaN matches any NaN:
-// which of two NaN operands an instruction returns depends on the order
-// the compiler gives them, which Go leaves open.
+// sameBits32 requires the same bits as want (the scalar or one-row result),
+// except that any NaN matches any NaN: which of two NaN operands an
+// instruction returns depends on the order the compiler gives them, which
+// Go leaves open.
 func sameBits32(t *testing.T, what string, got, want []float32) {
 	t.Helper()
 	for i := range want {

@@ -62,7 +62,7 @@
 // calling goroutine; callers with many such calls (one per sample) get the
 // cores busy by issuing them from several goroutines at once, which is safe.
 // The threads of a split call are the engine's workers (internal/workers):
-// goroutines that watch for the next parallel region for 100 µs before they
+// goroutines that watch for the next parallel region for 2 ms before they
 // sleep, so that the regions of a training step, one after another, do not
 // each wait for a sleeping thread to wake.
 //

@@ -1,9 +1,14 @@
 package cpu
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
+	"os"
+	"regexp"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -84,15 +89,21 @@ func TestGELUExactVectorMatchesScalar(t *testing.T) {
 			}
 		}
 	}
-	// Every tail length through the exported entry points.
-	for n := range 20 {
+	// Every tail length through the exported entry points: pairs of
+	// vectors, one vector, the scalar rest.
+	for n := range 70 {
 		xs := x[len(x)/2 : len(x)/2+n]
 		o := make([]float32, n)
 		GELUForward(o, xs, GELUExact)
+		d := make([]float32, n)
+		GELUBackward(d, dout[:n], xs, GELUExact, false)
 		for i, v := range xs {
-			cdf, _ := normCDF(v)
+			cdf, pdf := normCDF(v)
 			if !same(o[i], v*cdf) {
 				t.Fatalf("length %d, element %d: %g, want %g", n, i, o[i], v*cdf)
+			}
+			if want := 0 + float32((cdf+float32(v*pdf))*dout[i]); !same(d[i], want) {
+				t.Fatalf("length %d, element %d: backward %g, want %g", n, i, d[i], want)
 			}
 		}
 	}
@@ -126,4 +137,54 @@ func BenchmarkGELUExact(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestCDF512X2IsCDF512Twice checks gelu_amd64.s: CDF512X2 must be CDF512's
+// instructions, each followed by the same instruction on the second
+// vector's registers (Z16 for Z0, Z17-Z27 for Z1-Z11, K4-K6 for K1-K3; the
+// constants Z14 and Z15 shared), so that the two-vector loops compute what
+// the one-vector loop does.
+func TestCDF512X2IsCDF512Twice(t *testing.T) {
+	src, err := os.ReadFile("gelu_amd64.s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := func(name string) []string {
+		_, rest, ok := strings.Cut(string(src), "#define "+name+" \\\n")
+		if !ok {
+			t.Fatalf("gelu_amd64.s: no macro %s", name)
+		}
+		var lines []string
+		for _, l := range strings.Split(rest, "\n") {
+			cont := strings.HasSuffix(l, "\\")
+			l = strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(strings.TrimSuffix(l, "\\")), ";"))
+			lines = append(lines, l)
+			if !cont {
+				break
+			}
+		}
+		return lines
+	}
+	reg := regexp.MustCompile(`\b([ZK])(\d+)\b`)
+	second := func(l string) string {
+		return reg.ReplaceAllStringFunc(l, func(r string) string {
+			n, _ := strconv.Atoi(r[1:])
+			switch {
+			case r[0] == 'K':
+				return fmt.Sprintf("K%d", n+3)
+			case n == 14 || n == 15:
+				return r
+			}
+			return fmt.Sprintf("Z%d", n+16)
+		})
+	}
+	one, two := body("CDF512"), body("CDF512X2")
+	if len(one) < 40 || len(two) != 2*len(one) {
+		t.Fatalf("CDF512 has %d instructions, CDF512X2 %d: want twice as many", len(one), len(two))
+	}
+	for i, l := range one {
+		if two[2*i] != l || two[2*i+1] != second(l) {
+			t.Fatalf("CDF512X2 instructions %d-%d are %q, %q; want %q, %q", 2*i, 2*i+1, two[2*i], two[2*i+1], l, second(l))
+		}
+	}
 }

@@ -107,6 +107,7 @@ func TestGradBasicOps(t *testing.T) {
 	checkGrad(t, "Softmax", []*Tensor{x}, func(tp *Tape) *Tensor { return Softmax(tp, x) })
 	y := randT(r, 2, 3, 8)
 	checkGrad(t, "Add", []*Tensor{x, y}, func(tp *Tape) *Tensor { return Add(tp, x, y) })
+	checkGrad(t, "Add to itself", []*Tensor{x}, func(tp *Tape) *Tensor { return Add(tp, x, x) })
 	checkGrad(t, "MeanTokens", []*Tensor{x}, func(tp *Tape) *Tensor { return MeanTokens(tp, x) })
 	logits := randT(r, 5, 7)
 	labels := []int{0, 6, 3, 3, 1}

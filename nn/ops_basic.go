@@ -103,20 +103,38 @@ func Add(tp *Tape, a, b *Tensor) *Tensor {
 		cpu.Add(out.Data[lo:hi], a.Data[lo:hi], b.Data[lo:hi])
 	})
 	tp.record(out, func() {
-		for _, t := range []*Tensor{a, b} {
-			if t.needGrad {
-				g, fresh := t.gradFresh()
-				cpu.ParallelRows(len(g), 16384, func(lo, hi int) {
-					if fresh {
-						cpu.Add(g[lo:hi], out.Grad[lo:hi], nil) // as adding to zeros
-						return
-					}
-					cpu.Add(g[lo:hi], g[lo:hi], out.Grad[lo:hi])
-				})
-			}
+		// Both inputs' gradients in one pass over out.Grad, a's then b's
+		// in each range (a then b, as two passes would: the same values
+		// when a is b).
+		var ga, gb []float32
+		var freshA, freshB bool
+		if a.needGrad {
+			ga, freshA = a.gradFresh()
 		}
+		if b.needGrad {
+			gb, freshB = b.gradFresh()
+		}
+		cpu.ParallelRows(len(out.Grad), 16384, func(lo, hi int) {
+			d := out.Grad[lo:hi]
+			if ga != nil {
+				addGrad(ga[lo:hi], d, freshA)
+			}
+			if gb != nil {
+				addGrad(gb[lo:hi], d, freshB)
+			}
+		})
 	})
 	return out
+}
+
+// addGrad adds d to the gradient g, or, fresh, sets g to the values of
+// adding d to zeros (see Tensor.gradFresh).
+func addGrad(g, d []float32, fresh bool) {
+	if fresh {
+		cpu.Add(g, d, nil)
+		return
+	}
+	cpu.Add(g, g, d)
 }
 
 // CrossEntropy is the mean over rows of -log softmax(logits)[label], with
@@ -214,12 +232,7 @@ func MeanTokens(tp *Tape, x *Tensor) *Tensor {
 					d[k] = v * inv
 				}
 				for j := 0; j < t; j++ {
-					row := g[(i*t+j)*c : (i*t+j+1)*c]
-					if fresh {
-						cpu.Add(row, d, nil) // as adding to zeros
-					} else {
-						cpu.Add(row, row, d)
-					}
+					addGrad(g[(i*t+j)*c:(i*t+j+1)*c], d, fresh)
 				}
 			}
 		})

@@ -28,8 +28,9 @@ import (
 const Spin = 2 * time.Millisecond
 
 // YieldAfter is how long a watching goroutine yields to the Go scheduler
-// only (runtime.Gosched); after it, each turn yields the core to the
-// operating system (sched_yield where there is one), which returns at
+// only (runtime.Gosched, which runs the process's other goroutines, a data
+// loader say); after it, each turn also yields the core to the operating
+// system (sched_yield where there is one), which returns at
 // once on an idle core but lets another process's threads run on a busy
 // one, so that a worker watching through a gap does not hold its core from
 // other work (a second test binary, a second rank on the same machine). Two
@@ -38,13 +39,14 @@ const Spin = 2 * time.Millisecond
 // spin, and 99–108 ms with this.
 const YieldAfter = 100 * time.Microsecond
 
-// pause is one turn of watching, late once YieldAfter has passed.
+// pause is one turn of watching, late once YieldAfter has passed: the
+// other goroutines of the process first (a data loader waiting for a P),
+// then, late, other processes.
 func pause(late bool) {
+	runtime.Gosched()
 	if late {
 		osYield()
-		return
 	}
-	runtime.Gosched()
 }
 
 // team is the set of workers; one Run at a time uses it (busy), others

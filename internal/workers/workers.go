@@ -39,14 +39,31 @@ const Spin = 2 * time.Millisecond
 // spin, and 99–108 ms with this.
 const YieldAfter = 100 * time.Microsecond
 
-// pause is one turn of watching, late once YieldAfter has passed: the
-// other goroutines of the process first (a data loader waiting for a P),
-// then, late, other processes.
-func pause(late bool) {
+// watch paces one stretch of watching, from start.
+type watch struct {
+	start time.Time
+	late  bool // YieldAfter has passed
+}
+
+func newWatch() watch { return watch{start: time.Now()} }
+
+// turn is turn i of watching: true once Spin has passed (the watcher should
+// sleep now); otherwise it yields to the process's other goroutines (a data
+// loader waiting for a P) and, once late, to other processes, and returns
+// false. The clock is read every 64th turn.
+func (w *watch) turn(i int) bool {
+	if i%64 == 63 {
+		el := time.Since(w.start)
+		if el > Spin {
+			return true
+		}
+		w.late = el > YieldAfter
+	}
 	runtime.Gosched()
-	if late {
+	if w.late {
 		osYield()
 	}
+	return false
 }
 
 // team is the set of workers; one Run at a time uses it (busy), others
@@ -124,13 +141,9 @@ func Run(n int, f func(w int)) {
 // wait returns when every worker has finished the region: it watches for a
 // while, then sleeps until the last one wakes it.
 func (t *team) wait() {
-	start := time.Now()
-	late := false
+	w := newWatch()
 	for i := 0; t.pending.Load() != 0; i++ {
-		if i%64 == 63 {
-			late = time.Since(start) > YieldAfter
-		}
-		if late && i%64 == 63 && time.Since(start) > Spin {
+		if w.turn(i) {
 			t.callerSleeps.Store(true)
 			if t.pending.Load() != 0 {
 				<-t.done
@@ -141,10 +154,8 @@ func (t *team) wait() {
 			default:
 			}
 			i = 0
-			start, late = time.Now(), false
-			continue
+			w = newWatch()
 		}
-		pause(late)
 	}
 }
 
@@ -153,22 +164,17 @@ func (t *team) wait() {
 func (t *team) loop(w *worker) {
 	var last uint64
 	for {
-		start := time.Now()
-		late := false
+		wt := newWatch()
 		for i := 0; t.seq.Load() == last; i++ {
-			if i%64 == 63 {
-				late = time.Since(start) > YieldAfter
-			}
-			if late && i%64 == 63 && time.Since(start) > Spin {
+			if wt.turn(i) {
 				w.sleeps.Store(true)
 				if t.seq.Load() == last {
 					<-w.wake
 				}
 				w.sleeps.Store(false)
-				start, late = time.Now(), false
-				continue
+				i = 0
+				wt = newWatch()
 			}
-			pause(late)
 		}
 		last = t.seq.Load()
 		if w.index < t.n {

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/pcx-dev/pcx/nn/cuda/emu"
 )
@@ -25,7 +26,10 @@ func TestMain(m *testing.M) {
 			os.Exit(2)
 		}
 		fmt.Println("locked")
-		select {} // until killed
+		// Until killed. A sleep, not an empty select: with no goroutine
+		// left to run, the runtime may end the process as deadlocked.
+		time.Sleep(time.Minute)
+		os.Exit(3)
 	}
 	code := m.Run()
 	emu.Cleanup() // the device tests' emulator build

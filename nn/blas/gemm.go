@@ -145,11 +145,19 @@ func (g *goBackend) sgemmBias(tA, tB bool, m, n, k int, alpha float32, a []float
 }
 
 func (g *goBackend) run(p *problem) {
-	nt := g.threads()
-	if p.m*p.n*p.k < parallelMin {
-		nt = 1
+	gemm(g.kernel(), p, threadsFor(p.m*p.n*p.k, g.threads))
+}
+
+// threadsFor is the number of threads for work multiply-adds: 1 below
+// parallelMin, else threads(). Small products, of which a step issues
+// thousands, so never ask for the thread count: runtime.GOMAXPROCS takes
+// the scheduler's lock, which the threads of a parallel region then
+// contend for.
+func threadsFor(work int, threads func() int) int {
+	if work < parallelMin {
+		return 1
 	}
-	gemm(g.kernel(), p, nt)
+	return threads()
 }
 
 func (g *goBackend) batched(tA, tB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, batch, sA, sB, sC int) {
@@ -164,17 +172,11 @@ func (g *goBackend) batched(tA, tB bool, m, n, k int, alpha float32, a []float32
 	at := func(i int) problem {
 		return problem{tA: tA, tB: tB, m: m, n: n, k: k, alpha: alpha, beta: beta, a: a[i*sA:], lda: lda, b: b[i*sB:], ldb: ldb, c: c[i*sC:], ldc: ldc}
 	}
-	nt := min(g.threads(), batch)
-	if m*n*k*batch < parallelMin {
-		nt = 1
-	}
+	nt := min(threadsFor(m*n*k*batch, g.threads), batch)
 	if nt <= 1 || !perProduct(m, n, k, batch, nt) {
+		t := threadsFor(m*n*k, g.threads)
 		for i := range batch {
 			p := at(i)
-			t := g.threads()
-			if m*n*k < parallelMin {
-				t = 1
-			}
 			gemm(kern, &p, t)
 		}
 		return

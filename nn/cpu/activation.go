@@ -350,17 +350,17 @@ func SoftmaxGradRowsSerial(d, y []float32, lo, hi, c int, scale float32) {
 	for ; r+4 <= hi; r += 4 {
 		y0, y1, y2, y3 := y[r*c:(r+1)*c], y[(r+1)*c:(r+2)*c], y[(r+2)*c:(r+3)*c], y[(r+3)*c:(r+4)*c]
 		d0, d1, d2, d3 := d[r*c:(r+1)*c], d[(r+1)*c:(r+2)*c], d[(r+2)*c:(r+3)*c], d[(r+3)*c:(r+4)*c]
-		var s0, s1, s2, s3 float64
-		for i := range y0 {
-			s0 += float64(y0[i]) * float64(d0[i])
-			s1 += float64(y1[i]) * float64(d1[i])
-			s2 += float64(y2[i]) * float64(d2[i])
-			s3 += float64(y3[i]) * float64(d3[i])
+		var s [4]float64
+		for i := rowDots4Vec(y[r*c:], d[r*c:], c, c, &s); i < c; i++ {
+			s[0] += float64(y0[i]) * float64(d0[i])
+			s[1] += float64(y1[i]) * float64(d1[i])
+			s[2] += float64(y2[i]) * float64(d2[i])
+			s[3] += float64(y3[i]) * float64(d3[i])
 		}
-		softmaxGradRow(d0, y0, float32(s0), scale)
-		softmaxGradRow(d1, y1, float32(s1), scale)
-		softmaxGradRow(d2, y2, float32(s2), scale)
-		softmaxGradRow(d3, y3, float32(s3), scale)
+		softmaxGradRow(d0, y0, float32(s[0]), scale)
+		softmaxGradRow(d1, y1, float32(s[1]), scale)
+		softmaxGradRow(d2, y2, float32(s[2]), scale)
+		softmaxGradRow(d3, y3, float32(s[3]), scale)
 	}
 	for ; r < hi; r++ {
 		yr, dr := y[r*c:(r+1)*c], d[r*c:(r+1)*c]
@@ -369,8 +369,8 @@ func SoftmaxGradRowsSerial(d, y []float32, lo, hi, c int, scale float32) {
 }
 
 func softmaxGradRow(d, y []float32, dot, scale float32) {
-	for i, v := range y {
-		d[i] = float32(v*(d[i]-dot)) * scale
+	for i := softmaxGradRowVec(d, y, dot, scale); i < len(y); i++ {
+		d[i] = float32(y[i]*(d[i]-dot)) * scale
 	}
 }
 

@@ -123,6 +123,38 @@ func rowSqDev4AVX(x *float32, ld, c int, mean, sq *[4]float64)
 //go:noescape
 func normAffineRowAVX(out, x *float32, n int, m, s float32, w, b *float32)
 
+//go:noescape
+func rowDots4AVX(x, y *float32, ld, c int, sum *[4]float64)
+
+// rowDots4Vec adds to sum[l] the products x[l·ld+i]·y[l·ld+i] of the four
+// rows l over the longest prefix i < n of c that is a multiple of 4, in
+// float64 and in order as Dot adds them, and returns n (0 where the CPU
+// lacks the kernel). sum must be zero: the kernel starts from +0.
+func rowDots4Vec(x, y []float32, ld, c int, sum *[4]float64) int {
+	n := c &^ 3
+	if !rowsVector || n == 0 {
+		return 0
+	}
+	_, _ = x[3*ld+n-1], y[3*ld+n-1]
+	rowDots4AVX(&x[0], &y[0], ld, n, sum)
+	return n
+}
+
+//go:noescape
+func softmaxGradRowAVX(d, y *float32, n int, dot, scale float32)
+
+// softmaxGradRowVec runs softmaxGradRowAVX over the first multiple of 8 of
+// the row's values and returns how many.
+func softmaxGradRowVec(d, y []float32, dot, scale float32) int {
+	n := len(y) &^ 7
+	if !rowsVector || n == 0 {
+		return 0
+	}
+	_ = d[n-1]
+	softmaxGradRowAVX(&d[0], &y[0], n, dot, scale)
+	return n
+}
+
 // rowStats4Vec computes four rows' sums (and, after mean, their squared
 // deviations) with the AVX2 kernels when c is a multiple of 4; it says
 // whether it did.

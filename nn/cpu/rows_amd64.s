@@ -257,15 +257,15 @@ ssdone:
 	VMOVLHPS X7, X5, X2; \
 	VMOVHLPS X5, X7, X3
 
-// LOAD4 loads four values at column AX of the four rows from SI (row
+// LOAD4(p) loads four values at column AX of the four rows from p (row
 // stride R8 bytes, R9 = 3·R8) into X0-X3.
-#define LOAD4 \
-	VMOVUPS (SI)(AX*4), X0; \
-	LEAQ (SI)(R8*1), R10; \
+#define LOAD4(p) \
+	VMOVUPS (p)(AX*4), X0; \
+	LEAQ (p)(R8*1), R10; \
 	VMOVUPS (R10)(AX*4), X1; \
-	LEAQ (SI)(R8*2), R10; \
+	LEAQ (p)(R8*2), R10; \
 	VMOVUPS (R10)(AX*4), X2; \
-	LEAQ (SI)(R9*1), R10; \
+	LEAQ (p)(R9*1), R10; \
 	VMOVUPS (R10)(AX*4), X3
 
 // func rowSums4AVX(x *float32, ld, c int, sum *[4]float64)
@@ -285,7 +285,7 @@ TEXT ·rowSums4AVX(SB), NOSPLIT, $0-32
 r4loop:
 	CMPQ AX, CX
 	JGE  r4done
-	LOAD4
+	LOAD4(SI)
 	TRANSPOSE4
 	VCVTPS2PD X0, Y0
 	VADDPD Y0, Y8, Y8
@@ -299,6 +299,77 @@ r4loop:
 	JMP  r4loop
 r4done:
 	VMOVUPD Y8, (DI)
+	VZEROUPPER
+	RET
+
+// func rowDots4AVX(x, y *float32, ld, c int, sum *[4]float64)
+//
+// sum[l] = Σ float64(x[l·ld+i])·float64(y[l·ld+i]) over i < c (a multiple
+// of 4) in order, for the four rows l, as Dot computes it: each product
+// exact, each row's sum a lane, rounded after each addition.
+TEXT ·rowDots4AVX(SB), NOSPLIT, $0-40
+	MOVQ x+0(FP), SI
+	MOVQ y+8(FP), DX
+	MOVQ ld+16(FP), R8
+	SHLQ $2, R8
+	LEAQ (R8)(R8*2), R9
+	MOVQ c+24(FP), CX
+	MOVQ sum+32(FP), DI
+	VXORPD Y8, Y8, Y8
+	XORQ AX, AX
+d4loop:
+	CMPQ AX, CX
+	JGE  d4done
+	LOAD4(SI)
+	TRANSPOSE4
+	VCVTPS2PD X0, Y10
+	VCVTPS2PD X1, Y11
+	VCVTPS2PD X2, Y12
+	VCVTPS2PD X3, Y13
+	LOAD4(DX)
+	TRANSPOSE4
+	VCVTPS2PD X0, Y0
+	VMULPD Y10, Y0, Y0
+	VADDPD Y0, Y8, Y8
+	VCVTPS2PD X1, Y1
+	VMULPD Y11, Y1, Y1
+	VADDPD Y1, Y8, Y8
+	VCVTPS2PD X2, Y2
+	VMULPD Y12, Y2, Y2
+	VADDPD Y2, Y8, Y8
+	VCVTPS2PD X3, Y3
+	VMULPD Y13, Y3, Y3
+	VADDPD Y3, Y8, Y8
+	ADDQ $4, AX
+	JMP  d4loop
+d4done:
+	VMOVUPD Y8, (DI)
+	VZEROUPPER
+	RET
+
+// func softmaxGradRowAVX(d, y *float32, n int, dot, scale float32)
+//
+// d[i] = (y[i]·(d[i] - dot))·scale for i < n (a multiple of 8), each
+// operation rounded to float32 as softmaxGradRow rounds it.
+TEXT ·softmaxGradRowAVX(SB), NOSPLIT, $0-32
+	MOVQ d+0(FP), DI
+	MOVQ y+8(FP), SI
+	MOVQ n+16(FP), CX
+	VBROADCASTSS dot+24(FP), Y1
+	VBROADCASTSS scale+28(FP), Y2
+	XORQ AX, AX
+sgloop:
+	CMPQ AX, CX
+	JGE  sgdone
+	VMOVUPS (DI)(AX*4), Y0
+	VSUBPS  Y1, Y0, Y0
+	VMOVUPS (SI)(AX*4), Y3
+	VMULPS  Y0, Y3, Y0
+	VMULPS  Y2, Y0, Y0
+	VMOVUPS Y0, (DI)(AX*4)
+	ADDQ $8, AX
+	JMP  sgloop
+sgdone:
 	VZEROUPPER
 	RET
 
@@ -321,7 +392,7 @@ TEXT ·rowSqDev4AVX(SB), NOSPLIT, $0-40
 q4loop:
 	CMPQ AX, CX
 	JGE  q4done
-	LOAD4
+	LOAD4(SI)
 	TRANSPOSE4
 	VCVTPS2PD X0, Y0
 	VSUBPD Y9, Y0, Y0

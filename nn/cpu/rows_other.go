@@ -12,6 +12,9 @@ func affineRowVec(out, x []float32, mean, rstd, w, b []float64) int    { return 
 
 func scaleShiftBackVec(dx, d, x, g []float32, sdx, sdg []float64) int { return 0 }
 
+func rowDots4Vec(x, y []float32, ld, c int, sum *[4]float64) int { return 0 }
+func softmaxGradRowVec(d, y []float32, dot, scale float32) int   { return 0 }
+
 func rowSums4Vec(x []float32, ld, c int, sum *[4]float64) bool            { return false }
 func rowSqDev4Vec(x []float32, ld, c int, mean, sq *[4]float64) bool      { return false }
 func normAffineRowVec(out, x []float32, m, s float32, w, b []float32) int { return 0 }

@@ -361,3 +361,66 @@ func TestColSumMatchesScalar(t *testing.T) {
 		}
 	}
 }
+
+// TestSoftmaxGradMatchesScalar: SoftmaxGradRowsSerial, whose rows' dot
+// products (four rows at a time) and updates run on the vector kernels,
+// gives the scalar definition's values bit for bit: each dot product the
+// float64 sum of exact products in the row's order, rounded once, each
+// value float32(y·(d − dot))·scale. Row lengths cover the kernels' blocks
+// of 4 and 8 and their remainders; the values include zeros, infinities,
+// NaN and subnormals; the rows start at the first and the second row.
+// Rows whose products are 2⁶⁰, 1 and −2⁶⁰ at columns m, m+1 and m+2 (zero
+// elsewhere) check the order of the additions: in order the 1 is lost and
+// the dot product is 0, while adding it after −2⁶⁰ would give 1.
+func TestSoftmaxGradMatchesScalar(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	ordered := func(rows, c, shift int) (y, d []float32) {
+		y, d = make([]float32, rows*c), make([]float32, rows*c)
+		for row := range rows {
+			m := (row + shift) % (c - 2)
+			for j, p := range [][2]float32{{1 << 30, 1 << 30}, {1, 1}, {-(1 << 30), 1 << 30}} {
+				y[row*c+m+j], d[row*c+m+j] = p[0], p[1]
+			}
+		}
+		return y, d
+	}
+	type testCase struct {
+		rows, c int
+		y, d    []float32
+	}
+	var cases []testCase
+	for c := 1; c <= 70; c++ {
+		for _, rows := range []int{4, 5, 9} {
+			cases = append(cases, testCase{rows, c, rowsTestMatrix(r, rows, c), rowsTestMatrix(r, rows, c)})
+		}
+		if c >= 3 {
+			for shift := range c - 2 {
+				y, d := ordered(4, c, shift)
+				cases = append(cases, testCase{4, c, y, d})
+			}
+		}
+	}
+	for _, tc := range cases {
+		rows, c, y, d0 := tc.rows, tc.c, tc.y, tc.d
+		for _, scale := range []float32{1, 0.125, 0.3} {
+			want := append([]float32(nil), d0...)
+			for row := range rows {
+				yr, dr := y[row*c:(row+1)*c], want[row*c:(row+1)*c]
+				var s float64
+				for i := range yr {
+					s += float64(yr[i]) * float64(dr[i])
+				}
+				dot := float32(s)
+				for i, v := range yr {
+					dr[i] = float32(v*(dr[i]-dot)) * scale
+				}
+			}
+			for lo := range min(rows, 2) {
+				got := append([]float32(nil), d0...)
+				SoftmaxGradRowsSerial(got, y, lo, rows, c, scale)
+				sameBits32(t, fmt.Sprintf("c=%d rows %d-%d scale %v", c, lo, rows, scale), got[lo*c:], want[lo*c:])
+				sameBits32(t, fmt.Sprintf("c=%d rows before %d", c, lo), got[:lo*c], d0[:lo*c])
+			}
+		}
+	}
+}

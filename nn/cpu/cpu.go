@@ -14,12 +14,13 @@ import (
 // ParallelRows runs f over [0, rows) split across GOMAXPROCS goroutines,
 // each range at least grain rows.
 func ParallelRows(rows, grain int, f func(lo, hi int)) {
-	w := runtime.GOMAXPROCS(0)
 	if grain < 1 {
 		grain = 1
 	}
-	if m := (rows + grain - 1) / grain; m < w {
-		w = m
+	w := (rows + grain - 1) / grain
+	if w > 1 {
+		// Only then: runtime.GOMAXPROCS takes the scheduler's lock.
+		w = min(w, runtime.GOMAXPROCS(0))
 	}
 	if w <= 1 {
 		f(0, rows)

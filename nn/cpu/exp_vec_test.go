@@ -161,3 +161,12 @@ func TestSoftmax4MatchesRows(t *testing.T) {
 		}
 	}
 }
+
+// TestEXP8X2IsEXP8Twice checks exp_amd64.s as TestCDF512X2IsCDF512Twice
+// checks gelu_amd64.s: EXP8X2 must be EXP8's instructions, each followed by
+// the same on Z16-Z19 (Y18) for Z0-Z3 (Y2).
+func TestEXP8X2IsEXP8Twice(t *testing.T) {
+	checkInterleaved(t, "exp_amd64.s", "EXP8", "EXP8X2", func(kind byte, n int) string {
+		return fmt.Sprintf("%c%d", kind, n+16)
+	})
+}

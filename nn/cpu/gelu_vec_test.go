@@ -145,14 +145,31 @@ func BenchmarkGELUExact(b *testing.B) {
 // constants Z14 and Z15 shared), so that the two-vector loops compute what
 // the one-vector loop does.
 func TestCDF512X2IsCDF512Twice(t *testing.T) {
-	src, err := os.ReadFile("gelu_amd64.s")
+	checkInterleaved(t, "gelu_amd64.s", "CDF512", "CDF512X2", func(kind byte, n int) string {
+		switch {
+		case kind == 'K':
+			return fmt.Sprintf("K%d", n+3)
+		case n == 14 || n == 15:
+			return fmt.Sprintf("Z%d", n)
+		}
+		return fmt.Sprintf("Z%d", n+16)
+	})
+}
+
+// checkInterleaved checks that macro two of the assembly file is macro
+// one's instructions, each followed by the same instruction with every
+// register named as second names it (second gets the register's letter, Z,
+// Y or K, and number).
+func checkInterleaved(t *testing.T, file, one, two string, second func(kind byte, n int) string) {
+	t.Helper()
+	src, err := os.ReadFile(file)
 	if err != nil {
 		t.Fatal(err)
 	}
 	body := func(name string) []string {
 		_, rest, ok := strings.Cut(string(src), "#define "+name+" \\\n")
 		if !ok {
-			t.Fatalf("gelu_amd64.s: no macro %s", name)
+			t.Fatalf("%s: no macro %s", file, name)
 		}
 		var lines []string
 		for _, l := range strings.Split(rest, "\n") {
@@ -165,26 +182,20 @@ func TestCDF512X2IsCDF512Twice(t *testing.T) {
 		}
 		return lines
 	}
-	reg := regexp.MustCompile(`\b([ZK])(\d+)\b`)
-	second := func(l string) string {
+	reg := regexp.MustCompile(`\b([ZYK])(\d+)\b`)
+	rename := func(l string) string {
 		return reg.ReplaceAllStringFunc(l, func(r string) string {
 			n, _ := strconv.Atoi(r[1:])
-			switch {
-			case r[0] == 'K':
-				return fmt.Sprintf("K%d", n+3)
-			case n == 14 || n == 15:
-				return r
-			}
-			return fmt.Sprintf("Z%d", n+16)
+			return second(r[0], n)
 		})
 	}
-	one, two := body("CDF512"), body("CDF512X2")
-	if len(one) < 40 || len(two) != 2*len(one) {
-		t.Fatalf("CDF512 has %d instructions, CDF512X2 %d: want twice as many", len(one), len(two))
+	a, b := body(one), body(two)
+	if len(a) < 20 || len(b) != 2*len(a) {
+		t.Fatalf("%s has %d instructions, %s %d: want twice as many", one, len(a), two, len(b))
 	}
-	for i, l := range one {
-		if two[2*i] != l || two[2*i+1] != second(l) {
-			t.Fatalf("CDF512X2 instructions %d-%d are %q, %q; want %q, %q", 2*i, 2*i+1, two[2*i], two[2*i+1], l, second(l))
+	for i, l := range a {
+		if b[2*i] != l || b[2*i+1] != rename(l) {
+			t.Fatalf("%s instructions %d-%d are %q, %q; want %q, %q", two, 2*i, 2*i+1, b[2*i], b[2*i+1], l, rename(l))
 		}
 	}
 }

@@ -528,14 +528,14 @@ func TestInterleavedHeads(t *testing.T) {
 
 // TestThreadsRepeat: the Go backend gives the same bits on any number of
 // threads for products large enough to be split (by rows, by columns, and
-// with the shared dimension cut into several blocks), on values whose sums
-// do round.
+// with the shared dimension cut into several blocks, B's columns too, with
+// and without a narrow last panel), on values whose sums do round.
 func TestThreadsRepeat(t *testing.T) {
 	defer SetThreads(0)
 	rng := rand.New(rand.NewPCG(5, 6))
 	for _, k := range kernels() {
 		withBackend(t, "go:"+k.name, func(t *testing.T) {
-			for _, sz := range [][3]int{{700, 96, 1100}, {40, 900, 700}, {64, 384, 2080}} {
+			for _, sz := range [][3]int{{700, 96, 1100}, {40, 900, 700}, {64, 384, 2080}, {30, 3136, 500}} {
 				m, n, kk := sz[0], sz[1], sz[2]
 				a, b := make([]float32, m*kk), make([]float32, kk*n)
 				fill(rng, a, false)

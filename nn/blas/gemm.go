@@ -319,64 +319,174 @@ func gemmSerial(kn *kernel, p *problem, ws *workspace) {
 // gemmParallel runs one product on nt goroutines: for each block of packed B
 // (shared, packed by all of them), the blocks of C rows — or, when there are
 // too few, blocks of rows × runs of B panels — are handed out dynamically.
+// A product whose B is read in place, every panel of it, goes to
+// gemmInPlaceB instead.
 func gemmParallel(kn *kernel, p *problem, nt int) {
 	acc0 := firstAcc(p)
+	if allInPlaceB(kn, p) {
+		gemmInPlaceB(kn, p, nt, acc0)
+		return
+	}
 	nkb, kcMax := kBlocks(kn, p.k)
 	ncMax := min(kn.nc, roundUp(p.n, kn.nr))
 	bbuf := getBBuf(kcMax * roundUp(ncMax, kn.nr))
 	defer putBBuf(bbuf)
-	mPanels := (p.m + kn.mr - 1) / kn.mr
-	mcPanels := kn.mc / kn.mr
-	// Blocks of rows: of near-equal sizes, a multiple of the number of
-	// threads when there are rows enough, so that they share out evenly.
-	icBlocks := min(mPanels, roundUp((mPanels+mcPanels-1)/mcPanels, nt))
-	wss := make([]*workspace, nt)
-	for i := range wss {
-		wss[i] = getWorkspace(kn)
-	}
-	defer func() {
-		for _, ws := range wss {
-			putWorkspace(ws)
-		}
-	}()
+	wss := getWorkspaces(kn, nt)
+	defer putWorkspaces(wss)
 	for jc := 0; jc < p.n; jc += ncMax {
 		nc := min(ncMax, p.n-jc)
-		nPanels := (nc + kn.nr - 1) / kn.nr
-		jChunks := 1
-		if icBlocks < nt {
-			jChunks = min(nPanels, (nt+icBlocks-1)/icBlocks)
-		}
+		g := newGrid(kn, p, nc, nt)
 		for kb := range nkb {
 			pc := split(p.k, nkb, kb)
 			kc := split(p.k, nkb, kb+1) - pc
 			acc := acc0 || kb > 0
-			// Pack B, the panels shared out among the threads.
-			parts := min(nt, nPanels)
-			parallel(parts, func(w int) {
-				packB(kn, p, pc, kc, jc, nc, bbuf.s, split(nPanels, parts, w), split(nPanels, parts, w+1))
-			})
+			// Pack B, the panels shared out among the threads; of a B read
+			// in place, only the narrow last panel.
+			if parts := min(nt, g.nPanels); !inPlaceB(kn, p) {
+				parallel(parts, func(w int) {
+					packB(kn, p, pc, kc, jc, nc, bbuf.s, split(g.nPanels, parts, w), split(g.nPanels, parts, w+1))
+				})
+			} else {
+				packB(kn, p, pc, kc, jc, nc, bbuf.s, g.nPanels-1, g.nPanels)
+			}
 			// Multiply.
 			var next atomic.Int64
-			tasks := icBlocks * jChunks
-			parallel(min(nt, tasks), func(w int) {
+			parallel(min(nt, g.tasks()), func(w int) {
 				ws := wss[w]
 				packed := -1
 				for {
 					t := int(next.Add(1) - 1)
-					if t >= tasks {
+					if t >= g.tasks() {
 						return
 					}
-					ib, jb := t/jChunks, t%jChunks
-					ic := split(mPanels, icBlocks, ib) * kn.mr
-					mc := min(split(mPanels, icBlocks, ib+1)*kn.mr, p.m) - ic
+					ib, jb := t/g.jChunks, t%g.jChunks
+					ic, mc := g.rows(ib)
 					if packed != ib {
 						packA(kn, p, ic, mc, pc, kc, ws.a)
 						packed = ib
 					}
-					macro(kn, p, ws, ic, mc, jc, nc, split(nPanels, jChunks, jb), split(nPanels, jChunks, jb+1), pc, kc, bbuf.s, acc, kb == 0)
+					jp0, jp1 := g.panels(jb)
+					macro(kn, p, ws, ic, mc, jc, nc, jp0, jp1, pc, kc, bbuf.s, acc, kb == 0)
 				}
 			})
 		}
+	}
+}
+
+// allInPlaceB reports whether the product reads every panel of B in place:
+// B neither transposed nor scaled, and no narrow last panel to pack.
+func allInPlaceB(kn *kernel, p *problem) bool {
+	if !inPlaceB(kn, p) {
+		return false
+	}
+	ncMax := min(kn.nc, roundUp(p.n, kn.nr))
+	for jc := 0; jc < p.n; jc += ncMax {
+		nc := min(ncMax, p.n-jc)
+		last := (nc+kn.nr-1)/kn.nr - 1
+		if w, cols := panelWidth(kn, nc, last); cols != w {
+			return false
+		}
+	}
+	return true
+}
+
+// gemmInPlaceB runs a product whose B is read in place, every panel, on nt
+// goroutines in one parallel region: with nothing to pack and share
+// between k blocks, each task takes its block of C through every k block in
+// order, as gemmParallel's tasks do one k block at a time, so the values
+// are the same bit for bit. The threads do not wait for each other between
+// k blocks, and a task's block of C stays in cache from one to the next.
+func gemmInPlaceB(kn *kernel, p *problem, nt int, acc0 bool) {
+	nkb, _ := kBlocks(kn, p.k)
+	ncMax := min(kn.nc, roundUp(p.n, kn.nr))
+	var grids []grid // per block of columns
+	tasks := 0
+	for jc := 0; jc < p.n; jc += ncMax {
+		g := newGrid(kn, p, min(ncMax, p.n-jc), nt)
+		grids = append(grids, g)
+		tasks += g.tasks()
+	}
+	wss := getWorkspaces(kn, nt)
+	defer putWorkspaces(wss)
+	var next atomic.Int64
+	parallel(min(nt, tasks), func(w int) {
+		ws := wss[w]
+		for {
+			t := int(next.Add(1) - 1)
+			if t >= tasks {
+				return
+			}
+			jcb := 0
+			for t >= grids[jcb].tasks() {
+				t -= grids[jcb].tasks()
+				jcb++
+			}
+			g, jc := grids[jcb], jcb*ncMax
+			ib, jb := t/g.jChunks, t%g.jChunks
+			ic, mc := g.rows(ib)
+			jp0, jp1 := g.panels(jb)
+			for kb := range nkb {
+				pc := split(p.k, nkb, kb)
+				kc := split(p.k, nkb, kb+1) - pc
+				packA(kn, p, ic, mc, pc, kc, ws.a)
+				macro(kn, p, ws, ic, mc, jc, g.nc, jp0, jp1, pc, kc, nil, acc0 || kb > 0, kb == 0)
+			}
+		}
+	})
+}
+
+// grid is how a parallel product's block of nc columns is cut into tasks:
+// icBlocks blocks of rows (of near-equal sizes, a multiple of the number of
+// threads when there are rows enough, so that they share out evenly), each
+// cut into jChunks runs of B panels when there are too few blocks of rows
+// for the threads. Products of fewer than two row panels per thread are
+// cut by columns alone: a thread given a panel of mr rows and another the
+// few rows left over would wait for the first.
+type grid struct {
+	mr, m, nc, nPanels         int
+	mPanels, icBlocks, jChunks int
+}
+
+func newGrid(kn *kernel, p *problem, nc, nt int) grid {
+	g := grid{mr: kn.mr, m: p.m, nc: nc, nPanels: (nc + kn.nr - 1) / kn.nr}
+	g.mPanels = (p.m + kn.mr - 1) / kn.mr
+	mcPanels := kn.mc / kn.mr
+	g.icBlocks = min(g.mPanels, roundUp((g.mPanels+mcPanels-1)/mcPanels, nt))
+	if g.mPanels < 2*nt {
+		g.icBlocks = 1
+	}
+	g.jChunks = 1
+	if g.icBlocks < nt {
+		g.jChunks = min(g.nPanels, (nt+g.icBlocks-1)/g.icBlocks)
+	}
+	return g
+}
+
+func (g grid) tasks() int { return g.icBlocks * g.jChunks }
+
+// rows returns the first row and the number of rows of row block ib.
+func (g grid) rows(ib int) (ic, mc int) {
+	ic = split(g.mPanels, g.icBlocks, ib) * g.mr
+	return ic, min(split(g.mPanels, g.icBlocks, ib+1)*g.mr, g.m) - ic
+}
+
+// panels returns the B panels [jp0, jp1) of run jb.
+func (g grid) panels(jb int) (jp0, jp1 int) {
+	return split(g.nPanels, g.jChunks, jb), split(g.nPanels, g.jChunks, jb+1)
+}
+
+// getWorkspaces returns a workspace for each of nt threads.
+func getWorkspaces(kn *kernel, nt int) []*workspace {
+	wss := make([]*workspace, nt)
+	for i := range wss {
+		wss[i] = getWorkspace(kn)
+	}
+	return wss
+}
+
+func putWorkspaces(wss []*workspace) {
+	for _, ws := range wss {
+		putWorkspace(ws)
 	}
 }
 

@@ -64,7 +64,13 @@
 // The threads of a split call are the engine's workers (internal/workers):
 // goroutines that watch for the next parallel region for 2 ms before they
 // sleep, so that the regions of a training step, one after another, do not
-// each wait for a sleeping thread to wake.
+// each wait for a sleeping thread to wake. A split call that packs B takes
+// two regions per block of k, one to pack B's block (shared by all threads)
+// and one to multiply; one whose B is read in place, every panel, takes a
+// single region, each task running its block of C through every block of k
+// in order (so the values are the same). A product of fewer than two row
+// panels per thread is cut by columns. Small calls never ask
+// runtime.GOMAXPROCS for the thread count, which takes the scheduler's lock.
 //
 // # Performance
 //

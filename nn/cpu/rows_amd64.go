@@ -115,10 +115,10 @@ func affineRowVec(out, x []float32, mean, rstd, w, b []float64) int {
 }
 
 //go:noescape
-func rowSums4AVX(x *float32, ld, c int, sum *[4]float64)
+func rowSums8AVX(x *float32, ld, c int, sum *[8]float64)
 
 //go:noescape
-func rowSqDev4AVX(x *float32, ld, c int, mean, sq *[4]float64)
+func rowSqDev8AVX(x *float32, ld, c int, mean, sq *[8]float64)
 
 //go:noescape
 func normAffineRowAVX(out, x *float32, n int, m, s float32, w, b *float32)
@@ -155,24 +155,24 @@ func softmaxGradRowVec(d, y []float32, dot, scale float32) int {
 	return n
 }
 
-// rowStats4Vec computes four rows' sums (and, after mean, their squared
-// deviations) with the AVX2 kernels when c is a multiple of 4; it says
-// whether it did.
-func rowSums4Vec(x []float32, ld, c int, sum *[4]float64) bool {
+// rowSums8Vec computes eight rows' sums (and, after mean, rowSqDev8Vec
+// their squared deviations) with the AVX2 kernels when c is a multiple of
+// 4; it says whether it did.
+func rowSums8Vec(x []float32, ld, c int, sum *[8]float64) bool {
 	if !rowsVector || c%4 != 0 || c == 0 {
 		return false
 	}
-	_ = x[3*ld+c-1]
-	rowSums4AVX(&x[0], ld, c, sum)
+	_ = x[7*ld+c-1]
+	rowSums8AVX(&x[0], ld, c, sum)
 	return true
 }
 
-func rowSqDev4Vec(x []float32, ld, c int, mean, sq *[4]float64) bool {
+func rowSqDev8Vec(x []float32, ld, c int, mean, sq *[8]float64) bool {
 	if !rowsVector || c%4 != 0 || c == 0 {
 		return false
 	}
-	_ = x[3*ld+c-1]
-	rowSqDev4AVX(&x[0], ld, c, mean, sq)
+	_ = x[7*ld+c-1]
+	rowSqDev8AVX(&x[0], ld, c, mean, sq)
 	return true
 }
 

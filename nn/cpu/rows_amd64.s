@@ -268,23 +268,27 @@ ssdone:
 	LEAQ (p)(R9*1), R10; \
 	VMOVUPS (R10)(AX*4), X3
 
-// func rowSums4AVX(x *float32, ld, c int, sum *[4]float64)
+// func rowSums8AVX(x *float32, ld, c int, sum *[8]float64)
 //
 // sum[l] = Σ float64(x[l·ld+i]) over i < c (a multiple of 4) in order, for
-// the four rows l: each row's sum a lane, added column by column as the
-// scalar loop adds them.
-TEXT ·rowSums4AVX(SB), NOSPLIT, $0-32
+// the eight rows l: each row's sum a lane of one of two vectors (rows 0-3,
+// rows 4-7), added column by column as the scalar loop adds them. The two
+// vectors' chains of additions are independent, so each fills the other's
+// latency.
+TEXT ·rowSums8AVX(SB), NOSPLIT, $0-32
 	MOVQ x+0(FP), SI
 	MOVQ ld+8(FP), R8
 	SHLQ $2, R8
 	LEAQ (R8)(R8*2), R9
+	LEAQ (SI)(R8*4), R11 // rows 4-7
 	MOVQ c+16(FP), CX
 	MOVQ sum+24(FP), DI
 	VXORPD Y8, Y8, Y8
+	VXORPD Y10, Y10, Y10
 	XORQ AX, AX
-r4loop:
+r8loop:
 	CMPQ AX, CX
-	JGE  r4done
+	JGE  r8done
 	LOAD4(SI)
 	TRANSPOSE4
 	VCVTPS2PD X0, Y0
@@ -295,10 +299,21 @@ r4loop:
 	VADDPD Y2, Y8, Y8
 	VCVTPS2PD X3, Y3
 	VADDPD Y3, Y8, Y8
+	LOAD4(R11)
+	TRANSPOSE4
+	VCVTPS2PD X0, Y0
+	VADDPD Y0, Y10, Y10
+	VCVTPS2PD X1, Y1
+	VADDPD Y1, Y10, Y10
+	VCVTPS2PD X2, Y2
+	VADDPD Y2, Y10, Y10
+	VCVTPS2PD X3, Y3
+	VADDPD Y3, Y10, Y10
 	ADDQ $4, AX
-	JMP  r4loop
-r4done:
+	JMP  r8loop
+r8done:
 	VMOVUPD Y8, (DI)
+	VMOVUPD Y10, 32(DI)
 	VZEROUPPER
 	RET
 
@@ -373,25 +388,28 @@ sgdone:
 	VZEROUPPER
 	RET
 
-// func rowSqDev4AVX(x *float32, ld, c int, mean, sq *[4]float64)
+// func rowSqDev8AVX(x *float32, ld, c int, mean, sq *[8]float64)
 //
 // sq[l] = Σ d·d, d = float64(x[l·ld+i]) - mean[l], over i < c (a multiple
-// of 4) in order, for the four rows l; the product and the sum rounded one
-// by one.
-TEXT ·rowSqDev4AVX(SB), NOSPLIT, $0-40
+// of 4) in order, for the eight rows l, in two vectors as rowSums8AVX; the
+// product and the sum rounded one by one.
+TEXT ·rowSqDev8AVX(SB), NOSPLIT, $0-40
 	MOVQ x+0(FP), SI
 	MOVQ ld+8(FP), R8
 	SHLQ $2, R8
 	LEAQ (R8)(R8*2), R9
+	LEAQ (SI)(R8*4), R11 // rows 4-7
 	MOVQ c+16(FP), CX
 	MOVQ mean+24(FP), BX
 	MOVQ sq+32(FP), DI
 	VMOVUPD (BX), Y9
+	VMOVUPD 32(BX), Y11
 	VXORPD Y8, Y8, Y8
+	VXORPD Y10, Y10, Y10
 	XORQ AX, AX
-q4loop:
+q8loop:
 	CMPQ AX, CX
-	JGE  q4done
+	JGE  q8done
 	LOAD4(SI)
 	TRANSPOSE4
 	VCVTPS2PD X0, Y0
@@ -410,10 +428,29 @@ q4loop:
 	VSUBPD Y9, Y3, Y3
 	VMULPD Y3, Y3, Y3
 	VADDPD Y3, Y8, Y8
+	LOAD4(R11)
+	TRANSPOSE4
+	VCVTPS2PD X0, Y0
+	VSUBPD Y11, Y0, Y0
+	VMULPD Y0, Y0, Y0
+	VADDPD Y0, Y10, Y10
+	VCVTPS2PD X1, Y1
+	VSUBPD Y11, Y1, Y1
+	VMULPD Y1, Y1, Y1
+	VADDPD Y1, Y10, Y10
+	VCVTPS2PD X2, Y2
+	VSUBPD Y11, Y2, Y2
+	VMULPD Y2, Y2, Y2
+	VADDPD Y2, Y10, Y10
+	VCVTPS2PD X3, Y3
+	VSUBPD Y11, Y3, Y3
+	VMULPD Y3, Y3, Y3
+	VADDPD Y3, Y10, Y10
 	ADDQ $4, AX
-	JMP  q4loop
-q4done:
+	JMP  q8loop
+q8done:
 	VMOVUPD Y8, (DI)
+	VMOVUPD Y10, 32(DI)
 	VZEROUPPER
 	RET
 

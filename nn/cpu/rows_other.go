@@ -15,8 +15,8 @@ func scaleShiftBackVec(dx, d, x, g []float32, sdx, sdg []float64) int { return 0
 func rowDots4Vec(x, y []float32, ld, c int, sum *[4]float64) int { return 0 }
 func softmaxGradRowVec(d, y []float32, dot, scale float32) int   { return 0 }
 
-func rowSums4Vec(x []float32, ld, c int, sum *[4]float64) bool            { return false }
-func rowSqDev4Vec(x []float32, ld, c int, mean, sq *[4]float64) bool      { return false }
+func rowSums8Vec(x []float32, ld, c int, sum *[8]float64) bool            { return false }
+func rowSqDev8Vec(x []float32, ld, c int, mean, sq *[8]float64) bool      { return false }
 func normAffineRowVec(out, x []float32, m, s float32, w, b []float32) int { return 0 }
 
 func lnBack4Vec(x, g []float32, c int, mean, rstd *[4]float32, w []float32, sums *[8]float64, pdw, pdb []float64) bool {

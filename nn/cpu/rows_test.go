@@ -141,7 +141,7 @@ func TestScaleShiftBackRowMatchesScalar(t *testing.T) {
 }
 
 // layerNormForwardScalar is LayerNormForward's loop one row at a time, as
-// it was before the four-row kernels: the reference they must equal.
+// it was before the vector kernels: the reference they must equal.
 func layerNormForwardScalar(out, mean, rstd, x, w, b []float32, rows, c int, eps float32) {
 	for r := 0; r < rows; r++ {
 		xr := x[r*c : (r+1)*c]
@@ -172,15 +172,27 @@ func layerNormForwardScalar(out, mean, rstd, x, w, b []float32, rows, c int, eps
 	}
 }
 
-// TestLayerNormForwardMatchesScalar: LayerNorm's forward with its four-row
+// TestLayerNormForwardMatchesScalar: LayerNorm's forward with its eight-row
 // and eight-lane kernels gives the row-by-row loop's outputs, means and
 // reciprocal deviations bit for bit, for any row count and width, with and
-// without the affine parameters, special values included.
+// without the affine parameters, special values included. Rows of zeros
+// but for 2⁵³, 1 and −2⁵³ at columns m, m+1 and m+2 check the order of the
+// sums: in order the 1 is lost and the mean is 0.
 func TestLayerNormForwardMatchesScalar(t *testing.T) {
 	r := rand.New(rand.NewPCG(15, 16))
 	for _, c := range []int{3, 4, 8, 12, 20, 384} {
-		for _, rows := range []int{1, 3, 4, 5, 9, 130} {
-			x := rowsTestMatrix(r, rows, c)
+		for _, rows := range []int{1, 3, 4, 5, 9, 16, 130, -16} {
+			var x []float32
+			if rows > 0 {
+				x = rowsTestMatrix(r, rows, c)
+			} else {
+				rows = -rows
+				x = make([]float32, rows*c)
+				for row := range rows {
+					m := (row + r.IntN(c)) % (c - 2)
+					x[row*c+m], x[row*c+m+1], x[row*c+m+2] = 1<<53, 1, -(1 << 53)
+				}
+			}
 			w, b := rowsTestMatrix(r, 1, c), rowsTestMatrix(r, 1, c)
 			for _, affine := range []bool{true, false} {
 				ww, bb := w, b
@@ -420,6 +432,57 @@ func TestSoftmaxGradMatchesScalar(t *testing.T) {
 				SoftmaxGradRowsSerial(got, y, lo, rows, c, scale)
 				sameBits32(t, fmt.Sprintf("c=%d rows %d-%d scale %v", c, lo, rows, scale), got[lo*c:], want[lo*c:])
 				sameBits32(t, fmt.Sprintf("c=%d rows before %d", c, lo), got[:lo*c], d0[:lo*c])
+			}
+		}
+	}
+}
+
+// TestRowStats8MatchScalar checks LayerNorm's eight-row kernels directly,
+// in float64: each row's sum, and its sum of squared deviations from a
+// given mean, must be the scalar loop's bit for bit. Besides random rows,
+// rows of zeros but for three values whose sums round differently in any
+// other order: 2⁵³, 1, −2⁵³ for the sums, and deviations 2⁵³, 3·2²⁵, 3·2²⁵
+// for the squares (2¹⁰⁶ + 9·2⁵⁰ rounds up a unit in the last place, twice;
+// the two small squares added first would round up once).
+func TestRowStats8MatchScalar(t *testing.T) {
+	if !rowsVector {
+		t.Skip("no vector row kernels on this CPU")
+	}
+	r := rand.New(rand.NewPCG(17, 18))
+	for _, c := range []int{4, 8, 12, 64, 384} {
+		for _, kind := range []string{"random", "sums", "squares"} {
+			x := rowsTestMatrix(r, 8, c)
+			if kind != "random" {
+				clear(x)
+				vals := [3]float32{1 << 53, 1, -(1 << 53)}
+				if kind == "squares" {
+					vals = [3]float32{1 << 53, 3 << 25, 3 << 25}
+				}
+				for row := range 8 {
+					m := r.IntN(c - 2)
+					copy(x[row*c+m:], vals[:])
+				}
+			}
+			var sum, mean, sq [8]float64
+			if !rowSums8Vec(x, c, c, &sum) {
+				t.Fatal("rowSums8Vec declined")
+			}
+			for l := range mean {
+				mean[l] = float64(r.IntN(3) - 1)
+				if kind == "squares" {
+					mean[l] = 0
+				}
+			}
+			rowSqDev8Vec(x, c, c, &mean, &sq)
+			for l := range 8 {
+				var s, q float64
+				for _, v := range x[l*c : (l+1)*c] {
+					s += float64(v)
+					d := float64(v) - mean[l]
+					q += d * d
+				}
+				sameBits64(t, fmt.Sprintf("%s c=%d row %d sum", kind, c, l), sum[l:l+1], []float64{s})
+				sameBits64(t, fmt.Sprintf("%s c=%d row %d squares", kind, c, l), sq[l:l+1], []float64{q})
 			}
 		}
 	}

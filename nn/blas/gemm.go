@@ -376,18 +376,15 @@ func gemmParallel(kn *kernel, p *problem, nt int) {
 // allInPlaceB reports whether the product reads every panel of B in place:
 // B neither transposed nor scaled, and no narrow last panel to pack.
 func allInPlaceB(kn *kernel, p *problem) bool {
-	if !inPlaceB(kn, p) {
+	if !inPlaceB(kn, p) || p.n == 0 {
 		return false
 	}
+	// Only the last block of columns can end in a narrow panel: the
+	// others are nc wide, a multiple of nr.
 	ncMax := min(kn.nc, roundUp(p.n, kn.nr))
-	for jc := 0; jc < p.n; jc += ncMax {
-		nc := min(ncMax, p.n-jc)
-		last := (nc+kn.nr-1)/kn.nr - 1
-		if w, cols := panelWidth(kn, nc, last); cols != w {
-			return false
-		}
-	}
-	return true
+	nc := p.n - (p.n-1)/ncMax*ncMax
+	w, cols := panelWidth(kn, nc, (nc-1)/kn.nr)
+	return cols == w
 }
 
 // gemmInPlaceB runs a product whose B is read in place, every panel, on nt

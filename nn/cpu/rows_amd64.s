@@ -268,6 +268,45 @@ ssdone:
 	LEAQ (p)(R9*1), R10; \
 	VMOVUPS (R10)(AX*4), X3
 
+// SUMS4(p, acc) adds to the four lanes of acc, in column order, the four
+// values at column AX of the four rows from p (LOAD4), each converted to
+// float64. Clobbers X0-X7 (Y0-Y3) and R10.
+#define SUMS4(p, acc) \
+	LOAD4(p); \
+	TRANSPOSE4; \
+	VCVTPS2PD X0, Y0; \
+	VADDPD Y0, acc, acc; \
+	VCVTPS2PD X1, Y1; \
+	VADDPD Y1, acc, acc; \
+	VCVTPS2PD X2, Y2; \
+	VADDPD Y2, acc, acc; \
+	VCVTPS2PD X3, Y3; \
+	VADDPD Y3, acc, acc
+
+// SQDEV4(p, mean, acc) adds to the four lanes of acc, in column order, the
+// squares of the four values at column AX of the four rows from p minus
+// mean's lanes, in float64, the difference, square and sum each rounded.
+// Clobbers X0-X7 (Y0-Y3) and R10.
+#define SQDEV4(p, mean, acc) \
+	LOAD4(p); \
+	TRANSPOSE4; \
+	VCVTPS2PD X0, Y0; \
+	VSUBPD mean, Y0, Y0; \
+	VMULPD Y0, Y0, Y0; \
+	VADDPD Y0, acc, acc; \
+	VCVTPS2PD X1, Y1; \
+	VSUBPD mean, Y1, Y1; \
+	VMULPD Y1, Y1, Y1; \
+	VADDPD Y1, acc, acc; \
+	VCVTPS2PD X2, Y2; \
+	VSUBPD mean, Y2, Y2; \
+	VMULPD Y2, Y2, Y2; \
+	VADDPD Y2, acc, acc; \
+	VCVTPS2PD X3, Y3; \
+	VSUBPD mean, Y3, Y3; \
+	VMULPD Y3, Y3, Y3; \
+	VADDPD Y3, acc, acc
+
 // func rowSums8AVX(x *float32, ld, c int, sum *[8]float64)
 //
 // sum[l] = Σ float64(x[l·ld+i]) over i < c (a multiple of 4) in order, for
@@ -289,26 +328,8 @@ TEXT ·rowSums8AVX(SB), NOSPLIT, $0-32
 r8loop:
 	CMPQ AX, CX
 	JGE  r8done
-	LOAD4(SI)
-	TRANSPOSE4
-	VCVTPS2PD X0, Y0
-	VADDPD Y0, Y8, Y8
-	VCVTPS2PD X1, Y1
-	VADDPD Y1, Y8, Y8
-	VCVTPS2PD X2, Y2
-	VADDPD Y2, Y8, Y8
-	VCVTPS2PD X3, Y3
-	VADDPD Y3, Y8, Y8
-	LOAD4(R11)
-	TRANSPOSE4
-	VCVTPS2PD X0, Y0
-	VADDPD Y0, Y10, Y10
-	VCVTPS2PD X1, Y1
-	VADDPD Y1, Y10, Y10
-	VCVTPS2PD X2, Y2
-	VADDPD Y2, Y10, Y10
-	VCVTPS2PD X3, Y3
-	VADDPD Y3, Y10, Y10
+	SUMS4(SI, Y8)
+	SUMS4(R11, Y10)
 	ADDQ $4, AX
 	JMP  r8loop
 r8done:
@@ -410,42 +431,8 @@ TEXT ·rowSqDev8AVX(SB), NOSPLIT, $0-40
 q8loop:
 	CMPQ AX, CX
 	JGE  q8done
-	LOAD4(SI)
-	TRANSPOSE4
-	VCVTPS2PD X0, Y0
-	VSUBPD Y9, Y0, Y0
-	VMULPD Y0, Y0, Y0
-	VADDPD Y0, Y8, Y8
-	VCVTPS2PD X1, Y1
-	VSUBPD Y9, Y1, Y1
-	VMULPD Y1, Y1, Y1
-	VADDPD Y1, Y8, Y8
-	VCVTPS2PD X2, Y2
-	VSUBPD Y9, Y2, Y2
-	VMULPD Y2, Y2, Y2
-	VADDPD Y2, Y8, Y8
-	VCVTPS2PD X3, Y3
-	VSUBPD Y9, Y3, Y3
-	VMULPD Y3, Y3, Y3
-	VADDPD Y3, Y8, Y8
-	LOAD4(R11)
-	TRANSPOSE4
-	VCVTPS2PD X0, Y0
-	VSUBPD Y11, Y0, Y0
-	VMULPD Y0, Y0, Y0
-	VADDPD Y0, Y10, Y10
-	VCVTPS2PD X1, Y1
-	VSUBPD Y11, Y1, Y1
-	VMULPD Y1, Y1, Y1
-	VADDPD Y1, Y10, Y10
-	VCVTPS2PD X2, Y2
-	VSUBPD Y11, Y2, Y2
-	VMULPD Y2, Y2, Y2
-	VADDPD Y2, Y10, Y10
-	VCVTPS2PD X3, Y3
-	VSUBPD Y11, Y3, Y3
-	VMULPD Y3, Y3, Y3
-	VADDPD Y3, Y10, Y10
+	SQDEV4(SI, Y9, Y8)
+	SQDEV4(R11, Y11, Y10)
 	ADDQ $4, AX
 	JMP  q8loop
 q8done:
